@@ -1,0 +1,34 @@
+"""`sample RUN_DIR`: a PNG grid of images decoded from prior samples."""
+
+from pathlib import Path
+
+from keras_vae.errors import UserError
+
+
+def add(commands):
+    parser = commands.add_parser("sample", help="decode prior samples into a PNG grid")
+    parser.add_argument("run_dir", help="run folder")
+    parser.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--out", help="folder for samples.png (default: the run folder)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing samples.png")
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    from keras_vae import plots, runs
+
+    if args.n < 1:
+        raise UserError(f"--n must be >= 1, got {args.n}")
+    model = runs.load_run_model(args.run_dir)
+    if not hasattr(model, "sample"):
+        raise UserError(f"{type(model).__name__} is not a generative model: it has no prior to sample")
+    out = Path(args.out or args.run_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a folder")
+    path = out / "samples.png"
+    if path.exists() and not args.overwrite:
+        raise UserError(f"{path} exists; pass --overwrite to replace it")
+    out.mkdir(parents=True, exist_ok=True)
+    plots.save_grid(model.sample(args.n, seed=args.seed).numpy(), path)
+    print(f"wrote {path}")

@@ -1,0 +1,45 @@
+"""`train NAME`: train a zoo entry into a run folder (or `--resume RUN_DIR`)."""
+
+from keras_vae.errors import UserError
+
+
+def parse_settings(pairs):
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set takes KEY=VALUE, got {pair!r}")
+        settings[key] = value
+    return settings
+
+
+def add(commands):
+    parser = commands.add_parser("train", help="train a zoo entry", description=__doc__)
+    parser.add_argument("name", nargs="?", help="zoo entry (see `list`); omit with --resume")
+    parser.add_argument("--epochs", type=int, help="total epochs (with --resume: train up to this many)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override an entry field, e.g. latent_dim=2 or dataset=npz:my.npz")
+    parser.add_argument("--out", help="run folder (default runs/NAME/TIMESTAMP)")
+    parser.add_argument("--seed", type=int, help="random seed (default: drawn and recorded)")
+    parser.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing run folder --out")
+    parser.add_argument("--limit", type=int, help="use only the first N images of each split")
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    from keras_vae import train
+
+    if args.resume:
+        if args.name or args.set or args.out or args.seed is not None:
+            raise UserError("--resume takes only --epochs (the run folder keeps its own settings)")
+        _, run_dir = train.resume(args.resume, epochs=args.epochs, limit=args.limit)
+    else:
+        if not args.name:
+            raise UserError("train needs a zoo entry NAME (see `list`) or --resume RUN_DIR")
+        settings = parse_settings(args.set)
+        if args.epochs is not None:
+            settings["epochs"] = args.epochs
+        _, run_dir = train.train(args.name, settings, run_dir=args.out, seed=args.seed,
+                                 overwrite=args.overwrite, limit=args.limit)
+    print(f"run folder: {run_dir}")

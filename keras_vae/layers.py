@@ -1,0 +1,117 @@
+"""Layers and encoder/decoder builders shared by the models.
+
+Builders return functional sub-models, so an encoder or decoder exports on its own. A decoder
+ends in `channels` raw outputs per pixel (logits or pre-sigmoid means); the likelihood decides.
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_vae.errors import ConfigError
+
+
+@keras.saving.register_keras_serializable(package="keras_vae")
+class Noise(keras.layers.Layer):
+    """The models' source of randomness (reparameterization noise, binarization, corruption).
+
+    A `tf.random.Generator` rather than a Keras SeedGenerator: created under a `tf.distribute`
+    strategy it gives each replica its own stream. Draws come in the caller's dtype, so under
+    mixed precision the noise is in the compute dtype.
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self._generator = None
+
+    @property
+    def generator(self):
+        if self._generator is None:
+            # Without a seed, draw one from NumPy's global state, which
+            # keras.utils.set_random_seed sets: seeded runs repeat.
+            seed = self.seed if self.seed is not None else int(np.random.randint(2**31 - 1))
+            self._generator = tf.random.Generator.from_seed(seed)
+        return self._generator
+
+    def normal(self, shape, dtype="float32"):
+        return self.generator.normal(shape, dtype=dtype)
+
+    def uniform(self, shape, dtype="float32"):
+        return self.generator.uniform(shape, dtype=dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+def reparameterize(mean, log_var, eps):
+    """z = mean + exp(log_var / 2) * eps: the sample stays differentiable in mean and log_var."""
+    return mean + tf.exp(0.5 * log_var) * eps
+
+
+def dense_trunk(image_shape, hidden_sizes, activation="relu", name="encoder_trunk"):
+    """Flatten, then a stack of Dense layers: images -> features."""
+    inputs = keras.Input(shape=tuple(image_shape), name="images")
+    h = keras.layers.Flatten()(inputs)
+    for i, units in enumerate(hidden_sizes):
+        h = keras.layers.Dense(units, activation=activation, name=f"dense_{i}")(h)
+    return inputs, h
+
+
+def dense_decoder(latent_dim, hidden_sizes, image_shape, activation="relu"):
+    """The mirrored MLP: z -> per-pixel raw outputs of shape image_shape."""
+    z = keras.Input(shape=(latent_dim,), name="z")
+    h = z
+    for i, units in enumerate(reversed(hidden_sizes)):
+        h = keras.layers.Dense(units, activation=activation, name=f"dense_{i}")(h)
+    h = keras.layers.Dense(math.prod(image_shape), name="pixels")(h)
+    outputs = keras.layers.Reshape(tuple(image_shape), name="outputs")(h)
+    return keras.Model(z, outputs, name="decoder")
+
+
+CONV_STRIDE = 2
+
+
+def check_conv_shape(image_shape, filters, kernel_size):
+    """Sides must divide by the downsampling factor; kernel >= stride keeps ONNX pads valid."""
+    factor = CONV_STRIDE ** len(filters)
+    height, width = image_shape[:2]
+    if height % factor or width % factor:
+        raise ConfigError(
+            f"image sides {height}x{width} must be divisible by {factor} "
+            f"(stride {CONV_STRIDE} ** {len(filters)} conv layers)"
+        )
+    if kernel_size < CONV_STRIDE:
+        raise ConfigError(f"kernel_size must be >= the stride {CONV_STRIDE}, got {kernel_size}")
+
+
+def conv_trunk(image_shape, filters, kernel_size, hidden_dim, activation="relu"):
+    """Strided Conv2D stack, then a Dense layer: images -> features."""
+    inputs = keras.Input(shape=tuple(image_shape), name="images")
+    h = inputs
+    for i, f in enumerate(filters):
+        h = keras.layers.Conv2D(
+            f, kernel_size, strides=CONV_STRIDE, padding="same", activation=activation, name=f"conv_{i}"
+        )(h)
+    h = keras.layers.Flatten()(h)
+    h = keras.layers.Dense(hidden_dim, activation=activation, name="dense")(h)
+    return inputs, h
+
+
+def conv_decoder(latent_dim, filters, kernel_size, hidden_dim, image_shape, activation="relu"):
+    """The mirror of `conv_trunk`: Dense, reshape, strided Conv2DTranspose up to image_shape."""
+    factor = CONV_STRIDE ** len(filters)
+    height, width, channels = image_shape
+    start = (height // factor, width // factor, filters[-1])
+    z = keras.Input(shape=(latent_dim,), name="z")
+    h = keras.layers.Dense(hidden_dim, activation=activation, name="dense")(z)
+    h = keras.layers.Dense(math.prod(start), activation=activation, name="project")(h)
+    h = keras.layers.Reshape(start)(h)
+    for i, f in enumerate(reversed(filters)):
+        h = keras.layers.Conv2DTranspose(
+            f, kernel_size, strides=CONV_STRIDE, padding="same", activation=activation, name=f"deconv_{i}"
+        )(h)
+    outputs = keras.layers.Conv2D(channels, kernel_size, padding="same", name="outputs")(h)
+    return keras.Model(z, outputs, name="decoder")

@@ -1,0 +1,189 @@
+"""The one registry: model classes register themselves, zoo entries are data in `zoo/<entry>/`.
+
+A zoo entry's `config.json` names a registered class, its constructor params, a dataset and the
+training defaults. Every field is overridable by name (`--set latent_dim=2`), type-checked against
+the entry's value or, for a constructor argument the entry leaves out, the constructor's default.
+"""
+
+import copy
+import difflib
+import inspect
+import json
+import os
+from pathlib import Path
+
+import keras
+
+from keras_vae.errors import ConfigError, UserError
+
+MODEL_CLASSES = {}
+
+# Fields of an entry that are not model constructor params.
+TRAINING_FIELDS = {
+    "dataset": "mnist",
+    "epochs": 10,
+    "batch_size": 128,
+    "learning_rate": 1e-3,
+}
+ZOO_DIR = Path(os.environ.get("KERAS_VAE_ZOO", Path(__file__).resolve().parent.parent / "zoo"))
+
+
+def register_model(cls):
+    """Class decorator: serializable by Keras under `keras_vae>Name` and known to the zoo."""
+    cls = keras.saving.register_keras_serializable(package="keras_vae")(cls)
+    MODEL_CLASSES[cls.__name__] = cls
+    return cls
+
+
+def _import_models():
+    import keras_vae.models  # noqa: F401  (importing the package registers every class)
+
+
+def closest(name, known):
+    """' (did you mean X?)' for the nearest known name, or ''."""
+    match = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def entry_names():
+    return sorted(p.parent.name for p in ZOO_DIR.glob("*/config.json"))
+
+
+def load_entry(name):
+    """The entry's config as stored, with the training fields filled in."""
+    path = ZOO_DIR / name / "config.json"
+    if not path.is_file():
+        known = entry_names()
+        raise UserError(
+            f"unknown zoo entry {name!r}{closest(name, known)}; known entries: {', '.join(known)}"
+        )
+    entry = {**TRAINING_FIELDS, **json.loads(path.read_text())}
+    entry["entry"] = name
+    return entry
+
+
+def model_class(class_name):
+    _import_models()
+    if class_name not in MODEL_CLASSES:
+        known = sorted(MODEL_CLASSES)
+        raise UserError(f"unknown model class {class_name!r}{closest(class_name, known)}")
+    return MODEL_CLASSES[class_name]
+
+
+def constructor_args(cls):
+    """Every named constructor argument of cls and its bases, with its default.
+
+    Walks the MRO (mixins, then bases, whose __init__ forwards **kwargs) up to keras.Model.
+    """
+    args = {}
+    for klass in cls.__mro__:
+        if klass is keras.Model:
+            break
+        if "__init__" not in vars(klass):
+            continue
+        for p in inspect.signature(klass.__init__).parameters.values():
+            if p.name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD:
+                args.setdefault(p.name, p.default)
+    return args
+
+
+def settable_fields(config):
+    """Every key `--set` accepts for this resolved config, with the value that types it."""
+    cls = model_class(config["class"])
+    fields = {k: config[k] for k in TRAINING_FIELDS}
+    fields.update({k: v for k, v in constructor_args(cls).items() if v is not inspect.Parameter.empty})
+    fields.update(config["params"])
+    return fields
+
+
+def parse_value(text):
+    """A `--set` value: JSON when it parses (numbers, lists, true/null), else the raw string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _check_type(key, value, reference, raw):
+    if reference is None or value is None:
+        return value
+    if isinstance(reference, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(reference, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(reference, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif isinstance(reference, str):
+        value = raw if raw is not None else value
+        ok = isinstance(value, str)
+    elif isinstance(reference, (list, tuple)):
+        ok = isinstance(value, list)
+    else:
+        ok = isinstance(value, type(reference))
+    if not ok:
+        raise UserError(
+            f"{key}={raw if raw is not None else value!r} has the wrong type: "
+            f"expected {type(reference).__name__} like {json.dumps(reference)}"
+        )
+    return value
+
+
+def resolve(name, overrides=None):
+    """The entry `name` with overrides applied and checked: the config a run folder records.
+
+    `overrides` maps keys to values; string values (from the CLI) are parsed first.
+    """
+    config = load_entry(name)
+    config["params"] = copy.deepcopy(config.get("params", {}))
+    fields = settable_fields(config)
+    for key, value in (overrides or {}).items():
+        if key not in fields:
+            raise UserError(
+                f"unknown setting {key!r} for {name}{closest(key, list(fields))}; "
+                f"settable: {', '.join(sorted(fields))}"
+            )
+        raw = value if isinstance(value, str) else None
+        value = _check_type(key, parse_value(value) if raw is not None else value, fields[key], raw)
+        if key in TRAINING_FIELDS:
+            config[key] = value
+        else:
+            config["params"][key] = value
+    check_training_fields(config)
+    return config
+
+
+def check_training_fields(config):
+    for key in ("epochs", "batch_size"):
+        if not isinstance(config[key], int) or config[key] < 1:
+            raise ConfigError(f"{key} must be an integer >= 1, got {config[key]!r}")
+    if not config["learning_rate"] > 0:
+        raise ConfigError(f"learning_rate must be > 0, got {config['learning_rate']!r}")
+
+
+def build_from_config(config, compile=True):
+    """A model for a resolved config, compiled with Adam at the config's learning rate."""
+    model = model_class(config["class"])(**config["params"])
+    if compile:
+        model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]))
+    return model
+
+
+def build(name, compile=True, **overrides):
+    """Build zoo entry `name`, e.g. `build("conv_vae", latent_dim=2)`."""
+    config = resolve(name, overrides)
+    if config["params"].get("image_shape") is None:
+        from keras_vae.data import known_image_shape
+
+        config["params"]["image_shape"] = known_image_shape(config["dataset"])
+    return build_from_config(config, compile=compile)
+
+
+def list_entries():
+    """[(name, one-line description, parameter count)] for every zoo entry."""
+    rows = []
+    for name in entry_names():
+        entry = load_entry(name)
+        model = build(name, compile=False)
+        rows.append((name, entry.get("description", ""), model.count_params()))
+    return rows

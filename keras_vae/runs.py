@@ -1,0 +1,96 @@
+"""The run folder: one layout for a fresh run and a shipped zoo entry.
+
+    config.json       the resolved config (entry, class, params, dataset actually used, seed, ...)
+    model.keras       the trained model (written when training ends)
+    checkpoint.keras  the model and optimizer after the last finished epoch
+    state.json        {"epoch": N}: epochs finished, written after the checkpoint
+    history.json      per-epoch metrics
+    logs/             TensorBoard
+
+Every file is written to a temporary name and renamed into place, so a crash never leaves a
+half-written file where a reader would look.
+"""
+
+import contextlib
+import json
+import os
+from pathlib import Path
+
+from keras_vae.errors import UserError
+
+CONFIG = "config.json"
+MODEL = "model.keras"
+CHECKPOINT = "checkpoint.keras"
+STATE = "state.json"
+HISTORY = "history.json"
+LOGS = "logs"
+
+
+@contextlib.contextmanager
+def atomic(path):
+    """Yield a temporary sibling of `path` (same suffix) to write; rename it into place on success,
+    remove it on failure."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path, data):
+    with atomic(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def read_json(path):
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserError(f"missing {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"corrupt {path}: {error}") from None
+
+
+def save_model(model, path):
+    with atomic(path) as tmp:
+        model.save(tmp)
+
+
+def check_run_dir(run_dir):
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"run folder not found: {run_dir}")
+    if not (run_dir / CONFIG).is_file():
+        raise UserError(f"{run_dir} is not a run folder (no {CONFIG})")
+    return run_dir
+
+
+def read_config(run_dir):
+    return read_json(check_run_dir(run_dir) / CONFIG)
+
+
+def model_file(run_dir):
+    """The final model, or the last checkpoint of an unfinished run."""
+    run_dir = check_run_dir(run_dir)
+    for name in (MODEL, CHECKPOINT):
+        if (run_dir / name).is_file():
+            return run_dir / name
+    raise UserError(f"{run_dir} holds no trained model ({MODEL} or {CHECKPOINT})")
+
+
+def load_model(path):
+    """A saved keras_vae model; a corrupt file is a UserError, not a traceback."""
+    import keras
+
+    import keras_vae.models  # noqa: F401  (registers the classes the file names)
+
+    try:
+        return keras.models.load_model(path)
+    except Exception as error:  # zip, h5 and config errors all mean the same thing here
+        raise UserError(f"cannot load {path}: {type(error).__name__}: {error}") from None
+
+
+def load_run_model(run_dir):
+    return load_model(model_file(run_dir))

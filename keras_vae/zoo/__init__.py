@@ -1,0 +1,23 @@
+"""The zoo in Python: `list()`, `build(name, **overrides)`, `train(name, ...)`, `load(run_dir)`.
+
+From the shell: `python -m keras_vae.zoo --help`. The names resolve on first use, so the CLI can
+start (and print --help) without importing TensorFlow.
+"""
+
+import importlib
+
+_API = {
+    "build": ("keras_vae.registry", "build"),
+    "list": ("keras_vae.registry", "list_entries"),
+    "load": ("keras_vae.runs", "load_run_model"),
+    "train": ("keras_vae.train", "train"),
+    "resume": ("keras_vae.train", "resume"),
+}
+__all__ = sorted(_API)
+
+
+def __getattr__(name):
+    if name not in _API:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attribute = _API[name]
+    return getattr(importlib.import_module(module), attribute)
