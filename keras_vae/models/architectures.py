@@ -32,7 +32,7 @@ class DenseNets:
 class ConvNets:
     """Strided Conv2D encoder trunk and a mirrored Conv2DTranspose decoder."""
 
-    def __init__(self, filters=(32, 64), kernel_size=3, hidden_dim=256, **kwargs):
+    def __init__(self, filters=(32, 64), kernel_size=3, hidden_dim=128, **kwargs):
         self.filters = _positive_ints("filters", filters)
         (self.hidden_dim,) = _positive_ints("hidden_dim", [hidden_dim])
         (self.kernel_size,) = _positive_ints("kernel_size", [kernel_size])
