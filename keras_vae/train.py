@@ -87,7 +87,7 @@ def fit(model, data, config, run_dir, initial_epoch, history, verbose="auto", li
         verbose=verbose,
         shuffle=False,  # the dataset shuffles itself
     )
-    runs.save_model(model, run_dir / runs.MODEL)
+    runs.save_model(model, run_dir / runs.MODEL, include_optimizer=False)
     return model
 
 
