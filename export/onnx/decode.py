@@ -1,0 +1,72 @@
+#!/usr/bin/env python
+"""Decode N(0, I) latents with an exported keras_vae ONNX decoder and write a PNG grid.
+
+Needs only numpy and onnxruntime: no TensorFlow, no keras_vae. Copy this file anywhere.
+
+    python decode.py OUT/onnx/conv_vae_decoder/1/model.onnx --n 64 --seed 0 --out samples.png
+"""
+
+import argparse
+import math
+import struct
+import sys
+import zlib
+
+import numpy as np
+import onnxruntime
+
+
+def latents(n, latent_dim, seed):
+    return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
+
+
+def grid(images):
+    """[N, H, W, C] in [0, 1] -> one image, ceil(sqrt(N)) columns, a 1-pixel white gap between
+    (the layout of keras_vae.plots.grid, kept here so this file stands alone)."""
+    images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
+    n, height, width, channels = images.shape
+    columns = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / columns)
+    canvas = np.ones((rows * (height + 1) - 1, columns * (width + 1) - 1, channels), np.float32)
+    for i, image in enumerate(images):
+        r, c = divmod(i, columns)
+        canvas[r * (height + 1) : r * (height + 1) + height, c * (width + 1) : c * (width + 1) + width] = image
+    return canvas
+
+
+def write_png(path, image):
+    """An 8-bit grayscale (1 channel) or RGB (3 channels) PNG of floats in [0, 1]."""
+    pixels = np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+    height, width, channels = pixels.shape
+    if channels not in (1, 3):
+        raise SystemExit(f"error: cannot write {channels}-channel images as PNG")
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + row.tobytes() for row in pixels)  # filter byte 0: raw scanline
+    header = struct.pack(">IIBBBBB", width, height, 8, 0 if channels == 1 else 2, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="a keras_vae decoder .onnx file")
+    parser.add_argument("--n", type=int, default=64, help="number of images (default 64)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
+    parser.add_argument("--out", default="samples.png", help="PNG file to write (default samples.png)")
+    args = parser.parse_args(argv)
+
+    session = onnxruntime.InferenceSession(args.model, providers=["CPUExecutionProvider"])
+    metadata = session.get_modelmeta().custom_metadata_map  # written by keras_vae export
+    if metadata.get("part") != "decoder":
+        parser.error(f"{args.model} is not a keras_vae decoder (part={metadata.get('part')!r})")
+    z = latents(args.n, int(metadata["latent_dim"]), args.seed)
+    (images,) = session.run(["images"], {"z": z})
+    write_png(args.out, grid(images))
+    print(f"wrote {args.out}: {args.n} samples of {metadata['entry']} v{metadata.get('version', '?')}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""`export RUN_DIR`: SavedModel (TF Serving) and ONNX artifacts, each verified against Keras."""
+
+
+def add(commands):
+    parser = commands.add_parser(
+        "export",
+        help="export a trained run for TF Serving / onnxruntime",
+        description="Write OUT/<entry>_<part>/<N>/ (SavedModel) and OUT/onnx/<entry>_<part>/<N>/model.onnx, "
+        "each reloaded and compared with the Keras model before it is kept.",
+    )
+    parser.add_argument("run_dir", help="run folder or pretrained zoo entry folder")
+    parser.add_argument("--format", default="all", choices=["savedmodel", "onnx", "all"], help="default all")
+    parser.add_argument("--part", default="decoder", choices=["decoder", "encoder", "all"], help="default decoder")
+    parser.add_argument("--out", help="output folder (default RUN_DIR/export)")
+    parser.add_argument("--version", type=int, help="version number (default: one more than the highest existing)")
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    from keras_vae.export import artifacts
+
+    done = artifacts.export_run(args.run_dir, args.format, args.part, args.out, args.version)
+    for artifact in done:
+        print(artifacts.describe(artifact))

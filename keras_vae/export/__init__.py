@@ -1,0 +1,17 @@
+"""Export a trained run folder for deployment: SavedModel for TF Serving, ONNX for onnxruntime.
+
+Every artifact is reloaded and compared with the Keras model (`verify.py`) before it is moved
+into place, so an artifact on disk is one that computes what the Keras model computes. Nothing
+here imports training code: export needs only the run folder.
+"""
+
+from keras_vae.errors import UserError
+
+
+class ExportFailed(UserError):
+    """An artifact could not be written or did not match the Keras model; nothing was kept."""
+
+
+from keras_vae.export.artifacts import FORMATS, PARTS, export_run  # noqa: E402
+
+__all__ = ["ExportFailed", "FORMATS", "PARTS", "export_run"]

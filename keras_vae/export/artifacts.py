@@ -1,0 +1,152 @@
+"""Where artifacts go, which version they get, and all-or-nothing writing.
+
+    OUT/<entry>_<part>/<N>/saved_model.pb, variables/   TF Serving model base path
+    OUT/onnx/<entry>_<part>/<N>/model.onnx              the same versions for ONNX
+
+One export is one version number N, shared by every artifact it writes, and never reused: the
+default is one more than the highest N either format holds for those models. Everything is
+written and verified in a hidden staging folder inside OUT, then renamed into place; on any
+failure the staging folder (and any folder this export created) is removed.
+"""
+
+import dataclasses
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from keras_vae import runs
+from keras_vae.errors import UserError
+from keras_vae.export import ExportFailed, onnx, parts, savedmodel, verify
+from keras_vae.export.parts import PARTS
+
+EXPORT_DIR = "export"  # default OUT inside the run folder
+ONNX_DIR = "onnx"
+# format -> (writer, verifier, version folder relative to OUT); both take the version folder.
+FORMATS = {
+    "savedmodel": (savedmodel.write, verify.savedmodel, lambda name, n: Path(name, str(n))),
+    "onnx": (onnx.write, verify.onnx_model, lambda name, n: Path(ONNX_DIR, name, str(n))),
+}
+
+
+@dataclasses.dataclass
+class Artifact:
+    format: str
+    model_name: str
+    version: int
+    folder: Path  # the version folder
+    errors: dict  # batch size -> max abs error against the Keras model
+    seconds: float
+
+
+def choose(value, known, flag):
+    """'all' or one name from `known` -> list of names."""
+    if value == "all":
+        return list(known)
+    if value not in known:
+        raise UserError(f"unknown {flag} {value!r}; choose from {', '.join([*known, 'all'])}")
+    return [value]
+
+
+def version_dirs(out, model_name):
+    """The folders that hold versions of `model_name`, one per format."""
+    return [out / model_name, out / ONNX_DIR / model_name]
+
+
+def existing_versions(out, model_name):
+    return {
+        int(child.name)
+        for folder in version_dirs(out, model_name)
+        if folder.is_dir()
+        for child in folder.iterdir()
+        if child.name.isdigit()
+    }
+
+
+def pick_version(out, model_names, version):
+    taken = set().union(*(existing_versions(out, name) for name in model_names))
+    if version is None:
+        return max(taken, default=0) + 1
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise UserError(f"--version must be an integer >= 1, got {version!r}")
+    if version in taken:
+        raise UserError(
+            f"version {version} of {', '.join(model_names)} already exists in {out}; "
+            f"omit --version to use {max(taken) + 1}"
+        )
+    return version
+
+
+def check_out(out, model_names):
+    """OUT and every folder an artifact goes in must be folders (or not exist yet)."""
+    for path in [out, out / ONNX_DIR, *(d for name in model_names for d in version_dirs(out, name))]:
+        if path.exists() and not path.is_dir():
+            raise UserError(f"output path {path} is an existing file, not a folder")
+
+
+def make_dirs(path, created):
+    """mkdir -p that records each folder it creates, so a failed export can remove them."""
+    missing = [p for p in [path, *path.parents] if not p.exists()]
+    for folder in reversed(missing):
+        folder.mkdir()
+        created.append(folder)
+
+
+def export_run(run_dir, formats="all", part="decoder", out=None, version=None):
+    """Export `part` of the model in `run_dir` as `formats`; returns the verified Artifacts.
+
+    Every input is checked before anything is written; a failed export leaves OUT as it was.
+    """
+    formats = choose(formats, list(FORMATS), "--format")
+    part_names = choose(part, PARTS, "--part")
+    config = runs.read_config(run_dir)
+    runs.model_file(run_dir)  # a run folder without a trained model is an error before any work
+    out = Path(out) if out is not None else Path(run_dir) / EXPORT_DIR
+    entry = config.get("entry") or Path(run_dir).resolve().name
+    model_names = [f"{entry}_{name}" for name in part_names]
+    check_out(out, model_names)
+    version = pick_version(out, model_names, version)
+
+    model = parts.load_float32(run_dir)
+    created, moved, done, stage = [], [], [], None
+    try:
+        make_dirs(out, created)
+        stage = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
+        for name in part_names:
+            exported = parts.make_part(model, config, run_dir, name)
+            metadata = {**exported.metadata, "version": version}
+            for fmt in formats:
+                write, check, relative = FORMATS[fmt]
+                folder = relative(exported.model_name, version)
+                started = time.perf_counter()
+                write(exported, stage / folder, metadata)
+                errors = check(exported, stage / folder)
+                seconds = time.perf_counter() - started
+                done.append(Artifact(fmt, exported.model_name, version, out / folder, errors, seconds))
+        for artifact in done:  # every artifact verified: move each version folder into place
+            make_dirs(artifact.folder.parent, created)
+            os.rename(stage / artifact.folder.relative_to(out), artifact.folder)  # never replaces a non-empty folder
+            moved.append(artifact.folder)
+    except BaseException as error:
+        for folder in moved:
+            shutil.rmtree(folder, ignore_errors=True)
+        for folder in reversed(created):
+            shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(error, OSError):
+            raise ExportFailed(f"export failed, nothing kept: {error}") from error
+        raise
+    finally:
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
+    return done
+
+
+def describe(artifact):
+    """One line for the CLI: where the artifact is and how close it is to the Keras model."""
+    path = artifact.folder / onnx.ONNX_FILE if artifact.format == "onnx" else artifact.folder
+    errors = ", ".join(f"{e:.2g} at batch {b}" for b, e in artifact.errors.items())
+    return (
+        f"{artifact.format:<10} {artifact.model_name} v{artifact.version}  {path}\n"
+        f"           max abs error vs Keras: {errors} ({artifact.seconds:.1f} s)"
+    )

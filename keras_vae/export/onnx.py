@@ -1,0 +1,49 @@
+"""ONNX through `tf2onnx.convert.from_function` on the part's serving function.
+
+(`from_keras` does not work with Keras 3.) The batch axis is named `batch`; the run's metadata
+goes into the model's metadata properties.
+"""
+
+import json
+import logging
+
+from keras_vae.export import ExportFailed
+
+OPSET = 17
+ONNX_FILE = "model.onnx"  # in the version folder, as in a Triton model repository
+
+
+def convert(function):
+    """The ONNX ModelProto of a serving function (one named input, dict of named outputs)."""
+    import tf2onnx
+
+    logging.getLogger("tf2onnx").setLevel(logging.WARNING)  # it logs every rewrite at INFO
+    proto, _ = tf2onnx.convert.from_function(function, input_signature=function.input_signature, opset=OPSET)
+    check_conv_transpose_pads(proto)
+    for value in (*proto.graph.input, *proto.graph.output):
+        value.type.tensor_type.shape.dim[0].dim_param = "batch"
+    return proto
+
+
+def check_conv_transpose_pads(proto):
+    """tf2onnx writes negative `pads` for a Conv2DTranspose whose kernel is smaller than its
+    stride, and onnxruntime refuses to load such a node. The zoo's conv builders reject those
+    configs (`layers.check_conv_shape`); this names the layer if another model has one."""
+    for node in proto.graph.node:
+        for attribute in node.attribute:
+            if node.op_type == "ConvTranspose" and attribute.name == "pads" and min(attribute.ints) < 0:
+                raise ExportFailed(
+                    f"{node.name}: tf2onnx wrote negative pads {list(attribute.ints)} (a "
+                    f"Conv2DTranspose with kernel < stride), which onnxruntime rejects; "
+                    f"use kernel_size >= stride"
+                )
+
+
+def write(part, folder, metadata):
+    import onnx
+
+    proto = convert(part.function)
+    props = {k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()}
+    onnx.helper.set_model_props(proto, props)
+    folder.mkdir(parents=True)
+    onnx.save(proto, str(folder / ONNX_FILE))

@@ -1,0 +1,68 @@
+"""A TF Serving REST predict client for exported decoders: z in, images out.
+
+The two documented request bodies (https://www.tensorflow.org/tfx/serving/api_rest):
+    columnar  {"inputs": {"z": [[...], ...]}}  ->  {"outputs": <images>}
+    row       {"instances": [[...], ...]}       ->  {"predictions": [<image>, ...]}
+A signature with a single output answers without the output's name; with several, by name.
+"""
+
+import json
+import urllib.error
+import urllib.request
+
+import numpy as np
+
+from keras_vae.errors import UserError
+
+REQUEST_FORMATS = ("inputs", "instances")
+
+
+def request_body(z, request_format):
+    z = np.asarray(z, np.float32).tolist()  # float32 -> JSON doubles -> float32 is exact
+    if request_format == "inputs":
+        return {"inputs": {"z": z}}
+    if request_format == "instances":
+        return {"instances": z}
+    raise UserError(f"unknown request format {request_format!r}; choose from {', '.join(REQUEST_FORMATS)}")
+
+
+def images_from(answer, request_format):
+    key = "outputs" if request_format == "inputs" else "predictions"
+    if key not in answer:
+        raise UserError(f"the server answered without {key!r}: {str(answer)[:200]}")
+    images = answer[key]
+    if isinstance(images, dict):  # columnar, several outputs
+        images = images.get("images")
+    elif images and isinstance(images[0], dict):  # row, several outputs
+        images = [row.get("images") for row in images]
+    images = np.asarray(images, np.float32)
+    if images.ndim != 4:
+        raise UserError(f"expected images [batch, height, width, channels], got shape {list(images.shape)}")
+    return images
+
+
+def predict(url, model, z, request_format="inputs", timeout=30.0):
+    """POST /v1/models/MODEL:predict and return the decoded images as float32 [N, H, W, C]."""
+    endpoint = f"{url.rstrip('/')}/v1/models/{model}:predict"
+    request = urllib.request.Request(
+        endpoint,
+        data=json.dumps(request_body(z, request_format)).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as error:  # TF Serving explains itself in {"error": ...}
+        body = error.read().decode(errors="replace")
+        try:
+            message = json.loads(body)["error"]
+        except (ValueError, KeyError, TypeError):
+            message = body[:200]
+        raise UserError(f"{endpoint} answered {error.code}: {message}") from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise UserError(f"cannot reach TF Serving at {url}: {reason}") from None
+    except json.JSONDecodeError as error:
+        raise UserError(f"{endpoint} did not answer JSON: {error}") from None
+    return images_from(answer, request_format)

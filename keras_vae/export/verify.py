@@ -1,0 +1,115 @@
+"""Reload each artifact and compare it with the Keras model on fresh random inputs.
+
+An artifact passes when its interface is the documented one (names, float32, batch axis free),
+it holds no random op, and at batch 1 and 64 every output is within the format's tolerance of
+the Keras model's. Any failure raises `ExportFailed`; the caller then discards the artifact.
+"""
+
+import re
+
+import numpy as np
+
+from keras_vae.export import ExportFailed
+from keras_vae.export.onnx import ONNX_FILE
+
+SAVEDMODEL_TOLERANCE = 1e-6
+ONNX_TOLERANCE = 1e-5
+BATCHES = (1, 64)
+# TF and ONNX op types that draw random numbers (StatefulPartitionedCall is a plain call).
+RANDOM_OP = re.compile(r"Random|Rng|Multinomial|TruncatedNormal|Stateful(Uniform|StandardNormal)|^Bernoulli$")
+
+
+def compare(part, run, tolerance, label):
+    """{batch: max abs error} of `run(x) -> {name: array}` against the Keras model."""
+    rng = np.random.default_rng()  # fresh inputs on every export
+    errors = {}
+    for batch in BATCHES:
+        x = part.sample_input(rng, batch)
+        expected, got = part.keras_outputs(x), run(x)
+        if set(got) != set(expected):
+            raise ExportFailed(f"{label}: outputs {sorted(got)}, expected {sorted(expected)}")
+        error = 0.0
+        for name, want in expected.items():
+            have = np.asarray(got[name])
+            if have.dtype != np.float32 or have.shape != want.shape:
+                raise ExportFailed(f"{label}: {name} is {have.dtype}{list(have.shape)}, expected float32{list(want.shape)}")
+            error = max(error, float(np.max(np.abs(have - want))))
+        if not error <= tolerance:  # also catches NaN
+            raise ExportFailed(
+                f"{label} differs from the Keras model by {error:.3g} at batch {batch} "
+                f"(tolerance {tolerance:g})"
+            )
+        errors[batch] = error
+    return errors
+
+
+def check_interface(label, inputs, outputs, part):
+    """inputs / outputs: {name: (dtype name, shape with None for the free batch axis)}."""
+    want_in = {part.spec.name: ("float32", (None, *part.input_shape))}
+    want_out = {name: ("float32", (None, *shape)) for name, shape in part.outputs.items()}
+    if inputs != want_in or outputs != want_out:
+        raise ExportFailed(f"{label}: interface {inputs} -> {outputs}, expected {want_in} -> {want_out}")
+
+
+def random_ops(graph_def):
+    """Op types in a TF GraphDef (its function library included) that draw random numbers."""
+    nodes = [*graph_def.node, *(n for f in graph_def.library.function for n in f.node_def)]
+    return sorted({n.op for n in nodes if RANDOM_OP.search(n.op)})
+
+
+def savedmodel(part, path):
+    import tensorflow as tf
+
+    label = f"SavedModel {part.model_name}"
+    signature = tf.saved_model.load(str(path), tags=["serve"]).signatures.get("serving_default")
+    if signature is None:
+        raise ExportFailed(f"{label}: no serving_default signature")
+    spec = lambda s: (s.dtype.name, tuple(s.shape))  # noqa: E731
+    check_interface(
+        label,
+        {k: spec(s) for k, s in signature.structured_input_signature[1].items()},
+        {k: spec(s) for k, s in signature.structured_outputs.items()},
+        part,
+    )
+    if found := random_ops(signature.graph.as_graph_def()):
+        raise ExportFailed(f"{label}: random ops {found} in the graph")
+
+    def run(x):
+        return {k: v.numpy() for k, v in signature(**{part.spec.name: tf.constant(x)}).items()}
+
+    return compare(part, run, SAVEDMODEL_TOLERANCE, label)
+
+
+def onnx_model(part, folder):
+    import onnx
+    import onnxruntime
+
+    path = folder / ONNX_FILE
+    label = f"ONNX {part.model_name}"
+    proto = onnx.load(str(path))
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as error:  # checker and runtime raise their own types
+        raise ExportFailed(f"{label}: {type(error).__name__}: {error}") from None
+
+    def spec(value):
+        if value.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
+            return ("not float32", ())
+        dims = value.type.tensor_type.shape.dim
+        return ("float32", tuple(None if d.dim_param == "batch" else d.dim_value or d.dim_param for d in dims))
+
+    check_interface(
+        label,
+        {v.name: spec(v) for v in proto.graph.input},
+        {v.name: spec(v) for v in proto.graph.output},
+        part,
+    )
+    if found := sorted({n.op_type for n in proto.graph.node if RANDOM_OP.search(n.op_type)}):
+        raise ExportFailed(f"{label}: random ops {found} in the graph")
+    names = [o.name for o in session.get_outputs()]
+
+    def run(x):
+        return dict(zip(names, session.run(names, {part.spec.name: x})))
+
+    return compare(part, run, ONNX_TOLERANCE, label)
