@@ -24,7 +24,7 @@ class StandIn:
 
     PREDICT = re.compile(r"^/v1/models/([^/:]+):predict$")
 
-    def __init__(self, base, lifetime=60.0):
+    def __init__(self, base, lifetime=120.0):
         import tensorflow as tf
 
         self.signatures = {}

@@ -8,6 +8,7 @@ Needs only numpy and onnxruntime: no TensorFlow, no keras_vae. Copy this file an
 
 import argparse
 import math
+import os
 import struct
 import sys
 import zlib
@@ -57,6 +58,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
     parser.add_argument("--out", default="samples.png", help="PNG file to write (default samples.png)")
     args = parser.parse_args(argv)
+    if not os.path.isfile(args.model):
+        parser.error(f"no such file: {args.model}")
 
     session = onnxruntime.InferenceSession(args.model, providers=["CPUExecutionProvider"])
     metadata = session.get_modelmeta().custom_metadata_map  # written by keras_vae export
