@@ -24,6 +24,7 @@ CHECKPOINT = "checkpoint.keras"
 STATE = "state.json"
 HISTORY = "history.json"
 LOGS = "logs"
+PRETRAINED = "pretrained"  # inside a zoo entry folder
 
 
 @contextlib.contextmanager
@@ -70,12 +71,34 @@ def without_optimizer(model):
 
 
 def check_run_dir(run_dir):
+    """The run folder `run_dir`, or for a zoo entry name, the run folder it ships (pretrained)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise UserError(f"run folder not found: {run_dir}")
+        run_dir = pretrained_dir(str(run_dir))
     if not (run_dir / CONFIG).is_file():
         raise UserError(f"{run_dir} is not a run folder (no {CONFIG})")
     return run_dir
+
+
+def pretrained_dir(entry):
+    """zoo/<entry>/pretrained: a shipped entry's trained run, in the layout of any run folder."""
+    from keras_vae.registry import ZOO_DIR, entry_names
+
+    if entry not in entry_names():
+        raise UserError(f"run folder not found: {entry} (nor is it a zoo entry name)")
+    folder = ZOO_DIR / entry / PRETRAINED
+    if not (folder / MODEL).is_file():
+        raise UserError(f"zoo entry {entry!r} ships no trained weights; train it: python -m keras_vae.zoo train {entry}")
+    return folder
+
+
+def load(entry_or_run_dir, pretrained=True):
+    """A zoo entry's shipped model (pretrained) or a fresh untrained one, or a run folder's model."""
+    if pretrained or Path(entry_or_run_dir).is_dir():
+        return load_run_model(entry_or_run_dir)
+    from keras_vae.registry import build
+
+    return build(entry_or_run_dir)
 
 
 def read_config(run_dir):

@@ -9,7 +9,7 @@ import importlib
 _API = {
     "build": ("keras_vae.registry", "build"),
     "list": ("keras_vae.registry", "list_entries"),
-    "load": ("keras_vae.runs", "load_run_model"),
+    "load": ("keras_vae.runs", "load"),
     "train": ("keras_vae.train", "train"),
     "resume": ("keras_vae.train", "resume"),
 }
