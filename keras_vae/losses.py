@@ -44,3 +44,14 @@ def gaussian_kl_per_dim(mean, log_var):
 def gaussian_kl(mean, log_var):
     """KL(q(z|x) || N(0, I)) per example."""
     return tf.reduce_sum(gaussian_kl_per_dim(mean, log_var), axis=-1)
+
+
+def diagonal_normal(mean, log_var):
+    """q(z|x) = N(mean, diag(exp(log_var))) as one distribution per example (event = latent)."""
+    mean, log_var = _float32(mean, log_var)
+    return tfd.Independent(tfd.Normal(loc=mean, scale=tf.exp(0.5 * log_var)), reinterpreted_batch_ndims=1)
+
+
+def standard_normal(latent_dim):
+    """The prior p(z) = N(0, I) over `latent_dim` dimensions."""
+    return tfd.Independent(tfd.Normal(loc=tf.zeros(latent_dim), scale=1.0), reinterpreted_batch_ndims=1)

@@ -1,10 +1,39 @@
-"""Pictures: image grids written as PNG files."""
+"""Pictures as PNG files: bare image grids, and titled figures of images, scatters and curves.
+
+Titled image figures are pixel-exact: the grid is drawn unresampled (each pixel as a
+`scale` x `scale` block) below a band that holds the title, so their size follows from the grid:
+    width  = max(grid width * scale + 2 * MARGIN, MIN_WIDTH)
+    height = grid height * scale + TITLE_BAND + MARGIN
+Charts are PANEL pixels per panel plus the title band.
+"""
 
 import math
+import re
+import textwrap
 
 import numpy as np
 
 from keras_vae import runs
+
+DPI = 100
+MARGIN = 8
+TITLE_LINES = 3
+TITLE_BAND = 12 + 14 * TITLE_LINES  # pixels, for 9-point type at DPI
+MIN_WIDTH = 400  # so a title fits above a narrow grid
+PANEL = (400, 320)  # width, height of one chart panel
+SCATTER = (560, 520)
+TILE = 56  # image grids are upscaled until a tile is at least this many pixels high
+# beta_vae logs each latent dimension's KL as kl_0, kl_1, ...: too many curves to draw.
+PER_DIMENSION = re.compile(r"(val_)?kl_\d+$")
+
+
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def grid(images, columns=None):
@@ -22,11 +51,7 @@ def grid(images, columns=None):
 
 def save_grid(images, path, columns=None):
     """Write images as one PNG grid, pixel for pixel (grayscale for one channel)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     canvas = grid(images, columns)
     with runs.atomic(path) as tmp:
         if canvas.shape[-1] == 1:
@@ -34,3 +59,81 @@ def save_grid(images, path, columns=None):
         else:
             plt.imsave(tmp, canvas[..., :3])
     return path
+
+
+def default_scale(image_height):
+    return max(1, math.ceil(TILE / image_height))
+
+
+def _save(fig, path):
+    with runs.atomic(path) as tmp:
+        fig.savefig(tmp, dpi=DPI)
+    pyplot().close(fig)
+    return path
+
+
+def save_titled_grid(images, path, title, columns=None, scale=None):
+    """Write images as a grid under `title`, pixel-exact (see the module docstring for the size)."""
+    plt = pyplot()
+    images = np.asarray(images, np.float32)
+    scale = scale or default_scale(images.shape[1])
+    canvas = grid(images, columns).repeat(scale, axis=0).repeat(scale, axis=1)
+    canvas = np.repeat(canvas, 3, axis=-1) if canvas.shape[-1] == 1 else canvas[..., :3]
+    height = canvas.shape[0] + TITLE_BAND + MARGIN
+    width = max(canvas.shape[1] + 2 * MARGIN, MIN_WIDTH)
+    fig = plt.figure(figsize=(width / DPI, height / DPI), dpi=DPI, facecolor="white")
+    # figimage draws array pixels 1:1 at the figure's dpi; offsets count from the bottom left.
+    fig.figimage(canvas, xo=(width - canvas.shape[1]) // 2, yo=MARGIN, origin="upper")
+    fig.text(0.5, 1 - 6 / height, _wrapped(title, width - 2 * MARGIN, 9), ha="center", va="top", fontsize=9)
+    return _save(fig, path)
+
+
+def _wrapped(title, width_px, fontsize):
+    """`title` broken into lines that fit width_px (a glyph averages about 0.55 em)."""
+    lines = textwrap.wrap(title, width=int(width_px / (0.55 * fontsize * DPI / 72)))
+    if len(lines) > TITLE_LINES:
+        raise ValueError(f"title too long for {width_px} pixels: {title!r}")
+    return "\n".join(lines)
+
+
+def _chart(panels, title, panel=PANEL):
+    """A figure of `panels` chart axes, at most three a row, under a title."""
+    plt = pyplot()
+    columns = min(panels, 3)
+    rows = math.ceil(panels / columns)
+    width, height = columns * panel[0], rows * panel[1] + TITLE_BAND
+    fig = plt.figure(figsize=(width / DPI, height / DPI), dpi=DPI, layout="constrained")
+    fig.suptitle(_wrapped(title, width, 10), fontsize=10)
+    return fig, [fig.add_subplot(rows, columns, i + 1) for i in range(panels)]
+
+
+def save_scatter(points, labels, path, title, xlabel, ylabel):
+    """points [N, 2] coloured by integer label (-1: unlabeled), one legend entry per class."""
+    fig, (ax,) = _chart(1, title, SCATTER)
+    labels = np.asarray(labels)
+    classes = np.unique(labels[labels >= 0])
+    if len(classes) == 0:
+        ax.scatter(points[:, 0], points[:, 1], s=4, color="tab:gray", alpha=0.6)
+    colors = pyplot().get_cmap("tab10" if len(classes) <= 10 else "turbo").resampled(max(1, len(classes)))
+    for i, label in enumerate(classes):
+        chosen = labels == label
+        ax.scatter(points[chosen, 0], points[chosen, 1], s=4, color=colors(i), alpha=0.7, label=str(label))
+    if 0 < len(classes) <= 20:
+        ax.legend(markerscale=3, fontsize=6, loc="best", ncols=2)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    return _save(fig, path)
+
+
+def save_curves(history, path, title):
+    """One panel per metric of a run's history: the training value and, dashed, the validation one."""
+    names = [n for n in history[0] if n not in ("epoch", "seconds") and not n.startswith("val_")]
+    names = sorted((n for n in names if not PER_DIMENSION.match(n)), key=lambda n: n != "loss")
+    fig, axes = _chart(len(names), title)
+    epochs = [h["epoch"] for h in history]
+    for ax, name in zip(axes, names):
+        ax.plot(epochs, [h[name] for h in history], "o-", ms=3, label="train")
+        if f"val_{name}" in history[0]:
+            ax.plot(epochs, [h[f"val_{name}"] for h in history], "s--", ms=3, label="test")
+        ax.set(title=name, xlabel="epoch")
+        ax.legend(fontsize=7)
+    return _save(fig, path)

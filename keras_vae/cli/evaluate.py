@@ -1,4 +1,23 @@
-"""`evaluate RUN_DIR`: test metrics of a trained run."""
+"""`evaluate RUN_DIR`: test metrics of a trained run, printed and written to RUN_DIR/metrics.json."""
+
+from keras_vae.errors import UserError
+
+# What the less obvious rows mean; printed under the table for the rows present.
+LEGEND = {
+    "elbo": "-(reconstruction + kl): the evidence lower bound, one posterior sample per image",
+    "iwae": "log p(x) estimated by importance weighting with k samples (Burda et al. 2016)",
+    "active_units": "latent units with Cov_x(E_q[z_i]) > 0.01 (Burda et al. 2016)",
+    "loss": "the training objective on the test split",
+    "bce": "cross-entropy of the decoder mean at the code, summed over pixels",
+    "mse": "squared error of the decoder mean at the code, per pixel",
+    "corrupted_bce": "bce of the clean image when the input is corrupted",
+    "corrupted_mse": "mse of the clean image when the input is corrupted",
+    "contractive": "||J_f(x)||_F^2, the Jacobian of the code with respect to the input",
+    "mean_activation": "mean code activation",
+    "active_fraction": "fraction of code units active per image",
+}
+HEADER = ("dataset", "split", "split_examples", "likelihood", "binarization", "units", "iwae_k", "latent_dim")
+HIDDEN = ("activity_per_dim",)  # in metrics.json only
 
 
 def add(commands):
@@ -6,13 +25,45 @@ def add(commands):
     parser.add_argument("run_dir", help="run folder")
     parser.add_argument("--dataset", help="evaluate on this dataset instead of the run's own")
     parser.add_argument("--limit", type=int, help="use only the first N test images")
+    parser.add_argument("--k", type=int, default=1000,
+                        help="importance samples per image for the log p(x) estimate of a VAE (default 1000; 0 skips it)")
+    parser.add_argument("--batch-size", type=int, help="test images per batch (default: the run's)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
     parser.set_defaults(run=run)
 
 
-def run(args):
-    from keras_vae.evaluate import evaluate_run
-
-    metrics = evaluate_run(args.run_dir, dataset=args.dataset, limit=args.limit)
-    print(f"test metrics on {metrics.pop('dataset')} (nats per example):")
+def format_metrics(metrics):
+    """The table: a header, one `name value` line per number, per-dimension KL, a legend."""
+    lines = [
+        f"test metrics on {metrics['dataset']} ({metrics['split']} split, {metrics['split_examples']} images), "
+        f"{metrics['units']}",
+        f"  likelihood: {metrics['likelihood']}; binarization: {metrics['binarization']}",
+    ]
     for name, value in metrics.items():
-        print(f"  {name:<16} {value:12.4f}")
+        if name in HEADER or name in HIDDEN:
+            continue
+        if name == "kl_per_dim":
+            lines.append("  kl per latent dimension:")
+            lines += ["   " + " ".join(f"{v:7.3f}" for v in value[i : i + 10]) for i in range(0, len(value), 10)]
+        elif name == "active_units":
+            lines.append(f"  {name:<16} {value:12d}  # of {metrics['latent_dim']}")
+        else:
+            lines.append(f"  {name:<16} {value:12.4f}")
+    legend = {**LEGEND, "iwae": LEGEND["iwae"].replace("k samples", f"k={metrics.get('iwae_k')} samples")}
+    lines += [f"  {name}: {text}" for name, text in legend.items() if name in metrics]
+    return "\n".join(lines)
+
+
+def run(args):
+    from keras_vae import runs
+    from keras_vae.evaluate import METRICS, evaluate_run
+
+    for name in ("limit", "batch_size"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.k < 0:
+        raise UserError(f"--k must be >= 0, got {args.k}")
+    metrics = evaluate_run(args.run_dir, dataset=args.dataset, batch_size=args.batch_size, limit=args.limit,
+                           k=args.k, seed=args.seed)
+    print(format_metrics(metrics))
+    print(f"wrote {runs.check_run_dir(args.run_dir) / METRICS}")

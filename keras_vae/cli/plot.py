@@ -1,0 +1,22 @@
+"""`plot RUN_DIR`: the run's pictures as titled PNG files (see keras_vae.figures)."""
+
+
+def add(commands):
+    parser = commands.add_parser("plot", help="draw reconstructions, samples, latent space and training curves")
+    parser.add_argument("run_dir", help="run folder")
+    parser.add_argument("--dataset", help="draw test images from this dataset instead of the run's own")
+    parser.add_argument("--out", help="folder for the PNG files (default: the run folder)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for prior samples and corruption (default 0)")
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    from pathlib import Path
+
+    from keras_vae import figures
+    from keras_vae.errors import UserError
+
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise UserError(f"--out {args.out} is a file, not a folder")
+    for path in figures.plot_run(args.run_dir, dataset=args.dataset, out=args.out, seed=args.seed):
+        print(f"wrote {path}")

@@ -1,0 +1,108 @@
+"""`plot`: titled, pixel-exact PNG figures for 2-D and 16-D models and a denoising autoencoder."""
+
+import contextlib
+import io
+from statistics import NormalDist
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from keras_vae import figures, plots, runs, train
+from keras_vae.cli import main
+
+TINY = {"dataset": "mnist_5k", "filters": [4, 8], "hidden_dim": 16, "epochs": 1, "batch_size": 64}
+TB, M = plots.TITLE_BAND, plots.MARGIN
+
+
+def grid_side(tiles, pixels=28, scale=2):
+    """Pixels along one side of a grid of `tiles` tiles with 1-pixel gaps, upscaled by `scale`."""
+    return (tiles * (pixels + 1) - 1) * scale
+
+
+def titled(rows, columns, scale=2):
+    """The (height, width) of a titled grid of 28-pixel tiles."""
+    return grid_side(rows, scale=scale) + TB + M, max(grid_side(columns, scale=scale) + 2 * M, plots.MIN_WIDTH)
+
+
+def chart(panels, panel):
+    """The (height, width) of a one-row chart of `panels` panels (three at most a row)."""
+    return panel[1] + TB, panel[0] * panels
+
+
+def test_quantile_grid_is_the_inverse_normal_cdf_of_evenly_spaced_probabilities():
+    q = [NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, 7)]
+    points = figures.quantile_grid(7)
+    assert points.shape == (49, 2)
+    expected = [(q[c], q[6 - r]) for r in range(7) for c in range(7)]  # row-major, z2 falls down the rows
+    np.testing.assert_allclose(points, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture(scope="module", params=[("conv_vae", 2), ("conv_vae", 16), ("denoising_ae", 16)],
+                ids=["vae_2d", "vae_16d", "denoising_16d"])
+def plotted(request, tmp_path_factory):
+    entry, latent_dim = request.param
+    overrides = {**TINY, "latent_dim": latent_dim}
+    if entry == "denoising_ae":
+        overrides = {k: v for k, v in overrides.items() if k not in ("filters", "hidden_dim")}
+    run_dir = tmp_path_factory.mktemp(entry) / "run"
+    train.train(entry, overrides, run_dir=run_dir, seed=0, verbose=0, limit=256)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["plot", str(run_dir)]) == 0
+    out = out.getvalue()
+    pngs = {p.name: matplotlib.image.imread(p) for p in run_dir.glob("*.png")}
+    assert out.count("wrote") == len(pngs)
+    return entry, latent_dim, run_dir, pngs
+
+
+def test_every_figure_has_its_expected_pixel_size_and_a_title(plotted):
+    entry, latent_dim, run_dir, pngs = plotted
+    history = runs.read_json(run_dir / runs.HISTORY)[0]
+    curves = [n for n in history if n not in ("epoch", "seconds") and not n.startswith("val_")]
+    assert len(curves) == (3 if entry == "conv_vae" else 2)  # loss, reconstruction (, kl)
+    expected = {
+        "reconstructions.png": titled(3 if entry == "denoising_ae" else 2, figures.SHOWN),
+        "interpolation.png": titled(figures.PAIRS, figures.STEPS + 2),
+        "training_curves.png": chart(len(curves), plots.PANEL),
+        ("latent_scatter.png" if latent_dim == 2 else "latent_pca.png"): chart(1, plots.SCATTER),
+    }
+    if entry == "conv_vae":
+        expected["prior_samples.png"] = titled(8, 8)
+        if latent_dim == 2:
+            expected["manifold.png"] = titled(figures.MANIFOLD_SIDE, figures.MANIFOLD_SIDE, scale=1)
+    assert set(pngs) == set(expected)
+    for name, image in pngs.items():
+        assert image.shape[:2] == expected[name], name
+        assert image[..., :3].std() > 0.05, name  # not blank
+        assert image[:TB, :, :3].min() < 0.3, name  # dark title text in the band on top
+
+
+def test_reconstructions_show_test_inputs_above_the_models_output(plotted):
+    entry, _, run_dir, pngs = plotted
+    from keras_vae import data
+
+    model = runs.load_run_model(run_dir)
+    x = data.mnist_5k().x_test[:1]  # the first tile shows the first test image
+    image = pngs["reconstructions.png"][..., 0]
+    tile = lambda row: image[TB + row * 58 : TB + row * 58 + 56, M : M + 56]  # noqa: E731
+    clean_row, output_row = (1, 2) if entry == "denoising_ae" else (0, 1)
+    np.testing.assert_allclose(tile(clean_row), x[0, ..., 0].repeat(2, 0).repeat(2, 1), atol=1.5 / 255)
+    if entry != "denoising_ae":  # the denoising output depends on the corruption drawn
+        output = model.decode(model.code(x)).numpy()[0, ..., 0]
+        np.testing.assert_allclose(tile(output_row), output.repeat(2, 0).repeat(2, 1), atol=1.5 / 255)
+
+
+def test_manifold_corners_decode_the_extreme_quantiles(plotted):
+    _, latent_dim, run_dir, pngs = plotted
+    if latent_dim != 2:
+        pytest.skip("the manifold is drawn for 2-D latent spaces only")
+    model = runs.load_run_model(run_dir)
+    lo, hi = NormalDist().inv_cdf(0.05), NormalDist().inv_cdf(0.95)
+    image, side = pngs["manifold.png"][..., 0], figures.MANIFOLD_SIDE
+    left = (image.shape[1] - grid_side(side, scale=1)) // 2
+    top_left = image[TB : TB + 28, left : left + 28]
+    bottom_right = image[TB + (side - 1) * 29 : TB + side * 29 - 1, left + (side - 1) * 29 : left + side * 29 - 1]
+    corners = model.decode(np.array([[lo, hi], [hi, lo]], np.float32)).numpy()[..., 0]
+    np.testing.assert_allclose(top_left, corners[0], atol=1.5 / 255)
+    np.testing.assert_allclose(bottom_right, corners[1], atol=1.5 / 255)
