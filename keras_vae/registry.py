@@ -14,6 +14,7 @@ from pathlib import Path
 
 import keras
 
+from keras_vae.distribute import check_options, loss_scaled
 from keras_vae.errors import ConfigError, UserError
 
 MODEL_CLASSES = {}
@@ -24,6 +25,12 @@ TRAINING_FIELDS = {
     "epochs": 10,
     "batch_size": 128,
     "learning_rate": 1e-3,
+    # Speed and scale (keras_vae/distribute.py): compute dtype policy, tf.distribute strategy,
+    # XLA, and train steps per tf.function call (fewer Python round trips for small models).
+    "precision": "float32",
+    "strategy": "default",
+    "jit_compile": False,
+    "steps_per_execution": 1,
 }
 ZOO_DIR = Path(os.environ.get("KERAS_VAE_ZOO", Path(__file__).resolve().parent.parent / "zoo"))
 
@@ -159,13 +166,21 @@ def check_training_fields(config):
             raise ConfigError(f"{key} must be an integer >= 1, got {config[key]!r}")
     if not config["learning_rate"] > 0:
         raise ConfigError(f"learning_rate must be > 0, got {config['learning_rate']!r}")
+    check_options({**TRAINING_FIELDS, **config})
 
 
 def build_from_config(config, compile=True):
-    """A model for a resolved config, compiled with Adam at the config's learning rate."""
+    """A model for a resolved config, compiled with Adam at the config's learning rate.
+
+    Under a mixed_float16 policy Adam is wrapped in a LossScaleOptimizer.
+    """
     model = model_class(config["class"])(**config["params"])
     if compile:
-        model.compile(optimizer=keras.optimizers.Adam(config["learning_rate"]))
+        model.compile(
+            optimizer=loss_scaled(model, keras.optimizers.Adam(config["learning_rate"])),
+            jit_compile=config.get("jit_compile", False),
+            steps_per_execution=config.get("steps_per_execution", 1),
+        )
     return model
 
 

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from keras_vae import data as datasets
-from keras_vae import registry, runs
+from keras_vae import distribute, registry, runs
 from keras_vae.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -74,10 +74,14 @@ def load_data(config):
 
 
 def fit(model, data, config, run_dir, initial_epoch, history, verbose="auto", limit=None):
-    batch_size = config["batch_size"]
+    def batches(split, **kwargs):
+        # Images only: training needs no labels, and under MultiWorkerMirroredStrategy Keras 3.15
+        # reduces a first batch with strategy.reduce, which fails on an (images, labels) pair.
+        return data.batches(split, config["batch_size"], limit=limit, **kwargs).map(lambda x, y: x)
+
     model.fit(
-        data.batches("train", batch_size, shuffle=True, seed=config["seed"] + initial_epoch, limit=limit),
-        validation_data=data.batches("test", batch_size, limit=limit),
+        batches("train", shuffle=True, seed=config["seed"] + initial_epoch),
+        validation_data=batches("test"),
         epochs=config["epochs"],
         initial_epoch=initial_epoch,
         callbacks=[
@@ -99,10 +103,13 @@ def train(entry, overrides=None, run_dir=None, seed=None, overwrite=False, verbo
     config = registry.resolve(entry, overrides)
     run_dir = Path(run_dir or default_run_dir(entry))
     check_run_dir_free(run_dir, overwrite)
+    if config["strategy"] == "multi_worker" and seed is None:
+        raise UserError("strategy multi_worker needs --seed: every worker must shuffle the data alike")
+    strategy = distribute.strategy_for(config)  # before any other TF work
     data = load_data(config)
     config["seed"] = int(np.random.SeedSequence().entropy % 2**31) if seed is None else seed
     keras.utils.set_random_seed(config["seed"])
-    model = registry.build_from_config(config)
+    model = distribute.build(lambda: registry.build_from_config(config), strategy, config["precision"])
     # Only now, with every input checked, is anything on disk touched.
     prepare_run_dir(run_dir, overwrite)
     runs.write_json(run_dir / runs.CONFIG, config)
@@ -113,7 +120,7 @@ def train(entry, overrides=None, run_dir=None, seed=None, overwrite=False, verbo
 def resume(run_dir, epochs=None, verbose="auto", limit=None):
     """Continue a run from its last checkpoint up to `epochs` total (default: the run's own)."""
     run_dir = runs.check_run_dir(run_dir)
-    config = runs.read_config(run_dir)
+    config = {**registry.TRAINING_FIELDS, **runs.read_config(run_dir)}  # older runs lack newer fields
     if not (run_dir / runs.CHECKPOINT).is_file():
         raise UserError(f"{run_dir} has no {runs.CHECKPOINT} to resume from")
     done = runs.read_json(run_dir / runs.STATE)["epoch"]
@@ -122,9 +129,10 @@ def resume(run_dir, epochs=None, verbose="auto", limit=None):
         registry.check_training_fields(config)
     if done >= config["epochs"]:
         raise UserError(f"{run_dir} already has {done} of {config['epochs']} epochs; pass a larger --epochs")
+    strategy = distribute.strategy_for(config)
     data = load_data(config)
     keras.utils.set_random_seed(config["seed"] + done)
-    model = runs.load_model(run_dir / runs.CHECKPOINT)
+    model = distribute.build(lambda: runs.load_model(run_dir / runs.CHECKPOINT), strategy, config["precision"])
     history = runs.read_json(run_dir / runs.HISTORY)[:done]
     runs.write_json(run_dir / runs.CONFIG, config)
     log.info("resuming %s at epoch %d of %d", run_dir, done, config["epochs"])

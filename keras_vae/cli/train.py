@@ -1,6 +1,9 @@
 """`train NAME`: train a zoo entry into a run folder (or `--resume RUN_DIR`)."""
 
+from keras_vae.distribute import PRECISIONS, STRATEGIES
 from keras_vae.errors import UserError
+
+SPEED_FLAGS = ("precision", "strategy", "jit_compile", "steps_per_execution")
 
 
 def parse_settings(pairs):
@@ -24,6 +27,15 @@ def add(commands):
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run folder --out")
     parser.add_argument("--limit", type=int, help="use only the first N images of each split")
+    speed = parser.add_argument_group("speed and scale (shorthands for --set; see README)")
+    speed.add_argument("--precision", choices=PRECISIONS, help="dtype policy (default float32)")
+    speed.add_argument("--strategy", choices=STRATEGIES,
+                       help="default: one device; mirrored: every GPU (or CPU) here; "
+                            "multi_worker: the cluster in TF_CONFIG (needs --seed)")
+    speed.add_argument("--jit-compile", action="store_true", default=None,
+                       help="compile the train step with XLA (single device only)")
+    speed.add_argument("--steps-per-execution", type=int, metavar="N",
+                       help="train steps per tf.function call")
     parser.set_defaults(run=run)
 
 
@@ -31,15 +43,18 @@ def run(args):
     from keras_vae import train
 
     if args.resume:
-        if args.name or args.set or args.out or args.seed is not None:
+        if args.name or args.set or args.out or args.seed is not None or any(
+            getattr(args, key) is not None for key in SPEED_FLAGS
+        ):
             raise UserError("--resume takes only --epochs (the run folder keeps its own settings)")
         _, run_dir = train.resume(args.resume, epochs=args.epochs, limit=args.limit)
     else:
         if not args.name:
             raise UserError("train needs a zoo entry NAME (see `list`) or --resume RUN_DIR")
         settings = parse_settings(args.set)
-        if args.epochs is not None:
-            settings["epochs"] = args.epochs
+        for key in ("epochs", *SPEED_FLAGS):
+            if getattr(args, key) is not None:
+                settings[key] = getattr(args, key)
         _, run_dir = train.train(args.name, settings, run_dir=args.out, seed=args.seed,
                                  overwrite=args.overwrite, limit=args.limit)
     print(f"run folder: {run_dir}")

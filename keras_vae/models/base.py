@@ -10,7 +10,7 @@ import math
 import keras
 import tensorflow as tf
 
-from keras_vae import losses
+from keras_vae import distribute, losses
 from keras_vae.errors import ConfigError
 from keras_vae.layers import Noise, reparameterize
 from keras_vae.registry import constructor_args
@@ -135,14 +135,15 @@ class Autoencoder(keras.Model):
         return data[0] if isinstance(data, (tuple, list)) else data
 
     def _record(self, terms):
-        for tracker in self.trackers:
-            tracker.update_state(terms[tracker.name])
-        return {tracker.name: tracker.result() for tracker in self.trackers}
+        # distribute.py also shapes the logs so Keras 3.15 can reduce them across workers.
+        return distribute.record_means(self.trackers, terms)
 
     def objective(self, terms):
         """The scalar to minimize: per-example loss averaged over the global batch, so gradients
         summed across replicas by tf.distribute equal the single-device gradient."""
-        loss = tf.nn.compute_average_loss(terms["loss"])
+        loss = tf.nn.compute_average_loss(
+            terms["loss"], global_batch_size=distribute.global_batch_size(terms["loss"])
+        )
         if self.losses:
             loss += tf.nn.scale_regularization_loss(tf.add_n(self.losses))
         return loss

@@ -1,0 +1,83 @@
+"""Run by tests/test_distribute.py in a subprocess: two logical CPU devices must be configured
+before TensorFlow initializes its devices, which the pytest process has long done.
+
+Trains the same small VAE from the same weights with plain SGD, once on the default strategy and
+once under `--strategy mirrored` on two replicas, and prints a JSON report on stdout.
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ["KERAS_VAE_OFFLINE"] = "1"
+
+import tensorflow as tf  # noqa: E402
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from keras_vae import data, distribute, registry  # noqa: E402
+from keras_vae.errors import UserError  # noqa: E402
+
+LEARNING_RATE = 1e-3
+
+
+def make_model(strategy, weights=None, zero_noise=True):
+    def make():
+        model = registry.build("dense_vae", compile=False, dataset="mnist_5k", hidden_sizes=[32], latent_dim=4)
+        model.compile(optimizer=keras.optimizers.SGD(LEARNING_RATE))
+        return model
+
+    model = distribute.build(make, strategy)
+    if weights is not None:
+        model.set_weights(weights)
+    if zero_noise:
+        # Replicas draw different noise (checked below); zero noise makes the updates comparable.
+        model.noise.normal = lambda shape, dtype="float32": tf.zeros(shape, dtype)
+    return model
+
+
+def max_difference(a, b):
+    return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b))
+
+
+def main():
+    keras.utils.set_random_seed(0)
+    images = data.mnist_5k().x_train[:21]
+    mirrored = distribute.make_strategy("mirrored")
+    single = make_model(tf.distribute.get_strategy())
+    initial = single.get_weights()
+    replicated = make_model(mirrored, initial)
+    report = {"replicas": mirrored.num_replicas_in_sync, "fits": []}
+    # One SGD step on a batch of 16, then an epoch of two steps whose last batch (5 images) is
+    # split unevenly across the replicas (Keras needs an even first batch).
+    for x in (images[:16], images):
+        dataset = tf.data.Dataset.from_tensor_slices(x).batch(16)
+        logs_single = single.fit(dataset, epochs=1, verbose=0, shuffle=False).history
+        logs_mirrored = replicated.fit(dataset, epochs=1, verbose=0, shuffle=False).history
+        report["fits"].append({
+            "max_weight_difference": max_difference(single.get_weights(), replicated.get_weights()),
+            "max_update": max_difference(single.get_weights(), initial),
+            "logs_single": {k: v[-1] for k, v in logs_single.items()},
+            "logs_mirrored": {k: v[-1] for k, v in logs_mirrored.items()},
+        })
+        initial = single.get_weights()
+
+    # Noise: distribute.build creates the generator in the scope, so each replica has its own stream.
+    noisy = make_model(mirrored, zero_noise=False)
+    draws = mirrored.run(tf.function(lambda: noisy.noise.normal([2, 3])))
+    report["noise_per_replica"] = [t.numpy().tolist() for t in mirrored.experimental_local_results(draws)]
+    try:
+        distribute.strategy_for({"strategy": "mirrored", "batch_size": 15})
+        report["uneven_batch_error"] = ""
+    except UserError as error:
+        report["uneven_batch_error"] = str(error)
+    json.dump(report, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

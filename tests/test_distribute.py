@@ -1,0 +1,148 @@
+"""Strategies and XLA: bad combinations refused, mirrored training equal to single-device training
+on two logical CPUs, two multi-worker processes on 127.0.0.1 ending with identical weights.
+
+Anything that needs several devices or TF_CONFIG runs in subprocesses: logical devices and the
+collective runtime must be set up before TensorFlow initializes, which pytest's process has done.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from keras_vae import registry, runs
+from keras_vae.errors import UserError
+
+ROOT = Path(__file__).resolve().parent.parent
+HELPERS = Path(__file__).resolve().parent / "helpers"
+QUICK = ("--epochs", "1", "--limit", "64", "--set", "dataset=mnist_5k")
+
+
+def subprocess_env(**extra):
+    env = {**os.environ, "KERAS_VAE_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "3", **extra}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--jit-compile", "--strategy", "mirrored"), "jit_compile (XLA) works only for single-device"),
+        (("--set", "precision=float16"), "precision must be one of float32, mixed_float16, mixed_bfloat16"),
+        (("--steps-per-execution", "0"), "steps_per_execution must be an integer >= 1"),
+        (("--set", "jit_compile=1"), "jit_compile='1' has the wrong type: expected bool"),
+    ],
+)
+def test_bad_options_are_one_line_errors(cli, tmp_path, args, message):
+    code, _, err = cli("train", "dense_vae", *args, *QUICK, "--out", tmp_path / "run")
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    "tf_config, seed, message",
+    [
+        (None, "1", "needs TF_CONFIG"),
+        ('{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 0}}', "1", "one task"),
+        ('{"cluster": ["127.0.0.1:1"]}', "1", "must be JSON with 'cluster' and 'task'"),
+        ('{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 0}}', None, "needs --seed"),
+    ],
+)
+def test_multi_worker_needs_a_cluster_and_a_seed(cli, tmp_path, monkeypatch, tf_config, seed, message):
+    if tf_config is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", tf_config)
+    seed_args = ("--seed", seed) if seed else ()
+    code, _, err = cli("train", "dense_vae", "--strategy", "multi_worker", *seed_args, *QUICK, "--out", tmp_path / "r")
+    assert code == 2 and message in err
+
+
+def test_jit_compile_and_steps_per_execution_reach_compile():
+    model = registry.build("dense_vae", dataset="mnist_5k", jit_compile=True, steps_per_execution=4)
+    assert model.jit_compile is True and model.steps_per_execution == 4
+    assert registry.build("dense_vae", dataset="mnist_5k").jit_compile is False
+
+
+@pytest.mark.slow
+def test_xla_training_matches_plain_training(mnist_5k):
+    import keras
+    import tensorflow as tf
+
+    losses = {}
+    for jit in (False, True):
+        keras.utils.set_random_seed(0)
+        model = registry.build("dense_vae", dataset="mnist_5k", jit_compile=jit, seed=5, hidden_sizes=[64])
+        batches = tf.data.Dataset.from_tensor_slices(mnist_5k.x_train[:256]).batch(64)
+        losses[jit] = model.fit(batches, epochs=2, verbose=0, shuffle=False).history["loss"][-1]
+    assert np.isfinite(losses[True])
+    assert losses[True] == pytest.approx(losses[False], rel=1e-3)
+
+
+@pytest.mark.slow
+def test_mirrored_step_equals_single_device_step():
+    done = subprocess.run(
+        [sys.executable, str(HELPERS / "mirrored_check.py")],
+        capture_output=True, text=True, timeout=240, env=subprocess_env(), cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report["replicas"] == 2
+    for fit in report["fits"]:  # one step on 16 images; then 16 + an unevenly split 5
+        assert fit["max_update"] > 1e-4  # the step moved the weights...
+        assert fit["max_weight_difference"] < 1e-6  # ...exactly as on one device
+        for name, value in fit["logs_single"].items():
+            assert fit["logs_mirrored"][name] == pytest.approx(value, rel=1e-6)
+    first, second = report["noise_per_replica"]
+    assert not np.allclose(first, second)  # each replica draws its own noise
+    assert report["uneven_batch_error"].startswith("batch_size 15 does not split evenly across 2 replicas")
+
+
+def free_ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_two_workers_finish_with_identical_weights(tmp_path):
+    """Also covers Keras 3.15's failure to reduce scalar step logs across workers."""
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    processes = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+        command = [sys.executable, "-m", "keras_vae.zoo", "train", "dense_vae", "--strategy", "multi_worker",
+                   "--seed", "1", "--epochs", "2", "--limit", "301", "--set", "dataset=mnist_5k",
+                   "--set", "hidden_sizes=[64]", "--out", str(tmp_path / f"worker{index}")]
+        processes.append(subprocess.Popen(command, env=subprocess_env(TF_CONFIG=tf_config), cwd=ROOT,
+                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    try:
+        outputs = [p.communicate(timeout=240)[0] for p in processes]  # a lost peer must not hang the suite
+    finally:
+        for p in processes:
+            p.kill()
+    for p, output in zip(processes, outputs):
+        assert p.returncode == 0, output[-3000:]
+    models = [runs.load_run_model(tmp_path / f"worker{i}") for i in range(2)]
+    for a, b in zip(*(m.get_weights() for m in models)):
+        np.testing.assert_array_equal(a, b)
+    histories = [runs.read_json(tmp_path / f"worker{i}" / runs.HISTORY) for i in range(2)]
+    assert [h["loss"] for h in histories[0]] == [h["loss"] for h in histories[1]]
+    assert np.isfinite(histories[0][-1]["loss"])
+
+
+def test_strategy_for_rejects_unknown_names():
+    from keras_vae import distribute
+
+    with pytest.raises(UserError, match="strategy must be one of"):
+        distribute.make_strategy("tpu")
