@@ -118,11 +118,17 @@ class Autoencoder(keras.Model):
             return -losses.bernoulli_log_prob(x, raw)
         return -losses.gaussian_log_prob(x, tf.sigmoid(raw), self.log_sigma)
 
+    def encoder_input(self, target, training):
+        """What the encoder sees: the target itself. A denoising model corrupts it when training,
+        so `call`, `test_step` and the exported encoder never see noise."""
+        return target
+
     def loss_terms(self, x, training=False):
+        """Per-example terms; "code" is the encoder output, for penalties on the code."""
         target = self.targets(x, training)
-        raw = self.decoder(self.encode(target, training=training), training=training)
-        recon = self.reconstruction_nll(target, raw)
-        return {"loss": recon, "reconstruction": recon}
+        code = self.encode(self.encoder_input(target, training), training=training)
+        recon = self.reconstruction_nll(target, self.decoder(code, training=training))
+        return {"loss": recon, "reconstruction": recon, "code": code}
 
     # -- training -----------------------------------------------------------------------------
     @property
@@ -188,13 +194,14 @@ class VAE(Autoencoder):
     def loss_terms(self, x, training=False, eps=None):
         """Per-example -ELBO terms; `eps` fixes the reparameterization noise (tests, beta=1 checks)."""
         target = self.targets(x, training)
-        mean, log_var = self.encode(target, training=training)
+        mean, log_var = self.encode(self.encoder_input(target, training), training=training)
         if eps is None:
             eps = self.noise.normal(tf.shape(mean), mean.dtype)
         raw = self.decoder(reparameterize(mean, log_var, eps), training=training)
         recon = self.reconstruction_nll(target, raw)
-        kl = losses.gaussian_kl(mean, log_var)
-        return {"loss": recon + kl, "reconstruction": recon, "kl": kl}
+        kl_per_dim = losses.gaussian_kl_per_dim(mean, log_var)
+        kl = tf.reduce_sum(kl_per_dim, axis=-1)
+        return {"loss": recon + kl, "reconstruction": recon, "kl": kl, "kl_per_dim": kl_per_dim}
 
     def sample(self, n, seed=None):
         """n images decoded from z ~ N(0, I); the same seed gives the same images."""
