@@ -162,15 +162,15 @@ def test_denoising_ae_reconstructs_corrupted_digits_better(ae, mnist_5k):
     masked = np.random.default_rng(1).permuted(np.tile(np.arange(D) < D // 2, (len(x), 1)), axis=1)
     corrupted = np.where(masked.reshape(x.shape), 0.0, x).astype(np.float32)
     dae_error, ae_error = (bce(x, m(corrupted).numpy()).mean() for m in (dae, ae))
-    assert dae_error < 0.9 * ae_error  # measured: about 105 against 132 nats
+    assert dae_error < 0.9 * ae_error  # measured: about 106 against 138 nats
 
 
 @pytest.mark.slow
 def test_sparse_ae_mean_activation_is_near_rho(ae, mnist_5k):
     sparse = trained(SparseAE(latent_dim=CODE, rho=0.05, seed=0), mnist_5k)
     x = mnist_5k.x_test
-    assert abs(sparse.code(x).numpy().mean() - 0.05) < 0.03  # measured: about 0.076
-    assert ae.code(x).numpy().mean() > 0.3  # the unregularized code is dense: about 0.66
+    assert abs(sparse.code(x).numpy().mean() - 0.05) < 0.03  # measured: about 0.077
+    assert ae.code(x).numpy().mean() > 0.3  # the unregularized code is dense: about 0.63
 
 
 @pytest.mark.slow
@@ -178,5 +178,5 @@ def test_contractive_ae_has_a_smaller_jacobian_on_test_digits(ae, mnist_5k):
     cae = trained(ContractiveAE(latent_dim=CODE, contractive_weight=1.0, seed=0), mnist_5k)
     x = mnist_5k.x_test[:200]
     cae_norm, ae_norm = (squared_jacobian_norms(m, x).mean() for m in (cae, ae))
-    assert cae_norm < 0.25 * ae_norm  # measured: about 6 against 44
+    assert cae_norm < 0.25 * ae_norm  # measured: about 6 against 50
     assert bce(x, cae(x).numpy()).mean() < 1.2 * bce(x, ae(x).numpy()).mean()  # still reconstructs
