@@ -40,9 +40,13 @@ def atomic(path):
         tmp.unlink(missing_ok=True)
 
 
-def write_json(path, data):
+def write_text(path, text):
     with atomic(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        tmp.write_text(text)
+
+
+def write_json(path, data):
+    write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def read_json(path):
