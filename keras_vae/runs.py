@@ -96,6 +96,19 @@ def pretrained_dir(entry):
     return folder
 
 
+def output_dir(run_dir, out=None):
+    """Where a command writes what it makes of `run_dir`: `out` when given, else the run folder;
+    a shipped zoo entry is never written into, so its outputs go to runs/<entry>/pretrained."""
+    if out is not None:
+        return Path(out)
+    run_dir = check_run_dir(run_dir)
+    from keras_vae.registry import ZOO_DIR
+
+    if run_dir.resolve().is_relative_to(Path(ZOO_DIR).resolve()):
+        return Path("runs") / run_dir.parent.name / PRETRAINED
+    return run_dir
+
+
 def load(entry_or_run_dir, pretrained=True):
     """A zoo entry's shipped model (pretrained) or a fresh untrained one, or a run folder's model."""
     if pretrained or Path(entry_or_run_dir).is_dir():

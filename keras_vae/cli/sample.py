@@ -1,16 +1,14 @@
 """`sample RUN_DIR`: a PNG grid of images decoded from prior samples."""
 
-from pathlib import Path
-
 from keras_vae.errors import UserError
 
 
 def add(commands):
     parser = commands.add_parser("sample", help="decode prior samples into a PNG grid")
-    parser.add_argument("run_dir", help="run folder")
+    parser.add_argument("run_dir", help="run folder, or a zoo entry name for its shipped weights")
     parser.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    parser.add_argument("--out", help="folder for samples.png (default: the run folder)")
+    parser.add_argument("--out", help="folder for samples.png (default: the run folder; runs/ENTRY/pretrained for a zoo entry)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing samples.png")
     parser.set_defaults(run=run)
 
@@ -23,7 +21,7 @@ def run(args):
     model = runs.load_run_model(args.run_dir)
     if not hasattr(model, "sample"):
         raise UserError(f"{type(model).__name__} is not a generative model: it has no prior to sample")
-    out = Path(args.out or args.run_dir)
+    out = runs.output_dir(args.run_dir, args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, not a folder")
     path = out / "samples.png"
