@@ -9,6 +9,7 @@ active units of Burda et al. (2016).
 """
 
 import contextlib
+import logging
 import re
 
 import numpy as np
@@ -18,6 +19,7 @@ from keras_vae import data as datasets
 from keras_vae import iwae, losses, runs
 from keras_vae.models.base import VAE
 
+log = logging.getLogger(__name__)
 METRICS = "metrics.json"
 ACTIVE_THRESHOLD = 0.01
 # beta_vae logs each dimension's KL as kl_0, kl_1, ...: reported once, as the list kl_per_dim.
@@ -86,6 +88,8 @@ def batch_metrics(model, x, k, seed, latent_model=None):
 def evaluate_model(model, images, batch_size=128, k=1000, seed=0):
     """Test metrics of `model` on `images` [N, H, W, C]: a dict of floats, ints and lists."""
     latent_model = iwae.vae_latent_model(model) if isinstance(model, VAE) else None
+    if latent_model and k:
+        log.info("importance sampling: %d images x k=%d samples = %d decoder passes", len(images), k, len(images) * k)
     parts = {}
     with seeded_noise(model, seed):
         for i, start in enumerate(range(0, len(images), batch_size)):

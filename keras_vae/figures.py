@@ -16,7 +16,7 @@ import tensorflow_probability as tfp
 
 from keras_vae import data as datasets
 from keras_vae import plots, runs
-from keras_vae.evaluate import seeded_noise
+from keras_vae.evaluate import PER_DIMENSION, seeded_noise
 from keras_vae.models.base import VAE
 
 SHOWN = 10  # test images in the reconstruction figure
@@ -121,8 +121,14 @@ def plot_run(run_dir, dataset=None, out=None, seed=0):
     scatter = "latent_scatter.png" if model.latent_dim <= 2 else "latent_pca.png"
     written.append(latent_scatter(model, images, labels, out / scatter))
     written.append(interpolation(model, images, out / "interpolation.png"))
-    history = run_dir / runs.HISTORY
-    if history.is_file():
-        title = f"Training curves of {config.get('entry', 'the run')} on {config['dataset']}: per-epoch means, train and test split"
-        written.append(plots.save_curves(runs.read_json(history), out / "training_curves.png", title))
+    if (run_dir / runs.HISTORY).is_file():
+        written.append(training_curves(runs.read_json(run_dir / runs.HISTORY), config, out / "training_curves.png"))
     return written
+
+
+def training_curves(history, config, path):
+    """Every logged metric but the per-dimension KLs (beta_vae's kl_0, kl_1, ...), loss first."""
+    names = [n for n in history[0] if n not in ("epoch", "seconds") and not n.startswith("val_")]
+    names = sorted((n for n in names if not PER_DIMENSION.match(n)), key=lambda n: n != "loss")
+    title = f"Training curves of {config.get('entry', 'the run')} on {config['dataset']}: per-epoch means, train and test split"
+    return plots.save_curves(history, names, path, title)

@@ -4,11 +4,10 @@ Titled image figures are pixel-exact: the grid is drawn unresampled (each pixel 
 `scale` x `scale` block) below a band that holds the title, so their size follows from the grid:
     width  = max(grid width * scale + 2 * MARGIN, MIN_WIDTH)
     height = grid height * scale + TITLE_BAND + MARGIN
-Charts are PANEL pixels per panel plus the title band.
+Charts are PANEL pixels a panel (a scatter: SCATTER), at most three panels a row, plus the band.
 """
 
 import math
-import re
 import textwrap
 
 import numpy as np
@@ -23,8 +22,6 @@ MIN_WIDTH = 400  # so a title fits above a narrow grid
 PANEL = (400, 320)  # width, height of one chart panel
 SCATTER = (560, 520)
 TILE = 56  # image grids are upscaled until a tile is at least this many pixels high
-# beta_vae logs each latent dimension's KL as kl_0, kl_1, ...: too many curves to draw.
-PER_DIMENSION = re.compile(r"(val_)?kl_\d+$")
 
 
 def pyplot():
@@ -124,10 +121,9 @@ def save_scatter(points, labels, path, title, xlabel, ylabel):
     return _save(fig, path)
 
 
-def save_curves(history, path, title):
-    """One panel per metric of a run's history: the training value and, dashed, the validation one."""
-    names = [n for n in history[0] if n not in ("epoch", "seconds") and not n.startswith("val_")]
-    names = sorted((n for n in names if not PER_DIMENSION.match(n)), key=lambda n: n != "loss")
+def save_curves(history, names, path, title):
+    """One panel per metric name of a run's history: the training value and, dashed, the
+    validation one (val_NAME) when recorded."""
     fig, axes = _chart(len(names), title)
     epochs = [h["epoch"] for h in history]
     for ax, name in zip(axes, names):

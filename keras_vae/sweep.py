@@ -96,8 +96,8 @@ def markdown(entry, rows):
     lines += [""] + [f"- {name} likelihood, binarization {text}." for name, text in
                      sorted({(r["likelihood"], r["binarization"]) for r in rows})]
     if len({r["likelihood"] for r in rows}) > 1:
-        lines.append("Log-likelihoods under different likelihoods are not comparable (a Bernoulli "
-                     "cross-entropy of grey levels is no density); compare their MSE and samples.")
+        lines += ["", "Log-likelihoods under different likelihoods are not comparable (a Bernoulli "
+                     "cross-entropy of grey levels is no density); compare their MSE and samples."]
     sampled = [r for r in rows if r.get("elbo") is not None]
     if sampled:
         lines += ["", "## Samples from the prior", "",

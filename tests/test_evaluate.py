@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_vae import evaluate, train
-from keras_vae.models import ContractiveAE, DenoisingAE, DenseVAE, SparseAE
+from keras_vae.models import BetaVAE, ContractiveAE, DenoisingAE, DenseVAE, SparseAE
 
 SHAPE = (8, 8, 1)
 
@@ -67,6 +67,15 @@ def test_vae_metrics_match_independent_computations(images):
     assert metrics["binarization"].startswith("none") and "not a normalized density" in metrics["binarization"]
     # Everything is drawn from the seed: a second evaluation repeats exactly.
     assert evaluate.evaluate_model(vae, images, batch_size=128, k=50) == metrics
+
+
+def test_beta_vae_reports_the_elbo_not_its_reweighted_loss(images):
+    model = BetaVAE(image_shape=SHAPE, latent_dim=3, beta=4.0, filters=[4, 8], hidden_dim=8, seed=0)
+    metrics = evaluate.evaluate_model(model, images, batch_size=128, k=5)
+    assert metrics["loss"] == pytest.approx(metrics["reconstruction"] + 4.0 * metrics["kl"], rel=1e-5)
+    assert metrics["elbo"] == pytest.approx(-(metrics["reconstruction"] + metrics["kl"]), rel=1e-5)
+    assert not [name for name in metrics if name.startswith("kl_") and name != "kl_per_dim"]  # once, as a list
+    assert len(metrics["kl_per_dim"]) == 3
 
 
 def test_denoising_errors_on_fully_masked_inputs_are_those_of_the_blank_image(images):
