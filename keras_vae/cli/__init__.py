@@ -47,11 +47,11 @@ def import_tensorflow():
 
 
 def build_parser():
-    from keras_vae.cli import catalogue, evaluate, export, plot, sample, serve_request, sweep, train
+    from keras_vae.cli import catalogue, evaluate, export, plot, sample, serve_request, serve_web, sweep, train
 
     parser = Parser(prog="python -m keras_vae.zoo", description="keras_vae model zoo")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (catalogue, train, evaluate, sample, plot, sweep, export, serve_request):
+    for module in (catalogue, train, evaluate, sample, plot, sweep, export, serve_request, serve_web):
         module.add(commands)
     return parser
 

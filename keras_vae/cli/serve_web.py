@@ -1,0 +1,32 @@
+"""`serve-web [RUN_DIR_OR_ENTRY]`: the browser decoder explorer (export/web/) on 127.0.0.1."""
+
+
+def add(commands):
+    parser = commands.add_parser(
+        "serve-web",
+        help="explore a decoder's latent space in the browser (onnxruntime-web)",
+        description="Export the run's decoder to ONNX if needed, then serve export/web/ with it at "
+        "http://127.0.0.1:PORT/ (this machine only).",
+    )
+    parser.add_argument("run_dir", nargs="?", default="conv_vae", metavar="RUN_DIR_OR_ENTRY",
+                        help="run folder or zoo entry name (default conv_vae: its shipped weights)")
+    parser.add_argument("--port", type=int, default=8000, help="default 8000; 0 picks a free port")
+    parser.add_argument("--stop-after", type=float, metavar="SECONDS", help="stop by itself after SECONDS")
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    from keras_vae import web
+    from keras_vae.errors import UserError
+
+    if not 0 <= args.port <= 65535:
+        raise UserError(f"--port must be in 0..65535, got {args.port}")
+    if args.stop_after is not None and not args.stop_after > 0:
+        raise UserError(f"--stop-after must be > 0, got {args.stop_after}")
+    web.check_page()
+    model, exported = web.decoder_onnx(args.run_dir)
+    server = web.make_server(model, args.port)
+    host, port = server.server_address[:2]
+    print(f"{'exported' if exported else 'using'} {model}")
+    print(f"serving the decoder explorer at http://{host}:{port}/  (Ctrl-C stops)", flush=True)
+    web.serve(server, args.stop_after)

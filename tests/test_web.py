@@ -1,0 +1,366 @@
+"""The browser page (export/web/) and `serve-web`: Debian's headless Chromium, driven by
+Playwright, decodes latents with onnxruntime-web (wasm) into the pixels onnxruntime gives in Python;
+bad decoder files and bad latent vectors show a readable error on the page."""
+
+import json
+import os
+import queue
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+RUNTIME = ROOT / "export" / "web" / "node_modules" / "onnxruntime-web" / "dist" / "ort.wasm.min.mjs"
+NEEDS_NPM = pytest.mark.skipif(not RUNTIME.is_file(), reason="export/web/node_modules is missing: `npm ci` in export/web (.ci/run does)")
+NEEDS_BROWSER = pytest.mark.skipif(not CHROMIUM.is_file(), reason="no /usr/bin/chromium: `apt-get install -y chromium` (.ci/run does)")
+# No sandbox as root; no background connections (refused here, and slow to fail).
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", "--disable-quic", "--no-first-run"]
+SCREENSHOTS = Path(os.environ.get("KERAS_VAE_SCREENSHOTS", ROOT / "runs" / "web-test"))
+TOLERANCE = 1e-4  # on pixels in [0, 1] after 8-bit rounding: any differing 8-bit value fails
+
+
+def scaled_run(folder, latent_dim, **params):
+    """An untrained conv_vae in the layout of a shipped entry (config.json + model.keras), its
+    decoder kernels scaled x3 so that images span [0, 1] and change with z: a model trained for
+    a few seconds decodes every z to the same flat grey, which would hide a misplaced pixel."""
+    import keras
+
+    from keras_vae import registry, runs
+
+    keras.utils.set_random_seed(0)
+    params = {"latent_dim": latent_dim, "filters": [4, 8], "hidden_dim": 16, "dataset": "mnist_5k", **params}
+    model = registry.build("conv_vae", compile=False, **params)
+    for weight in model.decoder.weights:
+        if "kernel" in weight.path:
+            weight.assign(weight * 3)
+    folder.mkdir(parents=True)
+    config = json.loads((ROOT / "zoo" / "conv_vae" / "config.json").read_text())
+    runs.write_json(folder / runs.CONFIG, {**config, "dataset": "mnist_5k"})
+    runs.save_model(model, folder / runs.MODEL, include_optimizer=False)
+    return folder
+
+
+def read_lines(stream, lines):
+    for line in stream:
+        lines.put(line)
+
+
+@pytest.fixture(scope="module")
+def run2d(tmp_path_factory):
+    return scaled_run(tmp_path_factory.mktemp("web") / "conv_vae", latent_dim=2)
+
+
+@pytest.fixture(scope="module")
+def served(run2d):
+    """`serve-web RUN_DIR --port 0` in its own process (it exports the decoder first): the URL
+    and the ONNX file it serves. The server stops by itself after 150 s, or when the tests end."""
+    command = [sys.executable, "-m", "keras_vae.zoo", "serve-web", str(run2d), "--port", "0", "--stop-after", "150"]
+    log = run2d.parent / "serve-web.stderr"
+    with open(log, "w") as stderr:  # a file, not a pipe nobody reads (a full pipe would block it)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=ROOT,
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    lines = queue.Queue()
+    threading.Thread(target=read_lines, args=(process.stdout, lines), daemon=True).start()
+    try:
+        printed, deadline = [], time.monotonic() + 120
+        while not (printed and printed[-1].startswith("serving")):
+            try:
+                printed.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
+            except queue.Empty:
+                pytest.fail(f"serve-web printed no URL in 120 s: {printed} {log.read_text()[-2000:]}")
+        url = re.search(r"http://127\.0\.0\.1:\d+/", printed[-1]).group(0)
+        onnx_file = Path(printed[0].split(maxsplit=1)[1].strip())
+        assert printed[0].startswith("exported") and onnx_file == run2d / "export/onnx/conv_vae_decoder/1/model.onnx"
+        yield url, onnx_file
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def run4d_exported(tmp_path_factory):
+    """A conv_vae with a 4-D latent space trained for one epoch, both parts exported to ONNX."""
+    from keras_vae import train
+    from keras_vae.export import export_run
+
+    folder = tmp_path_factory.mktemp("web4")
+    params = {"epochs": 1, "dataset": "mnist_5k", "latent_dim": 4, "filters": [4, 8], "hidden_dim": 16}
+    _, run_dir = train.train("conv_vae", params, run_dir=folder / "run", seed=0, limit=256, verbose=0)
+    export_run(run_dir, formats="onnx", part="all", out=folder / "out")
+    return {part: folder / "out" / "onnx" / f"conv_vae_{part}" / "1" / "model.onnx" for part in ("decoder", "encoder")}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS, timeout=30_000)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, served):
+    """The page as served, its decoder loaded; fails on any uncaught script error."""
+    context = browser.new_context(viewport={"width": 1100, "height": 720})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(error))
+    page.goto(served[0])
+    page.wait_for_function("document.body.dataset.state !== 'loading'")
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+def settled(page):
+    page.wait_for_function("document.body.dataset.state !== 'loading' && !kerasVae.rendering && !kerasVae.pending")
+
+
+def pixels(page, selector="#view", index=0, channels=1):
+    """The 8-bit pixels drawn in a canvas: [H, W] for a grey image (checked: R = G = B), else
+    [H, W, 3]; always opaque."""
+    rgba = page.evaluate(
+        """([selector, index]) => {
+            const c = document.querySelectorAll(selector)[index];
+            return [c.height, c.width, Array.from(c.getContext("2d").getImageData(0, 0, c.width, c.height).data)];
+        }""",
+        [selector, index],
+    )
+    height, width, data = rgba
+    rgba = np.array(data, np.uint8).reshape(height, width, 4)
+    assert (rgba[..., 3] == 255).all()
+    if channels == 3:
+        return rgba[..., :3]
+    assert (rgba[..., 0] == rgba[..., 1]).all() and (rgba[..., 0] == rgba[..., 2]).all()
+    return rgba[..., 0]
+
+
+def onnxruntime_images(onnx_file, z):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    return session.run(["images"], {"z": np.asarray(z, np.float32).reshape(-1, session.get_inputs()[0].shape[1])})[0]
+
+
+def pixel_error(drawn, image):
+    """Max abs error in [0, 1] between drawn 8-bit pixels and a float image rounded to 8 bits."""
+    image = image[..., 0] if image.shape[-1] == 1 else image
+    expected = np.round(np.clip(image.astype(np.float64), 0, 1) * 255)
+    return float(np.max(np.abs(drawn / 255.0 - expected / 255.0)))
+
+
+def z_of(page):
+    """The z text box: by design, exactly the vector the page decoded last."""
+    return [float(v) for v in page.input_value("#z").split(",")]
+
+
+def decode(page, text):
+    count = int(page.get_attribute("body", "data-decoded"))
+    page.fill("#z", text)
+    page.press("#z", "Enter")
+    page.wait_for_function(f"Number(document.body.dataset.decoded) > {count}")
+    settled(page)
+
+
+def screenshot(page, name):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / name, full_page=True)
+    print(f"screenshot: {SCREENSHOTS / name}")
+
+
+@NEEDS_NPM
+@NEEDS_BROWSER
+def test_browser_decodes_like_onnxruntime(page, served):
+    _, onnx_file = served
+    settled(page)
+    assert page.get_attribute("body", "data-state") == "ready"
+    assert "latent 2, images 28×28×1" in page.inner_text("#info") and page.is_hidden("#error")
+    assert page.is_visible("#plane") and page.is_hidden("#sliders")
+
+    decode(page, "0.5, -1.25")
+    z = z_of(page)
+    assert z == [0.5, -1.25]
+    expected = onnxruntime_images(onnx_file, z)[0]
+    error = pixel_error(pixels(page), expected)
+    floats = np.array(page.evaluate("Array.from(kerasVae.output)"), np.float32).reshape(expected.shape)
+    print(f"browser vs onnxruntime: max abs pixel error {error:.3g}, float error {np.max(np.abs(floats - expected)):.3g}")
+    assert error <= TOLERANCE and np.max(np.abs(floats - expected)) <= 1e-5
+    assert np.ptp(pixels(page)) > 100  # a real image, not a flat canvas
+
+    # The sample grid: 16 images of N(0, I) latents, each the one its z (in its title) decodes to.
+    titles = page.eval_on_selector_all("#samples canvas", "cs => cs.map(c => c.title)")
+    assert len(titles) == 16
+    zs = np.array([[float(v) for v in t.removeprefix("z = ").split(",")] for t in titles], np.float32)
+    images = onnxruntime_images(onnx_file, zs)
+    drawn = [pixels(page, "#samples canvas", i) for i in range(16)]
+    assert max(pixel_error(d, image) for d, image in zip(drawn, images)) <= TOLERANCE
+    assert len({d.tobytes() for d in drawn}) == 16
+    screenshot(page, "decoder-explorer.png")
+
+
+@NEEDS_NPM
+@NEEDS_BROWSER
+def test_dragging_the_point_over_the_latent_plane(page, served):
+    _, onnx_file = served
+    settled(page)
+    before = pixels(page)
+    box = page.locator("#plane").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    for step in range(1, 6):  # towards (75 %, 25 %) of the plane: right and up, z = (1.5, 1.5)
+        page.mouse.move(box["x"] + box["width"] * (0.5 + 0.05 * step), box["y"] + box["height"] * (0.5 - 0.05 * step))
+    page.mouse.up()
+    settled(page)
+    z = z_of(page)
+    assert z == pytest.approx([1.5, 1.5], abs=0.03)
+    assert page.evaluate("kerasVae.z") == z
+    after = pixels(page)
+    assert pixel_error(after, onnxruntime_images(onnx_file, z)[0]) <= TOLERANCE
+    assert np.mean(np.abs(after.astype(int) - before)) > 5  # the image follows the point
+    marker = page.locator("#marker").bounding_box()
+    assert marker["x"] + marker["width"] / 2 == pytest.approx(box["x"] + 0.75 * box["width"], abs=3)
+
+
+@NEEDS_NPM
+@NEEDS_BROWSER
+def test_any_decoder_opens_with_sliders_and_new_samples(page, run4d_exported):
+    """A 4-D decoder from disk: the page takes its shape from the ONNX metadata alone."""
+    onnx_file = run4d_exported["decoder"]
+    page.set_input_files("#file", onnx_file)
+    page.wait_for_function("document.body.dataset.state === 'ready' && kerasVae.decoder?.meta.latentDim === 4")
+    settled(page)
+    assert "latent 4, images 28×28×1" in page.inner_text("#info")
+    assert page.is_hidden("#plane") and page.locator("#sliders input").count() == 4
+    assert z_of(page) == [0, 0, 0, 0]
+
+    page.eval_on_selector_all("#sliders input", "s => { s[2].value = 1.5; s[2].dispatchEvent(new Event('input')); }")
+    settled(page)
+    assert z_of(page) == [0, 0, 1.5, 0] and page.inner_text("#sliders output >> nth=2") == "1.50"
+    assert pixel_error(pixels(page), onnxruntime_images(onnx_file, z_of(page))[0]) <= TOLERANCE
+
+    titles = page.eval_on_selector_all("#samples canvas", "cs => cs.map(c => c.title)")
+    page.click("#new-samples")
+    page.wait_for_function(f"document.querySelector('#samples canvas').title !== {json.dumps(titles[0])}")
+    new_titles = page.eval_on_selector_all("#samples canvas", "cs => cs.map(c => c.title)")
+    assert len(new_titles) == 16 and not set(new_titles) & set(titles)
+    zs = np.array([[float(v) for v in t.removeprefix("z = ").split(",")] for t in new_titles], np.float32)
+    images = onnxruntime_images(onnx_file, zs)
+    assert max(pixel_error(pixels(page, "#samples canvas", i), images[i]) for i in range(16)) <= TOLERANCE
+
+
+@NEEDS_NPM
+@NEEDS_BROWSER
+def test_color_decoder(page, tmp_path):
+    """RGB images of a non-square shape: channels and rows land where onnxruntime puts them."""
+    from keras_vae.export import export_run
+
+    run_dir = scaled_run(tmp_path / "rgb", latent_dim=3, image_shape=[8, 12, 3])
+    [artifact] = export_run(run_dir, formats="onnx", out=tmp_path / "out")
+    page.set_input_files("#file", artifact.folder / "model.onnx")
+    page.wait_for_function("document.body.dataset.state === 'ready' && kerasVae.decoder?.meta.latentDim === 3")
+    assert "latent 3, images 8×12×3" in page.inner_text("#info") and page.locator("#sliders input").count() == 3
+    decode(page, "-0.4, 1.1, 2")
+    drawn = pixels(page, channels=3)
+    assert drawn.shape == (8, 12, 3) and np.ptp(drawn.astype(int)[..., 0] - drawn[..., 2]) > 20  # really colour
+    assert pixel_error(drawn, onnxruntime_images(artifact.folder / "model.onnx", [-0.4, 1.1, 2])[0]) <= TOLERANCE
+
+
+def error_text(page):
+    page.wait_for_selector("#error", state="visible")
+    return page.inner_text("#error")
+
+
+@NEEDS_NPM
+@NEEDS_BROWSER
+def test_bad_input_shows_a_readable_error(page, served, run4d_exported, tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    settled(page)
+    page.fill("#z", "1, 2, 3")
+    page.press("#z", "Enter")
+    assert "has 3 values, but this decoder takes 2" in error_text(page)
+    assert page.get_attribute("#z", "aria-invalid") == "true" and "stale" in page.get_attribute("#view", "class")
+    page.fill("#z", "0.1, x")
+    page.press("#z", "Enter")
+    assert '"x" in z is not a number' in error_text(page)
+    decode(page, "0.1, 0.2")  # a good vector clears the error
+    assert page.is_hidden("#error") and z_of(page) == [0.1, 0.2]
+
+    plain = helper.make_model(helper.make_graph(  # an ONNX decoder-shaped graph without keras_vae metadata
+        [helper.make_node("Identity", ["z"], ["images"])], "plain",
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", 2])],
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 2])]))
+    onnx.save(plain, tmp_path / "plain.onnx")
+    (tmp_path / "digits.onnx").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    cases = [
+        (tmp_path / "plain.onnx", "plain.onnx is not a keras_vae export: its ONNX metadata has no keras_vae_version"),
+        (run4d_exported["encoder"], "model.onnx is the encoder of conv_vae, not a decoder"),
+        (tmp_path / "digits.onnx", "digits.onnx is not an ONNX model file"),
+    ]
+    for path, message in cases:
+        page.set_input_files("#file", path)
+        page.wait_for_function(  # the state alone could still be the previous file's error
+            "m => document.body.dataset.state === 'error' && document.getElementById('error').textContent.includes(m)",
+            arg=message)
+        assert page.is_visible("#error")
+        assert page.is_hidden("#panels")  # the message, not blank canvases
+    screenshot(page, "decoder-explorer-error.png")
+
+    page.goto(served[0] + "?model=missing.onnx")
+    assert "Could not load missing.onnx: HTTP 404" in error_text(page)
+    page.goto((ROOT / "export" / "web" / "index.html").as_uri())
+    assert "Open this page over http, not from a file" in error_text(page)
+
+
+@NEEDS_NPM
+def test_serve_web_reuses_a_current_export_and_exports_a_newer_model(served, run2d):
+    from keras_vae import web
+
+    _, first = served
+    assert web.decoder_onnx(run2d) == (first, False)  # the export serve-web made, still current
+    now = time.time()
+    os.utime(first, (now - 100, now - 100))
+    os.utime(run2d / "model.keras", (now - 50, now - 50))  # the model was saved again since
+    path, exported = web.decoder_onnx(run2d)
+    assert exported and path == run2d / "export/onnx/conv_vae_decoder/2/model.onnx"
+    assert web.decoder_onnx(run2d) == (path, False)
+
+
+@NEEDS_NPM
+def test_serve_web_bad_input(cli, run2d, tmp_path, monkeypatch):
+    from keras_vae import web
+
+    code, _, stderr = cli("serve-web", tmp_path / "nowhere")
+    assert code == 2 and "run folder not found" in stderr and len(stderr.strip().splitlines()) == 1
+    code, _, stderr = cli("serve-web", run2d, "--port", "70000")
+    assert code == 2 and "--port must be in 0..65535" in stderr
+
+    with socket.socket() as taken:  # a port in use: one line, exit 2, nothing served
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, stderr = cli("serve-web", run2d, "--port", port, "--stop-after", "5")
+    assert code == 2 and f"cannot serve on 127.0.0.1:{port}" in stderr and len(stderr.strip().splitlines()) == 1
+
+    server = web.make_server(run2d / "model.keras")
+    assert server.server_address[0] == "127.0.0.1"  # never another interface
+    server.server_close()
+
+    (tmp_path / "page").mkdir()
+    (tmp_path / "page" / "index.html").write_text("<!doctype html>")
+    monkeypatch.setattr(web, "WEB_DIR", tmp_path / "page")
+    code, _, stderr = cli("serve-web", run2d)
+    assert code == 2 and "onnxruntime-web is not installed: run `npm ci`" in stderr
