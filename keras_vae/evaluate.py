@@ -122,7 +122,7 @@ def evaluate_model(model, images, batch_size=128, k=1000, seed=0):
 
 
 def evaluate_run(run_dir, dataset=None, batch_size=None, limit=None, k=1000, seed=0, write=True):
-    """Evaluate a run on the test split of its dataset (or `dataset`); write metrics.json.
+    """Evaluate a run on the test split of its dataset (or `dataset`); write `metrics_path`.
 
     Returns the metrics, with "dataset" and "split" first; losses are nats per example.
     """
@@ -135,5 +135,11 @@ def evaluate_run(run_dir, dataset=None, batch_size=None, limit=None, k=1000, see
     metrics = {"dataset": data.name, "split": "test"}
     metrics.update(evaluate_model(model, images, batch_size or config["batch_size"], k, seed))
     if write:
-        runs.write_json(run_dir / METRICS, metrics)
+        metrics_path(run_dir).parent.mkdir(parents=True, exist_ok=True)
+        runs.write_json(metrics_path(run_dir), metrics)
     return metrics
+
+
+def metrics_path(run_dir):
+    """RUN_DIR/metrics.json; for a shipped zoo entry, under runs/ (zoo/ is never written)."""
+    return runs.output_dir(run_dir) / METRICS

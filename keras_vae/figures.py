@@ -9,8 +9,6 @@ interpolation.png     decoded straight lines in latent space between pairs of te
 training_curves.png   the run's per-epoch history
 """
 
-from pathlib import Path
-
 import numpy as np
 import tensorflow_probability as tfp
 
@@ -109,7 +107,7 @@ def plot_run(run_dir, dataset=None, out=None, seed=0):
     model = runs.load_run_model(run_dir)
     data = datasets.load(dataset or config["dataset"])
     data.check_fits(model.image_shape)
-    out = Path(out or run_dir)
+    out = runs.output_dir(run_dir, out)  # never into a shipped zoo entry
     out.mkdir(parents=True, exist_ok=True)
     images, labels = data.x_test, data.y_test
     with seeded_noise(model, seed):  # the corruption repeats

@@ -1,12 +1,13 @@
 """`evaluate`: every number against an independent computation on small models."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_vae import evaluate, train
+from keras_vae import evaluate, registry, train
 from keras_vae.models import BetaVAE, ContractiveAE, DenoisingAE, DenseVAE, SparseAE
 
 SHAPE = (8, 8, 1)
@@ -135,3 +136,17 @@ def test_evaluate_rejects_bad_numbers(cli, run_dir):
     for args, message in ((["--k", "-1"], "--k must be >= 0"), (["--limit", "0"], "--limit must be >= 1")):
         code, _, err = cli("evaluate", run_dir, *args)
         assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_a_shipped_zoo_entry_is_evaluated_but_never_written_into(cli, run_dir, tmp_path, monkeypatch):
+    zoo = tmp_path / "zoo"
+    shutil.copytree(run_dir, zoo / "tiny" / "pretrained")
+    shutil.copy(run_dir / "config.json", zoo / "tiny" / "config.json")
+    (zoo / "tiny" / "pretrained" / "metrics.json").unlink(missing_ok=True)
+    monkeypatch.setattr(registry, "ZOO_DIR", zoo)
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli("evaluate", "tiny", "--limit", "20", "--k", "2")
+    assert code == 0, err
+    assert json.loads((tmp_path / "runs" / "tiny" / "pretrained" / "metrics.json").read_text())["split_examples"] == 20
+    assert not (zoo / "tiny" / "pretrained" / "metrics.json").exists()
+    assert "wrote runs/tiny/pretrained/metrics.json" in out

@@ -1,4 +1,5 @@
-"""`evaluate RUN_DIR`: test metrics of a trained run, printed and written to RUN_DIR/metrics.json."""
+"""`evaluate RUN_DIR`: test metrics of a trained run, printed and written to RUN_DIR/metrics.json
+(for a shipped zoo entry, to runs/ENTRY/pretrained/metrics.json)."""
 
 from keras_vae.errors import UserError
 
@@ -22,7 +23,7 @@ HIDDEN = ("activity_per_dim",)  # in metrics.json only
 
 def add(commands):
     parser = commands.add_parser("evaluate", help="evaluate a trained run on its test split")
-    parser.add_argument("run_dir", help="run folder")
+    parser.add_argument("run_dir", help="run folder, or a zoo entry name for its shipped weights")
     parser.add_argument("--dataset", help="evaluate on this dataset instead of the run's own")
     parser.add_argument("--limit", type=int, help="use only the first N test images")
     parser.add_argument("--k", type=int, default=1000,
@@ -55,8 +56,7 @@ def format_metrics(metrics):
 
 
 def run(args):
-    from keras_vae import runs
-    from keras_vae.evaluate import METRICS, evaluate_run
+    from keras_vae.evaluate import evaluate_run, metrics_path
 
     for name in ("limit", "batch_size"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
@@ -66,4 +66,4 @@ def run(args):
     metrics = evaluate_run(args.run_dir, dataset=args.dataset, batch_size=args.batch_size, limit=args.limit,
                            k=args.k, seed=args.seed)
     print(format_metrics(metrics))
-    print(f"wrote {runs.check_run_dir(args.run_dir) / METRICS}")
+    print(f"wrote {metrics_path(args.run_dir)}")

@@ -3,9 +3,9 @@
 
 def add(commands):
     parser = commands.add_parser("plot", help="draw reconstructions, samples, latent space and training curves")
-    parser.add_argument("run_dir", help="run folder")
+    parser.add_argument("run_dir", help="run folder, or a zoo entry name for its shipped weights")
     parser.add_argument("--dataset", help="draw test images from this dataset instead of the run's own")
-    parser.add_argument("--out", help="folder for the PNG files (default: the run folder)")
+    parser.add_argument("--out", help="folder for the PNG files (default: the run folder; runs/ENTRY/pretrained for a zoo entry)")
     parser.add_argument("--seed", type=int, default=0, help="seed for prior samples and corruption (default 0)")
     parser.set_defaults(run=run)
 
