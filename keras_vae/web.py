@@ -2,8 +2,9 @@
 
     /              export/web/index.html and its scripts
     /node_modules/ onnxruntime-web's wasm build (`npm ci` in export/web installs it)
-    /model.onnx    the decoder: the run's newest ONNX export, exported first if it has none or
-                   if the model was saved after it
+    /model.onnx    the decoder: the run's newest ONNX export (RUN_DIR/export/, for a shipped zoo
+                   entry runs/<entry>/pretrained/export/), exported first if it has none or if
+                   the model was saved after it
 
 The page must come over http, not file://: browsers refuse module scripts and wasm from file://.
 """
@@ -30,12 +31,12 @@ def check_page():
 
 
 def newest_decoder(run_dir):
-    """The newest ONNX decoder export in RUN_DIR/export, or None."""
+    """The newest ONNX decoder in the run's default export folder (as `export` writes it), or None."""
     from keras_vae.export.artifacts import EXPORT_DIR, ONNX_DIR
     from keras_vae.export.onnx import ONNX_FILE
 
     entry = runs.read_config(run_dir).get("entry") or run_dir.resolve().name  # as export_run names it
-    folder = run_dir / EXPORT_DIR / ONNX_DIR / f"{entry}_decoder"
+    folder = runs.output_dir(run_dir) / EXPORT_DIR / ONNX_DIR / f"{entry}_decoder"
     found = [p / ONNX_FILE for p in folder.glob("*") if p.name.isdigit() and (p / ONNX_FILE).is_file()]
     return max(found, key=lambda p: int(p.parent.name), default=None)
 

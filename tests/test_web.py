@@ -44,7 +44,7 @@ def scaled_run(folder, latent_dim, **params):
             weight.assign(weight * 3)
     folder.mkdir(parents=True)
     config = json.loads((ROOT / "zoo" / "conv_vae" / "config.json").read_text())
-    runs.write_json(folder / runs.CONFIG, {**config, "dataset": "mnist_5k"})
+    runs.write_json(folder / runs.CONFIG, {**config, "entry": "conv_vae", "dataset": "mnist_5k"})  # as train() writes it
     runs.save_model(model, folder / runs.MODEL, include_optimizer=False)
     return folder
 
@@ -337,6 +337,22 @@ def test_serve_web_reuses_a_current_export_and_exports_a_newer_model(served, run
     path, exported = web.decoder_onnx(run2d)
     assert exported and path == run2d / "export/onnx/conv_vae_decoder/2/model.onnx"
     assert web.decoder_onnx(run2d) == (path, False)
+
+
+def test_an_entry_name_serves_its_shipped_weights_and_writes_nothing_into_the_zoo(tmp_path, monkeypatch):
+    """serve-web ENTRY: zoo/<entry>/pretrained is exported under runs/<entry>/pretrained."""
+    from keras_vae import registry, web
+
+    zoo = tmp_path / "zoo"
+    scaled_run(zoo / "conv_vae" / "pretrained", latent_dim=2)
+    (zoo / "conv_vae" / "config.json").write_text((ROOT / "zoo" / "conv_vae" / "config.json").read_text())
+    shipped = sorted(zoo.rglob("*"))
+    monkeypatch.setattr(registry, "ZOO_DIR", zoo)
+    monkeypatch.chdir(tmp_path)
+    path, exported = web.decoder_onnx("conv_vae")
+    assert exported and path == Path("runs/conv_vae/pretrained/export/onnx/conv_vae_decoder/1/model.onnx")
+    assert path.is_file() and sorted(zoo.rglob("*")) == shipped
+    assert web.decoder_onnx("conv_vae") == (path, False)
 
 
 @NEEDS_NPM
