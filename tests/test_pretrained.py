@@ -1,0 +1,63 @@
+"""Every zoo entry ships trained weights that match its config and reproduce its metrics.json."""
+
+import numpy as np
+import pytest
+
+from keras_vae import evaluate, registry, runs, zoo
+
+ENTRIES = registry.entry_names()
+# Re-evaluation repeats the shipped numbers: the same weights, test split, batch size and noise
+# seed. What is left is float rounding that differs with thread scheduling.
+RELATIVE_TOLERANCE = 1e-3
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_entry_ships_weights_that_match_its_config(entry):
+    folder = runs.pretrained_dir(entry)
+    shipped, defaults = runs.read_config(folder), registry.load_entry(entry)
+    assert shipped["class"] == defaults["class"] and shipped["entry"] == entry
+    for key, value in defaults["params"].items():
+        if value is not None:  # image_shape is filled in from the data
+            assert shipped["params"][key] == value, key
+    model = zoo.load(entry, pretrained=True)
+    fresh = registry.build_from_config(shipped, compile=False)
+    assert [tuple(w.shape) for w in model.weights] == [tuple(w.shape) for w in fresh.weights]
+    assert not all(np.allclose(a, b) for a, b in zip(model.get_weights(), fresh.get_weights()))
+    assert (folder / runs.MODEL).stat().st_size < 5 * 2**20  # the size we promise
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_shipped_metrics_reproduce_on_the_test_split(entry, mnist_5k):
+    folder = runs.pretrained_dir(entry)
+    shipped = runs.read_json(folder / evaluate.METRICS)
+    config = runs.read_config(folder)
+    assert shipped["dataset"] == config["dataset"] == "mnist_5k"
+    again = evaluate.evaluate_model(zoo.load(entry), mnist_5k.x_test, config["batch_size"], k=0, seed=0)
+    compared = [name for name, value in again.items() if isinstance(value, float)]
+    assert "bce" in compared and "mse" in compared
+    for name in compared:
+        assert again[name] == pytest.approx(shipped[name], rel=RELATIVE_TOLERANCE, abs=1e-6), name
+    if "iwae" in shipped:  # too slow to redo here (k = 1000); it must bound log p(x) above the ELBO
+        assert shipped["elbo"] <= shipped["iwae"] <= 0
+
+
+def test_an_untrained_model_by_name():
+    model = zoo.load("dense_vae", pretrained=False)
+    trained = zoo.load("dense_vae")
+    assert type(model) is type(trained)
+    assert not np.allclose(model.get_weights()[0], trained.get_weights()[0])
+
+
+def test_cli_commands_take_an_entry_name_and_never_write_into_the_zoo(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shipped = runs.pretrained_dir("conv_vae")
+    before = {p.name: p.stat().st_mtime_ns for p in shipped.iterdir()}
+    code, out, err = cli("sample", "conv_vae", "--n", "4")
+    assert code == 0, err
+    assert (tmp_path / "runs" / "conv_vae" / "pretrained" / "samples.png").is_file()
+    code, out, err = cli("evaluate", "conv_vae", "--k", "2", "--limit", "64")
+    assert code == 0, err
+    assert (tmp_path / "runs" / "conv_vae" / "pretrained" / evaluate.METRICS).is_file()
+    assert {p.name: p.stat().st_mtime_ns for p in shipped.iterdir()} == before
+    code, _, err = cli("sample", "no_such_entry")
+    assert code == 2 and "nor is it a zoo entry name" in err
