@@ -115,3 +115,10 @@ def conv_decoder(latent_dim, filters, kernel_size, hidden_dim, image_shape, acti
         )(h)
     outputs = keras.layers.Conv2D(channels, kernel_size, padding="same", name="outputs")(h)
     return keras.Model(z, outputs, name="decoder")
+
+
+def top_k_mask(scores, k):
+    """1 at the k largest scores of each row, 0 elsewhere: exactly k ones per row, even with ties
+    (ranks from a double argsort are a permutation)."""
+    ranks = tf.argsort(tf.argsort(scores, axis=-1, direction="DESCENDING"), axis=-1)
+    return tf.cast(ranks < k, scores.dtype)

@@ -6,31 +6,12 @@ flattened pixels, one dense layer decodes the code. So `ae` with the same `laten
 activation is the same network without the regularizer.
 """
 
-import math
-import numbers
-
-import tensorflow as tf
-
 from keras_vae.errors import ConfigError
 from keras_vae.layers import dense_decoder, dense_trunk
 from keras_vae.models.base import Autoencoder
 from keras_vae.registry import register_model
 
 CODE_ACTIVATIONS = ("sigmoid", "linear", "relu", "tanh")
-
-
-def checked(name, value, valid, expected, kind=numbers.Real):
-    """`value` if it is a finite number of `kind` with valid(value), else one clear ConfigError."""
-    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(value) or not valid(value):
-        raise ConfigError(f"{name} must be {expected}, got {value!r}")
-    return value
-
-
-def top_k_mask(scores, k):
-    """1 at the k largest scores of each row, 0 elsewhere: exactly k ones per row, even with ties
-    (ranks from a double argsort are a permutation)."""
-    ranks = tf.argsort(tf.argsort(scores, axis=-1, direction="DESCENDING"), axis=-1)
-    return tf.cast(ranks < k, scores.dtype)
 
 
 class SingleLayerNets:

@@ -4,22 +4,15 @@
 loss from `VAE`; every objective can be paired with either architecture without new code.
 """
 
-from keras_vae.errors import ConfigError
 from keras_vae.layers import check_conv_shape, conv_decoder, conv_trunk, dense_decoder, dense_trunk
-
-
-def _positive_ints(name, values):
-    values = list(values)
-    if not values or not all(isinstance(v, int) and v >= 1 for v in values):
-        raise ConfigError(f"{name} must be a non-empty list of integers >= 1, got {values!r}")
-    return tuple(values)
+from keras_vae.models.checks import positive_ints
 
 
 class DenseNets:
     """MLP encoder trunk and its mirrored decoder."""
 
     def __init__(self, hidden_sizes=(512, 256), **kwargs):
-        self.hidden_sizes = _positive_ints("hidden_sizes", hidden_sizes)
+        self.hidden_sizes = positive_ints("hidden_sizes", hidden_sizes)
         super().__init__(**kwargs)
 
     def encoder_trunk(self):
@@ -33,9 +26,9 @@ class ConvNets:
     """Strided Conv2D encoder trunk and a mirrored Conv2DTranspose decoder."""
 
     def __init__(self, filters=(32, 64), kernel_size=3, hidden_dim=128, **kwargs):
-        self.filters = _positive_ints("filters", filters)
-        (self.hidden_dim,) = _positive_ints("hidden_dim", [hidden_dim])
-        (self.kernel_size,) = _positive_ints("kernel_size", [kernel_size])
+        self.filters = positive_ints("filters", filters)
+        (self.hidden_dim,) = positive_ints("hidden_dim", [hidden_dim])
+        (self.kernel_size,) = positive_ints("kernel_size", [kernel_size])
         super().__init__(**kwargs)
 
     def encoder_trunk(self):

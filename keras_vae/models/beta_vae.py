@@ -12,7 +12,7 @@ checkpoints and a resumed run continues the schedule. KL is logged per latent di
 
 import tensorflow as tf
 
-from keras_vae.models.ae import checked
+from keras_vae.models.checks import checked
 from keras_vae.models.architectures import ConvNets
 from keras_vae.models.base import VAE
 from keras_vae.registry import register_model

@@ -18,7 +18,8 @@ taken at the data point x. Three ways to compute its squared Frobenius norm (`ja
 import tensorflow as tf
 
 from keras_vae.errors import ConfigError
-from keras_vae.models.ae import AE, checked
+from keras_vae.models.ae import AE
+from keras_vae.models.checks import checked
 from keras_vae.registry import register_model
 
 JACOBIANS = ("auto", "closed_form", "exact", "estimate")

@@ -10,7 +10,9 @@ import math
 import tensorflow as tf
 
 from keras_vae.errors import ConfigError
-from keras_vae.models.ae import AE, checked, top_k_mask
+from keras_vae.layers import top_k_mask
+from keras_vae.models.ae import AE
+from keras_vae.models.checks import checked
 from keras_vae.registry import register_model
 
 CORRUPTIONS = ("masking", "gaussian", "salt_and_pepper")

@@ -8,7 +8,9 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from keras_vae.models.ae import SingleLayerNets, checked, top_k_mask
+from keras_vae.layers import top_k_mask
+from keras_vae.models.ae import SingleLayerNets
+from keras_vae.models.checks import checked
 from keras_vae.models.base import Autoencoder
 from keras_vae.registry import register_model
 
