@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_vae import registry, runs
+from keras_vae import distribute, registry, runs
 from keras_vae.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +35,7 @@ def subprocess_env(**extra):
         (("--jit-compile", "--strategy", "mirrored"), "jit_compile (XLA) works only for single-device"),
         (("--set", "precision=float16"), "precision must be one of float32, mixed_float16, mixed_bfloat16"),
         (("--steps-per-execution", "0"), "steps_per_execution must be an integer >= 1"),
+        (("--steps-per-execution", "8", "--strategy", "mirrored"), "steps_per_execution 8 fails under strategy"),
         (("--set", "jit_compile=1"), "jit_compile='1' has the wrong type: expected bool"),
     ],
 )
@@ -67,7 +68,9 @@ def test_multi_worker_needs_a_cluster_and_a_seed(cli, tmp_path, monkeypatch, tf_
 def test_jit_compile_and_steps_per_execution_reach_compile():
     model = registry.build("dense_vae", dataset="mnist_5k", jit_compile=True, steps_per_execution=4)
     assert model.jit_compile is True and model.steps_per_execution == 4
-    assert registry.build("dense_vae", dataset="mnist_5k").jit_compile is False
+    default = registry.build("dense_vae", dataset="mnist_5k")
+    assert default.jit_compile is False and default.steps_per_execution == distribute.SINGLE_DEVICE_STEPS
+    assert distribute.steps_per_execution({"steps_per_execution": None, "strategy": "mirrored"}) == 1
 
 
 @pytest.mark.slow
@@ -80,9 +83,32 @@ def test_xla_training_matches_plain_training(mnist_5k):
         keras.utils.set_random_seed(0)
         model = registry.build("dense_vae", dataset="mnist_5k", jit_compile=jit, seed=5, hidden_sizes=[64])
         batches = tf.data.Dataset.from_tensor_slices(mnist_5k.x_train[:256]).batch(64)
-        losses[jit] = model.fit(batches, epochs=2, verbose=0, shuffle=False).history["loss"][-1]
-    assert np.isfinite(losses[True])
-    assert losses[True] == pytest.approx(losses[False], rel=1e-3)
+        losses[jit] = model.fit(batches, epochs=2, verbose=0, shuffle=False).history["loss"]
+    assert np.all(np.isfinite(losses[True]))
+    # XLA rounds (and may draw noise) its own way: the second epoch's loss must match, to a small
+    # fraction of how far training moved it.
+    progress = losses[False][0] - losses[False][1]
+    assert progress > 10
+    assert abs(losses[True][1] - losses[False][1]) < 0.1 * progress
+
+
+def test_fused_adam_matches_keras_adam(mnist_5k):
+    import keras
+    import tensorflow as tf
+
+    from keras_vae.optimizers import FusedAdam
+
+    weights = []
+    for optimizer in (keras.optimizers.Adam, FusedAdam):
+        keras.utils.set_random_seed(0)
+        model = registry.build("dense_vae", compile=False, dataset="mnist_5k", seed=1, hidden_sizes=[32])
+        model.compile(optimizer=optimizer(1e-3))
+        model.fit(tf.data.Dataset.from_tensor_slices(mnist_5k.x_train[:128]).batch(32), epochs=2, verbose=0, shuffle=False)
+        weights.append(model.get_weights())
+    assert isinstance(registry.build("dense_vae", dataset="mnist_5k").optimizer, FusedAdam)
+    # 8 Adam steps of up to 1e-3 each; the two differ by float rounding only. (Under XLA the
+    # fused kernel is covered by test_xla_training_matches_plain_training.)
+    assert max(float(np.max(np.abs(a - b))) for a, b in zip(*weights)) < 1e-5
 
 
 @pytest.mark.slow
@@ -94,9 +120,12 @@ def test_mirrored_step_equals_single_device_step():
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
     assert report["replicas"] == 2
-    for fit in report["fits"]:  # one step on 16 images; then 16 + an unevenly split 5
+    # SGD: one step on 16 images; then 16 + an unevenly split 5. Then one fused-Adam step, whose
+    # division by sqrt(v) magnifies rounding in near-zero gradients.
+    for fit, tolerance in zip(report["fits"], (1e-6, 1e-6, 1e-5)):
         assert fit["max_update"] > 1e-4  # the step moved the weights...
-        assert fit["max_weight_difference"] < 1e-6  # ...exactly as on one device
+        assert fit["max_weight_difference"] < tolerance  # ...as on one device
+        assert fit["max_replica_difference"] == 0  # ...and on every replica alike
         for name, value in fit["logs_single"].items():
             assert fit["logs_mirrored"][name] == pytest.approx(value, rel=1e-6)
     first, second = report["noise_per_replica"]
@@ -142,7 +171,5 @@ def test_two_workers_finish_with_identical_weights(tmp_path):
 
 
 def test_strategy_for_rejects_unknown_names():
-    from keras_vae import distribute
-
     with pytest.raises(UserError, match="strategy must be one of"):
         distribute.make_strategy("tpu")

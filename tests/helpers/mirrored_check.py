@@ -1,8 +1,9 @@
 """Run by tests/test_distribute.py in a subprocess: two logical CPU devices must be configured
 before TensorFlow initializes its devices, which the pytest process has long done.
 
-Trains the same small VAE from the same weights with plain SGD, once on the default strategy and
-once under `--strategy mirrored` on two replicas, and prints a JSON report on stdout.
+Trains the same small VAE from the same weights with plain SGD (then the zoo's fused Adam), once
+on the default strategy and once under `--strategy mirrored` on two replicas, and prints a JSON
+report on stdout.
 """
 
 import json
@@ -22,14 +23,15 @@ import numpy as np  # noqa: E402
 
 from keras_vae import data, distribute, registry  # noqa: E402
 from keras_vae.errors import UserError  # noqa: E402
+from keras_vae.optimizers import FusedAdam  # noqa: E402
 
 LEARNING_RATE = 1e-3
 
 
-def make_model(strategy, weights=None, zero_noise=True):
+def make_model(strategy, weights=None, zero_noise=True, optimizer=keras.optimizers.SGD):
     def make():
         model = registry.build("dense_vae", compile=False, dataset="mnist_5k", hidden_sizes=[32], latent_dim=4)
-        model.compile(optimizer=keras.optimizers.SGD(LEARNING_RATE))
+        model.compile(optimizer=optimizer(LEARNING_RATE))
         return model
 
     model = distribute.build(make, strategy)
@@ -45,6 +47,24 @@ def max_difference(a, b):
     return max(float(np.max(np.abs(x - y))) for x, y in zip(a, b))
 
 
+def max_replica_difference(model):
+    """How far any replica's copy of a weight is from the first replica's."""
+    copies = [[c.numpy() for c in w.value.values] for w in model.trainable_weights]
+    return max(float(np.max(np.abs(c - cs[0]))) for cs in copies for c in cs)
+
+
+def compare(single, replicated, dataset, initial):
+    logs_single = single.fit(dataset, epochs=1, verbose=0, shuffle=False).history
+    logs_mirrored = replicated.fit(dataset, epochs=1, verbose=0, shuffle=False).history
+    return {
+        "max_weight_difference": max_difference(single.get_weights(), replicated.get_weights()),
+        "max_replica_difference": max_replica_difference(replicated),
+        "max_update": max_difference(single.get_weights(), initial),
+        "logs_single": {k: v[-1] for k, v in logs_single.items()},
+        "logs_mirrored": {k: v[-1] for k, v in logs_mirrored.items()},
+    }
+
+
 def main():
     keras.utils.set_random_seed(0)
     images = data.mnist_5k().x_train[:21]
@@ -57,15 +77,13 @@ def main():
     # split unevenly across the replicas (Keras needs an even first batch).
     for x in (images[:16], images):
         dataset = tf.data.Dataset.from_tensor_slices(x).batch(16)
-        logs_single = single.fit(dataset, epochs=1, verbose=0, shuffle=False).history
-        logs_mirrored = replicated.fit(dataset, epochs=1, verbose=0, shuffle=False).history
-        report["fits"].append({
-            "max_weight_difference": max_difference(single.get_weights(), replicated.get_weights()),
-            "max_update": max_difference(single.get_weights(), initial),
-            "logs_single": {k: v[-1] for k, v in logs_single.items()},
-            "logs_mirrored": {k: v[-1] for k, v in logs_mirrored.items()},
-        })
+        report["fits"].append(compare(single, replicated, dataset, initial))
         initial = single.get_weights()
+    # The zoo's optimizer, whose fused kernel must update every replica's copy.
+    single = make_model(tf.distribute.get_strategy(), initial, optimizer=FusedAdam)
+    replicated = make_model(mirrored, initial, optimizer=FusedAdam)
+    dataset = tf.data.Dataset.from_tensor_slices(images[:16]).batch(16)
+    report["fits"].append(compare(single, replicated, dataset, initial))
 
     # Noise: distribute.build creates the generator in the scope, so each replica has its own stream.
     noisy = make_model(mirrored, zero_noise=False)

@@ -1,0 +1,77 @@
+"""`python -m keras_vae.bench [--entries A B ...] [--out bench.json] [--set KEY=VALUE ...]`"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+from keras_vae.bench.report import checks, render
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="python -m keras_vae.bench", description=__doc__)
+    parser.add_argument("--entries", nargs="+", help="zoo entries (default: all)")
+    parser.add_argument("--out", help="write the results here as JSON")
+    parser.add_argument("--epochs", type=int, default=10, help="epochs of the steady-state run (default 10)")
+    parser.add_argument("--rounds", type=int, default=8, help="rounds of pipeline/cached/XLA/matmul (default 8)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override an entry field for every entry, e.g. steps_per_execution=1")
+    parser.add_argument("--no-inference", action="store_true", help="skip export and serving")
+    return parser.parse_args(argv)
+
+
+def measure(entry, args, workdir):
+    """One entry in its own process: its peak memory and compiled functions are its own."""
+    out = Path(workdir) / f"{entry}.json"
+    command = [sys.executable, "-m", "keras_vae.bench.entry", entry, str(out),
+               "--epochs", str(args.epochs), "--rounds", str(args.rounds)]
+    command += [f"--set={pair}" for pair in args.set] + (["--no-inference"] if args.no_inference else [])
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"error: measuring {entry} failed:\n{done.stderr[-4000:]}")
+    print(f"  {entry}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return json.loads(out.read_text())
+
+
+def main(argv=None):
+    args = parse(argv)
+    from keras_vae.cli import import_tensorflow
+
+    import_tensorflow()  # quietly: the registry needs Keras, the measuring is done in subprocesses
+    from keras_vae import registry
+
+    from keras_vae.errors import UserError
+
+    entries = args.entries or registry.entry_names()
+    try:
+        for entry in entries:
+            registry.load_entry(entry)  # an unknown name fails before anything is measured
+    except UserError as error:
+        sys.exit(f"error: {error}")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="keras_vae_bench_") as workdir:
+        for entry in entries:
+            results.append(measure(entry, args, workdir))
+    print(render(results))
+    if args.out:
+        report = {
+            "command": "python -m keras_vae.bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                        **{name: version(name) for name in ("tensorflow", "keras", "onnxruntime")}},
+            "targets": [{"target": t, "passed": ok, "detail": d} for t, ok, d in checks(results)],
+            "results": results,
+        }
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+        print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""`python -m keras_vae.bench.entry ENTRY OUT.json [--epochs N] [--rounds R] [--set K=V ...]`:
+measure one zoo entry in this process and write the result as JSON (run by `keras_vae.bench`)."""
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m keras_vae.bench.entry")
+    parser.add_argument("entry")
+    parser.add_argument("out")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--no-inference", action="store_true")
+    args = parser.parse_args(argv)
+
+    from keras_vae.bench.training import measure_training
+    from keras_vae.cli.train import parse_settings
+
+    model, config, result = measure_training(args.entry, parse_settings(args.set), args.epochs, args.rounds)
+    if not args.no_inference:
+        from keras_vae.bench.inference import measure_inference
+
+        with tempfile.TemporaryDirectory(prefix="keras_vae_bench_") as workdir:
+            result["inference"] = measure_inference(model, config, Path(workdir))
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""The bench's tables and its verdict on the issue's targets."""
+
+MATMUL_TARGET = 0.5  # dense_vae's training GFLOP/s as a fraction of the matmul rate
+PIPELINE_LIMIT = 0.10  # input pipeline cost: at most 10% over a cached batch
+GROWTH_LIMIT_MB = 16.0  # epoch 2 -> last: allocator warm-up stays below this; a leak of one
+# batch per step (0.4 MB x 32 steps per epoch) would not
+
+TRAINING = [
+    ("entry", "{entry}"),
+    ("batch", "{batch_size}"),
+    ("steps/call", "{steps_per_execution}"),
+    ("images/s", "{images_per_second:,.0f}"),
+    ("MFLOP/image", "{train_mflop_per_image:.1f}"),
+    ("GFLOP/s (best)", "{gflops:.0f}"),
+    ("matmul GFLOP/s (best)", "{matmul_gflops:.0f}"),
+    ("of matmul", "{matmul_fraction:.0%}"),
+    ("XLA speed-up", "{xla_speedup:.2f}x"),
+    ("pipeline cost", "{pipeline_overhead:+.1%}"),
+    ("peak RSS MB", "{peak_rss_mb:,.0f}"),
+    ("RSS 2->last MB", "{growth:+.1f}"),
+]
+INFERENCE = [
+    ("entry", "{entry}"),
+    ("predict images/s", "{keras_predict[images_per_second]:,.0f}"),
+    ("predict b1 ms", "{keras_predict[batch1_ms]:.2f}"),
+    ("SavedModel images/s", "{savedmodel[images_per_second]:,.0f}"),
+    ("SavedModel b1 ms", "{savedmodel[batch1_ms]:.3f}"),
+    ("ONNX images/s", "{onnx[images_per_second]:,.0f}"),
+    ("ONNX b1 ms", "{onnx[batch1_ms]:.3f}"),
+]
+
+
+def growth(result):
+    return result["rss_mb_last"] - result["rss_mb_epoch2"]
+
+
+def table(columns, rows):
+    """A Markdown table (it reads as plain text too)."""
+    cells = [[template.format(**row) for _, template in columns] for row in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, (h, _) in enumerate(columns)]
+    lines = [[h for h, _ in columns], ["-" * w for w in widths], *cells]
+    return "\n".join("| " + " | ".join(c.ljust(w) for c, w in zip(line, widths)) + " |" for line in lines)
+
+
+def checks(results):
+    """[(target, passed, detail)] for the targets of issue 6."""
+    found = []
+    dense = [r for r in results if r["entry"] == "dense_vae"]
+    if dense:
+        fraction = dense[0]["matmul_fraction"]
+        found.append((f"dense_vae trains at >= {MATMUL_TARGET:.0%} of the matmul rate", fraction >= MATMUL_TARGET,
+                      f"{fraction:.0%}"))
+    slow = [f"{r['entry']} {r['pipeline_overhead']:+.1%}" for r in results if r["pipeline_overhead"] >= PIPELINE_LIMIT]
+    found.append((f"input pipeline costs < {PIPELINE_LIMIT:.0%} for every entry", not slow, ", ".join(slow) or "all"))
+    grown = [f"{r['entry']} {growth(r):+.1f} MB" for r in results if growth(r) > GROWTH_LIMIT_MB]
+    found.append((f"memory does not grow from epoch 2 to the last (> {GROWTH_LIMIT_MB:.0f} MB)", not grown,
+                  ", ".join(grown) or "none grows"))
+    served = [r for r in results if "inference" in r]
+    late = [r["entry"] for r in served if r["inference"]["onnx"]["batch1_ms"] > r["inference"]["savedmodel"]["batch1_ms"]]
+    if served:
+        found.append(("ONNX batch-1 latency <= SavedModel's", not late, ", ".join(late) or "every entry"))
+    return found
+
+
+def render(results):
+    rows = [{**r, "growth": growth(r)} for r in results]
+    parts = ["Training", table(TRAINING, rows)]
+    served = [{"entry": r["entry"], **r["inference"]} for r in results if "inference" in r]
+    if served:
+        parts += ["Exported decoder", table(INFERENCE, served)]
+    targets = "\n".join(f"- [{'x' if ok else ' '}] {name}: {detail}" for name, ok, detail in checks(results))
+    return "\n\n".join([*parts, "Targets", targets])

@@ -1,0 +1,116 @@
+"""Training speed of one zoo entry on `mnist_5k`, at its own settings (batch size, precision,
+steps_per_execution), on one device.
+
+A first fit of `epochs` epochs gives the steady-state images/s (median of epoch 3 onwards, so
+tracing and warm-up are left out) and resident memory after epoch 2 and after the last. Then
+each of `rounds` rounds times, in rotating order, an epoch fed by the real pipeline, one fed
+from a single cached batch, one with XLA, and the matmul rate, so all four see the same load.
+"""
+
+import statistics
+
+import keras
+import tensorflow as tf
+
+from keras_vae import distribute, registry, train
+from keras_vae.bench.clock import EpochClock, MatmulRate, peak_rss_mb
+from keras_vae.bench.flops import train_flops_per_image
+
+DATASET = "mnist_5k"
+
+
+def build(config):
+    keras.utils.set_random_seed(config["seed"])
+    return distribute.build(
+        lambda: registry.build_from_config(config), tf.distribute.get_strategy(), config["precision"]
+    )
+
+
+def cached_like(dataset):
+    """The first batch of `dataset`, held in memory and repeated in the same batch sizes."""
+    sizes = [int(batch.shape[0]) for batch in dataset]
+    first = next(iter(dataset))
+    full = sizes.count(sizes[0])
+    cached = tf.data.Dataset.from_tensors(first).repeat(full)
+    for size in sizes[full:]:
+        cached = cached.concatenate(tf.data.Dataset.from_tensors(first[:size]))
+    return cached
+
+
+def epoch_seconds(model, feed):
+    """Seconds of the second epoch of a two-epoch fit on `feed` (a train.endless pair): the
+    first carries the start of fit and of the iterator."""
+    dataset, steps = feed
+    clock = EpochClock()
+    model.fit(dataset, steps_per_epoch=steps, epochs=2, verbose=0, callbacks=[clock], shuffle=False)
+    return clock.seconds[1]
+
+
+def measure_training(entry, overrides=None, epochs=10, rounds=8):
+    """(trained model, its config, measurements) for zoo entry `entry` with `overrides`."""
+    config = registry.resolve(entry, {**(overrides or {}), "dataset": DATASET})
+    config["seed"] = 0
+    data = train.load_data(config)
+    images = len(data.x_train)
+    model = build(config)
+    pipeline = train.batches(data, "train", config, shuffle=True, seed=config["seed"])
+    feed = train.endless(pipeline)  # as train.fit feeds it
+    clock = EpochClock()
+    model.fit(feed[0], steps_per_epoch=feed[1], epochs=epochs, verbose=0, callbacks=[clock], shuffle=False)
+    flops = train_flops_per_image(model, config["batch_size"])
+    result = {
+        "entry": entry,
+        "batch_size": config["batch_size"],
+        "precision": config["precision"],
+        "steps_per_execution": distribute.steps_per_execution(config),
+        "train_images": images,
+        "epoch_seconds": clock.seconds,
+        "images_per_second": images / statistics.median(clock.seconds[2:]),  # epoch 3 onwards
+        "train_mflop_per_image": flops / 1e6,
+        "rss_mb_epoch2": clock.rss[1],
+        "rss_mb_last": clock.rss[-1],
+        "peak_rss_mb": peak_rss_mb(),
+    }
+    values = compare(model, build({**config, "jit_compile": True}), feed, cached_like(pipeline), rounds)
+    result.update(ratios(values, flops * images / 1e9), xla_images_per_second=images / statistics.median(values["xla"]))
+    return model, config, result
+
+
+def compare(model, xla, feed, cached, rounds):
+    """Per round, in rotating order: epoch seconds fed by `feed`, by `cached`, with XLA, and the
+    matmul rate."""
+    matmul = MatmulRate()
+    cached = train.endless(cached)
+    measures = {
+        "pipeline": lambda: epoch_seconds(model, feed),
+        "cached": lambda: epoch_seconds(model, cached),
+        "xla": lambda: epoch_seconds(xla, feed),
+        "matmul_gflops": matmul.measure,
+    }
+    measures["xla"]()  # compile
+    order = list(measures)
+    values = {name: [] for name in measures}
+    for round_ in range(rounds):
+        for name in order[round_ % len(order) :] + order[: round_ % len(order)]:
+            values[name].append(measures[name]())
+    return values
+
+
+def ratios(values, gflop_per_epoch):
+    """Other work on the machine only ever adds time, so each variant's fastest epoch is its
+    least disturbed one: ratios of these are the stable estimates. Medians of the per-round
+    ratios (kept too) show the typical effect under the current load."""
+    best = {name: min(v) for name, v in values.items() if name != "matmul_gflops"}
+    matmul = max(values["matmul_gflops"])
+    per_round = list(zip(values["pipeline"], values["cached"], values["xla"], values["matmul_gflops"]))
+    return {
+        "gflops": gflop_per_epoch / best["pipeline"],
+        "matmul_gflops": matmul,
+        "matmul_fraction": gflop_per_epoch / best["pipeline"] / matmul,
+        "matmul_fraction_median": statistics.median(gflop_per_epoch / p / m for p, _, _, m in per_round),
+        "pipeline_overhead": best["pipeline"] / best["cached"] - 1,
+        "pipeline_overhead_median": statistics.median(p / c - 1 for p, c, _, _ in per_round),
+        "xla_speedup": best["pipeline"] / best["xla"],
+        "xla_speedup_median": statistics.median(p / x for p, _, x, _ in per_round),
+        "rounds": values,
+    }

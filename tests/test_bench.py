@@ -1,0 +1,77 @@
+"""The bench's counting and verdicts (its timings are numbers to read, not things to assert)."""
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_vae import registry
+from keras_vae.bench import report
+from keras_vae.bench.flops import train_flops_per_image
+from keras_vae.bench.training import cached_like
+
+
+def test_train_flops_match_the_dense_layer_shapes():
+    model = registry.build("dense_vae", dataset="mnist_5k", hidden_sizes=[64, 32], latent_dim=8)
+    pixels = 784
+    # (in, out) of every Dense: encoder, the two heads (mean, log_var), decoder.
+    shapes = [(pixels, 64), (64, 32), (32, 8), (32, 8), (8, 32), (32, 64), (64, pixels)]
+    # Forward, weight gradient and input gradient, each 2*in*out per image, except that nothing
+    # needs the gradient with respect to the images.
+    matmuls = sum(3 * 2 * i * o for i, o in shapes) - 2 * pixels * 64
+    counted = train_flops_per_image(model, batch_size=32)
+    assert counted == matmuls
+
+
+def test_cached_like_repeats_one_batch_in_the_same_sizes():
+    images = np.random.default_rng(0).uniform(size=(300, 4, 4, 1)).astype(np.float32)
+    pipeline = tf.data.Dataset.from_tensor_slices(images).shuffle(300, seed=0).batch(128)
+    cached = list(cached_like(pipeline))
+    assert [len(b) for b in cached] == [128, 128, 44]
+    for batch in cached[1:]:
+        np.testing.assert_array_equal(batch, cached[0][: len(batch)])
+
+
+def result(entry="dense_vae", fraction=0.6, overhead=0.02, growth=1.0, onnx_ms=0.03, saved_ms=0.4):
+    return {
+        "entry": entry, "matmul_fraction": fraction, "pipeline_overhead": overhead,
+        "rss_mb_epoch2": 1000.0, "rss_mb_last": 1000.0 + growth,
+        "inference": {"onnx": {"batch1_ms": onnx_ms}, "savedmodel": {"batch1_ms": saved_ms}},
+    }
+
+
+@pytest.mark.parametrize(
+    "results, failing",
+    [
+        ([result(), result("conv_vae", fraction=0.1)], []),  # only dense_vae has a matmul target
+        ([result(fraction=0.49)], ["matmul rate"]),
+        ([result(), result("conv_vae", overhead=0.12)], ["input pipeline"]),
+        ([result(growth=40.0)], ["memory"]),
+        ([result(onnx_ms=0.5)], ["ONNX"]),
+    ],
+)
+def test_checks_name_exactly_the_missed_targets(results, failing):
+    missed = [name for name, passed, _ in report.checks(results) if not passed]
+    assert len(missed) == len(failing)
+    for name, word in zip(missed, failing):
+        assert word in name
+
+
+def test_table_is_markdown_with_one_row_per_entry():
+    rows = [{"entry": "dense_vae", "x": math.pi}, {"entry": "conv_vae", "x": 1000.0}]
+    lines = report.table([("entry", "{entry}"), ("x", "{x:,.1f}")], rows).splitlines()
+    assert lines[0].startswith("| entry") and set(lines[1]) <= {"|", "-", " "}
+    assert "| conv_vae  | 1,000.0 |" in lines
+
+
+def test_unknown_entry_is_one_line_error():
+    done = subprocess.run([sys.executable, "-m", "keras_vae.bench", "--entries", "dense_vea"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "error: unknown zoo entry 'dense_vea' (did you mean 'dense_vae'?); known entries: "
+        + ", ".join(registry.entry_names())
+    ]
