@@ -83,19 +83,25 @@ def batches(data, split, config, limit=None, **kwargs):
     return data.batches(split, config["batch_size"], limit=limit, **kwargs).map(lambda x, y: x)
 
 
-def endless(dataset):
-    """`dataset` repeated and prefetched across passes, and its batches per pass.
+def feed(model, dataset):
+    """What fit gets for `dataset`: (dataset, steps_per_epoch).
 
-    Given steps_per_epoch, fit keeps one iterator for the whole run: restarting it every epoch
-    refills the shuffle buffer before the first batch, 10-20% of an epoch of a small model on a
-    2-core CPU (python -m keras_vae.bench). Each pass is still a fresh shuffle.
+    When it can, the dataset repeats and is prefetched across passes, and fit keeps one iterator
+    for the whole run: restarting it every epoch refills the shuffle buffer before the first
+    batch, 10-20% of an epoch of a small model on a 2-core CPU (python -m keras_vae.bench). Each
+    pass is still a fresh shuffle. Keras runs steps_per_execution steps per call whatever
+    steps_per_epoch says, so that only keeps epochs exact when it divides the epoch; otherwise
+    each epoch runs the dataset dry.
     """
-    return dataset.repeat().prefetch(tf.data.AUTOTUNE), int(dataset.cardinality())
+    steps = int(dataset.cardinality())
+    if steps % model.steps_per_execution:
+        return dataset, None
+    return dataset.repeat().prefetch(tf.data.AUTOTUNE), steps
 
 
 def fit(model, data, config, run_dir, initial_epoch, history, verbose="auto", limit=None):
-    train_batches, steps = endless(
-        batches(data, "train", config, limit, shuffle=True, seed=config["seed"] + initial_epoch)
+    train_batches, steps = feed(
+        model, batches(data, "train", config, limit, shuffle=True, seed=config["seed"] + initial_epoch)
     )
     model.fit(
         train_batches,

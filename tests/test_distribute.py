@@ -73,6 +73,16 @@ def test_jit_compile_and_steps_per_execution_reach_compile():
     assert distribute.steps_per_execution({"steps_per_execution": None, "strategy": "mirrored"}) == 1
 
 
+@pytest.mark.parametrize("steps_per_execution", [2, 3])  # divides the 4 steps of an epoch, or not
+def test_epochs_have_exactly_their_steps(tmp_path, steps_per_execution):
+    from keras_vae import train
+
+    overrides = {"dataset": "mnist_5k", "epochs": 2, "batch_size": 64, "hidden_sizes": [32],
+                 "steps_per_execution": steps_per_execution}
+    model, _ = train.train("dense_vae", overrides, run_dir=tmp_path / "run", seed=0, verbose=0, limit=256)
+    assert int(model.optimizer.iterations.numpy()) == 2 * 256 // 64
+
+
 @pytest.mark.slow
 def test_xla_training_matches_plain_training(mnist_5k):
     import keras

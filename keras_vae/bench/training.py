@@ -38,8 +38,8 @@ def cached_like(dataset):
 
 
 def epoch_seconds(model, feed):
-    """Seconds of the second epoch of a two-epoch fit on `feed` (a train.endless pair): the
-    first carries the start of fit and of the iterator."""
+    """Seconds of the second epoch of a two-epoch fit on `feed` (a train.feed pair): the first
+    carries the start of fit and of the iterator."""
     dataset, steps = feed
     clock = EpochClock()
     model.fit(dataset, steps_per_epoch=steps, epochs=2, verbose=0, callbacks=[clock], shuffle=False)
@@ -54,7 +54,7 @@ def measure_training(entry, overrides=None, epochs=10, rounds=8):
     images = len(data.x_train)
     model = build(config)
     pipeline = train.batches(data, "train", config, shuffle=True, seed=config["seed"])
-    feed = train.endless(pipeline)  # as train.fit feeds it
+    feed = train.feed(model, pipeline)  # as train.fit feeds it
     clock = EpochClock()
     model.fit(feed[0], steps_per_epoch=feed[1], epochs=epochs, verbose=0, callbacks=[clock], shuffle=False)
     flops = train_flops_per_image(model, config["batch_size"])
@@ -80,7 +80,7 @@ def compare(model, xla, feed, cached, rounds):
     """Per round, in rotating order: epoch seconds fed by `feed`, by `cached`, with XLA, and the
     matmul rate."""
     matmul = MatmulRate()
-    cached = train.endless(cached)
+    cached = train.feed(model, cached)
     measures = {
         "pipeline": lambda: epoch_seconds(model, feed),
         "cached": lambda: epoch_seconds(model, cached),
