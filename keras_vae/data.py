@@ -55,15 +55,16 @@ class ImageData:
             raise UserError(f"unknown split {split!r}: use 'train' or 'test'")
         return (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
 
-    def batches(self, split, batch_size, shuffle=False, seed=None, limit=None):
-        """A tf.data pipeline of (images, labels) batches; `limit` keeps the first N examples."""
+    def batches(self, split, batch_size, shuffle=False, seed=None, limit=None, labels=True):
+        """A tf.data pipeline of (images, labels) batches, or of images alone with labels=False
+        (cheaper: training needs no labels); `limit` keeps the first N examples."""
         import tensorflow as tf
 
         x, y = self.split(split)
         if limit is not None:
             x, y = x[:limit], y[:limit]
         # The arrays are already float32 in memory, so there is nothing to cache.
-        ds = tf.data.Dataset.from_tensor_slices((x, y))
+        ds = tf.data.Dataset.from_tensor_slices((x, y) if labels else x)
         if shuffle:
             ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

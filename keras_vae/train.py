@@ -80,7 +80,7 @@ def batches(data, split, config, limit=None, **kwargs):
     Images only: training needs no labels, and under MultiWorkerMirroredStrategy Keras 3.15
     reduces a first batch with strategy.reduce, which fails on an (images, labels) pair.
     """
-    return data.batches(split, config["batch_size"], limit=limit, **kwargs).map(lambda x, y: x)
+    return data.batches(split, config["batch_size"], limit=limit, labels=False, **kwargs)
 
 
 def feed(model, dataset):

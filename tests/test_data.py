@@ -37,6 +37,8 @@ def test_batches_shuffle_repeatably_and_keep_labels(mnist_5k):
     assert not np.array_equal(first_labels(1), first_labels(2))
     limited = mnist_5k.batches("test", 100, limit=250)
     assert [int(x.shape[0]) for x, _ in limited] == [100, 100, 50]
+    images_only = next(iter(mnist_5k.batches("test", 100, labels=False)))
+    np.testing.assert_array_equal(images_only, mnist_5k.x_test[:100])
 
 
 def test_npz_in_keras_layout(tmp_path, rng):
