@@ -119,3 +119,12 @@ def test_a_few_hundred_steps_lower_the_test_loss(entry, mnist_5k):
     assert untrained > 500
     assert trained["loss"] < 0.45 * untrained
     assert trained["kl"] > 1.0  # the latent code is in use, not collapsed to the prior
+
+
+def test_the_python_api_resolves_every_documented_name():
+    from keras_vae import zoo
+
+    assert set(zoo.__all__) == {"build", "evaluate", "export", "list", "load", "resume", "train"}
+    assert all(callable(getattr(zoo, name)) for name in zoo.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        zoo.nope

@@ -1,4 +1,5 @@
-"""The zoo in Python: `list()`, `build(name, **overrides)`, `train(name, ...)`, `load(run_dir)`.
+"""The zoo in Python: `list()`, `build(name, **overrides)`, `train(name, ...)`, `load(name_or_run_dir)`,
+`evaluate(name_or_run_dir)`, `export(name_or_run_dir, ...)`.
 
 From the shell: `python -m keras_vae.zoo --help`. The names resolve on first use, so the CLI can
 start (and print --help) without importing TensorFlow.
@@ -12,6 +13,8 @@ _API = {
     "load": ("keras_vae.runs", "load"),
     "train": ("keras_vae.train", "train"),
     "resume": ("keras_vae.train", "resume"),
+    "evaluate": ("keras_vae.evaluate", "evaluate_run"),
+    "export": ("keras_vae.export", "export_run"),
 }
 __all__ = sorted(_API)
 
