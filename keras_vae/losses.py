@@ -36,14 +36,8 @@ def gaussian_log_prob(x, mean, log_sigma):
 
 def gaussian_kl_per_dim(mean, log_var):
     """KL(N(mean, exp(log_var)) || N(0, 1)) for every latent dimension: shape [batch, latent]."""
-    mean, log_var = _float32(mean, log_var)
-    posterior = tfd.Normal(loc=mean, scale=tf.exp(0.5 * log_var))
-    return tfd.kl_divergence(posterior, tfd.Normal(loc=0.0, scale=1.0))
-
-
-def gaussian_kl(mean, log_var):
-    """KL(q(z|x) || N(0, I)) per example."""
-    return tf.reduce_sum(gaussian_kl_per_dim(mean, log_var), axis=-1)
+    per_dim_posterior = diagonal_normal(mean, log_var).distribution
+    return tfd.kl_divergence(per_dim_posterior, tfd.Normal(loc=0.0, scale=1.0))
 
 
 def diagonal_normal(mean, log_var):
