@@ -13,6 +13,7 @@ import tensorflow as tf
 from keras_vae import distribute, losses
 from keras_vae.errors import ConfigError
 from keras_vae.layers import Noise, reparameterize
+from keras_vae.models.checks import checked
 from keras_vae.registry import constructor_args
 
 
@@ -47,12 +48,10 @@ class Autoencoder(keras.Model):
         super().__init__(**kwargs)
         if likelihood not in losses.LIKELIHOODS:
             raise ConfigError(f"likelihood must be one of {losses.LIKELIHOODS}, got {likelihood!r}")
-        if not isinstance(latent_dim, int) or latent_dim < 1:
-            raise ConfigError(f"latent_dim must be an integer >= 1, got {latent_dim!r}")
+        checked("latent_dim", latent_dim, lambda v: v >= 1, "an integer >= 1", kind=int)
         if len(image_shape) != 3 or min(image_shape) < 1:
             raise ConfigError(f"image_shape must be [height, width, channels], got {image_shape!r}")
-        if not gaussian_sigma > 0:
-            raise ConfigError(f"gaussian_sigma must be > 0, got {gaussian_sigma!r}")
+        checked("gaussian_sigma", gaussian_sigma, lambda v: v > 0, "> 0")
         if binarize and likelihood != "bernoulli":
             raise ConfigError("binarize needs the bernoulli likelihood")
         self.image_shape = tuple(int(s) for s in image_shape)
