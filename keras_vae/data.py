@@ -38,43 +38,68 @@ class DatasetUnavailable(UserError):
 
 @dataclasses.dataclass
 class ImageData:
-    """A train/test split of float32 images in [0, 1], shape [N, H, W, C], and int labels."""
+    """A train/test split of float32 images in [0, 1], shape [N, H, W, C], with int64 labels
+    [N] in [0, num_classes), or None for a dataset without labels."""
 
     name: str
     x_train: np.ndarray
-    y_train: np.ndarray
+    y_train: np.ndarray | None
     x_test: np.ndarray
-    y_test: np.ndarray
+    y_test: np.ndarray | None
 
     @property
     def image_shape(self):
         return tuple(self.x_train.shape[1:])
 
-    def split(self, split):
+    @property
+    def num_classes(self):
+        """1 + the largest label, or None without labels."""
+        if self.y_train is None:
+            return None
+        return int(max(self.y_train.max(initial=-1), self.y_test.max(initial=-1))) + 1
+
+    def examples(self, split, limit=None):
+        """The split as a dict of arrays: {"images": [N, H, W, C]} and "labels" [N] if any."""
         if split not in ("train", "test"):
             raise UserError(f"unknown split {split!r}: use 'train' or 'test'")
-        return (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
+        images, labels = (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
+        examples = {"images": images[:limit]}
+        if labels is not None:
+            examples["labels"] = labels[:limit]
+        return examples
 
-    def batches(self, split, batch_size, shuffle=False, seed=None, limit=None, labels=True):
-        """A tf.data pipeline of (images, labels) batches, or of images alone with labels=False
-        (cheaper: training needs no labels); `limit` keeps the first N examples."""
+    def batches(self, split, batch_size, shuffle=False, seed=None, limit=None, keys=None):
+        """A tf.data pipeline of dict batches with `keys` (default: every key the data has;
+        training asks only for what its model reads, which is cheaper); `limit` keeps the
+        first N examples."""
         import tensorflow as tf
 
-        x, y = self.split(split)
-        if limit is not None:
-            x, y = x[:limit], y[:limit]
+        examples = self.examples(split, limit)
+        if keys is not None:
+            self.check_keys(keys)
+            examples = {key: examples[key] for key in keys}
         # The arrays are already float32 in memory, so there is nothing to cache.
-        ds = tf.data.Dataset.from_tensor_slices((x, y) if labels else x)
+        ds = tf.data.Dataset.from_tensor_slices(examples)
         if shuffle:
-            ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+            ds = ds.shuffle(len(examples["images"]), seed=seed, reshuffle_each_iteration=True)
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
-    def check_fits(self, image_shape):
-        if tuple(image_shape) != self.image_shape:
+    def check_keys(self, keys):
+        missing = [key for key in keys if key not in self.examples("test", 0)]
+        if missing:
+            raise UserError(f"dataset {self.name} has no {', '.join(missing)}; the model needs {list(keys)}")
+
+    def check_fits(self, model):
+        """The model's images and conditions fit this data: one UserError line if not."""
+        if tuple(model.image_shape) != self.image_shape:
             raise UserError(
                 f"dataset {self.name} has images of shape {list(self.image_shape)} but the model "
-                f"expects {list(image_shape)}"
+                f"expects {list(model.image_shape)}"
             )
+        self.check_keys(model.batch_keys)
+        for key, classes in model.condition_classes.items():
+            if self.num_classes > classes:
+                raise UserError(f"dataset {self.name} has {key} up to {self.num_classes - 1} but the model takes {classes} classes")
 
 
 def to_unit_float(images, source):
@@ -99,15 +124,24 @@ def to_unit_float(images, source):
     return images
 
 
-def _labels(labels, n):
-    return np.full(n, -1, np.int64) if labels is None else np.asarray(labels, np.int64).reshape(n)
+def _labels(labels, n, source):
+    """int64 labels [n] >= 0, or None for a dataset without labels."""
+    if labels is None:
+        return None
+    labels = np.asarray(labels)
+    if labels.size != n or not np.issubdtype(labels.dtype, np.integer) or (n and labels.min() < 0):
+        raise UserError(f"{source}: labels must be {n} integers >= 0, got {labels.dtype} {list(labels.shape)}")
+    return labels.astype(np.int64).reshape(n)
 
 
 def make(name, x_train, x_test, y_train=None, y_test=None):
     x_train, x_test = to_unit_float(x_train, f"{name} x_train"), to_unit_float(x_test, f"{name} x_test")
     if x_train.shape[1:] != x_test.shape[1:]:
         raise UserError(f"{name}: train images {x_train.shape[1:]} and test images {x_test.shape[1:]} differ")
-    return ImageData(name, x_train, _labels(y_train, len(x_train)), x_test, _labels(y_test, len(x_test)))
+    if (y_train is None) != (y_test is None):
+        raise UserError(f"{name}: labels for one split only; give both y_train and y_test, or neither")
+    return ImageData(name, x_train, _labels(y_train, len(x_train), f"{name} y_train"),
+                     x_test, _labels(y_test, len(x_test), f"{name} y_test"))
 
 
 # -- sources --------------------------------------------------------------------------------------
@@ -223,11 +257,14 @@ def from_folder(root, test_every=10):
         if images and image.shape != images[0].shape:
             raise UserError(f"{path} is {list(image.shape)} but {paths[0].name} is {list(images[0].shape)}: images must share one size")
         images.append(image)
-        labels.append(classes.index(path.parent.relative_to(root).as_posix()) if classes else -1)
+        labels.append(classes.index(path.parent.relative_to(root).as_posix()) if classes else None)
     if len(images) < 2:
         raise UserError(f"{root} has {len(images)} readable PNG/JPEG image(s); need at least 2")
-    images, labels = np.stack(images), np.array(labels)
+    images = np.stack(images)
     test = np.arange(len(images)) % test_every == test_every - 1
+    if not classes:  # a flat folder has no labels
+        return make(f"folder:{root}", images[~test], images[test])
+    labels = np.array(labels)
     return make(f"folder:{root}", images[~test], images[test], labels[~test], labels[test])
 
 
@@ -257,10 +294,13 @@ def load(name, fallback=True):
         return mnist_5k()
 
 
-def known_image_shape(name):
-    """The image shape of a named dataset, loading it only when the name does not say."""
-    if name in TFDS_SHAPES:
-        return TFDS_SHAPES[name]
-    if name == OFFLINE_MNIST:
-        return TFDS_SHAPES["mnist"]
-    return load(name).image_shape
+def model_params(data):
+    """The constructor arguments a dataset decides: image_shape and num_classes."""
+    return {"image_shape": list(data.image_shape), "num_classes": data.num_classes}
+
+
+def known_model_params(name):
+    """`model_params` of a named dataset, loading it only when the name does not say."""
+    if name in TFDS_SHAPES or name == OFFLINE_MNIST:
+        return {"image_shape": list(TFDS_SHAPES.get(name, TFDS_SHAPES["mnist"])), "num_classes": 10}
+    return model_params(load(name))

@@ -1,12 +1,16 @@
 """The pictures of a trained run (`python -m keras_vae.zoo plot RUN_DIR`): titled PNG files.
 
-reconstructions.png   test inputs above their reconstructions (denoising: noisy / clean / output)
-prior_samples.png     decoded draws from the prior (generative models)
-manifold.png          2-D latent space: decoder means over a grid of N(0, 1) quantiles
-latent_scatter.png    2-D latent space: the test set's latent means, coloured by label
-latent_pca.png        larger latent spaces: the same after a 2-D PCA
-interpolation.png     decoded straight lines in latent space between pairs of test images
-training_curves.png   the run's per-epoch history
+A model lists the figures that apply to it (`model.figures`); this module knows how to draw each:
+
+reconstructions   test inputs above their reconstructions
+denoising         corrupted inputs, the clean inputs and the output from the corrupted ones
+prior_samples     decoded draws from the prior (`model.sample`)
+class_samples     one row per class of a conditional model, the same latent draw in each column
+manifold          2-D latent space: decoder means over a grid of N(0, 1) quantiles
+latent_space      the test set's codes coloured by label (latent_scatter.png, <= 2-D), or a 2-D
+                  PCA of them (latent_pca.png)
+interpolation     decoded straight lines in latent space between pairs of test images
+training_curves   the run's per-epoch history (every run that has one)
 """
 
 import numpy as np
@@ -14,8 +18,7 @@ import tensorflow_probability as tfp
 
 from keras_vae import data as datasets
 from keras_vae import plots, runs
-from keras_vae.evaluate import PER_DIMENSION, seeded_noise
-from keras_vae.models.base import VAE
+from keras_vae.evaluate import seeded_noise, slices
 
 SHOWN = 10  # test images in the reconstruction figure
 SAMPLES = 64
@@ -28,6 +31,10 @@ def evenly_spaced(n, count):
     return np.unique(np.linspace(0, n - 1, min(count, n)).round().astype(int))
 
 
+def subset(examples, indices):
+    return {key: value[indices] for key, value in examples.items()}
+
+
 def quantile_grid(side, low=0.05, high=0.95):
     """[side * side, 2] latent points: the N(0, 1) quantiles of `side` evenly spaced probabilities
     in [low, high] on each axis (Kingma & Welling 2014, figure 4), row-major, z_2 decreasing down
@@ -37,96 +44,133 @@ def quantile_grid(side, low=0.05, high=0.95):
     return np.stack([z1.ravel(), z2.ravel()], axis=-1).astype(np.float32)
 
 
-def latent_codes(model, images, batch_size=256):
-    """The code of every image (a VAE's posterior mean), [N, latent_dim]."""
-    return np.concatenate([model.code(images[i : i + batch_size]).numpy() for i in range(0, len(images), batch_size)])
+def latent_codes(model, examples, batch_size=256):
+    """The code of every example (a VAE's posterior mean), [N, latent_dim]."""
+    return np.concatenate([model.code(batch).numpy() for batch in slices(examples, batch_size)])
 
 
-def reconstructions(model, images, path):
-    x = model.targets(images[evenly_spaced(len(images), SHOWN)], training=False)
-    inputs = "binarized test inputs" if model.binarize else "test inputs"
-    if hasattr(model, "corrupt"):
-        noisy = model.corrupt(x)
-        rows = [noisy, x, model.decode(model.code(noisy))]
-        title = f"Denoising: corrupted {inputs} (top), the clean inputs (middle), the output from the corrupted ones (bottom)"
-    else:
-        rows = [x, model.decode(model.code(x))]
-        at = "the posterior mean" if isinstance(model, VAE) else "the code"
-        title = f"Reconstructions: {inputs} (top) and the decoder mean at {at} (bottom)"
-    return plots.save_titled_grid(np.concatenate(rows), path, title, columns=len(x))
+def shown(model, examples):
+    """SHOWN test examples, their images as the model's targets (binarized if it binarizes)."""
+    batch = subset(examples, evenly_spaced(len(examples["images"]), SHOWN))
+    return {**batch, "images": model.targets(batch["images"], training=False)}
 
 
-def prior_samples(model, path, seed):
+def inputs_name(model):
+    return "binarized test inputs" if model.binarize else "test inputs"
+
+
+def reconstructions(model, examples, path, **_):
+    batch = shown(model, examples)
+    title = f"Reconstructions: {inputs_name(model)} (top) and the decoder mean at the code (bottom)"
+    rows = [batch["images"], model.reconstruct(batch)]
+    return plots.save_titled_grid(np.concatenate(rows), path, title, columns=len(batch["images"]))
+
+
+def denoising(model, examples, path, **_):
+    batch = shown(model, examples)
+    noisy = model.corrupt(batch["images"])
+    title = (f"Denoising: corrupted {inputs_name(model)} (top), the clean inputs (middle), the output "
+             f"from the corrupted ones (bottom)")
+    rows = [noisy, batch["images"], model.reconstruct({**batch, "images": noisy})]
+    return plots.save_titled_grid(np.concatenate(rows), path, title, columns=len(noisy))
+
+
+def prior_samples(model, path, seed, **_):
     title = f"{SAMPLES} samples from the prior: decoder means of z ~ N(0, I), {model.latent_dim}-D latent space"
     return plots.save_titled_grid(model.sample(SAMPLES, seed=seed).numpy(), path, title, columns=8)
 
 
-def manifold(model, path):
+def class_samples(model, path, seed, columns=8, **_):
+    """One row per class of each condition; column j decodes the same z_j in every row."""
+    [(key, classes)] = model.condition_classes.items()
+    rows = [model.sample(columns, seed=seed, **{key: c}).numpy() for c in range(classes)]
+    title = (f"Samples per class: row c decodes z ~ N(0, I) with {key} = c (c = 0 at the top); "
+             f"each column shares one z, so it keeps its style across classes")
+    return plots.save_titled_grid(np.concatenate(rows), path, title, columns=columns)
+
+
+def manifold(model, path, **_):
     title = (f"Learned 2-D manifold: decoder means at z = inverse normal CDF of p, p = 0.05..0.95 "
              f"({MANIFOLD_SIDE} steps) on each axis; z1 grows rightwards, z2 upwards")
     images = model.decode(quantile_grid(MANIFOLD_SIDE)).numpy()
     return plots.save_titled_grid(images, path, title, columns=MANIFOLD_SIDE, scale=1)
 
 
-def latent_scatter(model, images, labels, path):
-    codes = latent_codes(model, images)
-    what = "latent means" if isinstance(model, VAE) else "codes"
-    n = len(codes)
-    if model.latent_dim == 1:
-        return plots.save_scatter(np.stack([codes[:, 0], labels], -1), labels, path,
-                                  f"Test set {what} (1-D) against the label, {n} images", "z", "label")
-    if model.latent_dim == 2:
-        return plots.save_scatter(codes, labels, path, f"Test set {what}, coloured by label, {n} images", "z1", "z2")
+def latent_space(model, examples, path, **_):
+    """The codes coloured by label; written as latent_scatter.png (<= 2-D) or latent_pca.png."""
+    codes = latent_codes(model, examples)
+    labels = examples.get("labels", np.zeros(len(codes), np.int64))
+    n, dims = codes.shape
+    coloured = "coloured by label" if "labels" in examples else "(no labels)"
+    if dims <= 2:
+        path = path.with_name("latent_scatter.png")
+        if dims == 1:
+            return plots.save_scatter(np.stack([codes[:, 0], labels], -1), labels, path,
+                                      f"Test set codes (1-D) against the label, {n} images", "z", "label")
+        return plots.save_scatter(codes, labels, path, f"Test set codes, {coloured}, {n} images", "z1", "z2")
     centred = codes - codes.mean(axis=0)
     _, singular, axes = np.linalg.svd(centred, full_matrices=False)
     share = singular**2 / np.sum(singular**2)
-    title = (f"2-D PCA of the test set's {model.latent_dim}-D {what}, coloured by label, {n} images "
+    title = (f"2-D PCA of the test set's {dims}-D codes, {coloured}, {n} images "
              f"(the two components hold {share[0]:.0%} and {share[1]:.0%} of the variance)")
-    return plots.save_scatter(centred @ axes[:2].T, labels, path, title, "PC 1", "PC 2")
+    return plots.save_scatter(centred @ axes[:2].T, labels, path.with_name("latent_pca.png"), title, "PC 1", "PC 2")
 
 
-def interpolation(model, images, path):
-    first = evenly_spaced(len(images), PAIRS)
+def interpolation(model, examples, path, **_):
+    n = len(examples["images"])
+    first = evenly_spaced(n, PAIRS)
     # An offset of 2/5 of the split pairs different classes, no pair twice, in a label-sorted split.
-    x_a, x_b = images[first], images[(first + 2 * len(images) // 5) % len(images)]
-    z_a, z_b = model.code(x_a).numpy(), model.code(x_b).numpy()
+    a, b = subset(examples, first), subset(examples, (first + 2 * n // 5) % n)
+    z_a, z_b = model.code(a).numpy(), model.code(b).numpy()
     t = np.linspace(0.0, 1.0, STEPS, dtype=np.float32)[None, :, None]
     z = (z_a[:, None] * (1 - t) + z_b[:, None] * t).reshape(-1, model.latent_dim)
     between = model.decode(z).numpy().reshape(len(first), STEPS, *model.image_shape)
-    rows = np.concatenate([x_a[:, None], between, x_b[:, None]], axis=1).reshape(-1, *model.image_shape)
-    code = "latent means" if isinstance(model, VAE) else "codes"
+    rows = np.concatenate([a["images"][:, None], between, b["images"][:, None]], axis=1)
     title = (f"Interpolation between pairs of test images (first and last column): decoder means "
-             f"along the straight line between their {code}, {STEPS} steps")
-    return plots.save_titled_grid(rows, path, title, columns=STEPS + 2)
+             f"along the straight line between their codes, {STEPS} steps")
+    return plots.save_titled_grid(rows.reshape(-1, *model.image_shape), path, title, columns=STEPS + 2)
+
+
+DRAWERS = {
+    "reconstructions": reconstructions,
+    "denoising": denoising,
+    "prior_samples": prior_samples,
+    "class_samples": class_samples,
+    "manifold": manifold,
+    "latent_space": latent_space,
+    "interpolation": interpolation,
+}
+
+
+# The file a figure goes to, where it is not <name>.png: a denoiser's figure is its reconstructions.
+FILES = {"denoising": "reconstructions.png"}
+
+
+def draw(name, model, out, examples=None, seed=0):
+    """Draw figure `name` of `model` into `out`; returns the path written."""
+    with seeded_noise(model, seed):  # corruption and samples repeat
+        return DRAWERS[name](model=model, examples=examples, path=out / FILES.get(name, f"{name}.png"), seed=seed)
 
 
 def plot_run(run_dir, dataset=None, out=None, seed=0):
-    """Write every picture that applies to the run's model; returns the paths written."""
+    """Write every figure the run's model declares, and its training curves; returns the paths."""
     run_dir = runs.check_run_dir(run_dir)  # a zoo entry name means its shipped run
     config = runs.read_config(run_dir)
     model = runs.load_run_model(run_dir)
     data = datasets.load(dataset or config["dataset"])
-    data.check_fits(model.image_shape)
+    data.check_fits(model)
     out = runs.output_dir(run_dir, out)  # never into a shipped zoo entry
     out.mkdir(parents=True, exist_ok=True)
-    images, labels = data.x_test, data.y_test
-    with seeded_noise(model, seed):  # the corruption repeats
-        written = [reconstructions(model, images, out / "reconstructions.png")]
-    if hasattr(model, "sample"):
-        written.append(prior_samples(model, out / "prior_samples.png", seed))
-        if model.latent_dim == 2:
-            written.append(manifold(model, out / "manifold.png"))
-    scatter = "latent_scatter.png" if model.latent_dim <= 2 else "latent_pca.png"
-    written.append(latent_scatter(model, images, labels, out / scatter))
-    written.append(interpolation(model, images, out / "interpolation.png"))
+    examples = data.examples("test")
+    written = [draw(name, model, out, examples, seed) for name in model.figures]
     if (run_dir / runs.HISTORY).is_file():
-        written.append(training_curves(runs.read_json(run_dir / runs.HISTORY), config, out / "training_curves.png"))
+        history = runs.read_json(run_dir / runs.HISTORY)
+        written.append(training_curves(history, model.evaluated_names, config, out / "training_curves.png"))
     return written
 
 
-def training_curves(history, config, path):
-    """Every logged metric but the per-dimension KLs (beta_vae's kl_0, kl_1, ...), loss first."""
-    names = [n for n in history[0] if n not in ("epoch", "seconds") and not n.startswith("val_")]
-    names = sorted((n for n in names if not PER_DIMENSION.match(n)), key=lambda n: n != "loss")
+def training_curves(history, names, config, path):
+    """The model's evaluated terms (not beta_vae's per-dimension KLs), loss first."""
+    names = [n for n in names if n in history[0]]
     title = f"Training curves of {config.get('entry', 'the run')} on {config['dataset']}: per-epoch means, train and test split"
     return plots.save_curves(history, names, path, title)

@@ -4,7 +4,7 @@
 
 E[L_1] is the ELBO; E[L_k] rises with k towards log p(x). The estimator sees a model only through
 a `LatentModel` (posterior, prior, likelihood), so a model whose log p(x) has a closed form can
-check it; `vae_latent_model` adapts a zoo VAE.
+check it; a zoo model with `bound = "iwae"` gives its own through `latent_model()`.
 """
 
 import dataclasses
@@ -15,12 +15,11 @@ from typing import Callable
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from keras_vae import losses
-
 
 @dataclasses.dataclass
 class LatentModel:
-    """posterior(x) -> a distribution over z with batch shape [B] (x: [B, ...]);
+    """posterior(x) -> a distribution over z with batch shape [B] (x: a [B, ...] tensor, or a
+    dict of them such as {"images": ..., "labels": ...});
     prior -> a distribution over z with scalar batch shape;
     log_likelihood(x, z) -> log p(x | z) of shape [S, B] for z of shape [S, B, latent]."""
 
@@ -33,22 +32,6 @@ class LatentModel:
         """`log_weights` for this model as one graph: eager dispatch of the many small TFP ops
         would otherwise dominate. Traced again only for a new batch or sample count."""
         return tf.function(lambda x, samples, seed: log_weights(self, x, samples, seed), reduce_retracing=True)
-
-
-def vae_latent_model(vae):
-    """A zoo VAE as a LatentModel. x must already be the model's targets (binarized if it binarizes)."""
-
-    def posterior(x):
-        return losses.diagonal_normal(*vae.encode(x))
-
-    def log_likelihood(x, z):
-        samples, batch = tf.shape(z)[0], tf.shape(z)[1]
-        raw = vae.decoder(tf.reshape(z, [-1, vae.latent_dim]))
-        # Each sample's images against its own example: x repeated once per sample, sample-major.
-        repeated = tf.reshape(tf.broadcast_to(x, tf.concat([[samples], tf.shape(x)], 0)), tf.shape(raw))
-        return -tf.reshape(vae.reconstruction_nll(repeated, raw), [samples, batch])
-
-    return LatentModel(posterior, losses.standard_normal(vae.latent_dim), log_likelihood)
 
 
 def log_weights(model, x, samples, seed):
@@ -68,13 +51,14 @@ def iwae(model, x, k, seed=0, max_decodes=2048):
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    x = tf.convert_to_tensor(x)
+    x = tf.nest.map_structure(tf.convert_to_tensor, x)
+    size = int(tf.nest.flatten(x)[0].shape[0])
     chunk = min(k, max_decodes)
     group = max(1, max_decodes // chunk)
     seed = tf.constant([0, seed] if isinstance(seed, int) else seed, tf.int32)
     estimates, step = [], 0
-    for start in range(0, int(x.shape[0]), group):
-        xs = x[start : start + group]
+    for start in range(0, size, group):
+        xs = tf.nest.map_structure(lambda t: t[start : start + group], x)  # noqa: B023
         parts = []
         for done in range(0, k, chunk):
             seed_of_pass = tf.random.experimental.stateless_fold_in(seed, step)

@@ -26,6 +26,7 @@ class Noise(keras.layers.Layer):
         super().__init__(**kwargs)
         self.seed = seed
         self._generator = None
+        self.built = True  # no Keras weights: nothing to build from an input
 
     @property
     def generator(self):
@@ -51,24 +52,20 @@ def reparameterize(mean, log_var, eps):
     return mean + tf.exp(0.5 * log_var) * eps
 
 
-def dense_trunk(image_shape, hidden_sizes, activation="relu", name="encoder_trunk"):
+def dense_trunk(images, hidden_sizes, activation="relu"):
     """Flatten, then a stack of Dense layers: images -> features."""
-    inputs = keras.Input(shape=tuple(image_shape), name="images")
-    h = keras.layers.Flatten()(inputs)
+    h = keras.layers.Flatten()(images)
     for i, units in enumerate(hidden_sizes):
         h = keras.layers.Dense(units, activation=activation, name=f"dense_{i}")(h)
-    return inputs, h
+    return h
 
 
-def dense_decoder(latent_dim, hidden_sizes, image_shape, activation="relu"):
-    """The mirrored MLP: z -> per-pixel raw outputs of shape image_shape."""
-    z = keras.Input(shape=(latent_dim,), name="z")
-    h = z
+def dense_decoder_body(h, hidden_sizes, image_shape, activation="relu"):
+    """The mirrored MLP: latent features -> per-pixel raw outputs of shape image_shape."""
     for i, units in enumerate(reversed(hidden_sizes)):
         h = keras.layers.Dense(units, activation=activation, name=f"dense_{i}")(h)
     h = keras.layers.Dense(math.prod(image_shape), name="pixels")(h)
-    outputs = keras.layers.Reshape(tuple(image_shape), name="outputs")(h)
-    return keras.Model(z, outputs, name="decoder")
+    return keras.layers.Reshape(tuple(image_shape), name="outputs")(h)
 
 
 CONV_STRIDE = 2
@@ -87,34 +84,49 @@ def check_conv_shape(image_shape, filters, kernel_size):
         raise ConfigError(f"kernel_size must be >= the stride {CONV_STRIDE}, got {kernel_size}")
 
 
-def conv_trunk(image_shape, filters, kernel_size, hidden_dim, activation="relu"):
+def conv_trunk(images, filters, kernel_size, hidden_dim, activation="relu"):
     """Strided Conv2D stack, then a Dense layer: images -> features."""
-    inputs = keras.Input(shape=tuple(image_shape), name="images")
-    h = inputs
+    h = images
     for i, f in enumerate(filters):
         h = keras.layers.Conv2D(
             f, kernel_size, strides=CONV_STRIDE, padding="same", activation=activation, name=f"conv_{i}"
         )(h)
     h = keras.layers.Flatten()(h)
-    h = keras.layers.Dense(hidden_dim, activation=activation, name="dense")(h)
-    return inputs, h
+    return keras.layers.Dense(hidden_dim, activation=activation, name="dense")(h)
 
 
-def conv_decoder(latent_dim, filters, kernel_size, hidden_dim, image_shape, activation="relu"):
+def conv_decoder_body(h, filters, kernel_size, hidden_dim, image_shape, activation="relu"):
     """The mirror of `conv_trunk`: Dense, reshape, strided Conv2DTranspose up to image_shape."""
     factor = CONV_STRIDE ** len(filters)
     height, width, channels = image_shape
     start = (height // factor, width // factor, filters[-1])
-    z = keras.Input(shape=(latent_dim,), name="z")
-    h = keras.layers.Dense(hidden_dim, activation=activation, name="dense")(z)
+    h = keras.layers.Dense(hidden_dim, activation=activation, name="dense")(h)
     h = keras.layers.Dense(math.prod(start), activation=activation, name="project")(h)
-    h = keras.layers.Reshape(start)(h)
+    h = keras.layers.Reshape(start, name="unflatten")(h)
     for i, f in enumerate(reversed(filters)):
         h = keras.layers.Conv2DTranspose(
             f, kernel_size, strides=CONV_STRIDE, padding="same", activation=activation, name=f"deconv_{i}"
         )(h)
-    outputs = keras.layers.Conv2D(channels, kernel_size, padding="same", name="outputs")(h)
-    return keras.Model(z, outputs, name="decoder")
+    return keras.layers.Conv2D(channels, kernel_size, padding="same", name="outputs")(h)
+
+
+@keras.saving.register_keras_serializable(package="keras_vae")
+class OneHot(keras.layers.Layer):
+    """Integer class indices [B] -> one-hot float vectors [B, classes] (a condition's input to
+    a network; ONNX has the same OneHot op)."""
+
+    def __init__(self, classes, **kwargs):
+        super().__init__(**kwargs)
+        self.classes = classes
+
+    def call(self, indices):
+        return tf.one_hot(tf.cast(indices, tf.int32), self.classes, dtype=self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.classes)
+
+    def get_config(self):
+        return {**super().get_config(), "classes": self.classes}
 
 
 def top_k_mask(scores, k):

@@ -187,12 +187,24 @@ def build_from_config(config, compile=True):
 
 def build(name, compile=True, **overrides):
     """Build zoo entry `name`, e.g. `build("conv_vae", latent_dim=2)`."""
-    config = resolve(name, overrides)
-    if config["params"].get("image_shape") is None:
-        from keras_vae.data import known_image_shape
+    from keras_vae.data import known_model_params
 
-        config["params"]["image_shape"] = known_image_shape(config["dataset"])
+    config = resolve(name, overrides)
+    fill_from_data(config, lambda: known_model_params(config["dataset"]))
     return build_from_config(config, compile=compile)
+
+
+def fill_from_data(config, params_of_data):
+    """Fill the constructor arguments that the data decides (image_shape, num_classes) and the
+    config leaves null; `params_of_data()` gives them (called only when one is missing)."""
+    takes = constructor_args(model_class(config["class"]))
+    missing = [key for key in ("image_shape", "num_classes") if key in takes and config["params"].get(key) is None]
+    if missing:
+        known = params_of_data()
+        config["params"].update({key: known[key] for key in missing})
+    if "num_classes" in missing and config["params"]["num_classes"] is None:
+        raise UserError(f"dataset {config['dataset']} has no labels, and {config['class']} is conditioned on them")
+    return config
 
 
 def list_entries():

@@ -58,10 +58,11 @@ def sweep(entry, latent_dims=None, likelihoods=None, overrides=None, out=None, s
         trained = time.perf_counter()
         metrics = evaluate.evaluate_run(run_dir, k=k, limit=limit, seed=seed)
         evaluated = time.perf_counter()
-        if hasattr(model, "sample"):
-            figures.prior_samples(model, run_dir / "prior_samples.png", seed)
+        sampled = "prior_samples" in model.figures
+        if sampled:
+            figures.draw("prior_samples", model, run_dir, seed=seed)
         rows.append({"name": name, **settings, "train_seconds": round(trained - started, 1),
-                     "eval_seconds": round(evaluated - trained, 1), **metrics})
+                     "eval_seconds": round(evaluated - trained, 1), "sampled": sampled, **metrics})
     runs.write_json(out / ROWS, rows)
     report = out / REPORT
     with runs.atomic(report) as tmp:
@@ -98,7 +99,7 @@ def markdown(entry, rows):
     if len({r["likelihood"] for r in rows}) > 1:
         lines += ["", "Log-likelihoods under different likelihoods are not comparable (a Bernoulli "
                      "cross-entropy of grey levels is no density); compare their MSE and samples."]
-    sampled = [r for r in rows if r.get("elbo") is not None]
+    sampled = [r for r in rows if r["sampled"]]
     if sampled:
         lines += ["", "## Samples from the prior", "",
                   "| " + " | ".join(r["name"] for r in sampled) + " |",

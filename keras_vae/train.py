@@ -64,23 +64,18 @@ def prepare_run_dir(run_dir, overwrite=False):
 
 
 def load_data(config):
-    """Load the config's dataset; record the one actually used and fit image_shape to it."""
+    """Load the config's dataset and record the one actually used. Constructor arguments the
+    data decides (image_shape, num_classes) and the config leaves null are filled in from it."""
     data = datasets.load(config["dataset"])
     config["dataset"] = data.name
-    params = config["params"]
-    if params.get("image_shape") is None:
-        params["image_shape"] = list(data.image_shape)
-    data.check_fits(params["image_shape"])
+    registry.fill_from_data(config, lambda: datasets.model_params(data))
     return data
 
 
-def batches(data, split, config, limit=None, **kwargs):
-    """The pipeline that feeds training (the bench times this one).
-
-    Images only: training needs no labels, and under MultiWorkerMirroredStrategy Keras 3.15
-    reduces a first batch with strategy.reduce, which fails on an (images, labels) pair.
-    """
-    return data.batches(split, config["batch_size"], limit=limit, labels=False, **kwargs)
+def batches(data, split, config, keys, limit=None, **kwargs):
+    """The pipeline that feeds training (the bench times this one): dict batches with only the
+    `keys` the model reads (the images alone for most models, which is cheaper)."""
+    return data.batches(split, config["batch_size"], limit=limit, keys=keys, **kwargs)
 
 
 def feed(model, dataset):
@@ -100,13 +95,15 @@ def feed(model, dataset):
 
 
 def fit(model, data, config, run_dir, initial_epoch, history, verbose="auto", limit=None):
+    data.check_fits(model)
+    keys = model.batch_keys
     train_batches, steps = feed(
-        model, batches(data, "train", config, limit, shuffle=True, seed=config["seed"] + initial_epoch)
+        model, batches(data, "train", config, keys, limit, shuffle=True, seed=config["seed"] + initial_epoch)
     )
     model.fit(
         train_batches,
         steps_per_epoch=steps,
-        validation_data=batches(data, "test", config, limit),
+        validation_data=batches(data, "test", config, keys, limit),
         epochs=config["epochs"],
         initial_epoch=initial_epoch,
         callbacks=[

@@ -28,8 +28,8 @@ def test_train_flops_match_the_dense_layer_shapes():
 
 def test_cached_like_repeats_one_batch_in_the_same_sizes():
     images = np.random.default_rng(0).uniform(size=(300, 4, 4, 1)).astype(np.float32)
-    pipeline = tf.data.Dataset.from_tensor_slices(images).shuffle(300, seed=0).batch(128)
-    cached = list(cached_like(pipeline))
+    pipeline = tf.data.Dataset.from_tensor_slices({"images": images}).shuffle(300, seed=0).batch(128)
+    cached = [b["images"] for b in cached_like(pipeline)]
     assert [len(b) for b in cached] == [128, 128, 44]
     for batch in cached[1:]:
         np.testing.assert_array_equal(batch, cached[0][: len(batch)])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from keras_vae import runs, train
-from keras_vae.models import BetaVAE, ConvVAE
+from keras_vae.models import BetaVAE, VAE
 
 SMALL = {"latent_dim": 4, "filters": [4, 8], "hidden_dim": 16}
 
@@ -28,12 +28,12 @@ def twin(vae, **kwargs):
 
 
 def test_beta_1_is_exactly_the_vae_loss_and_beta_reweights_the_kl(x, rng):
-    vae = ConvVAE(**SMALL, seed=0)
+    vae = VAE(architecture="conv", **SMALL, seed=0)
     eps = rng.standard_normal((len(x), 4)).astype(np.float32)
-    expected = vae.loss_terms(x, eps=eps)
-    np.testing.assert_array_equal(twin(vae, beta=1.0).loss_terms(x, eps=eps)["loss"].numpy(), expected["loss"].numpy())
+    expected = vae.loss_terms({"images": x}, eps=eps)
+    np.testing.assert_array_equal(twin(vae, beta=1.0).loss_terms({"images": x}, eps=eps)["loss"].numpy(), expected["loss"].numpy())
 
-    terms = twin(vae, beta=4.0).loss_terms(x, eps=eps)
+    terms = twin(vae, beta=4.0).loss_terms({"images": x}, eps=eps)
     mean, log_var = (t.numpy() for t in vae.encode(x))
     kl_per_dim = numpy_kl_per_dim(mean, log_var)
     np.testing.assert_allclose(terms["loss"], expected["reconstruction"] + 4 * kl_per_dim.sum(axis=1), rtol=1e-5)
@@ -55,7 +55,7 @@ def test_capacity_rises_linearly_then_holds_and_sets_the_objective(x, rng):
 
     model.capacity_step.assign(3)
     eps = rng.standard_normal((len(x), 4)).astype(np.float32)
-    terms = model.loss_terms(x, eps=eps)
+    terms = model.loss_terms({"images": x}, eps=eps)
     mean, log_var = (t.numpy() for t in model.encode(x))
     gap = abs(numpy_kl_per_dim(mean, log_var).sum(axis=1).mean() - capacity_at(3))
     np.testing.assert_allclose(terms["loss"], terms["reconstruction"].numpy() + 50.0 * gap, rtol=1e-5)

@@ -27,18 +27,31 @@ def test_mnist_5k_is_a_deterministic_stratified_split(mnist_5k):
     assert not any(image.tobytes() in train for image in mnist_5k.x_test)
 
 
-def test_batches_shuffle_repeatably_and_keep_labels(mnist_5k):
+def test_batches_are_dicts_that_shuffle_repeatably_and_keep_labels(mnist_5k):
     def first_labels(seed):
-        images, labels = next(iter(mnist_5k.batches("train", 32, shuffle=True, seed=seed)))
-        assert images.shape == (32, 28, 28, 1) and images.dtype == tf.float32
-        return labels.numpy()
+        batch = next(iter(mnist_5k.batches("train", 32, shuffle=True, seed=seed)))
+        assert set(batch) == {"images", "labels"}
+        assert batch["images"].shape == (32, 28, 28, 1) and batch["images"].dtype == tf.float32
+        # Shuffling keeps each image with its own label.
+        index = [np.flatnonzero((mnist_5k.x_train == image).all(axis=(1, 2, 3)))[0] for image in batch["images"][:4].numpy()]
+        np.testing.assert_array_equal(mnist_5k.y_train[index], batch["labels"][:4])
+        return batch["labels"].numpy()
 
     np.testing.assert_array_equal(first_labels(1), first_labels(1))
     assert not np.array_equal(first_labels(1), first_labels(2))
     limited = mnist_5k.batches("test", 100, limit=250)
-    assert [int(x.shape[0]) for x, _ in limited] == [100, 100, 50]
-    images_only = next(iter(mnist_5k.batches("test", 100, labels=False)))
-    np.testing.assert_array_equal(images_only, mnist_5k.x_test[:100])
+    assert [int(b["images"].shape[0]) for b in limited] == [100, 100, 50]
+    images_only = next(iter(mnist_5k.batches("test", 100, keys=["images"])))
+    assert set(images_only) == {"images"}
+    np.testing.assert_array_equal(images_only["images"], mnist_5k.x_test[:100])
+
+
+def test_a_dataset_without_labels_says_so(rng):
+    unlabelled = data.make("npz:x", rng.uniform(size=(10, 4, 4)), rng.uniform(size=(3, 4, 4)))
+    assert unlabelled.y_train is None and unlabelled.num_classes is None
+    assert set(unlabelled.examples("test")) == {"images"}
+    with pytest.raises(UserError, match="dataset npz:x has no labels"):
+        unlabelled.batches("train", 4, keys=["images", "labels"])
 
 
 def test_npz_in_keras_layout(tmp_path, rng):

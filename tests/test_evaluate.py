@@ -8,7 +8,8 @@ import pytest
 import tensorflow as tf
 
 from keras_vae import evaluate, registry, train
-from keras_vae.models import BetaVAE, ContractiveAE, DenoisingAE, DenseVAE, SparseAE
+from keras_vae.models import VAE, BetaVAE, ContractiveAE, DenoisingAE, SparseAE
+from keras_vae.models.vae import active_units
 
 SHAPE = (8, 8, 1)
 
@@ -26,13 +27,13 @@ def numpy_bce(x, p):
 
 def test_active_units_counts_variances_above_the_threshold():
     means = np.stack([np.full(50, 3.0), np.linspace(-1, 1, 50), np.linspace(-0.1, 0.1, 50)], axis=1)
-    count, activity = evaluate.active_units(means)
+    count, activity = active_units(means)
     np.testing.assert_allclose(activity, [0.0, np.var(np.linspace(-1, 1, 50)), np.var(np.linspace(-0.1, 0.1, 50))])
     assert count == 1  # the constant unit and the one of variance ~0.0035 are inactive
 
 
 def test_units_collapsed_to_the_prior_are_inactive_and_cost_no_kl(images):
-    vae = DenseVAE(image_shape=SHAPE, latent_dim=6, hidden_sizes=[16], seed=0)
+    vae = VAE(architecture="dense", image_shape=SHAPE, latent_dim=6, hidden_sizes=[16], seed=0)
     collapsed = [0, 2, 5]
     mean_layer, log_var_layer = vae.encoder.get_layer("z_mean"), vae.encoder.get_layer("z_log_var")
     kernel, bias = mean_layer.get_weights()
@@ -43,7 +44,7 @@ def test_units_collapsed_to_the_prior_are_inactive_and_cost_no_kl(images):
     kernel[:, collapsed], bias[collapsed] = 0.0, 0.0  # q(z_i | x) = N(0, 1) = p(z_i) for every x
     log_var_layer.set_weights([kernel, bias])
 
-    metrics = evaluate.evaluate_model(vae, images, batch_size=64, k=0)
+    metrics = evaluate.evaluate_model(vae, {"images": images}, batch_size=64, k=0)
 
     means = vae.encode(images)[0].numpy()
     np.testing.assert_allclose(metrics["activity_per_dim"], means.var(axis=0), rtol=1e-4, atol=1e-7)
@@ -55,8 +56,8 @@ def test_units_collapsed_to_the_prior_are_inactive_and_cost_no_kl(images):
 
 
 def test_vae_metrics_match_independent_computations(images):
-    vae = DenseVAE(image_shape=SHAPE, latent_dim=3, hidden_sizes=[16], seed=0)
-    metrics = evaluate.evaluate_model(vae, images, batch_size=128, k=50)
+    vae = VAE(architecture="dense", image_shape=SHAPE, latent_dim=3, hidden_sizes=[16], seed=0)
+    metrics = evaluate.evaluate_model(vae, {"images": images}, batch_size=128, k=50)
     assert metrics["split_examples"] == 300 and metrics["iwae_k"] == 50
     assert metrics["elbo"] == pytest.approx(-(metrics["reconstruction"] + metrics["kl"]), rel=1e-5)
     assert metrics["loss"] == pytest.approx(-metrics["elbo"], rel=1e-5)
@@ -67,12 +68,12 @@ def test_vae_metrics_match_independent_computations(images):
     assert metrics["mse"] == pytest.approx(((images - p) ** 2).mean(), rel=1e-4)
     assert metrics["binarization"].startswith("none") and "not a normalized density" in metrics["binarization"]
     # Everything is drawn from the seed: a second evaluation repeats exactly.
-    assert evaluate.evaluate_model(vae, images, batch_size=128, k=50) == metrics
+    assert evaluate.evaluate_model(vae, {"images": images}, batch_size=128, k=50) == metrics
 
 
 def test_beta_vae_reports_the_elbo_not_its_reweighted_loss(images):
     model = BetaVAE(image_shape=SHAPE, latent_dim=3, beta=4.0, filters=[4, 8], hidden_dim=8, seed=0)
-    metrics = evaluate.evaluate_model(model, images, batch_size=128, k=5)
+    metrics = evaluate.evaluate_model(model, {"images": images}, batch_size=128, k=5)
     assert metrics["loss"] == pytest.approx(metrics["reconstruction"] + 4.0 * metrics["kl"], rel=1e-5)
     assert metrics["elbo"] == pytest.approx(-(metrics["reconstruction"] + metrics["kl"]), rel=1e-5)
     assert not [name for name in metrics if name.startswith("kl_") and name != "kl_per_dim"]  # once, as a list
@@ -81,18 +82,18 @@ def test_beta_vae_reports_the_elbo_not_its_reweighted_loss(images):
 
 def test_denoising_errors_on_fully_masked_inputs_are_those_of_the_blank_image(images):
     model = DenoisingAE(image_shape=SHAPE, latent_dim=5, corruption="masking", noise_level=1.0, seed=0)
-    metrics = evaluate.evaluate_model(model, images, batch_size=128)
+    metrics = evaluate.evaluate_model(model, {"images": images}, batch_size=128)
     p_blank = tf.sigmoid(model.decoder(model.code(np.zeros((1, *SHAPE), np.float32)))).numpy()
     assert metrics["corrupted_bce"] == pytest.approx(numpy_bce(images, p_blank).mean(), rel=1e-4)
     assert metrics["corrupted_mse"] == pytest.approx(((images - p_blank) ** 2).mean(), rel=1e-4)
     clean = DenoisingAE(image_shape=SHAPE, latent_dim=5, noise_level=0.0, seed=0)
-    metrics = evaluate.evaluate_model(clean, images, batch_size=128)
+    metrics = evaluate.evaluate_model(clean, {"images": images}, batch_size=128)
     assert metrics["corrupted_bce"] == pytest.approx(metrics["bce"], rel=1e-6)  # nothing corrupted
 
 
 def test_sparse_activity_is_the_code_statistics(images):
     model = SparseAE(image_shape=SHAPE, latent_dim=7, seed=0)
-    metrics = evaluate.evaluate_model(model, images, batch_size=100)
+    metrics = evaluate.evaluate_model(model, {"images": images}, batch_size=100)
     code = tf.sigmoid(tf.reshape(images, [len(images), -1]) @ model.encoder.get_layer("code").kernel
                       + model.encoder.get_layer("code").bias).numpy()
     assert metrics["mean_activation"] == pytest.approx(code.mean(), rel=1e-5)
@@ -101,7 +102,7 @@ def test_sparse_activity_is_the_code_statistics(images):
 
 def test_contractive_measure_is_the_jacobian_norm_on_test_inputs(images):
     model = ContractiveAE(image_shape=SHAPE, latent_dim=4, seed=0)
-    metrics = evaluate.evaluate_model(model, images[:50], batch_size=50)
+    metrics = evaluate.evaluate_model(model, {"images": images[:50]}, batch_size=50)
     x = tf.constant(images[:50])
     with tf.GradientTape() as tape:
         tape.watch(x)

@@ -49,7 +49,7 @@ def test_interface_and_metadata(trained, part):
         assert value.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
         assert value.type.tensor_type.shape.dim[0].dim_param == "batch"
     metadata = {p.key: p.value for p in proto.metadata_props}
-    assert metadata["entry"] == "conv_vae" and metadata["class"] == "ConvVAE" and metadata["part"] == part
+    assert metadata["entry"] == "conv_vae" and metadata["class"] == "VAE" and metadata["part"] == part
     assert json.loads(metadata["latent_dim"]) == 4 and json.loads(metadata["image_shape"]) == [28, 28, 1]
     assert metadata["dataset"] == "mnist_5k" and metadata["keras_vae_version"] and metadata["version"] == "1"
 

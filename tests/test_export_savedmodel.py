@@ -180,7 +180,7 @@ def bad_inputs(run_dir, tmp_path):
         "missing run": ([tmp_path / "nope", "--out", out], "run folder not found"),
         "untrained run": ([empty_run, "--out", out], "holds no trained model"),
         "not a run": ([tmp_path, "--out", out], "not a run folder"),
-        "unknown part": ([run_dir, "--out", out, "--part", "middle"], "invalid choice"),
+        "unknown part": ([run_dir, "--out", out, "--part", "middle"], "unknown --part 'middle'; choose from decoder, encoder, all"),
         "unknown format": ([run_dir, "--out", out, "--format", "tflite"], "invalid choice"),
         "out is a file": ([run_dir, "--out", tmp_path / "a_file"], "is an existing file"),
         "version exists": ([run_dir, "--out", out, "--version", "1"], "version 1 of conv_vae_decoder already exists"),

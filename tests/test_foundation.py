@@ -6,7 +6,7 @@ import pytest
 
 from keras_vae import registry
 from keras_vae.errors import ConfigError, UserError
-from keras_vae.models import ConvVAE, DenseVAE
+from keras_vae.models import VAE
 
 
 def test_unknown_entry_lists_known_names_and_closest_match():
@@ -53,12 +53,12 @@ def test_build_applies_overrides_and_list_counts_parameters():
 )
 def test_bad_hyperparameters_are_config_errors(kwargs, message):
     with pytest.raises(ConfigError, match=message):
-        ConvVAE(**kwargs)
+        VAE(architecture="conv", **kwargs)
 
 
 @pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
 def test_conv_vae_on_colour_images(likelihood, rng):
-    model = ConvVAE(image_shape=(32, 32, 3), latent_dim=4, filters=[8, 16], hidden_dim=32,
+    model = VAE(architecture="conv", image_shape=(32, 32, 3), latent_dim=4, filters=[8, 16], hidden_dim=32,
                     likelihood=likelihood, learn_sigma=likelihood == "gaussian")
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     x = rng.uniform(size=(8, 32, 32, 3)).astype(np.float32)
@@ -72,7 +72,7 @@ def test_conv_vae_on_colour_images(likelihood, rng):
 
 
 def test_binarization_draws_fresh_bits_in_training_and_fixed_bits_in_evaluation(rng):
-    model = DenseVAE(image_shape=(4, 4, 1), latent_dim=2, hidden_sizes=[8], binarize=True)
+    model = VAE(architecture="dense", image_shape=(4, 4, 1), latent_dim=2, hidden_sizes=[8], binarize=True)
     x = np.full((64, 4, 4, 1), 0.3, np.float32)
     train_a, train_b = model.targets(x, training=True).numpy(), model.targets(x, training=True).numpy()
     assert set(np.unique(train_a)) == {0.0, 1.0} and not np.array_equal(train_a, train_b)
@@ -81,7 +81,7 @@ def test_binarization_draws_fresh_bits_in_training_and_fixed_bits_in_evaluation(
 
 
 def test_sample_is_repeatable_per_seed():
-    model = DenseVAE(image_shape=(8, 8, 1), latent_dim=2, hidden_sizes=[8])
+    model = VAE(architecture="dense", image_shape=(8, 8, 1), latent_dim=2, hidden_sizes=[8])
     a, b, c = model.sample(5, seed=1).numpy(), model.sample(5, seed=1).numpy(), model.sample(5, seed=2).numpy()
     assert a.shape == (5, 8, 8, 1) and 0 <= a.min() and a.max() <= 1
     np.testing.assert_array_equal(a, b)
@@ -89,14 +89,14 @@ def test_sample_is_repeatable_per_seed():
 
 
 def test_keras_round_trip_keeps_outputs_config_and_train_step(tmp_path, rng):
-    model = DenseVAE(image_shape=(8, 8, 3), latent_dim=3, hidden_sizes=[16, 8], likelihood="gaussian",
+    model = VAE(architecture="dense", image_shape=(8, 8, 3), latent_dim=3, hidden_sizes=[16, 8], likelihood="gaussian",
                      gaussian_sigma=0.2, learn_sigma=True)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     x = rng.uniform(size=(16, 8, 8, 3)).astype(np.float32)
     model.fit(x, epochs=1, batch_size=8, verbose=0)
     model.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras")  # no custom_objects needed
-    assert type(loaded) is DenseVAE and loaded.get_config() == model.get_config()
+    assert type(loaded) is VAE and loaded.get_config() == model.get_config()
     np.testing.assert_array_equal(loaded(x), model(x))
     np.testing.assert_array_equal(loaded.log_sigma, model.log_sigma)
     before = [w.numpy().copy() for w in loaded.trainable_weights]

@@ -12,7 +12,7 @@ import tensorflow_probability as tfp
 from scipy import stats
 
 from keras_vae import iwae
-from keras_vae.models import DenseVAE
+from keras_vae.models import VAE
 
 tfd = tfp.distributions
 LATENT, OBSERVED, SIGMA = 2, 6, 0.5
@@ -87,20 +87,20 @@ def test_estimate_repeats_for_a_seed_and_ignores_how_the_work_is_cut(linear_gaus
 
 
 def test_vae_adapter_pairs_each_sample_with_its_own_example(rng):
-    vae = DenseVAE(image_shape=(4, 4, 1), latent_dim=3, hidden_sizes=[8])
+    vae = VAE(architecture="dense", image_shape=(4, 4, 1), latent_dim=3, hidden_sizes=[8])
     x = (rng.uniform(size=(5, 4, 4, 1)) > 0.5).astype(np.float32)
     z = rng.normal(size=(2, 5, 3)).astype(np.float32)
-    got = iwae.vae_latent_model(vae).log_likelihood(x, z).numpy()
+    got = vae.latent_model().log_likelihood({"images": x}, z).numpy()
     expected = [[-vae.reconstruction_nll(x[b : b + 1], vae.decoder(z[s, b : b + 1]))[0] for b in range(5)] for s in range(2)]
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
 def test_vae_adapter_k1_matches_the_models_own_elbo(rng):
-    vae = DenseVAE(image_shape=(4, 4, 1), latent_dim=3, hidden_sizes=[8])
+    vae = VAE(architecture="dense", image_shape=(4, 4, 1), latent_dim=3, hidden_sizes=[8])
     x = (rng.uniform(size=(1, 4, 4, 1)) > 0.5).astype(np.float32)
     many = np.repeat(x, 4000, axis=0)
-    estimate = iwae.iwae(iwae.vae_latent_model(vae), many, k=1).numpy()
-    terms = vae.loss_terms(many)
+    estimate = iwae.iwae(vae.latent_model(), {"images": many}, k=1).numpy()
+    terms = vae.loss_terms({"images": many})
     elbo = -(terms["reconstruction"] + terms["kl"]).numpy()
     # Both are unbiased single-sample estimates of one number (the KL: sampled vs analytic).
     assert abs(estimate.mean() - elbo.mean()) < 4 * np.hypot(estimate.std(), elbo.std()) / np.sqrt(4000)

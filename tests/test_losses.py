@@ -7,7 +7,7 @@ import tensorflow_probability as tfp
 from scipy import stats
 
 from keras_vae import losses
-from keras_vae.models import DenseVAE
+from keras_vae.models import VAE
 
 
 def test_bernoulli_log_prob_matches_numpy_cross_entropy(rng):
@@ -52,7 +52,7 @@ def test_kl_is_zero_at_the_prior():
 
 def _constant_vae(likelihood, z_mean=1.0, z_log_var=0.0, pixel=0.0):
     """A 2x2 VAE whose kernels are zero: every output is a bias, so the ELBO is known by hand."""
-    model = DenseVAE(image_shape=(2, 2, 1), latent_dim=1, hidden_sizes=[3], likelihood=likelihood)
+    model = VAE(architecture="dense", image_shape=(2, 2, 1), latent_dim=1, hidden_sizes=[3], likelihood=likelihood)
     for weight in model.trainable_weights:
         weight.assign(np.zeros(weight.shape, np.float32))
     model.encoder.get_layer("z_mean").bias.assign([z_mean])
@@ -74,7 +74,7 @@ def _constant_vae(likelihood, z_mean=1.0, z_log_var=0.0, pixel=0.0):
 def test_elbo_per_example_equals_hand_derived_value(likelihood, reconstruction):
     model = _constant_vae(likelihood, z_mean=1.0, z_log_var=0.0)
     x = np.array([1, 0, 1, 0], np.float32).reshape(1, 2, 2, 1)
-    terms = model.loss_terms(x)
+    terms = model.loss_terms({"images": x})
     kl = 0.5 * (np.exp(0.0) + 1.0**2 - 1 - 0.0)  # = 0.5
     np.testing.assert_allclose(terms["reconstruction"], [reconstruction], rtol=1e-6)
     np.testing.assert_allclose(terms["kl"], [kl], rtol=1e-6)
@@ -82,12 +82,12 @@ def test_elbo_per_example_equals_hand_derived_value(likelihood, reconstruction):
 
 
 def test_gradients_flow_through_the_sampling_to_the_encoder(rng):
-    model = DenseVAE(image_shape=(4, 4, 1), latent_dim=2, hidden_sizes=[8])
+    model = VAE(architecture="dense", image_shape=(4, 4, 1), latent_dim=2, hidden_sizes=[8])
     x = rng.uniform(size=(16, 4, 4, 1)).astype(np.float32)
     log_var_kernel = model.encoder.get_layer("z_log_var").kernel
     with tf.GradientTape() as tape:
         # The reconstruction term reaches log_var only through z = mean + exp(log_var / 2) * eps.
-        reconstruction = tf.reduce_mean(model.loss_terms(x, training=True)["reconstruction"])
+        reconstruction = tf.reduce_mean(model.loss_terms({"images": x}, training=True)["reconstruction"])
     gradients, log_var_gradient = tape.gradient(
         reconstruction, [model.encoder.trainable_weights, log_var_kernel]
     )
@@ -96,9 +96,9 @@ def test_gradients_flow_through_the_sampling_to_the_encoder(rng):
 
 
 def test_fixed_noise_makes_the_loss_deterministic(rng):
-    model = DenseVAE(image_shape=(4, 4, 1), latent_dim=2, hidden_sizes=[8])
+    model = VAE(architecture="dense", image_shape=(4, 4, 1), latent_dim=2, hidden_sizes=[8])
     x = rng.uniform(size=(3, 4, 4, 1)).astype(np.float32)
     eps = rng.normal(size=(3, 2)).astype(np.float32)
-    first, second = model.loss_terms(x, eps=eps), model.loss_terms(x, eps=eps)
+    first, second = model.loss_terms({"images": x}, eps=eps), model.loss_terms({"images": x}, eps=eps)
     np.testing.assert_array_equal(first["loss"], second["loss"])
-    assert not np.allclose(model.loss_terms(x)["loss"], model.loss_terms(x)["loss"])
+    assert not np.allclose(model.loss_terms({"images": x})["loss"], model.loss_terms({"images": x})["loss"])

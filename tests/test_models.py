@@ -1,71 +1,32 @@
-"""Every zoo entry, small: build, train, .keras save/load, config round trip; and bad hyperparameters.
+"""Every zoo entry keeps the model contract (tests/helpers/model_check.py), and bad
+hyperparameters are one clear error each.
 
-Parametrized over the zoo folders, so an entry is tested the moment it is registered.
+Parametrized over the zoo folders, so an entry is tested the moment it has one.
 """
 
-import json
 import re
 
-import keras
-import numpy as np
 import pytest
 
+from helpers.model_check import run_model_test
 from keras_vae import registry
 from keras_vae.errors import ConfigError
 from keras_vae.models import BetaVAE, ContractiveAE, DenoisingAE, KSparseAE, SparseAE
 
-# Shrinks every network; each entry takes the keys its class has.
-SMALL = {"latent_dim": 4, "hidden_sizes": [16], "filters": [4, 8], "hidden_dim": 16, "k": 2}
 
-
-def small_overrides(name):
-    fields = registry.settable_fields(registry.load_entry(name))
-    return {key: value for key, value in SMALL.items() if key in fields}
-
-
-@pytest.fixture(scope="module")
-def images(mnist_5k):
-    return mnist_5k.x_train[:32]
-
-
-def fit_logs(model, images):
-    """Train two steps; the logs of the last."""
-    history = model.fit(images, batch_size=16, epochs=1, verbose=0, shuffle=False).history
-    return {name: values[-1] for name, values in history.items()}
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("name", registry.entry_names())
-def test_entry_builds_trains_saves_reloads_and_round_trips_its_config(name, images, tmp_path):
-    keras.utils.set_random_seed(0)
-    model = registry.build(name, **small_overrides(name))
-    logs = fit_logs(model, images)
-    # The model's own train_step ran: it logs exactly the model's terms, all finite.
-    assert set(logs) == set(model.loss_names)
-    assert all(np.isfinite(value) for value in logs.values())
+def test_entry_keeps_the_model_contract(name, mnist_5k, tmp_path):
+    """Build, round trips, training, evaluation, sampling, figures and export of every entry,
+    at the tiny size of its own `test_overrides` (tests/helpers/model_check.py)."""
+    run_model_test(name, mnist_5k, tmp_path)
 
-    model.save(tmp_path / "model.keras")
-    loaded = keras.models.load_model(tmp_path / "model.keras")  # no custom_objects needed
-    assert type(loaded) is type(model)
-    for saved, restored in zip(model.weights, loaded.weights, strict=True):
-        np.testing.assert_array_equal(saved.numpy(), restored.numpy(), err_msg=saved.path)
-    np.testing.assert_array_equal(loaded(images).numpy(), model(images).numpy())
-    np.testing.assert_array_equal(loaded.code(images).numpy(), model.code(images).numpy())
-    if hasattr(model, "sample"):
-        np.testing.assert_array_equal(loaded.sample(3, seed=1).numpy(), model.sample(3, seed=1).numpy())
 
-    # The reloaded model (and its restored optimizer) still trains through its own train_step.
-    before = [w.numpy() for w in loaded.trainable_weights]
-    assert set(fit_logs(loaded, images)) == set(model.loss_names)
-    assert loaded.optimizer.iterations.numpy() == model.optimizer.iterations.numpy() + 2
-    assert any(not np.array_equal(b, w.numpy()) for b, w in zip(before, loaded.trainable_weights))
-
-    config = model.get_config()
-    json.dumps(config)  # plain JSON, as a run folder stores it
-    clone = type(model).from_config(config)
-    assert clone.get_config() == config
-    assert [w.shape for w in clone.weights] == [w.shape for w in model.weights]
-    for key, value in small_overrides(name).items():
-        assert config[key] == value
+def test_every_entry_has_tiny_test_overrides_that_apply():
+    for name in registry.entry_names():
+        overrides = registry.load_entry(name).get("test_overrides")
+        assert overrides, f"{name} has no test_overrides in its config.json"
+        registry.resolve(name, overrides)  # every key is a known, well-typed setting
 
 
 @pytest.mark.parametrize(

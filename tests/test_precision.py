@@ -62,7 +62,7 @@ def test_policy_reaches_layers_but_not_the_objective(precision, images):
     drawn = []
     normal = model.noise.normal
     model.noise.normal = lambda shape, dtype="float32": drawn.append(dtype) or normal(shape, dtype)
-    terms = model.loss_terms(tf.constant(images[:8]), training=True)
+    terms = model.loss_terms({"images": tf.constant(images[:8])}, training=True)
     assert [tf.as_dtype(d).name for d in drawn] == [compute]  # noise in the compute dtype
     for name in model.loss_names:  # likelihood, KL and the objective in float32
         assert terms[name].dtype == tf.float32

@@ -32,7 +32,7 @@ def test_shipped_metrics_reproduce_on_the_test_split(entry, mnist_5k):
     shipped = runs.read_json(folder / evaluate.METRICS)
     config = runs.read_config(folder)
     assert shipped["dataset"] == config["dataset"] == "mnist_5k"
-    again = evaluate.evaluate_model(zoo.load(entry), mnist_5k.x_test, config["batch_size"], k=0, seed=0)
+    again = evaluate.evaluate_model(zoo.load(entry), mnist_5k.examples("test"), config["batch_size"], k=0, seed=0)
     compared = [name for name, value in again.items() if isinstance(value, float)]
     assert "bce" in compared and "mse" in compared
     for name in compared:

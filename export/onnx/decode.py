@@ -1,12 +1,16 @@
 #!/usr/bin/env python
 """Decode N(0, I) latents with an exported keras_vae ONNX decoder and write a PNG grid.
 
-Needs only numpy and onnxruntime: no TensorFlow, no keras_vae. Copy this file anywhere.
+Needs only numpy and onnxruntime: no TensorFlow, no keras_vae. Copy this file anywhere. The
+decoder's inputs are read from its metadata: latents get N(0, I) draws, a label input (a
+conditional model's) gets --label, or every class in turn.
 
     python decode.py OUT/onnx/conv_vae_decoder/1/model.onnx --n 64 --seed 0 --out samples.png
+    python decode.py OUT/onnx/cvae_decoder/1/model.onnx --label 3
 """
 
 import argparse
+import json
 import math
 import os
 import struct
@@ -19,6 +23,33 @@ import onnxruntime
 
 def latents(n, latent_dim, seed):
     return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
+
+
+def decoder_inputs(metadata):
+    """The decoder's declared inputs ({name, shape, dtype, values, classes} each)."""
+    if "inputs" in metadata:
+        return json.loads(metadata["inputs"])
+    return [{"name": "z", "shape": [int(metadata["latent_dim"])], "dtype": "float32", "values": "normal"}]
+
+
+def feeds(inputs, n, seed, label=None):
+    """{input name: array}: N(0, I) latents, and labels (`label`, or 0, 1, ..., K-1, 0, ...).
+    Raises ValueError for an input this script cannot fill."""
+    out = {}
+    for spec in inputs:
+        if spec["values"] == "normal":
+            out[spec["name"]] = latents(n, *spec["shape"], seed)
+        elif spec["values"] == "index" and not spec["shape"]:
+            classes = spec["classes"]
+            if label is not None and not 0 <= label < classes:
+                raise ValueError(f"--label must be in [0, {classes - 1}], got {label}")
+            values = np.full(n, label) if label is not None else np.arange(n) % classes
+            out[spec["name"]] = values.astype(spec["dtype"])
+        else:
+            raise ValueError(f"cannot fill input {spec['name']!r} ({spec['values']}): is this a decoder?")
+    if label is not None and not any(spec["values"] == "index" for spec in inputs):
+        raise ValueError("--label given, but this decoder takes no label")
+    return out
 
 
 def grid(images):
@@ -56,6 +87,7 @@ def main(argv=None):
     parser.add_argument("model", help="a keras_vae decoder .onnx file")
     parser.add_argument("--n", type=int, default=64, help="number of images (default 64)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
+    parser.add_argument("--label", type=int, help="class to draw, for a decoder that takes labels")
     parser.add_argument("--out", default="samples.png", help="PNG file to write (default samples.png)")
     args = parser.parse_args(argv)
     if not os.path.isfile(args.model):
@@ -65,8 +97,11 @@ def main(argv=None):
     metadata = session.get_modelmeta().custom_metadata_map  # written by keras_vae export
     if metadata.get("part") != "decoder":
         parser.error(f"{args.model} is not a keras_vae decoder (part={metadata.get('part')!r})")
-    z = latents(args.n, int(metadata["latent_dim"]), args.seed)
-    (images,) = session.run(["images"], {"z": z})
+    try:
+        inputs = feeds(decoder_inputs(metadata), args.n, args.seed, args.label)
+    except ValueError as error:
+        parser.error(str(error))
+    (images,) = session.run(["images"], inputs)
     write_png(args.out, grid(images))
     print(f"wrote {args.out}: {args.n} samples of {metadata['entry']} v{metadata.get('version', '?')}")
 

@@ -1,4 +1,5 @@
-// A keras_vae ONNX decoder in onnxruntime-web: checks the file is one, then decodes latents.
+// A keras_vae ONNX decoder in onnxruntime-web: checks the file is one, then decodes latents
+// (and, for a conditional decoder, the labels its metadata declares).
 import { readMetadata } from "./onnx-metadata.js";
 
 const DIST = new URL("./node_modules/onnxruntime-web/dist/", import.meta.url).href;
@@ -25,9 +26,62 @@ function positiveInts(value, length) {
   return Array.isArray(value) && value.length === length && value.every((v) => Number.isInteger(v) && v > 0);
 }
 
-// The decoder's shape from its keras_vae metadata (strings; JSON for numbers and lists).
+function parse(props, key, name) {
+  try {
+    return JSON.parse(props[key]);
+  } catch (error) {
+    throw new PageError(`${name} has malformed keras_vae metadata (${key}): ${error.message}`);
+  }
+}
+
+// The decoder's declared inputs from its keras_vae metadata: "inputs" (a JSON list of
+// {name, shape, dtype, values, classes}), or for exports older than it, a single z of latent_dim.
+function declaredInputs(props, name) {
+  if (!("inputs" in props)) {
+    if (!("latent_dim" in props)) {
+      throw new PageError(`${name} is not a keras_vae export: its ONNX metadata has neither inputs ` +
+        `nor latent_dim.\n${EXPORT_HINT}`);
+    }
+    return [{ name: "z", shape: [parse(props, "latent_dim", name)], dtype: "float32", values: "normal", classes: null }];
+  }
+  const inputs = parse(props, "inputs", name);
+  if (!Array.isArray(inputs) || !inputs.every((i) => i && typeof i.name === "string" && Array.isArray(i.shape))) {
+    throw new PageError(`${name} has malformed keras_vae metadata: inputs=${props.inputs}`);
+  }
+  return inputs;
+}
+
+// What the page can feed: one float32 latent `z` [latent_dim] drawn from N(0, 1), and any
+// number of integer "index" inputs of shape [] (a label per image, in [0, classes)): a picker each.
+function checkInputs(inputs, name) {
+  const cannot = (input, why) => new PageError(`${name} has an input this page cannot feed: ` +
+    `${input.name} (${input.dtype} [batch${input.shape.map((d) => `, ${d}`).join("")}], ` +
+    `values ${input.values}): ${why}.`);
+  let latentDim = null;
+  const conditions = [];
+  for (const input of inputs) {
+    if (input.name === "z") {
+      if (input.dtype !== "float32" || input.values !== "normal") throw cannot(input, "z must be float32 N(0, 1) values");
+      if (!positiveInts(input.shape, 1)) throw cannot(input, "z must be a vector");
+      latentDim = input.shape[0];
+    } else if (input.values === "index") {
+      if (!["int32", "int64"].includes(input.dtype)) throw cannot(input, "labels must be int32 or int64");
+      if (input.shape.length !== 0) throw cannot(input, "the page picks one label per image");
+      if (!positiveInts([input.classes], 1)) throw cannot(input, "its classes must be a positive integer");
+      conditions.push({ name: input.name, dtype: input.dtype, classes: input.classes });
+    } else {
+      throw cannot(input, "the page feeds only z and integer labels");
+    }
+  }
+  if (latentDim === null) {
+    throw new PageError(`${name} has no latent input z (its inputs: ${inputs.map((i) => i.name).join(", ")}).`);
+  }
+  return { latentDim, conditions };
+}
+
+// The decoder's interface from its keras_vae metadata (strings; JSON for numbers and lists).
 function checkMetadata(props, name) {
-  const missing = ["keras_vae_version", "part", "latent_dim", "image_shape"].filter((k) => !(k in props));
+  const missing = ["keras_vae_version", "part"].filter((k) => !(k in props));
   if (missing.length) {
     throw new PageError(`${name} is not a keras_vae export: its ONNX metadata has no ` +
       `${missing.join(", ")}.\n${EXPORT_HINT}`);
@@ -35,18 +89,16 @@ function checkMetadata(props, name) {
   if (props.part !== "decoder") {
     throw new PageError(`${name} is the ${props.part} of ${props.entry}, not a decoder.\n${EXPORT_HINT}`);
   }
-  let latentDim, imageShape;
-  try {
-    latentDim = JSON.parse(props.latent_dim);
-    imageShape = JSON.parse(props.image_shape);
-  } catch (error) {
-    throw new PageError(`${name} has malformed keras_vae metadata: ${error.message}`);
-  }
-  if (!positiveInts([latentDim], 1) || !positiveInts(imageShape, 3) || ![1, 3].includes(imageShape[2])) {
+  const inputs = declaredInputs(props, name);
+  const { latentDim, conditions } = checkInputs(inputs, name);
+  let imageShape;
+  if ("image_shape" in props) imageShape = parse(props, "image_shape", name);
+  else if ("outputs" in props) imageShape = parse(props, "outputs", name)?.images;
+  if (!positiveInts(imageShape, 3) || ![1, 3].includes(imageShape[2])) {
     throw new PageError(`${name} has keras_vae metadata this page cannot show: latent_dim=` +
-      `${props.latent_dim}, image_shape=${props.image_shape} (expected [height, width, 1 or 3])`);
+      `${latentDim}, image_shape=${JSON.stringify(imageShape ?? null)} (expected [height, width, 1 or 3])`);
   }
-  return { ...props, latentDim, imageShape };
+  return { ...props, inputs, latentDim, imageShape, conditions };
 }
 
 export class Decoder {
@@ -66,9 +118,11 @@ export class Decoder {
     } catch (error) {
       throw new PageError(`onnxruntime-web could not load ${name}: ${error.message}`);
     }
-    if (!session.inputNames.includes("z") || !session.outputNames.includes("images")) {
-      throw new PageError(`${name} does not have the keras_vae decoder interface z -> images ` +
-        `(it has ${session.inputNames.join(", ")} -> ${session.outputNames.join(", ")}).`);
+    const declared = meta.inputs.map((i) => i.name);
+    const sameInputs = declared.length === session.inputNames.length && declared.every((n) => session.inputNames.includes(n));
+    if (!sameInputs || !session.outputNames.includes("images")) {
+      throw new PageError(`${name} does not have the decoder interface its keras_vae metadata declares, ` +
+        `${declared.join(", ")} -> images (it has ${session.inputNames.join(", ")} -> ${session.outputNames.join(", ")}).`);
     }
     return new Decoder(ort, session, meta, name);
   }
@@ -85,14 +139,31 @@ export class Decoder {
     }
   }
 
-  // Latent rows (arrays of numbers) -> Float32Array [n, H, W, C]. Runs one at a time: a wasm
-  // session does not take overlapping runs.
-  decode(rows) {
-    const { latentDim, imageShape } = this.meta;
+  // A label for each integer input: {name: value}, value in [0, classes).
+  checkLabels(labels) {
+    for (const { name, classes } of this.meta.conditions) {
+      const value = labels?.[name];
+      if (!Number.isInteger(value) || value < 0 || value >= classes) {
+        throw new PageError(`The label ${name} = ${value} is not one of this decoder's classes 0..${classes - 1}.`);
+      }
+    }
+  }
+
+  // Latent rows (arrays of numbers) and the labels every row takes ({name: value} for each of
+  // meta.conditions; {} for an unconditional decoder) -> Float32Array [n, H, W, C]. Runs one at
+  // a time: a wasm session does not take overlapping runs.
+  decode(rows, labels = {}) {
+    const { latentDim, imageShape, conditions } = this.meta;
     rows.forEach((row) => this.check(row));
-    const z = new this.ort.Tensor("float32", Float32Array.from(rows.flat()), [rows.length, latentDim]);
+    this.checkLabels(labels);
+    const feeds = { z: new this.ort.Tensor("float32", Float32Array.from(rows.flat()), [rows.length, latentDim]) };
+    for (const { name, dtype } of conditions) {
+      const data = dtype === "int64" ? new BigInt64Array(rows.length).fill(BigInt(labels[name]))
+        : new Int32Array(rows.length).fill(labels[name]);
+      feeds[name] = new this.ort.Tensor(dtype, data, [rows.length]);
+    }
     const run = this.queue.then(async () => {
-      const { images } = await this.session.run({ z });
+      const { images } = await this.session.run(feeds);
       const want = [rows.length, ...imageShape];
       if (images.dims.join() !== want.join()) {
         throw new PageError(`${this.name} returned images of shape [${images.dims}], ` +

@@ -26,25 +26,29 @@ def export_decoder(model, config, workdir):
 
 
 def runners(model, folders):
-    """name -> (run on a batch of latents, run on all latents in BATCH-sized batches)."""
+    """name -> (run on a batch of inputs, run on all inputs in BATCH-sized batches); inputs are
+    {name: array} as the decoder declares them (latents, and labels for a conditional one)."""
     import onnxruntime
 
     signature = tf.saved_model.load(str(folders["savedmodel"])).signatures["serving_default"]
     session = onnxruntime.InferenceSession(str(folders["onnx"] / "model.onnx"), providers=["CPUExecutionProvider"])
-    onnx_input = session.get_inputs()[0].name
 
     def in_batches(run):
-        return lambda z: [run(z[i : i + BATCH]) for i in range(0, len(z), BATCH)]
+        return lambda inputs: [run({k: v[i : i + BATCH] for k, v in inputs.items()})
+                               for i in range(0, len(next(iter(inputs.values()))), BATCH)]
 
-    def savedmodel(z):
-        return signature(z=tf.constant(z))["images"].numpy()
+    def savedmodel(inputs):
+        return signature(**{k: tf.constant(v) for k, v in inputs.items()})["images"].numpy()
 
-    def onnx(z):
-        return session.run(None, {onnx_input: z})[0]
+    def onnx(inputs):
+        return session.run(None, inputs)[0]
+
+    def keras_inputs(inputs):
+        return list(inputs.values()) if len(inputs) > 1 else next(iter(inputs.values()))
 
     return {
-        "keras_predict": (lambda z: model.decoder.predict(z, verbose=0),
-                          lambda z: model.decoder.predict(z, batch_size=BATCH, verbose=0)),
+        "keras_predict": (lambda x: model.decoder.predict(keras_inputs(x), verbose=0),
+                          lambda x: model.decoder.predict(keras_inputs(x), batch_size=BATCH, verbose=0)),
         "savedmodel": (savedmodel, in_batches(savedmodel)),
         "onnx": (onnx, in_batches(onnx)),
     }
@@ -52,11 +56,14 @@ def runners(model, folders):
 
 def measure_inference(model, config, workdir, repeats=50):
     folders = export_decoder(model, config, workdir)
-    z = np.random.default_rng(0).standard_normal((IMAGES, model.latent_dim)).astype(np.float32)
+    [decoder] = [part for part in model.export_parts() if part.name == "decoder"]
+    rng = np.random.default_rng(0)
+    inputs = {i.name: i.draw(rng, IMAGES) for i in decoder.inputs}
+    first = {k: v[:1] for k, v in inputs.items()}
     result = {}
     for name, (one_batch, all_batches) in runners(model, folders).items():
         result[name] = {
-            "images_per_second": IMAGES / median_seconds(lambda: all_batches(z), 5, warmup=1),
-            "batch1_ms": 1e3 * median_seconds(lambda: one_batch(z[:1]), repeats, warmup=5),
+            "images_per_second": IMAGES / median_seconds(lambda: all_batches(inputs), 5, warmup=1),
+            "batch1_ms": 1e3 * median_seconds(lambda: one_batch(first), repeats, warmup=5),
         }
     return result

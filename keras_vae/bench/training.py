@@ -28,12 +28,12 @@ def build(config):
 
 def cached_like(dataset):
     """The first batch of `dataset`, held in memory and repeated in the same batch sizes."""
-    sizes = [int(batch.shape[0]) for batch in dataset]
+    sizes = [int(batch["images"].shape[0]) for batch in dataset]
     first = next(iter(dataset))
     full = sizes.count(sizes[0])
     cached = tf.data.Dataset.from_tensors(first).repeat(full)
     for size in sizes[full:]:
-        cached = cached.concatenate(tf.data.Dataset.from_tensors(first[:size]))
+        cached = cached.concatenate(tf.data.Dataset.from_tensors({k: v[:size] for k, v in first.items()}))
     return cached
 
 
@@ -53,7 +53,7 @@ def measure_training(entry, overrides=None, epochs=10, rounds=8):
     data = train.load_data(config)
     images = len(data.x_train)
     model = build(config)
-    pipeline = train.batches(data, "train", config, shuffle=True, seed=config["seed"])
+    pipeline = train.batches(data, "train", config, model.batch_keys, shuffle=True, seed=config["seed"])
     feed = train.feed(model, pipeline)  # as train.fit feeds it
     clock = EpochClock()
     model.fit(feed[0], steps_per_epoch=feed[1], epochs=epochs, verbose=0, callbacks=[clock], shuffle=False)

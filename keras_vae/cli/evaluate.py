@@ -3,22 +3,8 @@
 
 from keras_vae.errors import UserError
 
-# What the less obvious rows mean; printed under the table for the rows present.
-LEGEND = {
-    "elbo": "-(reconstruction + kl): the evidence lower bound, one posterior sample per image",
-    "iwae": "log p(x) estimated by importance weighting with k samples (Burda et al. 2016)",
-    "active_units": "latent units with Cov_x(E_q[z_i]) > 0.01 (Burda et al. 2016)",
-    "loss": "the training objective on the test split",
-    "bce": "cross-entropy of the decoder mean at the code, summed over pixels",
-    "mse": "squared error of the decoder mean at the code, per pixel",
-    "corrupted_bce": "bce of the clean image when the input is corrupted",
-    "corrupted_mse": "mse of the clean image when the input is corrupted",
-    "contractive": "||J_f(x)||_F^2, the Jacobian of the code with respect to the input",
-    "mean_activation": "mean code activation",
-    "active_fraction": "fraction of code units active per image",
-}
 HEADER = ("dataset", "split", "split_examples", "likelihood", "binarization", "units", "iwae_k", "latent_dim")
-HIDDEN = ("activity_per_dim",)  # in metrics.json only
+HIDDEN = ("activity_per_dim", "legend")  # in metrics.json only
 
 
 def add(commands):
@@ -34,7 +20,8 @@ def add(commands):
 
 
 def format_metrics(metrics):
-    """The table: a header, one `name value` line per number, per-dimension KL, a legend."""
+    """The table: a header, one `name value` line per number, per-dimension KL, and the legend
+    the model wrote (each term's meaning and units, defined where the term is produced)."""
     lines = [
         f"test metrics on {metrics['dataset']} ({metrics['split']} split, {metrics['split_examples']} images), "
         f"{metrics['units']}",
@@ -50,8 +37,7 @@ def format_metrics(metrics):
             lines.append(f"  {name:<16} {value:12d}  # of {metrics['latent_dim']}")
         else:
             lines.append(f"  {name:<16} {value:12.4f}")
-    legend = {**LEGEND, "iwae": LEGEND["iwae"].replace("k samples", f"k={metrics.get('iwae_k')} samples")}
-    lines += [f"  {name}: {text}" for name, text in legend.items() if name in metrics]
+    lines += [f"  {name}: {text}" for name, text in metrics.get("legend", {}).items()]
     return "\n".join(lines)
 
 
@@ -64,6 +50,6 @@ def run(args):
     if args.k < 0:
         raise UserError(f"--k must be >= 0, got {args.k}")
     metrics = evaluate_run(args.run_dir, dataset=args.dataset, batch_size=args.batch_size, limit=args.limit,
-                           k=args.k, seed=args.seed)
+                           k=args.k, seed=args.seed, progress=True)
     print(format_metrics(metrics))
     print(f"wrote {metrics_path(args.run_dir)}")

@@ -1,13 +1,15 @@
-"""`sample RUN_DIR`: a PNG grid of images decoded from prior samples."""
+"""`sample RUN_DIR`: a titled PNG grid of new images drawn from the model's prior."""
 
 from keras_vae.errors import UserError
 
 
 def add(commands):
-    parser = commands.add_parser("sample", help="decode prior samples into a PNG grid")
+    parser = commands.add_parser("sample", help="draw new images from the model's prior into a PNG grid")
     parser.add_argument("run_dir", help="run folder, or a zoo entry name for its shipped weights")
     parser.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--label", type=int,
+                        help="the class to draw, for a model conditioned on labels (default: every class in turn)")
     parser.add_argument("--out", help="folder for samples.png (default: the run folder; runs/ENTRY/pretrained for a zoo entry)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing samples.png")
     parser.set_defaults(run=run)
@@ -19,14 +21,16 @@ def run(args):
     if args.n < 1:
         raise UserError(f"--n must be >= 1, got {args.n}")
     model = runs.load_run_model(args.run_dir)
-    if not hasattr(model, "sample"):
-        raise UserError(f"{type(model).__name__} is not a generative model: it has no prior to sample")
+    conditions = {} if args.label is None else {"labels": args.label}
     out = runs.output_dir(args.run_dir, args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, not a folder")
     path = out / "samples.png"
     if path.exists() and not args.overwrite:
         raise UserError(f"{path} exists; pass --overwrite to replace it")
+    images = model.sample(args.n, seed=args.seed, **conditions).numpy()  # refuses what the model cannot do
     out.mkdir(parents=True, exist_ok=True)
-    plots.save_grid(model.sample(args.n, seed=args.seed).numpy(), path)
+    given = f", labels = {args.label}" if args.label is not None else ""
+    title = f"{args.n} samples of {runs.read_config(args.run_dir).get('entry', out.name)} from its prior (seed {args.seed}{given})"
+    plots.save_titled_grid(images, path, title, columns=min(args.n, 8))
     print(f"wrote {path}")

@@ -18,6 +18,7 @@ def add(commands):
                         help="columnar {'inputs': {'z': ...}} (default) or row {'instances': ...}")
     parser.add_argument("--n", type=int, default=16, help="number of images (default 16)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
+    parser.add_argument("--label", type=int, help="the class to draw, for a decoder that takes labels")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the server")
     parser.add_argument("--out", default="served.png", help="PNG file to write (default served.png)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
@@ -38,6 +39,7 @@ def run(args):
     if out.exists() and not args.overwrite:
         raise UserError(f"{out} exists; pass --overwrite to replace it")
     z = np.random.default_rng(args.seed).standard_normal((args.n, args.latent_dim)).astype(np.float32)
-    images = rest.predict(args.url, args.model, z, args.request_format, args.timeout)
+    inputs = {"z": z} if args.label is None else {"z": z, "labels": np.full(args.n, args.label, np.int32)}
+    images = rest.predict(args.url, args.model, inputs, args.request_format, args.timeout)
     plots.save_grid(images, out)
     print(f"wrote {out} ({len(images)} images from {args.model})")

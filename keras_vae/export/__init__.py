@@ -12,6 +12,6 @@ class ExportFailed(UserError):
     """An artifact could not be written or did not match the Keras model; nothing was kept."""
 
 
-from keras_vae.export.artifacts import FORMATS, PARTS, export_run  # noqa: E402
+from keras_vae.export.artifacts import FORMATS, export_run  # noqa: E402
 
-__all__ = ["ExportFailed", "FORMATS", "PARTS", "export_run"]
+__all__ = ["ExportFailed", "FORMATS", "export_run"]

@@ -19,7 +19,6 @@ from pathlib import Path
 from keras_vae import runs
 from keras_vae.errors import UserError
 from keras_vae.export import ExportFailed, onnx, parts, savedmodel, verify
-from keras_vae.export.parts import PARTS
 
 EXPORT_DIR = "export"  # default OUT inside the run folder
 ONNX_DIR = "onnx"
@@ -99,16 +98,16 @@ def export_run(run_dir, formats="all", part="decoder", out=None, version=None):
     Every input is checked before anything is written; a failed export leaves OUT as it was.
     """
     formats = choose(formats, list(FORMATS), "--format")
-    part_names = choose(part, PARTS, "--part")
     config = runs.read_config(run_dir)
     runs.model_file(run_dir)  # a run folder without a trained model is an error before any work
+    model = parts.load_float32(run_dir)
+    part_names = choose(part, parts.part_names(model), "--part")
     out = Path(out) if out is not None else runs.output_dir(run_dir) / EXPORT_DIR
     entry = config.get("entry") or Path(run_dir).resolve().name
     model_names = [f"{entry}_{name}" for name in part_names]
     check_out(out, model_names)
     version = pick_version(out, model_names, version)
 
-    model = parts.load_float32(run_dir)
     created, moved, done, stage = [], [], [], None
     try:
         make_dirs(out, created)

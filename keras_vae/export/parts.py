@@ -1,8 +1,9 @@
-"""What gets exported: the run's model in float32 and one serving function per part.
+"""What gets exported: the run's model in float32 and one serving function per declared part.
 
+A model declares its parts (`model.export_parts()`: name, named inputs with dtypes, outputs).
 The serving function is the single source of truth: the SavedModel and the ONNX graph are both
 traced from it, and verification runs the same function eagerly on the Keras model as the
-reference. It takes only the caller's input (noise included), so the graph has no random op.
+reference. It takes only the caller's inputs (noise included), so the graph has no random op.
 """
 
 import dataclasses
@@ -15,38 +16,42 @@ import tensorflow as tf
 import keras_vae
 from keras_vae import runs
 from keras_vae.export import ExportFailed
-
-PARTS = ("decoder", "encoder")
-VAE_OUTPUTS = ("z_mean", "z_log_var")
-AE_OUTPUTS = ("code",)
+from keras_vae.models.contract import Part
 
 
 @dataclasses.dataclass
-class Part:
-    name: str  # "decoder" or "encoder"
+class ExportedPart:
+    """A model's declared `Part` made ready to export: a tf.function over named TensorSpecs."""
+
+    declared: Part
     model_name: str  # "<entry>_<part>": the TF Serving model name and the artifact folder
-    module: keras.Model  # the sub-model whose variables the artifact carries
-    function: tf.types.experimental.PolymorphicFunction  # input_signature: one named TensorSpec
-    outputs: dict  # output name -> shape without the batch axis
+    function: tf.types.experimental.PolymorphicFunction  # input_signature: one TensorSpec per input
     metadata: dict
 
     @property
-    def spec(self):
-        return self.function.input_signature[0]
+    def name(self):
+        return self.declared.name
 
     @property
-    def input_shape(self):
-        return tuple(self.spec.shape[1:])
+    def module(self):
+        return self.declared.module
 
-    def sample_input(self, rng, batch):
-        """Fresh inputs: N(0, I) latents for a decoder, images in [0, 1] for an encoder."""
-        shape = (batch, *self.input_shape)
-        x = rng.standard_normal(shape) if self.name == "decoder" else rng.uniform(size=shape)
-        return x.astype(np.float32)
+    @property
+    def inputs(self):
+        """{input name: (dtype name, shape with None for the free batch axis)}."""
+        return {i.name: (i.dtype, (None, *i.shape)) for i in self.declared.inputs}
 
-    def keras_outputs(self, x):
+    @property
+    def outputs(self):
+        return {name: ("float32", (None, *shape)) for name, shape in self.declared.outputs.items()}
+
+    def sample_inputs(self, rng, batch):
+        """Fresh valid inputs: {name: array}, drawn as each input declares (latents, images, labels)."""
+        return {i.name: i.draw(rng, batch) for i in self.declared.inputs}
+
+    def keras_outputs(self, inputs):
         """The Keras model's answer, run eagerly: the reference every artifact must match."""
-        outputs = self.function.python_function(tf.constant(x))
+        outputs = self.declared.function(**{name: tf.constant(x) for name, x in inputs.items()})
         return {name: np.asarray(value) for name, value in outputs.items()}
 
 
@@ -63,39 +68,36 @@ def load_float32(run_dir):
         model = runs.load_run_model(run_dir)
     finally:
         keras.config.set_dtype_policy(previous)
-    for module in (model.encoder, model.decoder):
-        half = [layer.name for layer in module.layers if layer.compute_dtype != "float32"]
-        if half:
-            raise ExportFailed(f"{module.name} layers {half} do not compute in float32")
+    half = [layer.name for layer in model._flatten_layers(include_self=False)
+            if layer.compute_dtype not in ("float32", "int32")]
+    if half:
+        raise ExportFailed(f"layers {half} do not compute in float32")
     return model
 
 
+def part_names(model):
+    return [part.name for part in model.export_parts()]
+
+
 def make_part(model, config, run_dir, name):
+    """The declared part `name` of `model`, with its serving function and metadata."""
+    declared = {part.name: part for part in model.export_parts()}[name]
     entry = config.get("entry") or Path(run_dir).resolve().name
-    if name == "decoder":
-        spec = tf.TensorSpec([None, model.latent_dim], tf.float32, name="z")
+    names = [i.name for i in declared.inputs]
+    specs = [tf.TensorSpec([None, *i.shape], i.dtype, name=i.name) for i in declared.inputs]
 
-        def serve(z):
-            return {"images": model.decode(z)}
+    def serve(*tensors):
+        return declared.function(**dict(zip(names, tensors)))
 
-        module, outputs = model.decoder, {"images": model.image_shape}
-    else:
-        spec = tf.TensorSpec([None, *model.image_shape], tf.float32, name="images")
-        names = VAE_OUTPUTS if len(model.encoder.outputs) == 2 else AE_OUTPUTS
-
-        def serve(images):
-            codes = model.encode(images)
-            return dict(zip(names, codes if isinstance(codes, (list, tuple)) else [codes]))
-
-        module, outputs = model.encoder, {n: (model.latent_dim,) for n in names}
     metadata = {
         "entry": entry,
         "class": config["class"],
         "part": name,
-        "latent_dim": model.latent_dim,
-        "image_shape": list(model.image_shape),
+        "inputs": [i.describe() for i in declared.inputs],
+        "outputs": {k: list(v) for k, v in declared.outputs.items()},
         "dataset": config.get("dataset"),
         "keras_vae_version": keras_vae.__version__,
+        **declared.metadata,  # what the model says consumers need (latent_dim, image_shape, ...)
     }
-    function = tf.function(serve, input_signature=[spec], autograph=False)
-    return Part(name, f"{entry}_{name}", module, function, outputs, metadata)
+    function = tf.function(serve, input_signature=specs, autograph=False)
+    return ExportedPart(declared, f"{entry}_{name}", function, metadata)

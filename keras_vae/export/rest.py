@@ -1,8 +1,10 @@
-"""A TF Serving REST predict client for exported decoders: z in, images out.
+"""A TF Serving REST predict client for exported decoders: z (and labels) in, images out.
 
 The two documented request bodies (https://www.tensorflow.org/tfx/serving/api_rest):
     columnar  {"inputs": {"z": [[...], ...]}}  ->  {"outputs": <images>}
     row       {"instances": [[...], ...]}       ->  {"predictions": [<image>, ...]}
+With several inputs (a conditional decoder's z and labels), columnar names each input and a row
+is {"z": [...], "labels": 3}.
 A signature with a single output answers without the output's name; with several, by name.
 """
 
@@ -17,12 +19,18 @@ from keras_vae.errors import UserError
 REQUEST_FORMATS = ("inputs", "instances")
 
 
-def request_body(z, request_format):
-    z = np.asarray(z, np.float32).tolist()  # float32 -> JSON doubles -> float32 is exact
+def request_body(inputs, request_format):
+    """`inputs`: {name: array} (a bare array means {"z": array})."""
+    if not isinstance(inputs, dict):
+        inputs = {"z": inputs}
+    # float32 -> JSON doubles -> float32 is exact; labels stay integers.
+    inputs = {name: np.asarray(value).tolist() for name, value in inputs.items()}
     if request_format == "inputs":
-        return {"inputs": {"z": z}}
+        return {"inputs": inputs}
     if request_format == "instances":
-        return {"instances": z}
+        if len(inputs) == 1:
+            return {"instances": next(iter(inputs.values()))}
+        return {"instances": [dict(zip(inputs, row)) for row in zip(*inputs.values())]}
     raise UserError(f"unknown request format {request_format!r}; choose from {', '.join(REQUEST_FORMATS)}")
 
 
@@ -42,7 +50,9 @@ def images_from(answer, request_format):
 
 
 def predict(url, model, z, request_format="inputs", timeout=30.0):
-    """POST /v1/models/MODEL:predict and return the decoded images as float32 [N, H, W, C]."""
+    """POST /v1/models/MODEL:predict and return the decoded images as float32 [N, H, W, C].
+
+    `z`: latents [N, latent_dim], or {input name: array} for a decoder with several inputs."""
     endpoint = f"{url.rstrip('/')}/v1/models/{model}:predict"
     request = urllib.request.Request(
         endpoint,

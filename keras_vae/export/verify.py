@@ -1,6 +1,6 @@
 """Reload each artifact and compare it with the Keras model on fresh random inputs.
 
-An artifact passes when its interface is the documented one (names, float32, batch axis free),
+An artifact passes when its interface is the declared one (names, dtypes, batch axis free),
 it holds no random op, and at batch 1 and 64 every output is within the format's tolerance of
 the Keras model's. Any failure raises `ExportFailed`; the caller then discards the artifact.
 """
@@ -24,8 +24,8 @@ def compare(part, run, tolerance, label):
     rng = np.random.default_rng()  # fresh inputs on every export
     errors = {}
     for batch in BATCHES:
-        x = part.sample_input(rng, batch)
-        expected, got = part.keras_outputs(x), run(x)
+        inputs = part.sample_inputs(rng, batch)
+        expected, got = part.keras_outputs(inputs), run(inputs)
         if set(got) != set(expected):
             raise ExportFailed(f"{label}: outputs {sorted(got)}, expected {sorted(expected)}")
         error = 0.0
@@ -45,10 +45,8 @@ def compare(part, run, tolerance, label):
 
 def check_interface(label, inputs, outputs, part):
     """inputs / outputs: {name: (dtype name, shape with None for the free batch axis)}."""
-    want_in = {part.spec.name: ("float32", (None, *part.input_shape))}
-    want_out = {name: ("float32", (None, *shape)) for name, shape in part.outputs.items()}
-    if inputs != want_in or outputs != want_out:
-        raise ExportFailed(f"{label}: interface {inputs} -> {outputs}, expected {want_in} -> {want_out}")
+    if inputs != part.inputs or outputs != part.outputs:
+        raise ExportFailed(f"{label}: interface {inputs} -> {outputs}, expected {part.inputs} -> {part.outputs}")
 
 
 def random_ops(graph_def):
@@ -74,8 +72,8 @@ def savedmodel(part, path):
     if found := random_ops(signature.graph.as_graph_def()):
         raise ExportFailed(f"{label}: random ops {found} in the graph")
 
-    def run(x):
-        return {k: v.numpy() for k, v in signature(**{part.spec.name: tf.constant(x)}).items()}
+    def run(inputs):
+        return {k: v.numpy() for k, v in signature(**{name: tf.constant(x) for name, x in inputs.items()}).items()}
 
     return compare(part, run, SAVEDMODEL_TOLERANCE, label)
 
@@ -94,10 +92,9 @@ def onnx_model(part, folder):
         raise ExportFailed(f"{label}: {type(error).__name__}: {error}") from None
 
     def spec(value):
-        if value.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
-            return ("not float32", ())
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type).name
         dims = value.type.tensor_type.shape.dim
-        return ("float32", tuple(None if d.dim_param == "batch" else d.dim_value or d.dim_param for d in dims))
+        return (dtype, tuple(None if d.dim_param == "batch" else d.dim_value or d.dim_param for d in dims))
 
     check_interface(
         label,
@@ -109,7 +106,7 @@ def onnx_model(part, folder):
         raise ExportFailed(f"{label}: random ops {found} in the graph")
     names = [o.name for o in session.get_outputs()]
 
-    def run(x):
-        return dict(zip(names, session.run(names, {part.spec.name: x})))
+    def run(inputs):
+        return dict(zip(names, session.run(names, inputs)))
 
     return compare(part, run, ONNX_TOLERANCE, label)

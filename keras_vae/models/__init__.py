@@ -1,23 +1,16 @@
-"""Importing this package registers every model class with `keras_vae.registry`."""
+"""The model families. Importing this package imports every module in it, which registers each
+`@register_model` class with `keras_vae.registry`, and exposes those classes here
+(`keras_vae.models.VAE`): a new family is one new module (or sub-package), nothing else."""
 
-from keras_vae.models.ae import AE
-from keras_vae.models.base import VAE, Autoencoder
-from keras_vae.models.beta_vae import BetaVAE
-from keras_vae.models.contractive_ae import ContractiveAE
-from keras_vae.models.conv_vae import ConvVAE
-from keras_vae.models.dense_vae import DenseVAE
-from keras_vae.models.denoising_ae import DenoisingAE
-from keras_vae.models.sparse_ae import KSparseAE, SparseAE
+import importlib
+import pkgutil
 
-__all__ = [
-    "Autoencoder",
-    "VAE",
-    "ConvVAE",
-    "DenseVAE",
-    "BetaVAE",
-    "AE",
-    "DenoisingAE",
-    "SparseAE",
-    "KSparseAE",
-    "ContractiveAE",
-]
+from keras_vae.models.autoencoder import Autoencoder
+from keras_vae.models.base import ZooModel
+from keras_vae.registry import MODEL_CLASSES
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
+globals().update(MODEL_CLASSES)
+__all__ = ["ZooModel", "Autoencoder", *sorted(MODEL_CLASSES)]

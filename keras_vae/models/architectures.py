@@ -1,41 +1,39 @@
-"""Architecture mixins: the networks, apart from the objective.
+"""The encoder and decoder networks, chosen by name in an entry's config (`architecture`).
 
-`class DenseVAE(DenseNets, VAE)` takes its encoder trunk and decoder from `DenseNets` and its
-loss from `VAE`; every objective can be paired with either architecture without new code.
+An architecture maps images to features (the encoder trunk, before the model's own latent head)
+and latent features to one raw output per pixel (the decoder body, before the likelihood). Any
+objective takes any architecture: `train beta_vae --set architecture=dense`. To add one (say a
+residual network), write its two functions and the parameters it reads, and add it here.
 """
 
-from keras_vae.layers import check_conv_shape, conv_decoder, conv_trunk, dense_decoder, dense_trunk
-from keras_vae.models.checks import positive_ints
+import dataclasses
+from typing import Callable
+
+from keras_vae.layers import check_conv_shape, conv_decoder_body, conv_trunk, dense_decoder_body, dense_trunk
 
 
-class DenseNets:
-    """MLP encoder trunk and its mirrored decoder."""
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    """trunk(model, images) -> features; decoder(model, h) -> raw outputs of model.image_shape;
+    check(model) raises ConfigError for shapes the networks cannot take."""
 
-    def __init__(self, hidden_sizes=(512, 256), **kwargs):
-        self.hidden_sizes = positive_ints("hidden_sizes", hidden_sizes)
-        super().__init__(**kwargs)
-
-    def encoder_trunk(self):
-        return dense_trunk(self.image_shape, self.hidden_sizes)
-
-    def build_decoder(self):
-        return dense_decoder(self.latent_dim, self.hidden_sizes, self.image_shape)
+    trunk: Callable
+    decoder: Callable
+    check: Callable = lambda model: None
+    params: tuple = ()  # the model attributes it reads
 
 
-class ConvNets:
-    """Strided Conv2D encoder trunk and a mirrored Conv2DTranspose decoder."""
-
-    def __init__(self, filters=(32, 64), kernel_size=3, hidden_dim=128, **kwargs):
-        self.filters = positive_ints("filters", filters)
-        (self.hidden_dim,) = positive_ints("hidden_dim", [hidden_dim])
-        (self.kernel_size,) = positive_ints("kernel_size", [kernel_size])
-        super().__init__(**kwargs)
-
-    def encoder_trunk(self):
-        check_conv_shape(self.image_shape, self.filters, self.kernel_size)
-        return conv_trunk(self.image_shape, self.filters, self.kernel_size, self.hidden_dim)
-
-    def build_decoder(self):
-        return conv_decoder(
-            self.latent_dim, self.filters, self.kernel_size, self.hidden_dim, self.image_shape
-        )
+ARCHITECTURES = {
+    # "dense" with hidden_sizes=[] is one layer each way, the network of the regularized AEs.
+    "dense": Architecture(
+        trunk=lambda m, images: dense_trunk(images, m.hidden_sizes),
+        decoder=lambda m, h: dense_decoder_body(h, m.hidden_sizes, m.image_shape),
+        params=("hidden_sizes",),
+    ),
+    "conv": Architecture(
+        trunk=lambda m, images: conv_trunk(images, m.filters, m.kernel_size, m.hidden_dim),
+        decoder=lambda m, h: conv_decoder_body(h, m.filters, m.kernel_size, m.hidden_dim, m.image_shape),
+        check=lambda m: check_conv_shape(m.image_shape, m.filters, m.kernel_size),
+        params=("filters", "kernel_size", "hidden_dim"),
+    ),
+}

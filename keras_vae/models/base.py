@@ -1,19 +1,33 @@
-"""The two bases every zoo model subclasses: `Autoencoder` and `VAE`.
+"""`ZooModel`: the one base of every zoo model, whatever its family.
 
-A model is an encoder and a decoder (separate functional sub-models, so each exports alone), a
-decoder likelihood, and `loss_terms`: per-example float32 tensors, "loss" being the objective.
-`train_step` and `test_step` live here once; a variant overrides `loss_terms` and nothing else.
+It owns what every family shares: the trackers (one `keras.metrics.Mean` per name in
+`loss_names`), `train_step` / `test_step` over dict batches, the distribution-correct objective,
+the noise source and `get_config`. A family supplies `build_networks()` and `loss_terms(batch)`,
+and declares what the rest of the package asks of it (see `keras_vae.models.contract`):
+
+    batch_keys        the keys of a batch that `loss_terms` reads ({"images": ..., "labels": ...})
+    condition_classes integer conditions it takes, {batch key: number of classes} (a CVAE's labels)
+    loss_names        the per-example terms it logs, "loss" (the objective) first
+    term_docs         name -> Term(units, description) for every logged or evaluated term
+    figures           names of the figures `keras_vae.figures` draws for it
+    bound             "iwae" when `latent_model()` supports the importance-weighted bound, else None
+    artifacts         what a run folder holds for it ("model"; later also priors)
+    export_parts()    the parts that export alone
+    evaluation_terms(batch), summarize(per_example), sample(n, seed, **conditions)
+
+Build order: a subclass's `__init__` sets its own attributes in any order around
+`super().__init__(**kwargs)`; the networks are built once the outermost `__init__` has returned
+(`BuildAfterInit`), so every hook sees every attribute.
 """
 
-import math
-
 import keras
+import numpy as np
 import tensorflow as tf
 
-from keras_vae import distribute, losses
-from keras_vae.errors import ConfigError
-from keras_vae.layers import Noise, reparameterize
-from keras_vae.models.checks import checked
+from keras_vae import distribute
+from keras_vae.errors import UserError
+from keras_vae.layers import Noise
+from keras_vae.models.contract import NATS, Term
 from keras_vae.registry import constructor_args
 
 
@@ -24,124 +38,95 @@ def _plain(value):
     return value
 
 
-class Autoencoder(keras.Model):
-    """Deterministic autoencoder: x -> code -> decoder mean. Also the base of the VAEs.
+class BuildAfterInit(type):
+    """Calls `finish_init()` on a new model after the outermost `__init__` has returned."""
 
-    Subclasses supply `encoder_trunk()` (images -> features) and `build_decoder()` (z -> one raw
-    output per pixel); architecture mixins in `models/architectures.py` do both.
-    """
+    def __call__(cls, *args, **kwargs):
+        model = super().__call__(*args, **kwargs)
+        model.finish_init()
+        return model
 
-    loss_names = ("loss", "reconstruction")
-    code_activation = None
 
-    def __init__(
-        self,
-        image_shape=(28, 28, 1),
-        latent_dim=16,
-        likelihood="bernoulli",
-        gaussian_sigma=0.1,
-        learn_sigma=False,
-        binarize=False,
-        seed=None,
-        **kwargs,
-    ):
+def as_batch(data):
+    """A batch as a dict: Keras may hand `train_step` a bare image tensor (`fit(x)`) or an
+    (images, labels) pair; the pipelines of `keras_vae.data` yield dicts already."""
+    if isinstance(data, (tuple, list)) and len(data) == 1:
+        data = data[0]
+    if isinstance(data, dict):
+        return data
+    if isinstance(data, (tuple, list)):
+        return {"images": data[0], **({"labels": data[1]} if len(data) > 1 and data[1] is not None else {})}
+    return {"images": data}
+
+
+class ZooModel(keras.Model, metaclass=BuildAfterInit):
+    batch_keys = ("images",)
+    condition_classes = {}  # integer conditions the model takes: {batch key: number of classes}
+    loss_names = ("loss",)
+    term_docs = {"loss": Term(NATS, "the training objective")}
+    figures = ()
+    bound = None
+    artifacts = ("model",)
+
+    def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if likelihood not in losses.LIKELIHOODS:
-            raise ConfigError(f"likelihood must be one of {losses.LIKELIHOODS}, got {likelihood!r}")
-        checked("latent_dim", latent_dim, lambda v: v >= 1, "an integer >= 1", kind=int)
-        if len(image_shape) != 3 or min(image_shape) < 1:
-            raise ConfigError(f"image_shape must be [height, width, channels], got {image_shape!r}")
-        checked("gaussian_sigma", gaussian_sigma, lambda v: v > 0, "> 0")
-        if binarize and likelihood != "bernoulli":
-            raise ConfigError("binarize needs the bernoulli likelihood")
-        self.image_shape = tuple(int(s) for s in image_shape)
-        self.latent_dim = latent_dim
-        self.likelihood = likelihood
-        self.gaussian_sigma = gaussian_sigma
-        self.learn_sigma = learn_sigma
-        self.binarize = binarize
         self.seed = seed
         self.noise = Noise(seed=seed, name="noise")
-        self.encoder = self.build_encoder()
-        self.decoder = self.build_decoder()
-        self.log_sigma = None
-        if likelihood == "gaussian":
-            # One sigma per channel; fixed unless learn_sigma.
-            self.log_sigma = self.add_weight(
-                name="log_sigma",
-                shape=(self.image_shape[-1],),
-                initializer=keras.initializers.Constant(math.log(gaussian_sigma)),
-                trainable=learn_sigma,
-            )
+
+    def finish_init(self):
+        self.build_networks()
         self.trackers = [keras.metrics.Mean(name=name) for name in self.loss_names]
-        self.built = True  # every weight exists once the sub-models do
+        self.built = True  # every weight exists once the networks do
 
-    # -- networks -----------------------------------------------------------------------------
-    def build_encoder(self):
-        inputs, features = self.encoder_trunk()
-        code = keras.layers.Dense(self.latent_dim, activation=self.code_activation, name="code")(features)
-        return keras.Model(inputs, code, name="encoder")
+    def build_networks(self):
+        """Create the sub-models and weights; every constructor argument is set by now."""
 
-    def encode(self, x, training=False):
-        return self.encoder(x, training=training)
+    # -- what a family supplies ---------------------------------------------------------------
+    def loss_terms(self, batch, training=False):
+        """{name: per-example float32 tensor [B]} with at least every name in `loss_names`."""
+        raise NotImplementedError
 
-    def code(self, x, training=False):
-        """The deterministic latent of x (the code; a VAE's posterior mean)."""
-        return self.encode(x, training=training)
+    @property
+    def evaluated_names(self):
+        """The logged terms `evaluate` reports and the training curves show (not, say, one
+        per latent dimension)."""
+        return self.loss_names
 
-    def decode(self, z, training=False):
-        """The decoder mean, an image in [0, 1] (Bernoulli: sigmoid of the logits)."""
-        return tf.sigmoid(self.decoder(z, training=training))
+    def evaluation_terms(self, batch, terms):
+        """Per-example measures beyond `terms` (this batch's `loss_terms`, computed once) for
+        `evaluate`: {name: [B] or [B, ...]}."""
+        return {}
 
-    def call(self, x, training=False):
-        return self.decode(self.code(x, training=training), training=training)
+    def summarize(self, per_example):
+        """Test-split metrics from the concatenated per-example values: the mean of every
+        [N] array; a family with vector-valued terms reduces them itself."""
+        return {name: float(np.mean(value)) for name, value in per_example.items() if np.ndim(value) == 1}
 
-    # -- objective ----------------------------------------------------------------------------
-    def targets(self, x, training):
-        """What the decoder must explain: x, or a binarization of it.
+    def evaluation_header(self):
+        """What the evaluated numbers are (likelihood, units, ...), for metrics.json."""
+        return {"units": NATS}
 
-        Training draws a fresh binarization each step (dynamic binarization); evaluation uses a
-        fixed seed so the test loss is repeatable.
-        """
-        if not self.binarize:
-            return x
-        shape = tf.shape(x)
-        u = self.noise.uniform(shape, x.dtype) if training else tf.random.stateless_uniform(
-            shape, seed=[0, 0], dtype=x.dtype
-        )
-        return tf.cast(u < x, x.dtype)
+    def sample(self, n, seed=None, **conditions):
+        """n new examples from the model's prior; the same seed gives the same examples."""
+        raise UserError(f"{type(self).__name__} is not a generative model: it has no prior to sample")
 
-    def reconstruction_nll(self, x, raw):
-        """-log p(x | z) per example, from the decoder's raw outputs."""
-        if self.likelihood == "bernoulli":
-            return -losses.bernoulli_log_prob(x, raw)
-        return -losses.gaussian_log_prob(x, tf.sigmoid(raw), self.log_sigma)
-
-    def encoder_input(self, target, training):
-        """What the encoder sees: the target itself. A denoising model corrupts it when training,
-        so `call`, `test_step` and the exported encoder never see noise."""
-        return target
-
-    def loss_terms(self, x, training=False):
-        """Per-example terms; "code" is the encoder output, for penalties on the code."""
-        target = self.targets(x, training)
-        code = self.encode(self.encoder_input(target, training), training=training)
-        recon = self.reconstruction_nll(target, self.decoder(code, training=training))
-        return {"loss": recon, "reconstruction": recon, "code": code}
+    def export_parts(self):
+        return []
 
     # -- training -----------------------------------------------------------------------------
     @property
     def metrics(self):
         return self.trackers
 
-    @staticmethod
-    def images(data):
-        """Datasets yield (images, labels) for plots; the models need only the images."""
-        return data[0] if isinstance(data, (tuple, list)) else data
-
     def _record(self, terms):
         # distribute.py also shapes the logs so Keras 3.15 can reduce them across workers.
         return distribute.record_means(self.trackers, terms)
+
+    def check_batch(self, batch):
+        missing = [key for key in self.batch_keys if key not in batch]
+        if missing:
+            raise UserError(f"{type(self).__name__} needs batches with {list(self.batch_keys)}; missing {missing}")
+        return batch
 
     def objective(self, terms):
         """The scalar to minimize: per-example loss averaged over the global batch, so gradients
@@ -154,59 +139,31 @@ class Autoencoder(keras.Model):
         return loss
 
     def train_step(self, data):
-        x = self.images(data)
+        batch = self.check_batch(as_batch(data))
         with tf.GradientTape() as tape:
-            terms = self.loss_terms(x, training=True)
+            terms = self.loss_terms(batch, training=True)
             scaled = self.optimizer.scale_loss(self.objective(terms))
         gradients = tape.gradient(scaled, self.trainable_weights)
         self.optimizer.apply(gradients, self.trainable_weights)
         return self._record(terms)
 
     def test_step(self, data):
-        return self._record(self.loss_terms(self.images(data), training=False))
+        return self._record(self.loss_terms(self.check_batch(as_batch(data)), training=False))
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras 3.15 builds a model under a strategy from a first batch merged with
+        # `strategy.reduce`, which MultiWorkerMirroredStrategy refuses for a dict batch. A zoo
+        # model has every weight once constructed and compiles no loss or metric, so only the
+        # optimizer is left to build, and that needs no batch.
+        if self._distribute_strategy is None:
+            return
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=())
 
     # -- serialization ------------------------------------------------------------------------
     def get_config(self):
+        """Every constructor argument, read from the attribute of the same name."""
         config = super().get_config()
         for name in constructor_args(type(self)):
             config[name] = _plain(getattr(self, name))
         return config
-
-
-class VAE(Autoencoder):
-    """Variational autoencoder: q(z|x) = N(mean, diag(exp(log_var))), p(z) = N(0, I).
-
-    loss = -ELBO = E_q[-log p(x|z)] + KL(q(z|x) || p(z)), one reparameterized sample per example.
-    """
-
-    loss_names = ("loss", "reconstruction", "kl")
-
-    def build_encoder(self):
-        inputs, features = self.encoder_trunk()
-        mean = keras.layers.Dense(self.latent_dim, name="z_mean")(features)
-        log_var = keras.layers.Dense(self.latent_dim, name="z_log_var")(features)
-        return keras.Model(inputs, [mean, log_var], name="encoder")
-
-    def code(self, x, training=False):
-        return self.encode(x, training=training)[0]
-
-    def loss_terms(self, x, training=False, eps=None):
-        """Per-example -ELBO terms; `eps` fixes the reparameterization noise (tests, beta=1 checks)."""
-        target = self.targets(x, training)
-        mean, log_var = self.encode(self.encoder_input(target, training), training=training)
-        if eps is None:
-            eps = self.noise.normal(tf.shape(mean), mean.dtype)
-        raw = self.decoder(reparameterize(mean, log_var, eps), training=training)
-        recon = self.reconstruction_nll(target, raw)
-        kl_per_dim = losses.gaussian_kl_per_dim(mean, log_var)
-        kl = tf.reduce_sum(kl_per_dim, axis=-1)
-        return {"loss": recon + kl, "reconstruction": recon, "kl": kl, "kl_per_dim": kl_per_dim}
-
-    def sample(self, n, seed=None):
-        """n images decoded from z ~ N(0, I); the same seed gives the same images."""
-        shape = (n, self.latent_dim)
-        if seed is None:
-            z = tf.random.normal(shape)
-        else:
-            z = tf.random.stateless_normal(shape, seed=[seed, 0])
-        return self.decode(z)

@@ -13,21 +13,24 @@ checkpoints and a resumed run continues the schedule. KL is logged per latent di
 import tensorflow as tf
 
 from keras_vae.models.checks import checked
-from keras_vae.models.architectures import ConvNets
-from keras_vae.models.base import VAE
+from keras_vae.models.contract import NATS, Term
+from keras_vae.models.vae import VAE
 from keras_vae.registry import register_model
 
 
 @register_model
-class BetaVAE(ConvNets, VAE):
-    def __init__(self, beta=4.0, capacity_max=None, capacity_steps=100_000, gamma=1000.0, **kwargs):
+class BetaVAE(VAE):
+    def __init__(self, beta=4.0, capacity_max=None, capacity_steps=100_000, gamma=1000.0, architecture="conv", **kwargs):
+        super().__init__(architecture=architecture, **kwargs)
         self.beta = checked("beta", beta, lambda v: v >= 0, "a KL weight >= 0")
         if capacity_max is not None:
             checked("capacity_max", capacity_max, lambda v: v >= 0, "None or a capacity >= 0 nats")
         self.capacity_max = capacity_max
         self.capacity_steps = checked("capacity_steps", capacity_steps, lambda v: v >= 1, "an integer >= 1", kind=int)
         self.gamma = checked("gamma", gamma, lambda v: v >= 0, "a weight >= 0")
-        super().__init__(**kwargs)
+
+    def build_networks(self):
+        super().build_networks()
         self.capacity_step = self.add_weight(
             name="capacity_step",
             shape=(),
@@ -38,17 +41,27 @@ class BetaVAE(ConvNets, VAE):
         )
 
     @property
+    def evaluated_names(self):
+        return (*VAE.loss_names, *(("capacity",) if self.capacity_max is not None else ()))
+
+    @property
     def loss_names(self):
-        capacity = ("capacity",) if self.capacity_max is not None else ()
-        return (*VAE.loss_names, *capacity, *(f"kl_{j}" for j in range(self.latent_dim)))
+        """KL is also logged per latent dimension (kl_0, kl_1, ...); evaluate reports it once,
+        as the list kl_per_dim."""
+        return (*self.evaluated_names, *(f"kl_{j}" for j in range(self.latent_dim)))
+
+    @property
+    def term_docs(self):
+        per_dimension = {f"kl_{j}": Term(NATS, f"KL of latent dimension {j}") for j in range(self.latent_dim)}
+        return {**VAE.term_docs, "capacity": Term(NATS, "the KL target C at this step"), **per_dimension}
 
     def capacity(self):
         """C at the current step: capacity_max * min(step / capacity_steps, 1)."""
         progress = tf.cast(self.capacity_step, tf.float32) / float(self.capacity_steps)
         return float(self.capacity_max) * tf.minimum(progress, 1.0)
 
-    def loss_terms(self, x, training=False, eps=None):
-        terms = super().loss_terms(x, training, eps)
+    def loss_terms(self, batch, training=False, eps=None):
+        terms = super().loss_terms(batch, training, eps)
         if self.capacity_max is None:
             terms["loss"] = terms["reconstruction"] + self.beta * terms["kl"]
         else:

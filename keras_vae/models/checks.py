@@ -13,8 +13,10 @@ def checked(name, value, valid, expected, kind=numbers.Real):
     return value
 
 
-def positive_ints(name, values):
-    values = list(values)
-    if not values or not all(isinstance(v, int) and v >= 1 for v in values):
-        raise ConfigError(f"{name} must be a non-empty list of integers >= 1, got {values!r}")
+def positive_ints(name, values, allow_empty=False):
+    """A tuple of integers >= 1 (non-empty unless allow_empty), else one clear ConfigError."""
+    values = list(values) if isinstance(values, (list, tuple)) else [values]
+    if (not values and not allow_empty) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
+        kind = "a list" if allow_empty else "a non-empty list"
+        raise ConfigError(f"{name} must be {kind} of integers >= 1, got {values!r}")
     return tuple(values)

@@ -20,6 +20,7 @@ import tensorflow as tf
 from keras_vae.errors import ConfigError
 from keras_vae.models.ae import AE
 from keras_vae.models.checks import checked
+from keras_vae.models.contract import Term
 from keras_vae.registry import register_model
 
 JACOBIANS = ("auto", "closed_form", "exact", "estimate")
@@ -32,13 +33,18 @@ def _sum_per_example(t):
 @register_model
 class ContractiveAE(AE):
     loss_names = ("loss", "reconstruction", "contractive")
+    term_docs = {**AE.term_docs,
+                 "contractive": Term("squared Frobenius norm per example", "||J_f(x)||_F^2, the Jacobian of the code with respect to the input")}
 
     def __init__(self, contractive_weight=1.0, jacobian="auto", projections=1, **kwargs):
+        super().__init__(**kwargs)
         self.contractive_weight = checked("contractive_weight", contractive_weight, lambda v: v >= 0, ">= 0")
         self.projections = checked("projections", projections, lambda v: v >= 1, "an integer >= 1", kind=int)
         self.jacobian = jacobian
-        super().__init__(**kwargs)
-        self.jacobian_method(jacobian)  # the choice is checked against the encoder just built
+
+    def build_networks(self):
+        super().build_networks()
+        self.jacobian_method(self.jacobian)  # the choice is checked against the encoder just built
 
     def has_closed_form(self):
         """Whether the encoder is h = sigmoid(W x + b): the code layer is its only weighted layer."""
@@ -76,8 +82,8 @@ class ContractiveAE(AE):
             total += _sum_per_example(accumulator.jvp(h))
         return total / self.projections
 
-    def loss_terms(self, x, training=False):
-        terms = super().loss_terms(x, training)
-        contractive = self.jacobian_norm(x, training=training)
+    def loss_terms(self, batch, training=False):
+        terms = super().loss_terms(batch, training)
+        contractive = self.jacobian_norm(batch["images"], training=training)
         terms.update(loss=terms["loss"] + self.contractive_weight * contractive, contractive=contractive)
         return terms

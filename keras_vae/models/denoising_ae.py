@@ -13,6 +13,7 @@ from keras_vae.errors import ConfigError
 from keras_vae.layers import top_k_mask
 from keras_vae.models.ae import AE
 from keras_vae.models.checks import checked
+from keras_vae.models.contract import NATS, Term
 from keras_vae.registry import register_model
 
 CORRUPTIONS = ("masking", "gaussian", "salt_and_pepper")
@@ -29,7 +30,15 @@ class DenoisingAE(AE):
     - gaussian: x + N(0, noise_level^2) on every dimension, not clipped, so sigma is exact.
     """
 
+    figures = ("denoising", "latent_space", "interpolation")
+    term_docs = {
+        **AE.term_docs,
+        "corrupted_bce": Term(NATS, "bce of the clean image when the input is corrupted"),
+        "corrupted_mse": Term("per pixel", "mse of the clean image when the input is corrupted"),
+    }
+
     def __init__(self, corruption="masking", noise_level=0.25, **kwargs):
+        super().__init__(**kwargs)
         if corruption not in CORRUPTIONS:
             raise ConfigError(f"corruption must be one of {CORRUPTIONS}, got {corruption!r}")
         if corruption == "gaussian":
@@ -38,7 +47,6 @@ class DenoisingAE(AE):
             checked("noise_level", noise_level, lambda v: 0 <= v <= 1, f"a {corruption} fraction in [0, 1]")
         self.corruption = corruption
         self.noise_level = noise_level
-        super().__init__(**kwargs)
 
     def corrupt(self, x):
         """x with fresh corruption noise drawn from the model's generator."""
@@ -55,3 +63,10 @@ class DenoisingAE(AE):
 
     def encoder_input(self, target, training):
         return self.corrupt(target) if training else target
+
+    def evaluation_terms(self, batch, terms):
+        """Also the errors when the input is corrupted and the target clean."""
+        target = self.targets(batch["images"], training=False)
+        raw = self.decoder_raw(self.code(self.corrupt(target)), {})
+        corrupted = {f"corrupted_{name}": value for name, value in self.reconstruction_errors(target, raw).items()}
+        return {**super().evaluation_terms(batch, terms), **corrupted}

@@ -9,12 +9,16 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from keras_vae.layers import top_k_mask
-from keras_vae.models.ae import SingleLayerNets
+from keras_vae.models.ae import AE
 from keras_vae.models.checks import checked
-from keras_vae.models.base import Autoencoder
+from keras_vae.models.contract import NATS, Term
 from keras_vae.registry import register_model
 
 ACTIVITY = ("mean_activation", "active_fraction")
+ACTIVITY_DOCS = {
+    "mean_activation": Term("mean over code units", "mean code activation"),
+    "active_fraction": Term("fraction of code units", "code units active per image (sigmoid: > 0.5; k-sparse: non-zero)"),
+}
 # rho_hat is clipped this far inside (0, 1) so a fully saturated unit gives a finite KL.
 EPSILON = 1e-6
 
@@ -32,7 +36,7 @@ def sparsity_penalty(code, rho):
 
 
 @register_model
-class SparseAE(SingleLayerNets, Autoencoder):
+class SparseAE(AE):
     """Sigmoid code; loss = -log p(x | code) + beta * sum_j KL(rho || rho_hat_j).
 
     The penalty is one number per batch, broadcast to every example so the batch mean of "loss" is
@@ -42,15 +46,16 @@ class SparseAE(SingleLayerNets, Autoencoder):
     """
 
     loss_names = ("loss", "reconstruction", "sparsity", *ACTIVITY)
-    code_activation = "sigmoid"
+    term_docs = {**AE.term_docs, **ACTIVITY_DOCS,
+                 "sparsity": Term(NATS, "sum_j KL(rho || rho_hat_j) of the batch, given to each example")}
 
-    def __init__(self, rho=0.05, beta=10.0, **kwargs):
+    def __init__(self, rho=0.05, beta=10.0, code_activation="sigmoid", **kwargs):
+        super().__init__(code_activation=code_activation, **kwargs)
         self.rho = checked("rho", rho, lambda v: 0 < v < 1, "a target activation in (0, 1)")
         self.beta = checked("beta", beta, lambda v: v >= 0, "a penalty weight >= 0")
-        super().__init__(**kwargs)
 
-    def loss_terms(self, x, training=False):
-        terms = super().loss_terms(x, training)
+    def loss_terms(self, batch, training=False):
+        terms = super().loss_terms(batch, training)
         sparsity = tf.fill(tf.shape(terms["loss"]), sparsity_penalty(terms["code"], self.rho))
         terms.update(loss=terms["loss"] + self.beta * sparsity, sparsity=sparsity)
         return {**terms, **activity(terms["code"], terms["code"] > 0.5)}
@@ -73,21 +78,21 @@ class KSparse(keras.layers.Layer):
 
 
 @register_model
-class KSparseAE(SingleLayerNets, Autoencoder):
+class KSparseAE(AE):
     """Linear code, of which only the k largest activations survive (inside the encoder, so the
     exported encoder gives the k-sparse code too); loss = -log p(x | code)."""
 
     loss_names = ("loss", "reconstruction", *ACTIVITY)
+    term_docs = {**AE.term_docs, **ACTIVITY_DOCS}
 
-    def __init__(self, k=25, **kwargs):
-        self.k = checked("k", k, lambda v: v >= 1, "an integer >= 1", kind=int)
-        super().__init__(**kwargs)
-        checked("k", k, lambda v: v <= self.latent_dim, f"at most latent_dim={self.latent_dim}", kind=int)
+    def __init__(self, k=25, code_activation="linear", **kwargs):
+        super().__init__(code_activation=code_activation, **kwargs)
+        checked("k", k, lambda v: v >= 1, "an integer >= 1", kind=int)
+        self.k = checked("k", k, lambda v: v <= self.latent_dim, f"at most latent_dim={self.latent_dim}", kind=int)
 
-    def build_encoder(self):
-        linear = super().build_encoder()
-        return keras.Model(linear.input, KSparse(self.k, name="k_sparse")(linear.output), name="encoder")
+    def latent_head(self, features):
+        return KSparse(self.k, name="k_sparse")(super().latent_head(features))
 
-    def loss_terms(self, x, training=False):
-        terms = super().loss_terms(x, training)
+    def loss_terms(self, batch, training=False):
+        terms = super().loss_terms(batch, training)
         return {**terms, **activity(terms["code"], tf.not_equal(terms["code"], 0))}

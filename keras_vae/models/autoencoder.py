@@ -1,0 +1,252 @@
+"""`Autoencoder`: images (and optional integer conditions) -> a flat code -> a decoder likelihood.
+
+The base of the deterministic autoencoders and of the VAEs. The networks come from the
+`architecture` named in the config (`models/architectures.py`); the latent head (a code layer,
+or a VAE's mean and log-variance) from the family. A model with `condition_classes`
+({"labels": 10}) feeds each condition, one-hot, to both networks next to the image features and
+next to z (the conditional models of Sohn et al. 2015 and Kingma et al. 2014).
+
+Shapes: images [B, H, W, C] float32 in [0, 1]; conditions [B] int32; codes [B, latent_dim].
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_vae import losses
+from keras_vae.errors import ConfigError, UserError
+from keras_vae.layers import OneHot
+from keras_vae.models.architectures import ARCHITECTURES
+from keras_vae.models.base import ZooModel, as_batch
+from keras_vae.models.checks import checked, positive_ints
+from keras_vae.models.contract import NATS, Part, TensorInput, Term
+
+
+class Autoencoder(ZooModel):
+    """x -> code -> decoder mean; loss = -log p(x | code)."""
+
+    loss_names = ("loss", "reconstruction")
+    code_names = ("code",)  # the encoder's outputs, as exported
+    code_activation = None
+    figures = ("reconstructions", "latent_space", "interpolation")
+    term_docs = {
+        **ZooModel.term_docs,
+        "reconstruction": Term(NATS, "-log p(x | z), the decoder's negative log-likelihood of the image"),
+        "bce": Term(NATS, "cross-entropy of the decoder mean at the code, summed over pixels"),
+        "mse": Term("per pixel", "squared error of the decoder mean at the code"),
+    }
+
+    def __init__(
+        self,
+        image_shape=(28, 28, 1),
+        latent_dim=16,
+        likelihood="bernoulli",
+        gaussian_sigma=0.1,
+        learn_sigma=False,
+        binarize=False,
+        architecture="dense",
+        hidden_sizes=(512, 256),
+        filters=(32, 64),
+        kernel_size=3,
+        hidden_dim=128,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if likelihood not in losses.LIKELIHOODS:
+            raise ConfigError(f"likelihood must be one of {losses.LIKELIHOODS}, got {likelihood!r}")
+        if architecture not in ARCHITECTURES:
+            raise ConfigError(f"architecture must be one of {tuple(ARCHITECTURES)}, got {architecture!r}")
+        if len(image_shape) != 3 or min(image_shape) < 1:
+            raise ConfigError(f"image_shape must be [height, width, channels], got {image_shape!r}")
+        if binarize and likelihood != "bernoulli":
+            raise ConfigError("binarize needs the bernoulli likelihood")
+        self.image_shape = tuple(int(s) for s in image_shape)
+        self.latent_dim = checked("latent_dim", latent_dim, lambda v: v >= 1, "an integer >= 1", kind=int)
+        self.likelihood = likelihood
+        self.gaussian_sigma = checked("gaussian_sigma", gaussian_sigma, lambda v: v > 0, "> 0")
+        self.learn_sigma = learn_sigma
+        self.binarize = binarize
+        self.architecture = architecture
+        self.hidden_sizes = positive_ints("hidden_sizes", hidden_sizes, allow_empty=True)  # []: one layer each way
+        self.filters = positive_ints("filters", filters)
+        (self.kernel_size,) = positive_ints("kernel_size", [kernel_size])
+        (self.hidden_dim,) = positive_ints("hidden_dim", [hidden_dim])
+
+    # -- conditions ---------------------------------------------------------------------------
+    @property
+    def batch_keys(self):
+        return ("images", *self.condition_classes)
+
+    def conditions(self, batch):
+        """The conditions of a batch, in `condition_classes` order."""
+        return {key: batch[key] for key in self.condition_classes}
+
+    def sample_conditions(self, n, given):
+        """{key: int32 [n]} for `sample`: a given value (one int, or n ints) per condition; a
+        condition not given cycles through its classes (0, 1, ..., K-1, 0, ...)."""
+        unknown = sorted(set(given) - set(self.condition_classes))
+        if unknown:
+            takes = f"takes only {sorted(self.condition_classes)}" if self.condition_classes else "is unconditional"
+            raise UserError(f"{type(self).__name__} {takes}; got {unknown}")
+        conditions = {}
+        for key, classes in self.condition_classes.items():
+            value = np.broadcast_to(np.asarray(given[key]), (n,)) if key in given else np.arange(n) % classes
+            if not np.issubdtype(value.dtype, np.integer) or value.min() < 0 or value.max() >= classes:
+                raise UserError(f"{key} must be integers in [0, {classes - 1}], got {given[key]!r}")
+            conditions[key] = tf.constant(value, tf.int32)
+        return conditions
+
+    def _with_conditions(self, x, conditions):
+        """A network's input: x alone, or [x, *conditions] for a conditional model."""
+        if not self.condition_classes:
+            return x
+        # Keras refuses a list that mixes arrays and tensors: make every entry a tensor.
+        return [tf.convert_to_tensor(x), *(tf.convert_to_tensor(conditions[key]) for key in self.condition_classes)]
+
+    def _condition_inputs(self):
+        return [keras.Input(shape=(), dtype="int32", name=key) for key in self.condition_classes]
+
+    def _append_conditions(self, h, inputs):
+        """h next to the one-hot conditions (no-op for an unconditional model)."""
+        if not inputs:
+            return h
+        one_hots = [OneHot(k, name=f"{key}_one_hot")(x) for (key, k), x in zip(self.condition_classes.items(), inputs)]
+        return keras.layers.Concatenate(name="with_conditions")([h, *one_hots])
+
+    # -- networks -----------------------------------------------------------------------------
+    def build_networks(self):
+        architecture = ARCHITECTURES[self.architecture]
+        architecture.check(self)
+        self.encoder = self.build_encoder(architecture)
+        self.decoder = self.build_decoder(architecture)
+        self.log_sigma = None
+        if self.likelihood == "gaussian":
+            # One sigma per channel; fixed unless learn_sigma.
+            self.log_sigma = self.add_weight(
+                name="log_sigma",
+                shape=(self.image_shape[-1],),
+                initializer=keras.initializers.Constant(math.log(self.gaussian_sigma)),
+                trainable=self.learn_sigma,
+            )
+
+    def build_encoder(self, architecture):
+        images = keras.Input(shape=self.image_shape, name="images")
+        conditions = self._condition_inputs()
+        features = self._append_conditions(architecture.trunk(self, images), conditions)
+        inputs = [images, *conditions] if conditions else images
+        return keras.Model(inputs, self.latent_head(features), name="encoder")
+
+    def latent_head(self, features):
+        return keras.layers.Dense(self.latent_dim, activation=self.code_activation, name="code")(features)
+
+    def build_decoder(self, architecture):
+        z = keras.Input(shape=(self.latent_dim,), name="z")
+        conditions = self._condition_inputs()
+        outputs = architecture.decoder(self, self._append_conditions(z, conditions))
+        return keras.Model([z, *conditions] if conditions else z, outputs, name="decoder")
+
+    def encode(self, batch, training=False):
+        """The encoder's outputs for a batch (a dict, or an image tensor if unconditional)."""
+        batch = as_batch(batch)
+        return self.encoder(self._with_conditions(batch["images"], self.conditions(batch)), training=training)
+
+    def code(self, batch, training=False):
+        """The deterministic latent [B, latent_dim] (the code; a VAE's posterior mean)."""
+        return self.encode(batch, training=training)
+
+    def decoder_raw(self, z, conditions, training=False):
+        return self.decoder(self._with_conditions(z, conditions), training=training)
+
+    def decode(self, z, training=False, **conditions):
+        """The decoder mean, images in [0, 1] (sigmoid of the raw outputs under either likelihood)."""
+        return tf.sigmoid(self.decoder_raw(z, conditions, training=training))
+
+    def reconstruct(self, batch):
+        """The decoder mean at the code of each image of the batch."""
+        batch = as_batch(batch)
+        return self.decode(self.code(batch), **self.conditions(batch))
+
+    def call(self, batch, training=False):
+        batch = as_batch(batch)
+        return self.decode(self.code(batch, training=training), training=training, **self.conditions(batch))
+
+    # -- objective ----------------------------------------------------------------------------
+    def targets(self, x, training):
+        """What the decoder must explain: x, or a binarization of it.
+
+        Training draws a fresh binarization each step (dynamic binarization); evaluation uses a
+        fixed seed so the test loss is repeatable.
+        """
+        if not self.binarize:
+            return x
+        shape = tf.shape(x)
+        u = self.noise.uniform(shape, x.dtype) if training else tf.random.stateless_uniform(
+            shape, seed=[0, 0], dtype=x.dtype
+        )
+        return tf.cast(u < x, x.dtype)
+
+    def reconstruction_nll(self, x, raw):
+        """-log p(x | z) per example [B], from the decoder's raw outputs."""
+        if self.likelihood == "bernoulli":
+            return -losses.bernoulli_log_prob(x, raw)
+        return -losses.gaussian_log_prob(x, tf.sigmoid(raw), self.log_sigma)
+
+    def encoder_input(self, target, training):
+        """What the encoder sees: the target itself. A denoising model corrupts it when training,
+        so `call`, `test_step` and the exported encoder never see noise."""
+        return target
+
+    def loss_terms(self, batch, training=False):
+        """Per-example terms; "code" is the encoder output, for penalties on the code."""
+        target = self.targets(batch["images"], training)
+        conditions = self.conditions(batch)
+        code = self.encode({"images": self.encoder_input(target, training), **conditions}, training=training)
+        recon = self.reconstruction_nll(target, self.decoder_raw(code, conditions, training=training))
+        return {"loss": recon, "reconstruction": recon, "code": code}
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def reconstruction_errors(self, target, raw):
+        """BCE (nats per example, summed over pixels) and MSE (per pixel) of the decoder mean."""
+        axes = tuple(range(1, len(target.shape)))
+        error = tf.cast(target, tf.float32) - tf.cast(tf.sigmoid(raw), tf.float32)
+        return {"bce": -losses.bernoulli_log_prob(target, raw), "mse": tf.reduce_mean(tf.square(error), axes)}
+
+    def evaluation_terms(self, batch, terms):
+        target = self.targets(batch["images"], training=False)
+        conditions = self.conditions(batch)
+        return self.reconstruction_errors(target, self.decoder_raw(self.code({**batch, "images": target}), conditions))
+
+    def evaluation_header(self):
+        if self.binarize:
+            binarization = "binarized: trained on fresh draws, evaluated on one fixed draw (stateless seed) of the test images"
+        elif self.likelihood == "bernoulli":
+            binarization = ("none: Bernoulli cross-entropy of grey levels in [0, 1], not a normalized density, "
+                            "so not comparable with binarized-MNIST log-likelihoods")
+        else:
+            binarization = "none: Gaussian density of pixel values scaled to [0, 1], without dequantization"
+        return {"likelihood": self.likelihood, "binarization": binarization, "units": f"{NATS} (mse: per pixel)"}
+
+    # -- export -------------------------------------------------------------------------------
+    def condition_inputs(self):
+        return tuple(TensorInput(key, (), "int32", "index", k) for key, k in self.condition_classes.items())
+
+    def export_parts(self):
+        conditions = self.condition_inputs()
+
+        def decoder(z, **conditions):
+            return {"images": self.decode(z, **conditions)}
+
+        def encoder(images, **conditions):
+            codes = self.encode({"images": images, **conditions})
+            return dict(zip(self.code_names, codes if isinstance(codes, (list, tuple)) else [codes]))
+
+        metadata = {"latent_dim": self.latent_dim, "image_shape": list(self.image_shape)}
+        return [
+            Part("decoder", decoder, (TensorInput("z", (self.latent_dim,)), *conditions),
+                 {"images": self.image_shape}, self.decoder, metadata),
+            Part("encoder", encoder, (TensorInput("images", self.image_shape, values="unit"), *conditions),
+                 {name: (self.latent_dim,) for name in self.code_names}, self.encoder, metadata),
+        ]
+
