@@ -10,6 +10,7 @@ section with the data, split, epochs, seed, metrics, time taken and the exact co
 """
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -68,6 +69,14 @@ def write_card(entry_dir, section):
     runs.write_text(card, text)
 
 
+def record_parameters(entry_dir, count):
+    """Keep the entry's `parameters` (what `list` shows without building the model) current."""
+    path = entry_dir / runs.CONFIG
+    entry = json.loads(path.read_text())
+    if entry.get("parameters") != count:
+        runs.write_json(path, {**entry, "parameters": count})
+
+
 def pretrain(entry, k=1000):
     from keras_vae import evaluate, figures, registry, train
 
@@ -77,7 +86,7 @@ def pretrain(entry, k=1000):
         model, _ = train.train(entry, {"dataset": DATASET}, run_dir=run_dir, seed=SEED, verbose=2)
         metrics = evaluate.evaluate_run(run_dir, k=k)
         figures.plot_run(run_dir)
-        target = registry.ZOO_DIR / entry / runs.PRETRAINED
+        target = registry.zoo_dir() / entry / runs.PRETRAINED
         staging = target.with_name(".pretrained.tmp")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
@@ -88,6 +97,7 @@ def pretrain(entry, k=1000):
         staging.rename(target)
     seconds = time.perf_counter() - started
     config = runs.read_config(target)
+    record_parameters(target.parent, model.count_params())
     write_card(target.parent, model_card_section(entry, config, metrics, seconds, model.count_params()))
     print(f"{entry}: {seconds:.0f} s, shipped {target}")
     return metrics
