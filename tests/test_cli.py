@@ -1,6 +1,7 @@
 """`python -m keras_vae.zoo` end to end, and one clear line + exit 2 for every kind of bad input."""
 
 import json
+import shlex
 import subprocess
 import sys
 
@@ -54,6 +55,28 @@ def test_list_builds_no_model_and_imports_no_tensorflow():
             "assert not {'tensorflow', 'keras'} & set(sys.modules), 'list imported TensorFlow'")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_ctrl_c_during_train_prints_the_exact_resume_command(cli, tmp_path, monkeypatch):
+    from keras_vae import train
+
+    finished = train.RunRecorder.on_epoch_end
+
+    def interrupt_after_the_first_epoch(self, epoch, logs=None):
+        finished(self, epoch, logs)
+        raise KeyboardInterrupt
+
+    out = tmp_path / "my run"
+    monkeypatch.setattr(train.RunRecorder, "on_epoch_end", interrupt_after_the_first_epoch)
+    code, _, err = cli("train", "conv_vae", "--epochs", "2", "--out", out, *TINY)
+    assert code == 130
+    assert f"interrupted: 1 epoch(s) checkpointed in {out}; continue with:" in err
+    command = err.strip().splitlines()[-1].strip()
+    assert command == f"python -m keras_vae.zoo train --resume '{out}' --limit 256"
+    monkeypatch.undo()
+    code, _, err = cli(*shlex.split(command)[3:])
+    assert code == 0, err
+    assert json.loads((out / "state.json").read_text()) == {"epoch": 2}
 
 
 def test_evaluate_prints_test_metrics(cli, run_dir):
