@@ -100,6 +100,8 @@ def export_run(run_dir, formats="all", part="decoder", out=None, version=None):
     """
     formats = choose(formats, list(FORMATS), "--format")
     part_names = choose(part, PARTS, "--part")
+    if "onnx" in formats:
+        onnx.check_installed()
     config = runs.read_config(run_dir)
     runs.model_file(run_dir)  # a run folder without a trained model is an error before any work
     out = Path(out) if out is not None else runs.output_dir(run_dir) / EXPORT_DIR
