@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_vae.errors import UserError
+from keras_vae.quiet import muted
 
 log = logging.getLogger(__name__)
 
@@ -195,10 +196,20 @@ def _tfds_arrays(builder, split):
 
 def from_tfds(name):
     """A TFDS dataset: read when prepared, downloaded only when the network answers."""
-    import tensorflow_datasets as tfds
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:
+        raise DatasetUnavailable(
+            f"dataset {name!r} comes from TensorFlow Datasets, which is not installed: "
+            "pip install 'keras_vae[tfds]'"
+        ) from None
 
-    builder = tfds.builder(name, data_dir=os.environ.get("TFDS_DATA_DIR"))
-    if not builder.is_prepared():
+    # Offline and unprepared, TFDS warns about each version folder it does not find; our own
+    # message below says what to do instead.
+    with muted("absl", "Variant folder"):
+        builder = tfds.builder(name, data_dir=os.environ.get("TFDS_DATA_DIR"))
+        prepared = builder.is_prepared()
+    if not prepared:
         if not network_available():
             raise DatasetUnavailable(
                 f"dataset {name!r} is not in {builder.data_dir} and cannot be downloaded (no network); "

@@ -10,6 +10,7 @@ section with the data, split, epochs, seed, metrics, time taken and the exact co
 """
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -70,6 +71,14 @@ def write_card(entry_dir, section):
     runs.write_text(card, text)
 
 
+def record_parameters(entry_dir, count):
+    """Keep the entry's `parameters` (what `list` shows without building the model) current."""
+    path = entry_dir / runs.CONFIG
+    entry = json.loads(path.read_text())
+    if entry.get("parameters") != count:
+        runs.write_json(path, {**entry, "parameters": count})
+
+
 def pretrain(entry, k=1000):
     from keras_vae import evaluate, figures, registry, train
 
@@ -79,7 +88,7 @@ def pretrain(entry, k=1000):
         model, _ = train.train(entry, {"dataset": DATASET}, run_dir=run_dir, seed=SEED, verbose=2)
         metrics = evaluate.evaluate_run(run_dir, k=k)
         figures.plot_run(run_dir)
-        target = registry.ZOO_DIR / entry / runs.PRETRAINED
+        target = registry.zoo_dir() / entry / runs.PRETRAINED
         staging = target.with_name(".pretrained.tmp")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
@@ -88,6 +97,7 @@ def pretrain(entry, k=1000):
                 shutil.copy2(run_dir / name, staging / name)
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
+    record_parameters(target.parent, model.count_params())
     write_card_of(entry, model)
     print(f"{entry}: {time.perf_counter() - started:.0f} s, shipped {target}")
     return metrics

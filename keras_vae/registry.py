@@ -9,12 +9,11 @@ import copy
 import difflib
 import inspect
 import json
-import os
-from pathlib import Path
 
 import keras
 
 from keras_vae.distribute import check_options, loss_scaled, steps_per_execution
+from keras_vae.entries import entry_names, read_entry, summary, zoo_dir  # noqa: F401  (the zoo's files)
 from keras_vae.errors import ConfigError, UserError
 from keras_vae.optimizers import FusedAdam
 
@@ -33,7 +32,6 @@ TRAINING_FIELDS = {
     "jit_compile": False,
     "steps_per_execution": None,
 }
-ZOO_DIR = Path(os.environ.get("KERAS_VAE_ZOO", Path(__file__).resolve().parent.parent / "zoo"))
 
 
 def register_model(cls):
@@ -53,19 +51,17 @@ def closest(name, known):
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
-def entry_names():
-    return sorted(p.parent.name for p in ZOO_DIR.glob("*/config.json"))
-
-
 def load_entry(name):
     """The entry's config as stored, with the training fields filled in."""
-    path = ZOO_DIR / name / "config.json"
-    if not path.is_file():
+    stored = read_entry(name)
+    if stored is None:
         known = entry_names()
         raise UserError(
             f"unknown zoo entry {name!r}{closest(name, known)}; known entries: {', '.join(known)}"
         )
-    entry = {**TRAINING_FIELDS, **json.loads(path.read_text())}
+    for catalogue_only in ("parameters", "test_overrides"):  # for `list` and the tests, not settings
+        stored.pop(catalogue_only, None)
+    entry = {**TRAINING_FIELDS, **stored}
     entry["entry"] = name
     return entry
 
@@ -208,10 +204,6 @@ def fill_from_data(config, params_of_data):
 
 
 def list_entries():
-    """[(name, one-line description, parameter count)] for every zoo entry."""
-    rows = []
-    for name in entry_names():
-        entry = load_entry(name)
-        model = build(name, compile=False)
-        rows.append((name, entry.get("description", ""), model.count_params()))
-    return rows
+    """[(name, one-line description, parameter count)] for every zoo entry, read from its
+    config.json (`parameters`, checked against the built model by tests/test_foundation.py)."""
+    return [(s["name"], s["description"], s["parameters"]) for s in map(summary, entry_names())]

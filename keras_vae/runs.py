@@ -86,11 +86,11 @@ def check_run_dir(run_dir):
 
 def pretrained_dir(entry):
     """zoo/<entry>/pretrained: a shipped entry's trained run, in the layout of any run folder."""
-    from keras_vae.registry import ZOO_DIR, entry_names
+    from keras_vae.entries import entry_names, zoo_dir
 
     if entry not in entry_names():
         raise UserError(f"run folder not found: {entry} (nor is it a zoo entry name)")
-    folder = ZOO_DIR / entry / PRETRAINED
+    folder = zoo_dir() / entry / PRETRAINED
     if not (folder / MODEL).is_file():
         raise UserError(f"zoo entry {entry!r} ships no trained weights; train it: python -m keras_vae.zoo train {entry}")
     return folder
@@ -98,13 +98,14 @@ def pretrained_dir(entry):
 
 def output_dir(run_dir, out=None):
     """Where a command writes what it makes of `run_dir`: `out` when given, else the run folder;
-    a shipped zoo entry is never written into, so its outputs go to runs/<entry>/pretrained."""
+    a shipped zoo entry (maybe in site-packages) is never written into, so its outputs go to
+    runs/<entry>/pretrained under the current folder."""
     if out is not None:
         return Path(out)
     run_dir = check_run_dir(run_dir)
-    from keras_vae.registry import ZOO_DIR
+    from keras_vae.entries import zoo_dir
 
-    if run_dir.resolve().is_relative_to(Path(ZOO_DIR).resolve()):
+    if run_dir.resolve().is_relative_to(zoo_dir().resolve()):
         return Path("runs") / run_dir.parent.name / PRETRAINED
     return run_dir
 

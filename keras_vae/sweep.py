@@ -14,6 +14,7 @@ from pathlib import Path
 
 from keras_vae import evaluate, figures, registry, runs, train
 from keras_vae.errors import UserError
+from keras_vae.quiet import muted
 
 log = logging.getLogger(__name__)
 REPORT, ROWS = "report.md", "sweep.json"
@@ -50,19 +51,21 @@ def sweep(entry, latent_dims=None, likelihoods=None, overrides=None, out=None, s
     for _, settings in grid:  # every setting is checked (and each model built once) before any training
         registry.build(entry, compile=False, **settings)
     rows = []
-    for name, settings in grid:
-        log.info("sweep %s: training %s", entry, name)
-        started = time.perf_counter()
-        model, run_dir = train.train(entry, settings, run_dir=out / name, seed=seed, overwrite=overwrite,
-                                     verbose=verbose, limit=limit)
-        trained = time.perf_counter()
-        metrics = evaluate.evaluate_run(run_dir, k=k, limit=limit, seed=seed)
-        evaluated = time.perf_counter()
-        sampled = "prior_samples" in model.figures
-        if sampled:
-            figures.draw("prior_samples", model, run_dir, seed=seed)
-        rows.append({"name": name, **settings, "train_seconds": round(trained - started, 1),
-                     "eval_seconds": round(evaluated - trained, 1), "sampled": sampled, **metrics})
+    # Every run builds a new model, hence new tf.functions: TF's retracing warning is expected.
+    with muted("tensorflow", "triggered tf.function retracing"):
+        for name, settings in grid:
+            log.info("sweep %s: training %s", entry, name)
+            started = time.perf_counter()
+            model, run_dir = train.train(entry, settings, run_dir=out / name, seed=seed, overwrite=overwrite,
+                                         verbose=verbose, limit=limit)
+            trained = time.perf_counter()
+            metrics = evaluate.evaluate_run(run_dir, k=k, limit=limit, seed=seed)
+            evaluated = time.perf_counter()
+            sampled = "prior_samples" in model.figures
+            if sampled:
+                figures.draw("prior_samples", model, run_dir, seed=seed)
+            rows.append({"name": name, **settings, "train_seconds": round(trained - started, 1),
+                         "eval_seconds": round(evaluated - trained, 1), "sampled": sampled, **metrics})
     runs.write_json(out / ROWS, rows)
     report = out / REPORT
     with runs.atomic(report) as tmp:

@@ -17,6 +17,14 @@ from keras_vae.errors import UserError
 log = logging.getLogger(__name__)
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during training; `run_dir` keeps the checkpoint of the last finished epoch."""
+
+    def __init__(self, run_dir):
+        super().__init__(str(run_dir))
+        self.run_dir = Path(run_dir)
+
+
 class RunRecorder(keras.callbacks.Callback):
     """After each epoch: checkpoint, history and state, each written atomically, in that order,
     so state.json never names an epoch whose checkpoint is not on disk."""
@@ -100,19 +108,22 @@ def fit(model, data, config, run_dir, initial_epoch, history, verbose="auto", li
     train_batches, steps = feed(
         model, batches(data, "train", config, keys, limit, shuffle=True, seed=config["seed"] + initial_epoch)
     )
-    model.fit(
-        train_batches,
-        steps_per_epoch=steps,
-        validation_data=batches(data, "test", config, keys, limit),
-        epochs=config["epochs"],
-        initial_epoch=initial_epoch,
-        callbacks=[
-            RunRecorder(run_dir, history),
-            keras.callbacks.TensorBoard(log_dir=str(run_dir / runs.LOGS), write_graph=False),
-        ],
-        verbose=verbose,
-        shuffle=False,  # the dataset shuffles itself
-    )
+    try:
+        model.fit(
+            train_batches,
+            steps_per_epoch=steps,
+            validation_data=batches(data, "test", config, keys, limit),
+            epochs=config["epochs"],
+            initial_epoch=initial_epoch,
+            callbacks=[
+                RunRecorder(run_dir, history),
+                keras.callbacks.TensorBoard(log_dir=str(run_dir / runs.LOGS), write_graph=False),
+            ],
+            verbose=verbose,
+            shuffle=False,  # the dataset shuffles itself
+        )
+    except KeyboardInterrupt:
+        raise Interrupted(run_dir) from None
     runs.save_model(model, run_dir / runs.MODEL, include_optimizer=False)
     return model
 

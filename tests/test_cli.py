@@ -1,6 +1,7 @@
 """`python -m keras_vae.zoo` end to end, and one clear line + exit 2 for every kind of bad input."""
 
 import json
+import shlex
 import subprocess
 import sys
 
@@ -38,9 +39,44 @@ def test_train_leaves_a_complete_run_folder(run_dir):
     assert any((run_dir / "logs").rglob("events.out.tfevents.*"))
 
 
-def test_list_names_every_entry(cli):
+def test_list_shows_each_entrys_dataset_latent_size_parameters_and_shipped_metrics(cli):
     code, out, _ = cli("list")
-    assert code == 0 and "conv_vae" in out and "dense_vae" in out and "params" in out
+    assert code == 0
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if not line.startswith(" ")}
+    assert rows["entry"][:4] == ["entry", "dataset", "latent", "parameters"]
+    assert rows["conv_vae"][:5] == ["conv_vae", "mnist", "16", "886,881", "mnist_5k:"]
+    assert "ELBO -116.3, IWAE (k = 1000) -108.5, 16/16 active units" in out
+    assert "ae              mnist       256     402,448  mnist_5k: BCE 58.5, MSE 0.0040" in out
+    assert "Convolutional VAE: strided Conv2D encoder" in out  # the description, indented below
+
+
+def test_list_builds_no_model_and_imports_no_tensorflow():
+    code = ("import sys; from keras_vae.cli import main; assert main(['list']) == 0; "
+            "assert not {'tensorflow', 'keras'} & set(sys.modules), 'list imported TensorFlow'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_ctrl_c_during_train_prints_the_exact_resume_command(cli, tmp_path, monkeypatch):
+    from keras_vae import train
+
+    finished = train.RunRecorder.on_epoch_end
+
+    def interrupt_after_the_first_epoch(self, epoch, logs=None):
+        finished(self, epoch, logs)
+        raise KeyboardInterrupt
+
+    out = tmp_path / "my run"
+    monkeypatch.setattr(train.RunRecorder, "on_epoch_end", interrupt_after_the_first_epoch)
+    code, _, err = cli("train", "conv_vae", "--epochs", "2", "--out", out, *TINY)
+    assert code == 130
+    assert f"interrupted: 1 epoch(s) checkpointed in {out}; continue with:" in err
+    command = err.strip().splitlines()[-1].strip()
+    assert command == f"python -m keras_vae.zoo train --resume '{out}' --limit 256"
+    monkeypatch.undo()
+    code, _, err = cli(*shlex.split(command)[3:])
+    assert code == 0, err
+    assert json.loads((out / "state.json").read_text()) == {"epoch": 2}
 
 
 def test_evaluate_prints_test_metrics(cli, run_dir):

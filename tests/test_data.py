@@ -1,6 +1,7 @@
 """The data layer: every named source, its validation, and the offline behaviour of TFDS."""
 
 import logging
+import sys
 import time
 
 import numpy as np
@@ -131,6 +132,16 @@ def test_offline_mnist_falls_back_at_once_with_a_loud_warning(caplog, tmp_path, 
     assert time.perf_counter() - started < 30  # TFDS's own retries take minutes
     assert loaded.name == "mnist_5k"
     assert "FALLING BACK to mnist_5k" in caplog.text and "TFDS_DATA_DIR" in caplog.text
+    assert "Variant folder" not in caplog.text  # TFDS's own warning about the folder it did not find
+
+
+def test_without_tensorflow_datasets_mnist_falls_back_and_says_which_extra_to_install(caplog, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # import raises ImportError
+    with caplog.at_level(logging.WARNING, logger="keras_vae.data"):
+        assert data.load("mnist").name == "mnist_5k"
+    assert "pip install 'keras_vae[tfds]'" in caplog.text
+    with pytest.raises(data.DatasetUnavailable, match=r"keras_vae\[tfds\]"):
+        data.load("cifar10")
 
 
 def test_offline_datasets_without_fallback_are_a_clear_error(tmp_path, monkeypatch):

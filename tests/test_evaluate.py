@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_vae import evaluate, registry, train
+from keras_vae import evaluate, train
 from keras_vae.models import VAE, BetaVAE, ContractiveAE, DenoisingAE, SparseAE
 from keras_vae.models.vae import active_units
 
@@ -144,7 +144,7 @@ def test_a_shipped_zoo_entry_is_evaluated_but_never_written_into(cli, run_dir, t
     shutil.copytree(run_dir, zoo / "tiny" / "pretrained")
     shutil.copy(run_dir / "config.json", zoo / "tiny" / "config.json")
     (zoo / "tiny" / "pretrained" / "metrics.json").unlink(missing_ok=True)
-    monkeypatch.setattr(registry, "ZOO_DIR", zoo)
+    monkeypatch.setenv("KERAS_VAE_ZOO", str(zoo))
     monkeypatch.chdir(tmp_path)
     code, out, err = cli("evaluate", "tiny", "--limit", "20", "--k", "2")
     assert code == 0, err

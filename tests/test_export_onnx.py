@@ -1,6 +1,7 @@
 """ONNX export: interface, onnxruntime parity with Keras, the Conv2DTranspose pads pitfall,
 mixed precision, all-or-nothing failure, and the TF-free consumer in export/onnx/."""
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+real_find_spec = importlib.util.find_spec
 TINY = {"epochs": 1, "dataset": "mnist_5k", "latent_dim": 4, "filters": [4, 8], "hidden_dim": 16}
 
 
@@ -170,6 +172,13 @@ def test_mismatch_fails_the_export_and_keeps_nothing(trained, tmp_path, cli, mon
     assert code == 2 and "differs from the Keras model" in stderr and len(stderr.strip().splitlines()) == 1
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in out.iterdir()) == ["onnx"]  # no SavedModel, no staging folder
+
+
+def test_without_the_onnx_extra_export_says_what_to_install(cli, tmp_path, monkeypatch):
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None if name == "tf2onnx" else real_find_spec(name, *a))
+    code, _, stderr = cli("export", "conv_vae", "--format", "onnx", "--out", tmp_path / "out")
+    assert code == 2 and stderr == "error: ONNX export needs tf2onnx: pip install 'keras_vae[onnx]'\n"
+    assert not (tmp_path / "out").exists()
 
 
 def test_consumer_needs_no_tensorflow(trained, tmp_path):

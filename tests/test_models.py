@@ -10,6 +10,7 @@ import pytest
 
 from helpers.model_check import run_model_test
 from keras_vae import registry
+from keras_vae.entries import read_entry
 from keras_vae.errors import ConfigError
 from keras_vae.models import BetaVAE, ContractiveAE, DenoisingAE, KSparseAE, SparseAE
 
@@ -24,7 +25,7 @@ def test_entry_keeps_the_model_contract(name, mnist_5k, tmp_path):
 
 def test_every_entry_has_tiny_test_overrides_that_apply():
     for name in registry.entry_names():
-        overrides = registry.load_entry(name).get("test_overrides")
+        overrides = read_entry(name).get("test_overrides")
         assert overrides, f"{name} has no test_overrides in its config.json"
         registry.resolve(name, overrides)  # every key is a known, well-typed setting
 

@@ -113,3 +113,26 @@ def test_sweep_rejects_bad_settings_before_training_anything(cli, tmp_path, args
     code, _, err = cli("sweep", "conv_vae", "--dataset", "mnist_5k", "--out", tmp_path / "out", *args)
     assert code == 2 and message in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+
+def test_a_sweep_prints_no_tf_function_retracing_warnings(cli, tmp_path, monkeypatch):
+    """Every run builds a new model, so new tf.functions, and TF warns about retracing from the
+    third run on (seen with three real 1-epoch runs, 60 s here); stand-in runs log that warning."""
+    import logging
+
+    from keras_vae import evaluate, train
+
+    def fake_train(entry, settings, run_dir, **kwargs):
+        logging.getLogger("tensorflow").warning("5 out of the last 5 calls to <function f> triggered tf.function retracing.")
+        run_dir.mkdir(parents=True)
+        return object(), run_dir
+
+    metrics = {"dataset": "mnist_5k", "split": "test", "split_examples": 64, "likelihood": "bernoulli",
+               "binarization": "none", "loss": 1.0}
+    monkeypatch.setattr(train, "train", fake_train)
+    monkeypatch.setattr(evaluate, "evaluate_run", lambda *args, **kwargs: metrics)
+    code, _, err = cli("sweep", "dense_vae", "--latent-dims", "2,3,4", "--set", "hidden_sizes=[16]", "--out", tmp_path / "s")
+    assert code == 0 and err.count("sweep dense_vae: training") == 3
+    assert "retracing" not in err
+    assert not logging.getLogger("tensorflow").filters  # muted only while the sweep runs

@@ -341,13 +341,13 @@ def test_serve_web_reuses_a_current_export_and_exports_a_newer_model(served, run
 
 def test_an_entry_name_serves_its_shipped_weights_and_writes_nothing_into_the_zoo(tmp_path, monkeypatch):
     """serve-web ENTRY: zoo/<entry>/pretrained is exported under runs/<entry>/pretrained."""
-    from keras_vae import registry, web
+    from keras_vae import web
 
     zoo = tmp_path / "zoo"
     scaled_run(zoo / "conv_vae" / "pretrained", latent_dim=2)
     (zoo / "conv_vae" / "config.json").write_text((ROOT / "zoo" / "conv_vae" / "config.json").read_text())
     shipped = sorted(zoo.rglob("*"))
-    monkeypatch.setattr(registry, "ZOO_DIR", zoo)
+    monkeypatch.setenv("KERAS_VAE_ZOO", str(zoo))
     monkeypatch.chdir(tmp_path)
     path, exported = web.decoder_onnx("conv_vae")
     assert exported and path == Path("runs/conv_vae/pretrained/export/onnx/conv_vae_decoder/1/model.onnx")

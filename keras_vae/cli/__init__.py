@@ -1,6 +1,8 @@
-"""`python -m keras_vae.zoo COMMAND`: one module per command, each with `add(subparsers)`.
+"""`keras-vae COMMAND` (= `python -m keras_vae.zoo COMMAND`): one module per command, each with
+`add(subparsers)`.
 
-Bad input raises `UserError`; `main` prints it as one line and returns exit code 2.
+Bad input raises `UserError`; `main` prints it as one line and returns exit code 2. TensorFlow is
+imported before a command runs unless the command sets `tensorflow=False` (`list`).
 """
 
 import argparse
@@ -9,6 +11,7 @@ import logging
 import os
 import sys
 import tempfile
+from pathlib import Path
 
 from keras_vae.errors import UserError
 
@@ -46,10 +49,15 @@ def import_tensorflow():
         import tensorflow  # noqa: F401
 
 
+def prog():
+    """How the user called us: the `keras-vae` console script or `python -m keras_vae.zoo`."""
+    return "keras-vae" if Path(sys.argv[0]).name == "keras-vae" else "python -m keras_vae.zoo"
+
+
 def build_parser():
     from keras_vae.cli import catalogue, evaluate, export, plot, sample, serve_request, serve_web, sweep, train
 
-    parser = Parser(prog="python -m keras_vae.zoo", description="keras_vae model zoo")
+    parser = Parser(prog=prog(), description="keras_vae model zoo")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (catalogue, train, evaluate, sample, plot, sweep, export, serve_request, serve_web):
         module.add(commands)
@@ -60,11 +68,12 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", force=True)
     try:
-        import_tensorflow()
+        if getattr(args, "tensorflow", True):
+            import_tensorflow()
         return args.run(args) or 0
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        print(f"interrupted{f': {interrupt}' if str(interrupt) else ''}", file=sys.stderr)
         return 130

@@ -1,5 +1,7 @@
 """`train NAME`: train a zoo entry into a run folder (or `--resume RUN_DIR`)."""
 
+import shlex
+
 from keras_vae.distribute import PRECISIONS, STRATEGIES
 from keras_vae.errors import UserError
 
@@ -39,7 +41,29 @@ def add(commands):
     parser.set_defaults(run=run)
 
 
+def resume_hint(run_dir, limit=None):
+    """What to tell the user after Ctrl-C: the exact command that continues the run."""
+    from keras_vae import runs
+    from keras_vae.cli import prog
+
+    if not (run_dir / runs.STATE).is_file():
+        return f"no epoch finished, so {run_dir} has no checkpoint to resume from"
+    done = runs.read_json(run_dir / runs.STATE)["epoch"]
+    command = f"{prog()} train --resume {shlex.quote(str(run_dir))}" + (f" --limit {limit}" if limit else "")
+    return f"{done} epoch(s) checkpointed in {run_dir}; continue with:\n  {command}"
+
+
 def run(args):
+    from keras_vae import train
+
+    try:
+        run_dir = start(args)
+    except train.Interrupted as interrupted:
+        raise KeyboardInterrupt(resume_hint(interrupted.run_dir, args.limit)) from None
+    print(f"run folder: {run_dir}")
+
+
+def start(args):
     from keras_vae import train
 
     if args.resume:
@@ -57,4 +81,4 @@ def run(args):
                 settings[key] = getattr(args, key)
         _, run_dir = train.train(args.name, settings, run_dir=args.out, seed=args.seed,
                                  overwrite=args.overwrite, limit=args.limit)
-    print(f"run folder: {run_dir}")
+    return run_dir

@@ -98,6 +98,8 @@ def export_run(run_dir, formats="all", part="decoder", out=None, version=None):
     Every input is checked before anything is written; a failed export leaves OUT as it was.
     """
     formats = choose(formats, list(FORMATS), "--format")
+    if "onnx" in formats:
+        onnx.check_installed()
     config = runs.read_config(run_dir)
     runs.model_file(run_dir)  # a run folder without a trained model is an error before any work
     model = parts.load_float32(run_dir)

@@ -4,13 +4,22 @@
 goes into the model's metadata properties.
 """
 
+import importlib.util
 import json
 import logging
 
+from keras_vae.errors import UserError
 from keras_vae.export import ExportFailed
 
 OPSET = 17
 ONNX_FILE = "model.onnx"  # in the version folder, as in a Triton model repository
+
+
+def check_installed():
+    """ONNX export is an optional feature: the `onnx` extra brings what it needs."""
+    missing = [name for name in ("tf2onnx", "onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UserError(f"ONNX export needs {', '.join(missing)}: pip install 'keras_vae[onnx]'")
 
 
 def convert(function):

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from keras_vae import evaluate, figures, registry, runs
+from keras_vae.entries import read_entry
 from keras_vae.errors import UserError
 from keras_vae.export import export_run
 
@@ -23,7 +24,7 @@ STEPS = 12
 
 def tiny_config(entry):
     """The entry's resolved config at its test size, with the data-given params filled."""
-    overrides = registry.load_entry(entry).get("test_overrides", {})
+    overrides = read_entry(entry).get("test_overrides", {})
     config = registry.resolve(entry, {**overrides, "dataset": "mnist_5k"})
     config["seed"] = 0
     from keras_vae.data import known_model_params
