@@ -48,7 +48,7 @@ def test_build_applies_overrides_and_list_counts_parameters():
         ({"kernel_size": 1}, "kernel_size must be >= the stride"),
         ({"filters": []}, "filters must be a non-empty list"),
         ({"likelihood": "gaussian", "binarize": True}, "binarize needs the bernoulli"),
-        ({"gaussian_sigma": -1.0}, "gaussian_sigma must be > 0"),
+        ({"gaussian_sigma": -1.0}, "gaussian_sigma must be >= 0.001"),
     ],
 )
 def test_bad_hyperparameters_are_config_errors(kwargs, message):

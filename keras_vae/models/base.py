@@ -51,7 +51,7 @@ class Autoencoder(keras.Model):
         checked("latent_dim", latent_dim, lambda v: v >= 1, "an integer >= 1", kind=int)
         if len(image_shape) != 3 or min(image_shape) < 1:
             raise ConfigError(f"image_shape must be [height, width, channels], got {image_shape!r}")
-        checked("gaussian_sigma", gaussian_sigma, lambda v: v > 0, "> 0")
+        checked("gaussian_sigma", gaussian_sigma, lambda v: v >= losses.SIGMA_MIN, f">= {losses.SIGMA_MIN:g} (losses.SIGMA_MIN)")
         if binarize and likelihood != "bernoulli":
             raise ConfigError("binarize needs the bernoulli likelihood")
         self.image_shape = tuple(int(s) for s in image_shape)
