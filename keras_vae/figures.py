@@ -100,14 +100,28 @@ def interpolation(model, images, path):
     return plots.save_titled_grid(rows, path, title, columns=STEPS + 2)
 
 
-def plot_run(run_dir, dataset=None, out=None, seed=0):
-    """Write every picture that applies to the run's model; returns the paths written."""
+FIGURES = ("reconstructions.png", "prior_samples.png", "manifold.png", "latent_scatter.png", "latent_pca.png",
+           "interpolation.png", "training_curves.png")
+
+
+def check_no_earlier_plot(out, overwrite):
+    """Refuse to replace PNG files of an earlier plot in `out` unless overwrite."""
+    from keras_vae.errors import UserError
+
+    if not overwrite and (earlier := sorted(p.name for p in out.glob("*.png") if p.name in FIGURES)):
+        raise UserError(f"{out} already holds {', '.join(earlier)} from an earlier plot; pass --overwrite to replace them")
+
+
+def plot_run(run_dir, dataset=None, out=None, seed=0, overwrite=False):
+    """Write every picture that applies to the run's model; returns the paths written. PNG files of
+    an earlier plot are replaced only with overwrite."""
     run_dir = runs.check_run_dir(run_dir)  # a zoo entry name means its shipped run
     config = runs.read_config(run_dir)
     model = runs.load_run_model(run_dir)
     data = datasets.load(dataset or config["dataset"])
     data.check_fits(model.image_shape)
     out = runs.output_dir(run_dir, out)  # never into a shipped zoo entry
+    check_no_earlier_plot(out, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     images, labels = data.x_test, data.y_test
     with seeded_noise(model, seed):  # the corruption repeats

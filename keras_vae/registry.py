@@ -10,6 +10,7 @@ import difflib
 import inspect
 import json
 import os
+import re
 from pathlib import Path
 
 import keras
@@ -33,6 +34,7 @@ TRAINING_FIELDS = {
     "jit_compile": False,
     "steps_per_execution": None,
 }
+ENTRY_NAME = re.compile(r"[a-z0-9_]+")
 ZOO_DIR = Path(os.environ.get("KERAS_VAE_ZOO", Path(__file__).resolve().parent.parent / "zoo"))
 
 
@@ -57,9 +59,19 @@ def entry_names():
     return sorted(p.parent.name for p in ZOO_DIR.glob("*/config.json"))
 
 
+def check_entry_name(name):
+    """`name`, if it is a zoo entry name (lowercase letters, digits, _): never a path."""
+    if not isinstance(name, str) or not ENTRY_NAME.fullmatch(name):
+        raise UserError(
+            f"{name!r} is not a zoo entry name: names are lowercase letters, digits and _ "
+            f"(a name, not a path; known entries: {', '.join(entry_names())})"
+        )
+    return name
+
+
 def load_entry(name):
     """The entry's config as stored, with the training fields filled in."""
-    path = ZOO_DIR / name / "config.json"
+    path = ZOO_DIR / check_entry_name(name) / "config.json"
     if not path.is_file():
         known = entry_names()
         raise UserError(
@@ -165,8 +177,8 @@ def check_training_fields(config):
     for key in ("epochs", "batch_size"):
         if not isinstance(config[key], int) or config[key] < 1:
             raise ConfigError(f"{key} must be an integer >= 1, got {config[key]!r}")
-    if not config["learning_rate"] > 0:
-        raise ConfigError(f"learning_rate must be > 0, got {config['learning_rate']!r}")
+    if not 0 < config["learning_rate"] < float("inf"):
+        raise ConfigError(f"learning_rate must be finite and > 0, got {config['learning_rate']!r}")
     check_options({**TRAINING_FIELDS, **config})
 
 

@@ -1,5 +1,7 @@
 """`export RUN_DIR`: SavedModel (TF Serving) and ONNX artifacts, each verified against Keras."""
 
+from keras_vae.cli.numbers import AT_LEAST_1
+
 
 def add(commands):
     parser = commands.add_parser(
@@ -12,7 +14,7 @@ def add(commands):
     parser.add_argument("--format", default="all", choices=["savedmodel", "onnx", "all"], help="default all")
     parser.add_argument("--part", default="decoder", choices=["decoder", "encoder", "all"], help="default decoder")
     parser.add_argument("--out", help="output folder (default RUN_DIR/export)")
-    parser.add_argument("--version", type=int, help="version number (default: one more than the highest existing)")
+    parser.add_argument("--version", type=int, action=AT_LEAST_1, help="version number (default: one more than the highest existing)")
     parser.set_defaults(run=run)
 
 

@@ -1,13 +1,14 @@
 """`sample RUN_DIR`: a PNG grid of images decoded from prior samples."""
 
+from keras_vae.cli.numbers import AT_LEAST_1, add_seed
 from keras_vae.errors import UserError
 
 
 def add(commands):
     parser = commands.add_parser("sample", help="decode prior samples into a PNG grid")
     parser.add_argument("run_dir", help="run folder, or a zoo entry name for its shipped weights")
-    parser.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--n", type=int, default=64, action=AT_LEAST_1, help="number of samples (default 64)")
+    add_seed(parser, "sampling seed (default 0)", default=0)
     parser.add_argument("--out", help="folder for samples.png (default: the run folder; runs/ENTRY/pretrained for a zoo entry)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing samples.png")
     parser.set_defaults(run=run)
@@ -16,8 +17,6 @@ def add(commands):
 def run(args):
     from keras_vae import plots, runs
 
-    if args.n < 1:
-        raise UserError(f"--n must be >= 1, got {args.n}")
     model = runs.load_run_model(args.run_dir)
     if not hasattr(model, "sample"):
         raise UserError(f"{type(model).__name__} is not a generative model: it has no prior to sample")
