@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -225,6 +226,8 @@ def from_npz(path):
     path = Path(path)
     if not path.is_file():
         raise UserError(f"npz file not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"{path} is not an npz archive (the zip of .npy arrays numpy.savez writes)")
     try:
         with np.load(path, allow_pickle=False) as arrays:
             missing = {"x_train", "x_test"} - set(arrays.files)
@@ -240,6 +243,9 @@ def from_npz(path):
     except UserError:
         raise
     except Exception as error:  # a corrupt or non-npz file: numpy raises many kinds
+        if "pickle" in str(error):  # never pass on numpy's advice to unpickle a user's file
+            raise UserError(f"{path} holds Python objects (pickled), which keras_vae never loads; "
+                            "store numeric arrays (uint8 0..255 or float 0..1)") from None
         raise UserError(f"cannot read {path} as .npz: {error}") from None
 
 
@@ -253,25 +259,45 @@ def _decode(path):
         return None
 
 
+def without_alpha(image):
+    """[H, W, C] with C in 1..4 -> [H, W, 1 or 3]: grey+alpha and RGBA lose their alpha channel
+    (the models, sample, plot and the ONNX consumer carry 1 or 3 channels only)."""
+    return image[..., :1] if image.shape[-1] == 2 else image[..., :3]
+
+
+def common_channels(images):
+    """One channel rule for a folder: 1 channel if every image is grey, else 3 (grey becomes RGB)."""
+    channels = 1 if all(image.shape[-1] == 1 for image in images) else 3
+    return [np.repeat(image, 3, axis=-1) if image.shape[-1] < channels else image for image in images]
+
+
 def from_folder(root, test_every=10):
-    """Images under `root`; sub-folder names are labels. Every `test_every`-th file (sorted) is test."""
+    """Images under `root`; sub-folder names are labels. Every `test_every`-th file (sorted) is test.
+
+    Channels: alpha is dropped; all grey images give 1 channel, any colour image makes it 3.
+    """
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"image folder not found: {root}")
     paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     classes = sorted({p.parent.relative_to(root).as_posix() for p in paths} - {"."})
-    images, labels = [], []
+    images, labels, dropped = [], [], 0
     for path in paths:
         image = _decode(path)
         if image is None:
             continue
-        if images and image.shape != images[0].shape:
-            raise UserError(f"{path} is {list(image.shape)} but {paths[0].name} is {list(images[0].shape)}: images must share one size")
-        images.append(image)
+        if images and image.shape[:2] != images[0].shape[:2]:
+            raise UserError(f"{path} is {image.shape[1]}x{image.shape[0]} pixels but {paths[0].name} is "
+                            f"{images[0].shape[1]}x{images[0].shape[0]}: images must share one size")
+        dropped += image.shape[-1] in (2, 4)
+        images.append(without_alpha(image))
         labels.append(classes.index(path.parent.relative_to(root).as_posix()) if classes else None)
-    if len(images) < 2:
-        raise UserError(f"{root} has {len(images)} readable PNG/JPEG image(s); need at least 2")
-    images = np.stack(images)
+    if len(images) < test_every:
+        raise UserError(f"{root} has {len(images)} readable PNG/JPEG image(s); need at least {test_every}, "
+                        f"since every {test_every}th image is the test split")
+    if dropped:
+        log.warning("%s: dropped the alpha channel of %d image(s)", root, dropped)
+    images = np.stack(common_channels(images))
     test = np.arange(len(images)) % test_every == test_every - 1
     if not classes:  # a flat folder has no labels
         return make(f"folder:{root}", images[~test], images[test])

@@ -89,7 +89,8 @@ def legend(model, names, k=None):
     return out
 
 
-def evaluate_run(run_dir, dataset=None, batch_size=None, limit=None, k=1000, seed=0, write=True, progress=False):
+def evaluate_run(run_dir, dataset=None, batch_size=None, limit=None, k=1000, seed=0, write=True, overwrite=False,
+                 progress=False):
     """Evaluate a run on the test split of its dataset (or `dataset`); write `metrics_path`.
 
     Returns the metrics, with "dataset" and "split" first; losses are nats per example.
@@ -103,9 +104,21 @@ def evaluate_run(run_dir, dataset=None, batch_size=None, limit=None, k=1000, see
     metrics.update(evaluate_model(model, data.examples("test", limit), batch_size or config["batch_size"], k, seed,
                                   progress))
     if write:
-        metrics_path(run_dir).parent.mkdir(parents=True, exist_ok=True)
-        runs.write_json(metrics_path(run_dir), metrics)
+        write_metrics(metrics_path(run_dir), metrics, overwrite)
     return metrics
+
+
+def write_metrics(path, metrics, overwrite=False):
+    """Write metrics.json; an existing one (minutes of IWAE, or another dataset's) is replaced
+    only with overwrite."""
+    from keras_vae.errors import UserError
+
+    if path.exists() and not overwrite:
+        old = runs.read_json(path)
+        raise UserError(f"{path} exists ({old.get('dataset')}, {old.get('split_examples')} test images, "
+                        f"k={old.get('iwae_k', 0)}); pass --overwrite to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    runs.write_json(path, metrics)
 
 
 def metrics_path(run_dir):

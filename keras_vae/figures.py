@@ -18,6 +18,7 @@ import tensorflow_probability as tfp
 
 from keras_vae import data as datasets
 from keras_vae import plots, runs
+from keras_vae.errors import UserError
 from keras_vae.evaluate import seeded_noise, slices
 
 SHOWN = 10  # test images in the reconstruction figure
@@ -97,13 +98,12 @@ def manifold(model, path, **_):
 
 
 def latent_space(model, examples, path, **_):
-    """The codes coloured by label; written as latent_scatter.png (<= 2-D) or latent_pca.png."""
+    """The codes coloured by label: a scatter up to 2-D, a 2-D PCA above."""
     codes = latent_codes(model, examples)
     labels = examples.get("labels", np.zeros(len(codes), np.int64))
     n, dims = codes.shape
     coloured = "coloured by label" if "labels" in examples else "(no labels)"
     if dims <= 2:
-        path = path.with_name("latent_scatter.png")
         if dims == 1:
             return plots.save_scatter(np.stack([codes[:, 0], labels], -1), labels, path,
                                       f"Test set codes (1-D) against the label, {n} images", "z", "label")
@@ -113,7 +113,7 @@ def latent_space(model, examples, path, **_):
     share = singular**2 / np.sum(singular**2)
     title = (f"2-D PCA of the test set's {dims}-D codes, {coloured}, {n} images "
              f"(the two components hold {share[0]:.0%} and {share[1]:.0%} of the variance)")
-    return plots.save_scatter(centred @ axes[:2].T, labels, path.with_name("latent_pca.png"), title, "PC 1", "PC 2")
+    return plots.save_scatter(centred @ axes[:2].T, labels, path, title, "PC 1", "PC 2")
 
 
 def interpolation(model, examples, path, **_):
@@ -142,30 +142,45 @@ DRAWERS = {
 }
 
 
-# The file a figure goes to, where it is not <name>.png: a denoiser's figure is its reconstructions.
-FILES = {"denoising": "reconstructions.png"}
+CURVES = "training_curves.png"
+
+
+def figure_file(name, model):
+    """The file figure `name` goes to: <name>.png, but a denoiser's figure is its
+    reconstructions, and the latent space is a scatter up to 2-D, a PCA above."""
+    if name == "latent_space":
+        return "latent_scatter.png" if model.latent_dim <= 2 else "latent_pca.png"
+    return {"denoising": "reconstructions.png"}.get(name, f"{name}.png")
 
 
 def draw(name, model, out, examples=None, seed=0):
     """Draw figure `name` of `model` into `out`; returns the path written."""
     with seeded_noise(model, seed):  # corruption and samples repeat
-        return DRAWERS[name](model=model, examples=examples, path=out / FILES.get(name, f"{name}.png"), seed=seed)
+        return DRAWERS[name](model=model, examples=examples, path=out / figure_file(name, model), seed=seed)
 
 
-def plot_run(run_dir, dataset=None, out=None, seed=0):
-    """Write every figure the run's model declares, and its training curves; returns the paths."""
+def check_no_earlier_plot(out, files, overwrite):
+    """Refuse to replace `files` of an earlier plot in `out` unless overwrite."""
+    if not overwrite and (earlier := sorted(name for name in files if (out / name).exists())):
+        raise UserError(f"{out} already holds {', '.join(earlier)} from an earlier plot; pass --overwrite to replace them")
+
+
+def plot_run(run_dir, dataset=None, out=None, seed=0, overwrite=False):
+    """Write every figure the run's model declares, and its training curves; returns the paths.
+    PNG files of an earlier plot are replaced only with overwrite."""
     run_dir = runs.check_run_dir(run_dir)  # a zoo entry name means its shipped run
     config = runs.read_config(run_dir)
     model = runs.load_run_model(run_dir)
     data = datasets.load(dataset or config["dataset"])
     data.check_fits(model)
     out = runs.output_dir(run_dir, out)  # never into a shipped zoo entry
+    check_no_earlier_plot(out, [figure_file(name, model) for name in model.figures] + [CURVES], overwrite)
     out.mkdir(parents=True, exist_ok=True)
     examples = data.examples("test")
     written = [draw(name, model, out, examples, seed) for name in model.figures]
     if (run_dir / runs.HISTORY).is_file():
         history = runs.read_json(run_dir / runs.HISTORY)
-        written.append(training_curves(history, model.evaluated_names, config, out / "training_curves.png"))
+        written.append(training_curves(history, model.evaluated_names, config, out / CURVES))
     return written
 
 

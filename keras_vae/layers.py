@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vae.errors import ConfigError
+from keras_vae.losses import clamp_log_var
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -48,8 +49,12 @@ class Noise(keras.layers.Layer):
 
 
 def reparameterize(mean, log_var, eps):
-    """z = mean + exp(log_var / 2) * eps: the sample stays differentiable in mean and log_var."""
-    return mean + tf.exp(0.5 * log_var) * eps
+    """z = mean + exp(log_var / 2) * eps: the sample stays differentiable in mean and log_var.
+
+    log_var is clamped as in the KL (losses.LOG_VAR_MIN..LOG_VAR_MAX), so exp cannot overflow
+    float16 under mixed precision.
+    """
+    return mean + tf.exp(0.5 * clamp_log_var(log_var)) * eps
 
 
 def dense_trunk(images, hidden_sizes, activation="relu"):

@@ -4,12 +4,29 @@ Everything returns one value per example (summed over pixels or latent dimension
 whatever the compute dtype of the model, so mixed precision never touches the objective.
 """
 
+import math
+
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 tfd = tfp.distributions
 
 LIKELIHOODS = ("bernoulli", "gaussian")
+
+# The decoder's Gaussian sigma is floored at SIGMA_MIN (pixels in [0, 1]). Without a floor, a
+# learned sigma of a channel that is constant (or nearly so) in the data collapses towards 0 and
+# its density, -log(sigma) - log(2 pi) / 2 per pixel, grows without bound: the loss ran to -15,000
+# nats per image, then NaN. 1e-3 is about the standard deviation of 8-bit quantization noise
+# (1 / 255 / sqrt(12) = 1.1e-3): a narrower density only models the quantization grid. So the
+# log-likelihood is at most LOG_PROB_MAX_PER_PIXEL = -log(1e-3) - log(2 pi) / 2 = 5.99 nats per pixel.
+SIGMA_MIN = 1e-3
+LOG_SIGMA_MIN = math.log(SIGMA_MIN)
+LOG_PROB_MAX_PER_PIXEL = -LOG_SIGMA_MIN - 0.5 * math.log(2 * math.pi)
+# The encoder's log-variance is clamped to [LOG_VAR_MIN, LOG_VAR_MAX] wherever it is used (the
+# reparameterized sample and the KL): exp(log_var / 2) then stays finite and non-zero in float16
+# (exp(10) = 22026 < its largest 65504; exp(-10) = 4.5e-5 > its smallest subnormal 6e-8), and a
+# posterior standard deviation outside 4.5e-5..22026 means nothing for data in [0, 1].
+LOG_VAR_MIN, LOG_VAR_MAX = -20.0, 20.0
 
 
 def _float32(*tensors):
@@ -29,9 +46,18 @@ def bernoulli_log_prob(x, logits):
 
 
 def gaussian_log_prob(x, mean, log_sigma):
-    """log N(x; mean, sigma^2), sigma = exp(log_sigma) broadcast over pixels."""
+    """log N(x; mean, sigma^2), sigma = max(exp(log_sigma), SIGMA_MIN) broadcast over pixels.
+
+    The floor is a hard clamp: values above it are exact, and below it the gradient with respect
+    to log_sigma is 0 (it cannot push sigma further down) while the mean still learns.
+    """
     x, mean, log_sigma = _float32(x, mean, log_sigma)
-    return _per_example(tfd.Normal(loc=mean, scale=tf.exp(log_sigma)), x)
+    return _per_example(tfd.Normal(loc=mean, scale=tf.exp(tf.maximum(log_sigma, LOG_SIGMA_MIN))), x)
+
+
+def clamp_log_var(log_var):
+    """The encoder's log-variance limited to [LOG_VAR_MIN, LOG_VAR_MAX], in its own dtype."""
+    return tf.clip_by_value(log_var, LOG_VAR_MIN, LOG_VAR_MAX)
 
 
 def gaussian_kl_per_dim(mean, log_var):
@@ -41,9 +67,11 @@ def gaussian_kl_per_dim(mean, log_var):
 
 
 def diagonal_normal(mean, log_var):
-    """q(z|x) = N(mean, diag(exp(log_var))) as one distribution per example (event = latent)."""
+    """q(z|x) = N(mean, diag(exp(log_var))) as one distribution per example (event = latent);
+    log_var clamped (clamp_log_var)."""
     mean, log_var = _float32(mean, log_var)
-    return tfd.Independent(tfd.Normal(loc=mean, scale=tf.exp(0.5 * log_var)), reinterpreted_batch_ndims=1)
+    scale = tf.exp(0.5 * clamp_log_var(log_var))
+    return tfd.Independent(tfd.Normal(loc=mean, scale=scale), reinterpreted_batch_ndims=1)
 
 
 def standard_normal(latent_dim):

@@ -9,6 +9,7 @@ import copy
 import difflib
 import inspect
 import json
+import re
 
 import keras
 
@@ -32,6 +33,7 @@ TRAINING_FIELDS = {
     "jit_compile": False,
     "steps_per_execution": None,
 }
+ENTRY_NAME = re.compile(r"[a-z0-9_]+")
 
 
 def register_model(cls):
@@ -51,9 +53,19 @@ def closest(name, known):
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
+def check_entry_name(name):
+    """`name`, if it is a zoo entry name (lowercase letters, digits, _): never a path."""
+    if not isinstance(name, str) or not ENTRY_NAME.fullmatch(name):
+        raise UserError(
+            f"{name!r} is not a zoo entry name: names are lowercase letters, digits and _ "
+            f"(a name, not a path; known entries: {', '.join(entry_names())})"
+        )
+    return name
+
+
 def load_entry(name):
     """The entry's config as stored, with the training fields filled in."""
-    stored = read_entry(name)
+    stored = read_entry(check_entry_name(name))
     if stored is None:
         known = entry_names()
         raise UserError(
@@ -161,8 +173,8 @@ def check_training_fields(config):
     for key in ("epochs", "batch_size"):
         if not isinstance(config[key], int) or config[key] < 1:
             raise ConfigError(f"{key} must be an integer >= 1, got {config[key]!r}")
-    if not config["learning_rate"] > 0:
-        raise ConfigError(f"learning_rate must be > 0, got {config['learning_rate']!r}")
+    if not 0 < config["learning_rate"] < float("inf"):
+        raise ConfigError(f"learning_rate must be finite and > 0, got {config['learning_rate']!r}")
     check_options({**TRAINING_FIELDS, **config})
 
 

@@ -13,6 +13,7 @@ half-written file where a reader would look.
 
 import contextlib
 import json
+import math
 import os
 from pathlib import Path
 
@@ -46,7 +47,23 @@ def write_text(path, text):
 
 
 def write_json(path, data):
-    write_text(path, json.dumps(data, indent=2) + "\n")
+    """Write `data` as strict JSON; a NaN or infinity (which JSON cannot hold) is a UserError that
+    names the first such value, and nothing is written."""
+    if (where := non_finite(data)) is not None:
+        raise UserError(f"refusing to write {path}: {where or 'the value'} is not finite (NaN or inf)")
+    write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+def non_finite(data, where=""):
+    """The key path ('history[3].loss') of the first NaN or infinity in `data`, or None."""
+    if isinstance(data, float):
+        return None if math.isfinite(data) else where
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, (list, tuple)) else ()
+    for key, value in items:
+        found = non_finite(value, f"{where}.{key}" if isinstance(key, str) else f"{where}[{key}]")
+        if found is not None:
+            return found.lstrip(".")
+    return None
 
 
 def read_json(path):
@@ -96,12 +113,22 @@ def pretrained_dir(entry):
     return folder
 
 
+def refuse_zoo(path):
+    """`path`, unless it lies inside the zoo catalogue (zoo/), which commands never write into."""
+    from keras_vae.entries import zoo_dir
+
+    path = Path(path)
+    if path.resolve().is_relative_to(zoo_dir().resolve()):
+        raise UserError(f"{path} is inside the zoo catalogue {zoo_dir()}, which is never written into; choose another folder")
+    return path
+
+
 def output_dir(run_dir, out=None):
     """Where a command writes what it makes of `run_dir`: `out` when given, else the run folder;
     a shipped zoo entry (maybe in site-packages) is never written into, so its outputs go to
     runs/<entry>/pretrained under the current folder."""
     if out is not None:
-        return Path(out)
+        return refuse_zoo(out)
     run_dir = check_run_dir(run_dir)
     from keras_vae.entries import zoo_dir
 

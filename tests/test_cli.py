@@ -133,7 +133,7 @@ def _bad_inputs(tmp_path):
         (["train", "conv_vae", "--set", "colour=red"], "unknown setting 'colour'"),
         (["train", "conv_vae", "--set", "latent_dim=two"], "wrong type"),
         (["train", "conv_vae", "--set", "latent_dim=0"], "latent_dim must be an integer >= 1"),
-        (["train", "conv_vae", "--epochs", "0"], "epochs must be an integer >= 1"),
+        (["train", "conv_vae", "--epochs", "0"], "--epochs must be >= 1"),
         (["train", "conv_vae", "--set", "batch_size=0"], "batch_size must be an integer >= 1"),
         (["train", "conv_vae", "--set", "dataset=mnist_5k", "--set", "image_shape=[32,32,3]"],
          "has images of shape [28, 28, 1] but the model expects [32, 32, 3]"),

@@ -87,7 +87,7 @@ def test_missing_and_corrupt_npz_files(tmp_path):
         data.load(f"npz:{tmp_path / 'nope.npz'}")
     corrupt = tmp_path / "corrupt.npz"
     corrupt.write_bytes(b"PK\x03\x04 this is not a zip archive")
-    with pytest.raises(UserError, match="cannot read"):
+    with pytest.raises(UserError, match="is not an npz archive"):
         data.load(f"npz:{corrupt}")
 
 

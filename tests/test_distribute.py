@@ -34,7 +34,7 @@ def subprocess_env(**extra):
     [
         (("--jit-compile", "--strategy", "mirrored"), "jit_compile (XLA) works only for single-device"),
         (("--set", "precision=float16"), "precision must be one of float32, mixed_float16, mixed_bfloat16"),
-        (("--steps-per-execution", "0"), "steps_per_execution must be an integer >= 1"),
+        (("--steps-per-execution", "0"), "--steps-per-execution must be >= 1"),
         (("--steps-per-execution", "8", "--strategy", "mirrored"), "steps_per_execution 8 fails under strategy"),
         (("--set", "jit_compile=1"), "jit_compile='1' has the wrong type: expected bool"),
     ],

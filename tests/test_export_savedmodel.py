@@ -184,7 +184,7 @@ def bad_inputs(run_dir, tmp_path):
         "unknown format": ([run_dir, "--out", out, "--format", "tflite"], "invalid choice"),
         "out is a file": ([run_dir, "--out", tmp_path / "a_file"], "is an existing file"),
         "version exists": ([run_dir, "--out", out, "--version", "1"], "version 1 of conv_vae_decoder already exists"),
-        "version zero": ([run_dir, "--out", out, "--version", "0"], "must be an integer >= 1"),
+        "version zero": ([run_dir, "--out", out, "--version", "0"], "--version must be >= 1"),
     }
 
 

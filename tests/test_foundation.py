@@ -55,7 +55,7 @@ def test_an_entrys_recorded_parameter_count_is_its_models(name):
         ({"kernel_size": 1}, "kernel_size must be >= the stride"),
         ({"filters": []}, "filters must be a non-empty list"),
         ({"likelihood": "gaussian", "binarize": True}, "binarize needs the bernoulli"),
-        ({"gaussian_sigma": -1.0}, "gaussian_sigma must be > 0"),
+        ({"gaussian_sigma": -1.0}, "gaussian_sigma must be >= 0.001"),
     ],
 )
 def test_bad_hyperparameters_are_config_errors(kwargs, message):

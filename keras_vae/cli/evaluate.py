@@ -1,7 +1,7 @@
 """`evaluate RUN_DIR`: test metrics of a trained run, printed and written to RUN_DIR/metrics.json
 (for a shipped zoo entry, to runs/ENTRY/pretrained/metrics.json)."""
 
-from keras_vae.errors import UserError
+from keras_vae.cli.numbers import AT_LEAST_0, AT_LEAST_1, add_seed
 
 HEADER = ("dataset", "split", "split_examples", "likelihood", "binarization", "units", "iwae_k", "latent_dim")
 HIDDEN = ("activity_per_dim", "legend")  # in metrics.json only
@@ -11,11 +11,13 @@ def add(commands):
     parser = commands.add_parser("evaluate", help="evaluate a trained run on its test split")
     parser.add_argument("run_dir", help="run folder, or a zoo entry name for its shipped weights")
     parser.add_argument("--dataset", help="evaluate on this dataset instead of the run's own")
-    parser.add_argument("--limit", type=int, help="use only the first N test images")
-    parser.add_argument("--k", type=int, default=1000,
+    parser.add_argument("--limit", type=int, action=AT_LEAST_1, help="use only the first N test images")
+    parser.add_argument("--k", type=int, default=1000, action=AT_LEAST_0,
                         help="importance samples per image for the log p(x) estimate of a VAE (default 1000; 0 skips it)")
-    parser.add_argument("--batch-size", type=int, help="test images per batch (default: the run's)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
+    parser.add_argument("--batch-size", type=int, action=AT_LEAST_1, help="test images per batch (default: the run's)")
+    add_seed(parser, "seed of every draw (default 0)", default=0)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing metrics.json (without it, an existing one is kept and the command stops)")
     parser.set_defaults(run=run)
 
 
@@ -44,12 +46,7 @@ def format_metrics(metrics):
 def run(args):
     from keras_vae.evaluate import evaluate_run, metrics_path
 
-    for name in ("limit", "batch_size"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if args.k < 0:
-        raise UserError(f"--k must be >= 0, got {args.k}")
     metrics = evaluate_run(args.run_dir, dataset=args.dataset, batch_size=args.batch_size, limit=args.limit,
-                           k=args.k, seed=args.seed, progress=True)
+                           k=args.k, seed=args.seed, overwrite=args.overwrite, progress=True)
     print(format_metrics(metrics))
     print(f"wrote {metrics_path(args.run_dir)}")

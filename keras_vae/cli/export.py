@@ -1,5 +1,7 @@
 """`export RUN_DIR`: SavedModel (TF Serving) and ONNX artifacts, each verified against Keras."""
 
+from keras_vae.cli.numbers import AT_LEAST_1
+
 
 def add(commands):
     parser = commands.add_parser(
@@ -13,7 +15,7 @@ def add(commands):
     parser.add_argument("--part", default="decoder",
                         help="a part the model declares (decoder, encoder, ...) or all (default decoder)")
     parser.add_argument("--out", help="output folder (default RUN_DIR/export)")
-    parser.add_argument("--version", type=int, help="version number (default: one more than the highest existing)")
+    parser.add_argument("--version", type=int, action=AT_LEAST_1, help="version number (default: one more than the highest existing)")
     parser.set_defaults(run=run)
 
 

@@ -1,12 +1,15 @@
 """`plot RUN_DIR`: the run's pictures as titled PNG files (see keras_vae.figures)."""
 
+from keras_vae.cli.numbers import add_seed
+
 
 def add(commands):
     parser = commands.add_parser("plot", help="draw reconstructions, samples, latent space and training curves")
     parser.add_argument("run_dir", help="run folder, or a zoo entry name for its shipped weights")
     parser.add_argument("--dataset", help="draw test images from this dataset instead of the run's own")
     parser.add_argument("--out", help="folder for the PNG files (default: the run folder; runs/ENTRY/pretrained for a zoo entry)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for prior samples and corruption (default 0)")
+    add_seed(parser, "seed for prior samples and corruption (default 0)", default=0)
+    parser.add_argument("--overwrite", action="store_true", help="replace PNG files of an earlier plot")
     parser.set_defaults(run=run)
 
 
@@ -18,5 +21,6 @@ def run(args):
 
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise UserError(f"--out {args.out} is a file, not a folder")
-    for path in figures.plot_run(args.run_dir, dataset=args.dataset, out=args.out, seed=args.seed):
+    for path in figures.plot_run(args.run_dir, dataset=args.dataset, out=args.out, seed=args.seed,
+                                  overwrite=args.overwrite):
         print(f"wrote {path}")

@@ -1,13 +1,14 @@
 """`sample RUN_DIR`: a titled PNG grid of new images drawn from the model's prior."""
 
+from keras_vae.cli.numbers import AT_LEAST_1, add_seed
 from keras_vae.errors import UserError
 
 
 def add(commands):
     parser = commands.add_parser("sample", help="draw new images from the model's prior into a PNG grid")
     parser.add_argument("run_dir", help="run folder, or a zoo entry name for its shipped weights")
-    parser.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--n", type=int, default=64, action=AT_LEAST_1, help="number of samples (default 64)")
+    add_seed(parser, "sampling seed (default 0)", default=0)
     parser.add_argument("--label", type=int,
                         help="the class to draw, for a model conditioned on labels (default: every class in turn)")
     parser.add_argument("--out", help="folder for samples.png (default: the run folder; runs/ENTRY/pretrained for a zoo entry)")
@@ -18,8 +19,6 @@ def add(commands):
 def run(args):
     from keras_vae import plots, runs
 
-    if args.n < 1:
-        raise UserError(f"--n must be >= 1, got {args.n}")
     model = runs.load_run_model(args.run_dir)
     conditions = {} if args.label is None else {"labels": args.label}
     out = runs.output_dir(args.run_dir, args.out)

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from keras_vae.cli.numbers import AT_LEAST_1, POSITIVE, add_seed
 from keras_vae.errors import UserError
 
 
@@ -12,14 +13,14 @@ def add(commands):
         description=__doc__,
     )
     parser.add_argument("model", help="TF Serving model name, e.g. conv_vae_decoder")
-    parser.add_argument("--latent-dim", type=int, required=True, help="the decoder's latent size")
+    parser.add_argument("--latent-dim", type=int, required=True, action=AT_LEAST_1, help="the decoder's latent size")
     parser.add_argument("--url", default="http://localhost:8501", help="REST address (default http://localhost:8501)")
     parser.add_argument("--request-format", default="inputs", choices=["inputs", "instances"],
                         help="columnar {'inputs': {'z': ...}} (default) or row {'instances': ...}")
-    parser.add_argument("--n", type=int, default=16, help="number of images (default 16)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
+    parser.add_argument("--n", type=int, default=16, action=AT_LEAST_1, help="number of images (default 16)")
+    add_seed(parser, "seed of the latents (default 0)", default=0)
     parser.add_argument("--label", type=int, help="the class to draw, for a decoder that takes labels")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the server")
+    parser.add_argument("--timeout", type=float, default=30.0, action=POSITIVE, help="seconds to wait for the server")
     parser.add_argument("--out", default="served.png", help="PNG file to write (default served.png)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     parser.set_defaults(run=run)
@@ -31,8 +32,6 @@ def run(args):
     from keras_vae import plots
     from keras_vae.export import rest
 
-    if args.n < 1 or args.latent_dim < 1:
-        raise UserError("--n and --latent-dim must be >= 1")
     out = Path(args.out)
     if out.is_dir():
         raise UserError(f"--out {out} is a folder, not a PNG file")

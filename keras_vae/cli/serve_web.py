@@ -1,5 +1,7 @@
 """`serve-web [RUN_DIR_OR_ENTRY]`: the browser decoder explorer (export/web/) on 127.0.0.1."""
 
+from keras_vae.cli.numbers import POSITIVE, bounded
+
 
 def add(commands):
     parser = commands.add_parser(
@@ -10,19 +12,13 @@ def add(commands):
     )
     parser.add_argument("run_dir", nargs="?", default="conv_vae", metavar="RUN_DIR_OR_ENTRY",
                         help="run folder or zoo entry name (default conv_vae: its shipped weights)")
-    parser.add_argument("--port", type=int, default=8000, help="default 8000; 0 picks a free port")
-    parser.add_argument("--stop-after", type=float, metavar="SECONDS", help="stop by itself after SECONDS")
+    parser.add_argument("--port", type=int, default=8000, action=bounded(0, 65535), help="default 8000; 0 picks a free port")
+    parser.add_argument("--stop-after", type=float, metavar="SECONDS", action=POSITIVE, help="stop by itself after SECONDS")
     parser.set_defaults(run=run)
 
 
 def run(args):
     from keras_vae import web
-    from keras_vae.errors import UserError
-
-    if not 0 <= args.port <= 65535:
-        raise UserError(f"--port must be in 0..65535, got {args.port}")
-    if args.stop_after is not None and not args.stop_after > 0:
-        raise UserError(f"--stop-after must be > 0, got {args.stop_after}")
     web.check_page()
     model, exported = web.decoder_onnx(args.run_dir)
     server = web.make_server(model, args.port)

@@ -1,5 +1,6 @@
 """`sweep ENTRY --latent-dims 2,5,20`: one run per setting, evaluated, compared in a Markdown report."""
 
+from keras_vae.cli.numbers import AT_LEAST_0, AT_LEAST_1, add_seed
 from keras_vae.cli.train import parse_settings
 from keras_vae.errors import UserError
 
@@ -22,11 +23,11 @@ def add(commands):
     parser.add_argument("--latent-dims", help="comma-separated latent sizes, e.g. 2,5,20,50,100")
     parser.add_argument("--likelihood", help="comma-separated decoder likelihoods, e.g. bernoulli,gaussian")
     parser.add_argument("--dataset", help="dataset of every run (default: the entry's)")
-    parser.add_argument("--epochs", type=int, help="epochs of every run (default: the entry's)")
+    parser.add_argument("--epochs", type=int, action=AT_LEAST_1, help="epochs of every run (default: the entry's)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override an entry field")
-    parser.add_argument("--k", type=int, default=1000, help="importance samples for log p(x) (default 1000)")
-    parser.add_argument("--limit", type=int, help="use only the first N images of each split")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every run (default 0)")
+    parser.add_argument("--k", type=int, default=1000, action=AT_LEAST_0, help="importance samples for log p(x) (default 1000)")
+    parser.add_argument("--limit", type=int, action=AT_LEAST_1, help="use only the first N images of each split")
+    add_seed(parser, "seed of every run (default 0)", default=0)
     parser.add_argument("--out", help="sweep folder (default runs/sweeps/NAME-TIMESTAMP)")
     parser.add_argument("--overwrite", action="store_true", help="replace the runs and report in --out")
     parser.set_defaults(run=run)
@@ -43,8 +44,6 @@ def run(args):
     unknown = set(likelihoods or []) - set(losses.LIKELIHOODS)
     if unknown:
         raise UserError(f"unknown likelihood {sorted(unknown)[0]!r}; known: {', '.join(losses.LIKELIHOODS)}")
-    if args.k < 0 or (args.limit is not None and args.limit < 1):
-        raise UserError("--k must be >= 0 and --limit >= 1")
     overrides = parse_settings(args.set)
     overrides.update({k: v for k, v in (("dataset", args.dataset), ("epochs", args.epochs)) if v is not None})
     report = sweep(args.name, latent_dims, likelihoods, overrides, out=args.out, seed=args.seed, k=args.k,

@@ -2,6 +2,7 @@
 
 import shlex
 
+from keras_vae.cli.numbers import AT_LEAST_1, add_seed
 from keras_vae.distribute import PRECISIONS, STRATEGIES
 from keras_vae.errors import UserError
 
@@ -21,14 +22,15 @@ def parse_settings(pairs):
 def add(commands):
     parser = commands.add_parser("train", help="train a zoo entry", description=__doc__)
     parser.add_argument("name", nargs="?", help="zoo entry (see `list`); omit with --resume")
-    parser.add_argument("--epochs", type=int, help="total epochs (with --resume: train up to this many)")
+    parser.add_argument("--epochs", type=int, action=AT_LEAST_1, help="total epochs (with --resume: train up to this many)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override an entry field, e.g. latent_dim=2 or dataset=npz:my.npz")
     parser.add_argument("--out", help="run folder (default runs/NAME/TIMESTAMP)")
-    parser.add_argument("--seed", type=int, help="random seed (default: drawn and recorded)")
+    add_seed(parser, "random seed, 0..2**31-1 (default: drawn and recorded)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run folder --out")
-    parser.add_argument("--limit", type=int, help="use only the first N images of each split")
+    parser.add_argument("--limit", type=int, action=AT_LEAST_1,
+                        help="use only the first N images of each split (recorded; --resume keeps it)")
     speed = parser.add_argument_group("speed and scale (shorthands for --set; see README)")
     speed.add_argument("--precision", choices=PRECISIONS, help="dtype policy (default float32)")
     speed.add_argument("--strategy", choices=STRATEGIES,
@@ -36,7 +38,7 @@ def add(commands):
                             "multi_worker: the cluster in TF_CONFIG (needs --seed)")
     speed.add_argument("--jit-compile", action="store_true", default=None,
                        help="compile the train step with XLA (single device only)")
-    speed.add_argument("--steps-per-execution", type=int, metavar="N",
+    speed.add_argument("--steps-per-execution", type=int, metavar="N", action=AT_LEAST_1,
                        help="train steps per tf.function call")
     parser.set_defaults(run=run)
 
@@ -70,7 +72,7 @@ def start(args):
         if args.name or args.set or args.out or args.seed is not None or any(
             getattr(args, key) is not None for key in SPEED_FLAGS
         ):
-            raise UserError("--resume takes only --epochs (the run folder keeps its own settings)")
+            raise UserError("--resume takes only --epochs (and --limit, which must match the run's): the run folder keeps its own settings")
         _, run_dir = train.resume(args.resume, epochs=args.epochs, limit=args.limit)
     else:
         if not args.name:

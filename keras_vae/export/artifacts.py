@@ -104,7 +104,7 @@ def export_run(run_dir, formats="all", part="decoder", out=None, version=None):
     runs.model_file(run_dir)  # a run folder without a trained model is an error before any work
     model = parts.load_float32(run_dir)
     part_names = choose(part, parts.part_names(model), "--part")
-    out = Path(out) if out is not None else runs.output_dir(run_dir) / EXPORT_DIR
+    out = runs.output_dir(run_dir, out) if out is not None else runs.output_dir(run_dir) / EXPORT_DIR
     entry = config.get("entry") or Path(run_dir).resolve().name
     model_names = [f"{entry}_{name}" for name in part_names]
     check_out(out, model_names)

@@ -28,13 +28,17 @@ def compare(part, run, tolerance, label):
         expected, got = part.keras_outputs(inputs), run(inputs)
         if set(got) != set(expected):
             raise ExportFailed(f"{label}: outputs {sorted(got)}, expected {sorted(expected)}")
-        error = 0.0
         for name, want in expected.items():
             have = np.asarray(got[name])
             if have.dtype != np.float32 or have.shape != want.shape:
                 raise ExportFailed(f"{label}: {name} is {have.dtype}{list(have.shape)}, expected float32{list(want.shape)}")
-            error = max(error, float(np.max(np.abs(have - want))))
-        if not error <= tolerance:  # also catches NaN
+            for source, values in (("the Keras model", want), (label, have)):
+                if not np.isfinite(values).all():
+                    raise ExportFailed(f"{label}: {source} outputs NaN or inf in {name} at batch {batch}; "
+                                       "the weights are not finite (did training diverge?)")
+        # np.max propagates NaN (Python's max would skip it), and `not error <= tolerance` fails on it.
+        error = float(np.max([np.max(np.abs(np.asarray(got[n]) - want)) for n, want in expected.items()]))
+        if not error <= tolerance:
             raise ExportFailed(
                 f"{label} differs from the Keras model by {error:.3g} at batch {batch} "
                 f"(tolerance {tolerance:g})"

@@ -65,7 +65,8 @@ class Autoencoder(ZooModel):
         self.image_shape = tuple(int(s) for s in image_shape)
         self.latent_dim = checked("latent_dim", latent_dim, lambda v: v >= 1, "an integer >= 1", kind=int)
         self.likelihood = likelihood
-        self.gaussian_sigma = checked("gaussian_sigma", gaussian_sigma, lambda v: v > 0, "> 0")
+        self.gaussian_sigma = checked("gaussian_sigma", gaussian_sigma, lambda v: v >= losses.SIGMA_MIN,
+                                      f">= {losses.SIGMA_MIN:g} (losses.SIGMA_MIN)")
         self.learn_sigma = learn_sigma
         self.binarize = binarize
         self.architecture = architecture
