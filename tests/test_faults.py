@@ -95,19 +95,19 @@ class FakePart:
     def __init__(self, keras_value):
         self.keras_value = keras_value
 
-    def sample_input(self, rng, batch):
-        return rng.standard_normal((batch, 2)).astype(np.float32)
+    def sample_inputs(self, rng, batch):
+        return {"z": rng.standard_normal((batch, 2)).astype(np.float32)}
 
-    def keras_outputs(self, x):
-        return {"images": np.full((len(x), 4), self.keras_value, np.float32)}
+    def keras_outputs(self, inputs):
+        return {"images": np.full((len(inputs["z"]), 4), self.keras_value, np.float32)}
 
 
 @pytest.mark.parametrize("keras_value, exported_value", [(0.5, np.nan), (np.nan, np.nan), (np.nan, 0.5)])
 def test_export_comparison_fails_on_nan(keras_value, exported_value):
     from keras_vae.export import ExportFailed, verify
 
-    def run(x):
-        return {"images": np.full((len(x), 4), exported_value, np.float32)}
+    def run(inputs):
+        return {"images": np.full((len(inputs["z"]), 4), exported_value, np.float32)}
 
     with pytest.raises(ExportFailed, match="NaN"):
         verify.compare(FakePart(keras_value), run, 1e-5, "ONNX test")
@@ -173,7 +173,7 @@ def test_limit_and_overrides_are_recorded_and_resume_restores_them(cli, tmp_path
     one_error(code, err, "was trained with --limit 64, not --limit 128")
     seen = []
     original = train.batches
-    monkeypatch.setattr(train, "batches", lambda d, split, c, limit=None, **kw: seen.append(limit) or original(d, split, c, limit, **kw))
+    monkeypatch.setattr(train, "batches", lambda d, split, c, keys, limit=None, **kw: seen.append(limit) or original(d, split, c, keys, limit, **kw))
     train.resume(out, epochs=2, verbose=0)
     assert seen == [64, 64]  # train and test split of epoch 2, as in epoch 1
 

@@ -123,10 +123,13 @@ def test_a_sweep_prints_no_tf_function_retracing_warnings(cli, tmp_path, monkeyp
 
     from keras_vae import evaluate, train
 
+    class Trained:
+        figures = ()  # nothing to sample: the stand-in is not a model
+
     def fake_train(entry, settings, run_dir, **kwargs):
         logging.getLogger("tensorflow").warning("5 out of the last 5 calls to <function f> triggered tf.function retracing.")
         run_dir.mkdir(parents=True)
-        return object(), run_dir
+        return Trained(), run_dir
 
     metrics = {"dataset": "mnist_5k", "split": "test", "split_examples": 64, "likelihood": "bernoulli",
                "binarization": "none", "loss": 1.0}
