@@ -21,7 +21,7 @@ from keras_vae.errors import UserError
 CONFIDENT = 0.9
 
 
-def train_classifier(data, epochs=8, seed=0):
+def train_classifier(data, epochs=12, seed=0):
     """(classifier, test accuracy): a CNN fitted to data's training split (labels needed)."""
     import keras
 
