@@ -155,14 +155,15 @@ def free_ports(n):
 
 @pytest.mark.slow
 def test_two_workers_finish_with_identical_weights(tmp_path):
-    """Also covers Keras 3.15's failure to reduce scalar step logs across workers."""
+    """Also covers Keras 3.15's failures to reduce scalar step logs, and to build from a first
+    dict batch, across workers: the conditional VAE's batches carry images and labels."""
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     processes = []
     for index in range(2):
         tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
-        command = [sys.executable, "-m", "keras_vae.zoo", "train", "dense_vae", "--strategy", "multi_worker",
+        command = [sys.executable, "-m", "keras_vae.zoo", "train", "cvae", "--strategy", "multi_worker",
                    "--seed", "1", "--epochs", "2", "--limit", "301", "--set", "dataset=mnist_5k",
-                   "--set", "hidden_sizes=[64]", "--out", str(tmp_path / f"worker{index}")]
+                   "--set", "filters=[4,8]", "--set", "hidden_dim=16", "--out", str(tmp_path / f"worker{index}")]
         processes.append(subprocess.Popen(command, env=subprocess_env(TF_CONFIG=tf_config), cwd=ROOT,
                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
     try:

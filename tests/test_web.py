@@ -28,23 +28,24 @@ SCREENSHOTS = Path(os.environ.get("KERAS_VAE_SCREENSHOTS", ROOT / "runs" / "web-
 TOLERANCE = 1e-4  # on pixels in [0, 1] after 8-bit rounding: any differing 8-bit value fails
 
 
-def scaled_run(folder, latent_dim, **params):
-    """An untrained conv_vae in the layout of a shipped entry (config.json + model.keras), its
-    decoder kernels scaled x3 so that images span [0, 1] and change with z: a model trained for
-    a few seconds decodes every z to the same flat grey, which would hide a misplaced pixel."""
+def scaled_run(folder, latent_dim, entry="conv_vae", **params):
+    """An untrained `entry` (conv_vae by default) in the layout of a shipped entry (config.json +
+    model.keras), its decoder kernels scaled x3 so that images span [0, 1] and change with z: a
+    model trained for a few seconds decodes every z to the same flat grey, which would hide a
+    misplaced pixel."""
     import keras
 
     from keras_vae import registry, runs
 
     keras.utils.set_random_seed(0)
     params = {"latent_dim": latent_dim, "filters": [4, 8], "hidden_dim": 16, "dataset": "mnist_5k", **params}
-    model = registry.build("conv_vae", compile=False, **params)
+    model = registry.build(entry, compile=False, **params)
     for weight in model.decoder.weights:
         if "kernel" in weight.path:
             weight.assign(weight * 3)
     folder.mkdir(parents=True)
-    config = json.loads((ROOT / "zoo" / "conv_vae" / "config.json").read_text())
-    runs.write_json(folder / runs.CONFIG, {**config, "entry": "conv_vae", "dataset": "mnist_5k"})  # as train() writes it
+    config = json.loads((ROOT / "zoo" / entry / "config.json").read_text())
+    runs.write_json(folder / runs.CONFIG, {**config, "entry": entry, "dataset": "mnist_5k"})  # as train() writes it
     runs.save_model(model, folder / runs.MODEL, include_optimizer=False)
     return folder
 
@@ -100,6 +101,17 @@ def run4d_exported(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def cvae_decoder(tmp_path_factory):
+    """The ONNX decoder of an untrained, scaled conditional VAE: z [batch, 2] and labels [batch]."""
+    from keras_vae.export import export_run
+
+    folder = tmp_path_factory.mktemp("web-cvae")
+    run_dir = scaled_run(folder / "cvae", latent_dim=2, entry="cvae")
+    [artifact] = export_run(run_dir, formats="onnx", out=folder / "out")
+    return artifact.folder / "model.onnx"
+
+
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
@@ -128,15 +140,16 @@ def settled(page):
     page.wait_for_function("document.body.dataset.state !== 'loading' && !kerasVae.rendering && !kerasVae.pending")
 
 
-def pixels(page, selector="#view", index=0, channels=1):
-    """The 8-bit pixels drawn in a canvas: [H, W] for a grey image (checked: R = G = B), else
-    [H, W, 3]; always opaque."""
+def pixels(page, selector="#view", index=0, channels=1, box=None):
+    """The 8-bit pixels drawn in a canvas, or in its `box` [x, y, width, height]: [H, W] for a
+    grey image (checked: R = G = B), else [H, W, 3]; always opaque."""
     rgba = page.evaluate(
-        """([selector, index]) => {
+        """([selector, index, box]) => {
             const c = document.querySelectorAll(selector)[index];
-            return [c.height, c.width, Array.from(c.getContext("2d").getImageData(0, 0, c.width, c.height).data)];
+            const [x, y, w, h] = box || [0, 0, c.width, c.height];
+            return [h, w, Array.from(c.getContext("2d").getImageData(x, y, w, h).data)];
         }""",
-        [selector, index],
+        [selector, index, box],
     )
     height, width, data = rgba
     rgba = np.array(data, np.uint8).reshape(height, width, 4)
@@ -147,11 +160,17 @@ def pixels(page, selector="#view", index=0, channels=1):
     return rgba[..., 0]
 
 
-def onnxruntime_images(onnx_file, z):
+def onnxruntime_images(onnx_file, z, label=None):
+    """The decoder's images in onnxruntime for latents `z`, and for a conditional decoder,
+    `label` for every row."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
-    return session.run(["images"], {"z": np.asarray(z, np.float32).reshape(-1, session.get_inputs()[0].shape[1])})[0]
+    latent_dim = {i.name: i.shape for i in session.get_inputs()}["z"][1]
+    feeds = {"z": np.asarray(z, np.float32).reshape(-1, latent_dim)}
+    if label is not None:
+        feeds["labels"] = np.full(len(feeds["z"]), label, np.int32)
+    return session.run(["images"], feeds)[0]
 
 
 def pixel_error(drawn, image):
@@ -380,3 +399,113 @@ def test_serve_web_bad_input(cli, run2d, tmp_path, monkeypatch):
     monkeypatch.setattr(web, "WEB_DIR", tmp_path / "page")
     code, _, stderr = cli("serve-web", run2d)
     assert code == 2 and "onnxruntime-web is not installed: run `npm ci`" in stderr
+
+
+def sample_zs(page):
+    """The z of each sample (from its title, "z = 0.1, -2 | labels = 3"), and the titles."""
+    titles = page.eval_on_selector_all("#samples canvas", "cs => cs.map(c => c.title)")
+    zs = [[float(v) for v in t.removeprefix("z = ").split(" | ")[0].split(",")] for t in titles]
+    return np.array(zs, np.float32), titles
+
+
+def pick_label(page, value, how="select"):
+    """Pick a label with the <select>, or through the test hook (kerasVae.label = value)."""
+    if how == "select":
+        page.select_option("#label", str(value))
+    else:
+        page.evaluate("v => { kerasVae.label = v; }", value)
+    settled(page)
+
+
+@NEEDS_NPM
+@NEEDS_BROWSER
+def test_label_picker_for_a_conditional_decoder(page, served, cvae_decoder):
+    """A cvae decoder (z and int32 labels): the picker's label reaches onnxruntime-web with z,
+    and the explorer, the samples and the plane are decoded again when it changes."""
+    settled(page)  # the served conv_vae: no label input, no picker
+    assert page.is_hidden("#conditions") and page.locator("#label").count() == 0
+    assert page.evaluate("kerasVae.label") is None and page.evaluate("kerasVae.labels") == {}
+
+    page.set_input_files("#file", cvae_decoder)
+    page.wait_for_function("document.body.dataset.state === 'ready' && kerasVae.decoder?.meta.entry === 'cvae'")
+    settled(page)
+    assert "latent 2 + labels (10 classes), images 28×28×1" in page.inner_text("#info")
+    assert page.is_visible("#label") and page.is_visible("#plane") and page.is_hidden("#error")
+    assert page.eval_on_selector_all("#label option", "os => os.map(o => o.value)") == [str(c) for c in range(10)]
+    assert page.input_value("#label") == "0" and page.evaluate("kerasVae.label") == 0
+
+    decode(page, "0.5, -1.25")
+    z = z_of(page)
+    label0 = pixels(page)
+    assert pixel_error(label0, onnxruntime_images(cvae_decoder, z, label=0)[0]) <= TOLERANCE
+    corner = [0, 0, 28, 28]  # the plane's top-left tile: z = (-2.7, 2.7) (10 x 10 tiles over [-3, 3]^2)
+    tile0 = pixels(page, "#manifold", box=corner)
+    assert pixel_error(tile0, onnxruntime_images(cvae_decoder, [-2.7, 2.7], label=0)[0]) <= TOLERANCE
+    zs, titles = sample_zs(page)
+    assert all(t.endswith(" | labels = 0") for t in titles)
+
+    pick_label(page, 7)
+    assert page.evaluate("kerasVae.label") == 7 and page.evaluate("kerasVae.labels") == {"labels": 7}
+    assert z_of(page) == z  # the same z, decoded for the new label
+    label7 = pixels(page)
+    expected = onnxruntime_images(cvae_decoder, z, label=7)[0]
+    floats = np.array(page.evaluate("Array.from(kerasVae.output)"), np.float32).reshape(expected.shape)
+    error = pixel_error(label7, expected)
+    print(f"cvae, label 7: max abs pixel error {error:.3g}, float error {np.max(np.abs(floats - expected)):.3g}")
+    assert error <= TOLERANCE and np.max(np.abs(floats - expected)) <= 1e-5
+    assert np.mean(np.abs(label7.astype(int) - label0)) > 5  # the label changes the picture
+    tile7 = pixels(page, "#manifold", box=corner)  # and the plane behind the point
+    assert pixel_error(tile7, onnxruntime_images(cvae_decoder, [-2.7, 2.7], label=7)[0]) <= TOLERANCE
+    assert np.mean(np.abs(tile7.astype(int) - tile0)) > 5
+
+    new_zs, titles = sample_zs(page)  # the same samples, decoded for label 7
+    assert np.array_equal(new_zs, zs) and all(t.endswith(" | labels = 7") for t in titles)
+    images = onnxruntime_images(cvae_decoder, zs, label=7)
+    assert max(pixel_error(pixels(page, "#samples canvas", i), images[i]) for i in range(16)) <= TOLERANCE
+    screenshot(page, "decoder-explorer-cvae.png")
+
+    pick_label(page, 3, how="hook")  # the test hook moves the picker too
+    assert page.input_value("#label") == "3"
+    assert pixel_error(pixels(page), onnxruntime_images(cvae_decoder, z, label=3)[0]) <= TOLERANCE
+    page.evaluate("kerasVae.label = 10")
+    assert "labels = 10 is not one of this decoder's classes 0..9" in error_text(page)
+    assert page.evaluate("kerasVae.label") == 3
+
+    page.set_input_files("#file", served[1])  # back to an unconditional decoder: no picker
+    page.wait_for_function("document.body.dataset.state === 'ready' && kerasVae.decoder?.meta.entry === 'conv_vae'")
+    settled(page)
+    assert page.is_hidden("#conditions") and page.evaluate("kerasVae.label") is None and page.is_hidden("#error")
+    assert pixel_error(pixels(page), onnxruntime_images(served[1], [0, 0])[0]) <= TOLERANCE
+
+
+def without_inputs_metadata(onnx_file, out):
+    """The ONNX file as exports before the "inputs" metadata wrote it: latent_dim and image_shape only."""
+    import onnx
+
+    model = onnx.load(onnx_file)
+    kept = [(p.key, p.value) for p in model.metadata_props if p.key not in ("inputs", "outputs")]
+    del model.metadata_props[:]
+    for key, value in kept:
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, out)
+    return out
+
+
+@NEEDS_NPM
+@NEEDS_BROWSER
+def test_older_exports_without_inputs_metadata(page, served, cvae_decoder, tmp_path):
+    """An export without "inputs" in its metadata is taken as z [latent_dim] -> images; a
+    conditional one then does not match its graph, and the page says so."""
+    old = without_inputs_metadata(served[1], tmp_path / "old.onnx")
+    page.set_input_files("#file", old)
+    page.wait_for_function("document.body.dataset.state === 'ready' && kerasVae.decoder?.name === 'old.onnx'")
+    decode(page, "-1, 0.75")
+    assert page.is_hidden("#conditions") and page.is_hidden("#error")
+    assert pixel_error(pixels(page), onnxruntime_images(old, [-1, 0.75])[0]) <= TOLERANCE
+
+    page.set_input_files("#file", without_inputs_metadata(cvae_decoder, tmp_path / "old-cvae.onnx"))
+    message = "does not have the decoder interface its keras_vae metadata declares, z -> images (it has z, labels -> images)"
+    page.wait_for_function(
+        "m => document.body.dataset.state === 'error' && document.getElementById('error').textContent.includes(m)",
+        arg=message)
+    assert page.is_hidden("#panels") and page.is_hidden("#conditions")
