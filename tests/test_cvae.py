@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from keras_vae import data as datasets
 from keras_vae import judge, zoo
+from keras_vae.errors import UserError
 from keras_vae.models import CVAE
 
 SHAPE, CLASSES = (2, 2, 1), 3
@@ -50,8 +51,10 @@ def test_the_label_reaches_both_networks_and_sampling():
     assert not np.allclose(model.sample(4, seed=7, labels=0), model.sample(4, seed=7, labels=1))
     # Without labels, sampling cycles through the classes.
     np.testing.assert_array_equal(model.sample(4, seed=7), model.decode(z, labels=tf.constant([0, 1, 2, 0])))
-    with pytest.raises(Exception, match=r"labels must be integers in \[0, 2\]"):
+    with pytest.raises(UserError, match=r"labels must be an integer in \[0, 2\], or 2 of them \(one per sample\), got 3"):
         model.sample(2, labels=3)
+    with pytest.raises(UserError, match=r"labels must be an integer in \[0, 2\], or 2 of them"):
+        model.sample(2, labels=[0, 1, 2])
 
 
 def test_the_iwae_likelihood_pairs_each_sample_with_its_own_label(rng):
@@ -83,7 +86,7 @@ def test_sample_takes_a_label_and_refuses_bad_ones(cli, tmp_path):
     assert code == 0, err
     assert (tmp_path / "samples.png").is_file()
     code, _, err = cli("sample", "cvae", "--label", "10", "--out", tmp_path / "b")
-    assert code == 2 and "labels must be integers in [0, 9]" in err
+    assert code == 2 and "error: labels must be an integer in [0, 9], or 64 of them (one per sample), got 10" in err
     code, _, err = cli("sample", "conv_vae", "--label", "3", "--out", tmp_path / "c")
     assert code == 2 and "VAE is unconditional" in err
 

@@ -93,9 +93,12 @@ class Autoencoder(ZooModel):
             raise UserError(f"{type(self).__name__} {takes}; got {unknown}")
         conditions = {}
         for key, classes in self.condition_classes.items():
-            value = np.broadcast_to(np.asarray(given[key]), (n,)) if key in given else np.arange(n) % classes
-            if not np.issubdtype(value.dtype, np.integer) or value.min() < 0 or value.max() >= classes:
-                raise UserError(f"{key} must be integers in [0, {classes - 1}], got {given[key]!r}")
+            value = np.asarray(given[key]) if key in given else np.arange(n) % classes
+            if value.shape not in ((), (n,)) or not np.issubdtype(value.dtype, np.integer) or \
+                    value.min() < 0 or value.max() >= classes:
+                raise UserError(f"{key} must be an integer in [0, {classes - 1}], or {n} of them (one per sample), "
+                                f"got {given[key]!r}")
+            value = np.broadcast_to(value, (n,))
             conditions[key] = tf.constant(value, tf.int32)
         return conditions
 
