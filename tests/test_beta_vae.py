@@ -4,7 +4,7 @@ checkpoint and resume."""
 import numpy as np
 import pytest
 
-from keras_vae import runs, train
+from keras_vae import registry, runs, train
 from keras_vae.models import BetaVAE, VAE
 
 SMALL = {"latent_dim": 4, "filters": [4, 8], "hidden_dim": 16}
@@ -72,3 +72,13 @@ def test_the_schedule_survives_checkpoint_and_resume(tmp_path):
     # Epoch 2 trained at C(4) .. C(7); a schedule restarted at 0 would log the mean of C(0) .. C(3).
     expected = np.mean([capacity_at(s, steps=6) for s in range(4, 8)])
     assert history[1]["capacity"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_the_architecture_is_configuration_for_any_objective(mnist_5k):
+    """`train beta_vae --set architecture=dense`: the same objective on the dense networks."""
+    model = registry.build("beta_vae", architecture="dense", hidden_sizes=[16], latent_dim=2)
+    assert type(model) is BetaVAE and model.beta == 4.0
+    kinds = {type(layer).__name__ for layer in model.encoder.layers + model.decoder.layers}
+    assert "Conv2D" not in kinds and "Conv2DTranspose" not in kinds and "Dense" in kinds
+    logs = model.fit(mnist_5k.x_train[:64], batch_size=32, epochs=1, verbose=0).history
+    assert np.isfinite(logs["loss"][-1]) and "kl_1" in logs

@@ -11,8 +11,6 @@
 import dataclasses
 from typing import Callable
 
-import numpy as np
-
 # What the values of an input are, so a caller can draw valid ones.
 VALUES = ("normal", "unit", "index")
 
