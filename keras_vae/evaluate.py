@@ -96,6 +96,8 @@ def evaluate_run(run_dir, dataset=None, batch_size=None, limit=None, k=1000, see
     Returns the metrics, with "dataset" and "split" first; losses are nats per example.
     """
     run_dir = runs.check_run_dir(run_dir)  # a zoo entry name means its shipped run
+    if write:  # refuse before minutes of work, not after
+        check_metrics_free(metrics_path(run_dir), overwrite)
     config = runs.read_config(run_dir)
     model = runs.load_run_model(run_dir)
     data = datasets.load(dataset or config["dataset"])
@@ -108,15 +110,19 @@ def evaluate_run(run_dir, dataset=None, batch_size=None, limit=None, k=1000, see
     return metrics
 
 
-def write_metrics(path, metrics, overwrite=False):
-    """Write metrics.json; an existing one (minutes of IWAE, or another dataset's) is replaced
-    only with overwrite."""
+def check_metrics_free(path, overwrite=False):
+    """An existing metrics.json (minutes of IWAE, or another dataset's) is replaced only with
+    overwrite."""
     from keras_vae.errors import UserError
 
     if path.exists() and not overwrite:
         old = runs.read_json(path)
         raise UserError(f"{path} exists ({old.get('dataset')}, {old.get('split_examples')} test images, "
-                        f"k={old.get('iwae_k', 0)}); pass --overwrite to replace it")
+                        f"k={old.get('iwae_k', 0)}); pass --overwrite (in Python: overwrite=True) to replace it")
+
+
+def write_metrics(path, metrics, overwrite=False):
+    check_metrics_free(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     runs.write_json(path, metrics)
 

@@ -113,13 +113,22 @@ def pretrained_dir(entry):
     return folder
 
 
-def refuse_zoo(path):
-    """`path`, unless it lies inside the zoo catalogue (zoo/), which commands never write into."""
+def is_catalogue(folder):
+    """Whether `folder` is a zoo catalogue: the one in use, or a copy of one (the checkout's
+    zoo/ beside an installed keras_vae): a package of entry folders that ship trained weights."""
     from keras_vae.entries import zoo_dir
 
+    if folder == zoo_dir().resolve():
+        return True
+    return (folder / "__init__.py").is_file() and any(folder.glob(f"*/{PRETRAINED}/{MODEL}"))
+
+
+def refuse_zoo(path):
+    """`path`, unless it lies inside a zoo catalogue, which commands never write into."""
     path = Path(path)
-    if path.resolve().is_relative_to(zoo_dir().resolve()):
-        raise UserError(f"{path} is inside the zoo catalogue {zoo_dir()}, which is never written into; choose another folder")
+    for folder in (path.resolve(), *path.resolve().parents):
+        if is_catalogue(folder):
+            raise UserError(f"{path} is inside the zoo catalogue {folder}, which is never written into; choose another folder")
     return path
 
 

@@ -311,3 +311,20 @@ def test_the_progress_bar_never_counts_past_the_epoch(tmp_path, capsys):
     train.train("dense_vae", overrides, run_dir=tmp_path / "run", seed=0, verbose=1, limit=352)
     out = capsys.readouterr().out
     assert "22/22" in out and "32/22" not in out and "ETA: -" not in out
+
+
+def test_a_copy_of_the_catalogue_is_never_written_into_either(cli, tmp_path):
+    """With a non-editable install, the zoo in use is site-packages' copy; the checkout's zoo/
+    (any catalogue: a package of entries that ship weights) is protected all the same."""
+    from keras_vae import runs
+
+    copy = tmp_path / "zoo"
+    (copy / "ae" / "pretrained").mkdir(parents=True)
+    (copy / "__init__.py").write_text("")
+    (copy / "ae" / "pretrained" / "model.keras").write_bytes(b"weights")
+    with pytest.raises(UserError, match="is inside the zoo catalogue"):
+        runs.refuse_zoo(copy / "ae" / "pretrained")
+    assert runs.refuse_zoo(tmp_path / "elsewhere") == tmp_path / "elsewhere"
+    code, _, err = cli("sample", "conv_vae", "--n", "4", "--out", copy / "ae")
+    assert code == 2 and "is inside the zoo catalogue" in err
+    assert sorted(p.name for p in (copy / "ae").iterdir()) == ["pretrained"]

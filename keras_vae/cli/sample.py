@@ -11,7 +11,7 @@ def add(commands):
     add_seed(parser, "sampling seed (default 0)", default=0)
     parser.add_argument("--label", type=int,
                         help="the class to draw, for a model conditioned on labels (default: every class in turn)")
-    parser.add_argument("--out", help="folder for samples.png (default: the run folder; runs/ENTRY/pretrained for a zoo entry)")
+    parser.add_argument("--out", help="folder for samples.png, samples_labelL.png with --label (default: the run folder; runs/ENTRY/pretrained for a zoo entry)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing samples.png")
     parser.set_defaults(run=run)
 
@@ -24,10 +24,10 @@ def run(args):
     out = runs.output_dir(args.run_dir, args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, not a folder")
-    path = out / "samples.png"
+    images = model.sample(args.n, seed=args.seed, **conditions).numpy()  # refuses what the model cannot do
+    path = out / ("samples.png" if args.label is None else f"samples_label{args.label}.png")
     if path.exists() and not args.overwrite:
         raise UserError(f"{path} exists; pass --overwrite to replace it")
-    images = model.sample(args.n, seed=args.seed, **conditions).numpy()  # refuses what the model cannot do
     out.mkdir(parents=True, exist_ok=True)
     given = f", labels = {args.label}" if args.label is not None else ""
     title = f"{args.n} samples of {runs.read_config(args.run_dir).get('entry', out.name)} from its prior (seed {args.seed}{given})"

@@ -89,8 +89,8 @@ class Autoencoder(ZooModel):
         condition not given cycles through its classes (0, 1, ..., K-1, 0, ...)."""
         unknown = sorted(set(given) - set(self.condition_classes))
         if unknown:
-            takes = f"takes only {sorted(self.condition_classes)}" if self.condition_classes else "is unconditional"
-            raise UserError(f"{type(self).__name__} {takes}; got {unknown}")
+            takes = f"takes only {', '.join(self.condition_classes)}" if self.condition_classes else "is unconditional"
+            raise UserError(f"{type(self).__name__} {takes}: it cannot be given {', '.join(unknown)}")
         conditions = {}
         for key, classes in self.condition_classes.items():
             value = np.asarray(given[key]) if key in given else np.arange(n) % classes
