@@ -38,10 +38,13 @@ def compare(part, run, tolerance, label):
                                        "the weights are not finite (did training diverge?)")
         # np.max propagates NaN (Python's max would skip it), and `not error <= tolerance` fails on it.
         error = float(np.max([np.max(np.abs(np.asarray(got[n]) - want)) for n, want in expected.items()]))
-        if not error <= tolerance:
+        # Float32 sums in another order differ by a fixed fraction of the values: images in [0, 1]
+        # get the tolerance itself, larger outputs (an encoder's codes) the same relative margin.
+        scale = max(1.0, float(np.max([np.max(np.abs(want)) for want in expected.values()])))
+        if not error <= tolerance * scale:
             raise ExportFailed(
                 f"{label} differs from the Keras model by {error:.3g} at batch {batch} "
-                f"(tolerance {tolerance:g})"
+                f"(tolerance {tolerance:g} x {scale:.3g}, the outputs' largest magnitude)"
             )
         errors[batch] = error
     return errors
