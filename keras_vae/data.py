@@ -86,8 +86,13 @@ class ImageData:
             ds = ds.shuffle(len(examples["images"]), seed=seed, reshuffle_each_iteration=True)
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
+    @property
+    def keys(self):
+        """The keys of this data's batches."""
+        return ("images",) if self.y_train is None else ("images", "labels")
+
     def check_keys(self, keys):
-        missing = [key for key in keys if key not in self.examples("test", 0)]
+        missing = [key for key in keys if key not in self.keys]
         if missing:
             raise UserError(f"dataset {self.name} has no {', '.join(missing)}; the model needs {list(keys)}")
 

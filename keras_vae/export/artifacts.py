@@ -103,7 +103,8 @@ def export_run(run_dir, formats="all", part="decoder", out=None, version=None):
     config = runs.read_config(run_dir)
     runs.model_file(run_dir)  # a run folder without a trained model is an error before any work
     model = parts.load_float32(run_dir)
-    part_names = choose(part, parts.part_names(model), "--part")
+    declared = {p.name: p for p in model.export_parts()}
+    part_names = choose(part, list(declared), "--part")
     out = runs.output_dir(run_dir, out) if out is not None else runs.output_dir(run_dir) / EXPORT_DIR
     entry = config.get("entry") or Path(run_dir).resolve().name
     model_names = [f"{entry}_{name}" for name in part_names]
@@ -115,7 +116,7 @@ def export_run(run_dir, formats="all", part="decoder", out=None, version=None):
         make_dirs(out, created)
         stage = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
         for name in part_names:
-            exported = parts.make_part(model, config, run_dir, name)
+            exported = parts.make_part(declared[name], config, run_dir)
             metadata = {**exported.metadata, "version": version}
             for fmt in formats:
                 write, check, relative = FORMATS[fmt]

@@ -75,13 +75,8 @@ def load_float32(run_dir):
     return model
 
 
-def part_names(model):
-    return [part.name for part in model.export_parts()]
-
-
-def make_part(model, config, run_dir, name):
-    """The declared part `name` of `model`, with its serving function and metadata."""
-    declared = {part.name: part for part in model.export_parts()}[name]
+def make_part(declared, config, run_dir):
+    """A model's declared `Part`, with its serving function and metadata."""
     entry = config.get("entry") or Path(run_dir).resolve().name
     names = [i.name for i in declared.inputs]
     specs = [tf.TensorSpec([None, *i.shape], i.dtype, name=i.name) for i in declared.inputs]
@@ -92,7 +87,7 @@ def make_part(model, config, run_dir, name):
     metadata = {
         "entry": entry,
         "class": config["class"],
-        "part": name,
+        "part": declared.name,
         "inputs": [i.describe() for i in declared.inputs],
         "outputs": {k: list(v) for k, v in declared.outputs.items()},
         "dataset": config.get("dataset"),
@@ -100,4 +95,4 @@ def make_part(model, config, run_dir, name):
         **declared.metadata,  # what the model says consumers need (latent_dim, image_shape, ...)
     }
     function = tf.function(serve, input_signature=specs, autograph=False)
-    return ExportedPart(declared, f"{entry}_{name}", function, metadata)
+    return ExportedPart(declared, f"{entry}_{declared.name}", function, metadata)

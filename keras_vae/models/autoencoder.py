@@ -169,8 +169,7 @@ class Autoencoder(ZooModel):
 
     def reconstruct(self, batch):
         """The decoder mean at the code of each image of the batch."""
-        batch = as_batch(batch)
-        return self.decode(self.code(batch), **self.conditions(batch))
+        return self.call(batch)
 
     def call(self, batch, training=False):
         batch = as_batch(batch)
