@@ -94,8 +94,9 @@ def test_sample_takes_a_label_and_refuses_bad_ones(cli, tmp_path):
 def test_the_decoder_exports_with_an_integer_label_input(tmp_path):
     from keras_vae.export import export_run
 
-    artifacts = export_run("cvae", formats="all", part="decoder", out=tmp_path)
-    assert {a.format for a in artifacts} == {"savedmodel", "onnx"}
+    # ONNX parity with the int32 input is every entry's contract test (tests/helpers/model_check.py).
+    artifacts = export_run("cvae", formats="savedmodel", part="decoder", out=tmp_path)
+    assert [a.format for a in artifacts] == ["savedmodel"]
     signature = tf.saved_model.load(str(tmp_path / "cvae_decoder" / "1")).signatures["serving_default"]
     inputs = signature.structured_input_signature[1]
     assert inputs["labels"].dtype == tf.int32 and inputs["z"].dtype == tf.float32
