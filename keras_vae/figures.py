@@ -4,7 +4,8 @@ A model lists the figures that apply to it (`model.figures`); this module knows 
 
 reconstructions   test inputs above their reconstructions
 denoising         corrupted inputs, the clean inputs and the output from the corrupted ones
-prior_samples     decoded draws from the prior (`model.sample`)
+prior_samples     decoded draws from the prior (`model.sample`, described by `prior_description`)
+codebook_usage    how often the encoder assigns each code of a VQ model's codebook on the test split
 class_samples     one row per class of a conditional model, the same latent draw in each column
 manifold          2-D latent space: decoder means over a grid of N(0, 1) quantiles
 latent_space      the test set's codes coloured by label (latent_scatter.png, <= 2-D), or a 2-D
@@ -77,8 +78,16 @@ def denoising(model, examples, path, **_):
 
 
 def prior_samples(model, path, seed, **_):
-    title = f"{SAMPLES} samples from the prior: decoder means of z ~ N(0, I), {model.latent_dim}-D latent space"
+    title = f"{SAMPLES} samples from the prior: {model.prior_description}"
     return plots.save_titled_grid(model.sample(SAMPLES, seed=seed).numpy(), path, title, columns=8)
+
+
+def codebook_usage(model, examples, path, **_):
+    codes = np.concatenate([model.codes(batch["images"]).numpy().ravel() for batch in slices(examples, 256)])
+    counts = np.bincount(codes, minlength=model.num_codes)
+    title = (f"Codebook usage on the test split: how often each of the {model.num_codes} codes is assigned "
+             f"({np.count_nonzero(counts)} used, {len(codes)} assignments)")
+    return plots.save_bars(counts, path, title, "code", "assignments")
 
 
 def class_samples(model, path, seed, columns=8, **_):
@@ -135,6 +144,7 @@ DRAWERS = {
     "reconstructions": reconstructions,
     "denoising": denoising,
     "prior_samples": prior_samples,
+    "codebook_usage": codebook_usage,
     "class_samples": class_samples,
     "manifold": manifold,
     "latent_space": latent_space,

@@ -133,3 +133,11 @@ def save_curves(history, names, path, title):
         ax.set(title=name, xlabel="epoch")
         ax.legend(fontsize=7)
     return _save(fig, path)
+
+
+def save_bars(values, path, title, xlabel, ylabel):
+    """One bar per index of `values` (a histogram whose bins are given)."""
+    fig, (ax,) = _chart(1, title, SCATTER)
+    ax.bar(np.arange(len(values)), values, width=1.0, color="tab:blue")
+    ax.set(xlabel=xlabel, ylabel=ylabel, xlim=(-0.5, len(values) - 0.5))
+    return _save(fig, path)

@@ -33,6 +33,10 @@ TRAINING_FIELDS = {
     "jit_compile": False,
     "steps_per_execution": None,
 }
+# What a later training stage (a learned prior, `ZooModel.artifacts`) may set for itself under
+# "stages": {"prior": {"epochs": 30, ...}} in an entry, and `--set prior.epochs=30`; whatever it
+# leaves out, it takes from the run's own fields.
+STAGE_FIELDS = ("epochs", "batch_size", "learning_rate")
 ENTRY_NAME = re.compile(r"[a-z0-9_]+")
 
 
@@ -75,6 +79,8 @@ def load_entry(name):
         stored.pop(catalogue_only, None)
     entry = {**TRAINING_FIELDS, **stored}
     entry["entry"] = name
+    entry["stages"] = {stage: {key: fields.get(key, entry[key]) for key in STAGE_FIELDS}
+                       for stage, fields in stored.get("stages", {}).items()}
     return entry
 
 
@@ -109,6 +115,7 @@ def settable_fields(config):
     fields = {k: config[k] for k in TRAINING_FIELDS}
     fields.update({k: v for k, v in constructor_args(cls).items() if v is not inspect.Parameter.empty})
     fields.update(config["params"])
+    fields.update({f"{stage}.{key}": value for stage, values in config["stages"].items() for key, value in values.items()})
     return fields
 
 
@@ -163,18 +170,28 @@ def resolve(name, overrides=None):
         value = _check_type(key, parse_value(value) if raw is not None else value, fields[key], raw)
         if key in TRAINING_FIELDS:
             config[key] = value
+        elif "." in key:
+            stage, field = key.split(".")
+            config["stages"][stage][field] = value
         else:
             config["params"][key] = value
     check_training_fields(config)
     return config
 
 
+def stage_config(config, stage):
+    """The training settings of `stage` (an artifact of the model): the run's, with the stage's
+    own STAGE_FIELDS."""
+    return config if stage == "model" else {**config, **config.get("stages", {}).get(stage, {})}
+
+
 def check_training_fields(config):
-    for key in ("epochs", "batch_size"):
-        if not isinstance(config[key], int) or config[key] < 1:
-            raise ConfigError(f"{key} must be an integer >= 1, got {config[key]!r}")
-    if not 0 < config["learning_rate"] < float("inf"):
-        raise ConfigError(f"learning_rate must be finite and > 0, got {config['learning_rate']!r}")
+    for prefix, fields in [("", config), *((f"{stage}.", v) for stage, v in config.get("stages", {}).items())]:
+        for key in ("epochs", "batch_size"):
+            if not isinstance(fields[key], int) or isinstance(fields[key], bool) or fields[key] < 1:
+                raise ConfigError(f"{prefix}{key} must be an integer >= 1, got {fields[key]!r}")
+        if not 0 < fields["learning_rate"] < float("inf"):
+            raise ConfigError(f"{prefix}learning_rate must be finite and > 0, got {fields['learning_rate']!r}")
     check_options({**TRAINING_FIELDS, **config})
 
 
@@ -184,12 +201,16 @@ def build_from_config(config, compile=True):
     Under a mixed_float16 policy Adam is wrapped in a LossScaleOptimizer.
     """
     model = model_class(config["class"])(**config["params"])
-    if compile:
-        model.compile(
-            optimizer=loss_scaled(model, FusedAdam(config["learning_rate"])),
-            jit_compile=config.get("jit_compile", False),
-            steps_per_execution=steps_per_execution(config),
-        )
+    return compile_model(model, config) if compile else model
+
+
+def compile_model(model, config):
+    """Compile `model` for training with the config's learning rate and speed settings."""
+    model.compile(
+        optimizer=loss_scaled(model, FusedAdam(config["learning_rate"])),
+        jit_compile=config.get("jit_compile", False),
+        steps_per_execution=steps_per_execution(config),
+    )
     return model
 
 

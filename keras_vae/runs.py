@@ -6,6 +6,9 @@
     state.json        {"epoch": N}: epochs finished, written after the checkpoint
     history.json      per-epoch metrics
     logs/             TensorBoard
+    prior/            a later training stage (an artifact after "model", such as a VQ-VAE's
+                      PixelCNN prior): its own model.keras, checkpoint.keras, state.json,
+                      history.json and logs/, trained on the frozen model's outputs
 
 Every file is written to a temporary name and renamed into place, so a crash never leaves a
 half-written file where a reader would look.
@@ -183,5 +186,24 @@ def load_model(path):
     return model
 
 
+def stage_dir(run_dir, stage):
+    """Where artifact `stage` of a run lives: the run folder itself for "model", else a sub-folder."""
+    return Path(run_dir) if stage == "model" else Path(run_dir) / stage
+
+
+def epochs_done(folder):
+    """Epochs finished in a run or stage folder (0 before the first checkpoint)."""
+    return read_json(Path(folder) / STATE)["epoch"] if (Path(folder) / STATE).is_file() else 0
+
+
 def load_run_model(run_dir):
-    return load_model(model_file(run_dir))
+    """The run's model, with every later artifact that has been trained (its final model, or the
+    last checkpoint of an unfinished stage) attached."""
+    run_dir = check_run_dir(run_dir)
+    model = load_model(model_file(run_dir))
+    for stage in model.artifacts[1:]:
+        for name in (MODEL, CHECKPOINT):
+            if (stage_dir(run_dir, stage) / name).is_file():
+                model.attach(stage, load_model(stage_dir(run_dir, stage) / name))
+                break
+    return model

@@ -54,10 +54,11 @@ class NonFiniteGuard(keras.callbacks.Callback):
     with steps_per_execution > 1 the step is known to the group of steps run in one call.
     """
 
-    def __init__(self, run_dir, config):
+    def __init__(self, run_dir, config, stage="model"):
         super().__init__()
         self.run_dir = Path(run_dir)
         self.config = config
+        self.stage = stage
         self._first_step = 0
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -84,10 +85,12 @@ class NonFiniteGuard(keras.callbacks.Callback):
         if value is None or np.isfinite(float(value)):
             return
         done = self._epoch
-        kept = (f"the checkpoint of epoch {done} is kept (python -m keras_vae.zoo train --resume {self.run_dir})"
+        stage = "" if self.stage == "model" else f" --stage {self.stage}"
+        kept = (f"the checkpoint of epoch {done} is kept (python -m keras_vae.zoo train --resume {self.run_dir}{stage})"
                 if done else "no epoch finished, so there is no checkpoint")
+        what = "" if self.stage == "model" else f" of the {self.stage}"
         raise UserError(
-            f"training stopped: {name} is {float(value)} in epoch {self._epoch + 1}, {where}; likely causes: "
+            f"training stopped: {name}{what} is {float(value)} in epoch {self._epoch + 1}, {where}; likely causes: "
             f"a learning rate too high ({self.config['learning_rate']:g}), extreme or corrupt data, or "
             f"overflow at precision {self.config['precision']}; {kept}"
         )
@@ -160,33 +163,94 @@ def feed(model, dataset):
 
 
 def fit(model, data, config, run_dir, initial_epoch, history, verbose="auto", callbacks=()):
-    """Fit up to config["epochs"] on config["limit"] examples per split (None: all)."""
+    """Fit the model stage up to config["epochs"] on config["limit"] examples per split (None: all)."""
     data.check_fits(model)
     keys, limit = model.batch_keys, config.get("limit")
-    train_batches, steps = feed(
-        model, batches(data, "train", config, keys, limit, shuffle=True, seed=config["seed"] + initial_epoch)
-    )
+    train_batches = batches(data, "train", config, keys, limit, shuffle=True, seed=config["seed"] + initial_epoch)
+    validation = batches(data, "test", config, keys, limit)
+    return fit_batches(model, train_batches, validation, config, run_dir, initial_epoch, history, verbose, callbacks)
+
+
+def fit_batches(model, train_batches, validation, config, folder, initial_epoch, history, verbose="auto",
+                callbacks=(), stage="model"):
+    """Fit `model` on dict batches up to config["epochs"], checkpointing every epoch in `folder`
+    (a run folder, or a stage's sub-folder), and save its final model there."""
+    folder = Path(folder)
+    train_batches, steps = feed(model, train_batches)
     try:
         model.fit(
             train_batches,
             steps_per_epoch=steps,
-            validation_data=batches(data, "test", config, keys, limit),
+            validation_data=validation,
             epochs=config["epochs"],
             initial_epoch=initial_epoch,
             callbacks=[
                 *callbacks,
                 StepProgbar(),
-                NonFiniteGuard(run_dir, config),  # before RunRecorder: a NaN epoch is never checkpointed
-                RunRecorder(run_dir, history),
-                keras.callbacks.TensorBoard(log_dir=str(run_dir / runs.LOGS), write_graph=False),
+                # before RunRecorder: a NaN epoch is never checkpointed
+                NonFiniteGuard(folder if stage == "model" else folder.parent, config, stage),
+                RunRecorder(folder, history),
+                keras.callbacks.TensorBoard(log_dir=str(folder / runs.LOGS), write_graph=False),
             ],
             verbose=verbose,
             shuffle=False,  # the dataset shuffles itself
         )
     except KeyboardInterrupt:
-        raise Interrupted(run_dir) from None
-    runs.save_model(model, run_dir / runs.MODEL, include_optimizer=False)
+        raise Interrupted(folder if stage == "model" else folder.parent) from None
+    runs.save_model(model, folder / runs.MODEL, include_optimizer=False)
     return model
+
+
+# -- later stages: artifacts after "model" (a VQ-VAE's PixelCNN prior), trained on its outputs ---
+def stage_examples(model, stage, data, split, config):
+    """{key: array [N, ...]}: the inputs of `stage` for every example of `split`, computed once
+    by the frozen model (cheaper than encoding every epoch)."""
+    parts = {}
+    for batch in batches(data, split, config, model.batch_keys, config.get("limit")):
+        for key, value in model.stage_batch(stage, batch).items():
+            parts.setdefault(key, []).append(np.asarray(value))
+    return {key: np.concatenate(values) for key, values in parts.items()}
+
+
+def fit_stage(model, stage, data, config, run_dir, strategy, verbose="auto", callbacks=()):
+    """Train (or continue) artifact `stage` of `model` in run_dir/<stage>/ and attach it."""
+    settings = registry.stage_config(config, stage)
+    folder = runs.stage_dir(run_dir, stage)
+    done = runs.epochs_done(folder)
+    if done >= settings["epochs"]:
+        raise UserError(f"{folder} already has {done} of {settings['epochs']} epochs; pass a larger --epochs")
+    folder.mkdir(exist_ok=True)
+    keras.utils.set_random_seed(config["seed"] + done)
+    if done:
+        stage_model = distribute.build(lambda: runs.load_model(folder / runs.CHECKPOINT), strategy, config["precision"])
+        history = runs.read_json(folder / runs.HISTORY)[:done]
+    else:
+        stage_model = distribute.build(lambda: registry.compile_model(model.stage_model(stage), settings),
+                                       strategy, config["precision"])
+        history = []
+    log.info("training the %s of %s (%d parameters) on the frozen model's outputs into %s",
+             stage, config["entry"], stage_model.count_params(), folder)
+    train_set = stage_examples(model, stage, data, "train", settings)
+    validation = tf.data.Dataset.from_tensor_slices(stage_examples(model, stage, data, "test", settings))
+    train_batches = (tf.data.Dataset.from_tensor_slices(train_set)
+                     .shuffle(len(next(iter(train_set.values()))), seed=config["seed"] + done)
+                     .batch(settings["batch_size"]))
+    fit_batches(stage_model, train_batches, validation.batch(settings["batch_size"]), settings, folder, done,
+                history, verbose, callbacks, stage)
+    model.attach(stage, stage_model)
+    return stage_model
+
+
+def check_stage(model, stage):
+    if stage is not None and stage not in model.artifacts:
+        raise UserError(f"{type(model).__name__} has no stage {stage!r}; its stages: {', '.join(model.artifacts)}")
+    return stage
+
+
+def fit_later_stages(model, data, config, run_dir, strategy, verbose, callbacks, first=1, alone=False):
+    """Train the stages from artifacts[first] on (only that one if `alone`), attaching each."""
+    for stage in model.artifacts[first : first + 1 if alone else None]:
+        fit_stage(model, stage, data, config, run_dir, strategy, verbose, callbacks)
 
 
 def check_limit(limit):
@@ -209,12 +273,17 @@ def run_description(entry, config):
     return f"{text}; this run changes {', '.join(changed)}" if changed else text
 
 
-def train(entry, overrides=None, run_dir=None, seed=None, overwrite=False, verbose="auto", limit=None, callbacks=()):
+def train(entry, overrides=None, run_dir=None, seed=None, overwrite=False, verbose="auto", limit=None, callbacks=(),
+          stage=None):
     """Train zoo entry `entry` with `overrides`; returns (model, run_dir).
 
+    Every stage the model declares (`artifacts`: the model, then e.g. its prior) is trained in
+    turn; `stage="model"` trains the model alone (`resume` trains the rest later).
     `limit` keeps the first N examples of each split (quick checks and tests); it is recorded in
     config.json with every other setting, so `resume` trains on the same images.
     """
+    if stage not in (None, "model"):
+        raise UserError(f"a new run starts with its model: --stage {stage} continues a run (--resume RUN_DIR)")
     config = registry.resolve(entry, overrides)
     config["limit"] = check_limit(limit)
     config["description"] = run_description(entry, config)
@@ -231,33 +300,67 @@ def train(entry, overrides=None, run_dir=None, seed=None, overwrite=False, verbo
     prepare_run_dir(run_dir, overwrite)
     runs.write_json(run_dir / runs.CONFIG, config)
     log.info("training %s (%s, %d parameters) on %s into %s", entry, config["class"], model.count_params(), data.name, run_dir)
-    return fit(model, data, config, run_dir, 0, [], verbose, callbacks), run_dir
+    model = fit(model, data, config, run_dir, 0, [], verbose, callbacks)
+    if stage is None:
+        fit_later_stages(model, data, config, run_dir, strategy, verbose, callbacks)
+    return model, run_dir
 
 
-def resume(run_dir, epochs=None, verbose="auto", limit=None, callbacks=()):
-    """Continue a run from its last checkpoint up to `epochs` total (default: the run's own).
+def resume(run_dir, epochs=None, verbose="auto", limit=None, callbacks=(), stage=None):
+    """Continue a run: every unfinished stage in order from its last checkpoint, or `stage` alone
+    (`--stage prior --epochs 60` trains a prior on; a stage not yet started starts).
 
-    Every recorded setting is restored; a `limit` other than the recorded one is refused.
+    `epochs` raises the total epochs of the stage resumed (default: the run's own). Every
+    recorded setting is restored; a `limit` other than the recorded one is refused.
     """
     run_dir = runs.refuse_zoo(runs.check_run_dir(run_dir))
-    config = {**registry.TRAINING_FIELDS, "limit": None, **runs.read_config(run_dir)}  # older runs lack newer fields
+    config = {**registry.TRAINING_FIELDS, "limit": None, "stages": {}, **runs.read_config(run_dir)}  # older runs lack newer fields
     if limit is not None and check_limit(limit) != config["limit"]:
         recorded = "every image" if config["limit"] is None else f"--limit {config['limit']}"
         raise UserError(f"{run_dir} was trained with {recorded}, not --limit {limit}; resume keeps the run's "
                         "own images (omit --limit)")
-    if not (run_dir / runs.CHECKPOINT).is_file():
-        raise UserError(f"{run_dir} has no {runs.CHECKPOINT} to resume from")
-    done = runs.read_json(run_dir / runs.STATE)["epoch"]
+    artifacts = registry.model_class(config["class"]).artifacts
+    check_stage(registry.model_class(config["class"]), stage)
+    alone = stage is not None
+    if stage is None:  # the first unfinished stage
+        unfinished = [s for s in artifacts if runs.epochs_done(runs.stage_dir(run_dir, s)) < registry.stage_config(config, s)["epochs"]]
+        if not unfinished and epochs is None:
+            done = runs.epochs_done(run_dir)
+            raise UserError(f"{run_dir} already has {done} of {config['epochs']} epochs; pass a larger --epochs")
+        stage = unfinished[0] if unfinished and epochs is None else "model"
     if epochs is not None:
-        config["epochs"] = epochs
+        (config if stage == "model" else config["stages"][stage])["epochs"] = epochs
         registry.check_training_fields(config)
-    if done >= config["epochs"]:
-        raise UserError(f"{run_dir} already has {done} of {config['epochs']} epochs; pass a larger --epochs")
     strategy = distribute.strategy_for(config)
     data = load_data(config)
+    if stage == "model":
+        model = resume_model(run_dir, config, strategy, data, artifacts, verbose, callbacks)
+        if alone:
+            return model, run_dir
+        first = 1
+    else:
+        if not (run_dir / runs.MODEL).is_file():
+            raise UserError(f"{run_dir} has no finished {runs.MODEL} yet: resume its model first (--stage model)")
+        model = distribute.build(lambda: runs.load_model(run_dir / runs.MODEL), strategy, config["precision"])
+        runs.write_json(run_dir / runs.CONFIG, config)
+        first = artifacts.index(stage)
+    fit_later_stages(model, data, config, run_dir, strategy, verbose, callbacks, first, alone)
+    return model, run_dir
+
+
+def resume_model(run_dir, config, strategy, data, artifacts, verbose, callbacks):
+    if not (run_dir / runs.CHECKPOINT).is_file():
+        raise UserError(f"{run_dir} has no {runs.CHECKPOINT} to resume from")
+    done = runs.epochs_done(run_dir)
+    if done >= config["epochs"]:
+        raise UserError(f"{run_dir} already has {done} of {config['epochs']} epochs; pass a larger --epochs")
+    stale = [s for s in artifacts[1:] if runs.stage_dir(run_dir, s).exists()]
+    if stale:
+        raise UserError(f"{run_dir}'s {', '.join(stale)} trained on this model's outputs; training the model on "
+                        f"would leave {'them' if len(stale) > 1 else 'it'} stale: train a new run instead")
     keras.utils.set_random_seed(config["seed"] + done)
     model = distribute.build(lambda: runs.load_model(run_dir / runs.CHECKPOINT), strategy, config["precision"])
     history = runs.read_json(run_dir / runs.HISTORY)[:done]
     runs.write_json(run_dir / runs.CONFIG, config)
     log.info("resuming %s at epoch %d of %d", run_dir, done, config["epochs"])
-    return fit(model, data, config, run_dir, done, history, verbose, callbacks), run_dir
+    return fit(model, data, config, run_dir, done, history, verbose, callbacks)

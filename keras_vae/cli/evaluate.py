@@ -37,6 +37,10 @@ def format_metrics(metrics):
             lines += ["   " + " ".join(f"{v:7.3f}" for v in value[i : i + 10]) for i in range(0, len(value), 10)]
         elif name == "active_units":
             lines.append(f"  {name:<16} {value:12d}  # of {metrics['latent_dim']}")
+        elif isinstance(value, list):  # per-dimension or per-code values: in metrics.json only
+            continue
+        elif isinstance(value, int):
+            lines.append(f"  {name:<16} {value:12d}")
         else:
             lines.append(f"  {name:<16} {value:12.4f}")
     lines += [f"  {name}: {text}" for name, text in metrics.get("legend", {}).items()]

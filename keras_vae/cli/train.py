@@ -28,6 +28,9 @@ def add(commands):
     parser.add_argument("--out", help="run folder (default runs/NAME/TIMESTAMP)")
     add_seed(parser, "random seed, 0..2**31-1 (default: drawn and recorded)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint")
+    parser.add_argument("--stage", metavar="STAGE",
+                        help="train one stage alone: `model` (a new run's autoencoder, without its prior), or with "
+                             "--resume a later one such as `prior` (see the entry's README)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run folder --out")
     parser.add_argument("--limit", type=int, action=AT_LEAST_1,
                         help="use only the first N images of each split (recorded; --resume keeps it)")
@@ -72,8 +75,9 @@ def start(args):
         if args.name or args.set or args.out or args.seed is not None or any(
             getattr(args, key) is not None for key in SPEED_FLAGS
         ):
-            raise UserError("--resume takes only --epochs (and --limit, which must match the run's): the run folder keeps its own settings")
-        _, run_dir = train.resume(args.resume, epochs=args.epochs, limit=args.limit)
+            raise UserError("--resume takes only --epochs, --stage (and --limit, which must match the run's): "
+                            "the run folder keeps its own settings")
+        _, run_dir = train.resume(args.resume, epochs=args.epochs, limit=args.limit, stage=args.stage)
     else:
         if not args.name:
             raise UserError("train needs a zoo entry NAME (see `list`) or --resume RUN_DIR")
@@ -82,5 +86,5 @@ def start(args):
             if getattr(args, key) is not None:
                 settings[key] = getattr(args, key)
         _, run_dir = train.train(args.name, settings, run_dir=args.out, seed=args.seed,
-                                 overwrite=args.overwrite, limit=args.limit)
+                                 overwrite=args.overwrite, limit=args.limit, stage=args.stage)
     return run_dir

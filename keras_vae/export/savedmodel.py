@@ -14,7 +14,9 @@ METADATA = "assets.extra/keras_vae.json"  # beside the graph; TF Serving ignores
 
 def write(part, path, metadata):
     archive = keras.export.ExportArchive()
-    archive.track(part.module)  # only this sub-model's variables go into the artifact
+    # Only the part's own sub-models' variables go into the artifact (a VQ decoder: codebook and decoder).
+    for module in part.module if isinstance(part.module, (tuple, list)) else (part.module,):
+        archive.track(module)
     archive.add_endpoint(name="serving_default", fn=part.function)
     tf_log = logging.getLogger("tensorflow")
     level = tf_log.level

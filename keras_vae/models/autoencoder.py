@@ -9,22 +9,21 @@ next to z (the conditional models of Sohn et al. 2015 and Kingma et al. 2014).
 Shapes: images [B, H, W, C] float32 in [0, 1]; conditions [B] int32; codes [B, latent_dim].
 """
 
-import math
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vae import losses
 from keras_vae.errors import ConfigError, UserError
 from keras_vae.layers import OneHot
 from keras_vae.models.architectures import ARCHITECTURES
-from keras_vae.models.base import ZooModel, as_batch
+from keras_vae.models.base import as_batch
+from keras_vae.models.likelihood import ImageModel
 from keras_vae.models.checks import checked, positive_ints
 from keras_vae.models.contract import NATS, Part, TensorInput, Term
 
 
-class Autoencoder(ZooModel):
+class Autoencoder(ImageModel):
     """x -> code -> decoder mean; loss = -log p(x | code)."""
 
     loss_names = ("loss", "reconstruction")
@@ -32,7 +31,7 @@ class Autoencoder(ZooModel):
     code_activation = None
     figures = ("reconstructions", "latent_space", "interpolation")
     term_docs = {
-        **ZooModel.term_docs,
+        **ImageModel.term_docs,
         "reconstruction": Term(NATS, "-log p(x | z), the decoder's negative log-likelihood of the image"),
         "bce": Term(NATS, "cross-entropy of the decoder mean at the code, summed over pixels"),
         "mse": Term("per pixel", "squared error of the decoder mean at the code"),
@@ -40,12 +39,7 @@ class Autoencoder(ZooModel):
 
     def __init__(
         self,
-        image_shape=(28, 28, 1),
         latent_dim=16,
-        likelihood="bernoulli",
-        gaussian_sigma=0.1,
-        learn_sigma=False,
-        binarize=False,
         architecture="dense",
         hidden_sizes=(512, 256),
         filters=(32, 64),
@@ -54,21 +48,9 @@ class Autoencoder(ZooModel):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if likelihood not in losses.LIKELIHOODS:
-            raise ConfigError(f"likelihood must be one of {losses.LIKELIHOODS}, got {likelihood!r}")
         if architecture not in ARCHITECTURES:
             raise ConfigError(f"architecture must be one of {tuple(ARCHITECTURES)}, got {architecture!r}")
-        if len(image_shape) != 3 or min(image_shape) < 1:
-            raise ConfigError(f"image_shape must be [height, width, channels], got {image_shape!r}")
-        if binarize and likelihood != "bernoulli":
-            raise ConfigError("binarize needs the bernoulli likelihood")
-        self.image_shape = tuple(int(s) for s in image_shape)
         self.latent_dim = checked("latent_dim", latent_dim, lambda v: v >= 1, "an integer >= 1", kind=int)
-        self.likelihood = likelihood
-        self.gaussian_sigma = checked("gaussian_sigma", gaussian_sigma, lambda v: v >= losses.SIGMA_MIN,
-                                      f">= {losses.SIGMA_MIN:g} (losses.SIGMA_MIN)")
-        self.learn_sigma = learn_sigma
-        self.binarize = binarize
         self.architecture = architecture
         self.hidden_sizes = positive_ints("hidden_sizes", hidden_sizes, allow_empty=True)  # []: one layer each way
         self.filters = positive_ints("filters", filters)
@@ -125,15 +107,7 @@ class Autoencoder(ZooModel):
         architecture.check(self)
         self.encoder = self.build_encoder(architecture)
         self.decoder = self.build_decoder(architecture)
-        self.log_sigma = None
-        if self.likelihood == "gaussian":
-            # One sigma per channel; fixed unless learn_sigma.
-            self.log_sigma = self.add_weight(
-                name="log_sigma",
-                shape=(self.image_shape[-1],),
-                initializer=keras.initializers.Constant(math.log(self.gaussian_sigma)),
-                trainable=self.learn_sigma,
-            )
+        self.build_likelihood()
 
     def build_encoder(self, architecture):
         images = keras.Input(shape=self.image_shape, name="images")
@@ -165,7 +139,7 @@ class Autoencoder(ZooModel):
 
     def decode(self, z, training=False, **conditions):
         """The decoder mean, images in [0, 1] (sigmoid of the raw outputs under either likelihood)."""
-        return tf.sigmoid(self.decoder_raw(z, conditions, training=training))
+        return self.mean(self.decoder_raw(z, conditions, training=training))
 
     def reconstruct(self, batch):
         """The decoder mean at the code of each image of the batch."""
@@ -176,26 +150,6 @@ class Autoencoder(ZooModel):
         return self.decode(self.code(batch, training=training), training=training, **self.conditions(batch))
 
     # -- objective ----------------------------------------------------------------------------
-    def targets(self, x, training):
-        """What the decoder must explain: x, or a binarization of it.
-
-        Training draws a fresh binarization each step (dynamic binarization); evaluation uses a
-        fixed seed so the test loss is repeatable.
-        """
-        if not self.binarize:
-            return x
-        shape = tf.shape(x)
-        u = self.noise.uniform(shape, x.dtype) if training else tf.random.stateless_uniform(
-            shape, seed=[0, 0], dtype=x.dtype
-        )
-        return tf.cast(u < x, x.dtype)
-
-    def reconstruction_nll(self, x, raw):
-        """-log p(x | z) per example [B], from the decoder's raw outputs."""
-        if self.likelihood == "bernoulli":
-            return -losses.bernoulli_log_prob(x, raw)
-        return -losses.gaussian_log_prob(x, tf.sigmoid(raw), self.log_sigma)
-
     def encoder_input(self, target, training):
         """What the encoder sees: the target itself. A denoising model corrupts it when training,
         so `call`, `test_step` and the exported encoder never see noise."""
@@ -210,26 +164,10 @@ class Autoencoder(ZooModel):
         return {"loss": recon, "reconstruction": recon, "code": code}
 
     # -- evaluation ---------------------------------------------------------------------------
-    def reconstruction_errors(self, target, raw):
-        """BCE (nats per example, summed over pixels) and MSE (per pixel) of the decoder mean."""
-        axes = tuple(range(1, len(target.shape)))
-        error = tf.cast(target, tf.float32) - tf.cast(tf.sigmoid(raw), tf.float32)
-        return {"bce": -losses.bernoulli_log_prob(target, raw), "mse": tf.reduce_mean(tf.square(error), axes)}
-
     def evaluation_terms(self, batch, terms):
         target = self.targets(batch["images"], training=False)
         conditions = self.conditions(batch)
         return self.reconstruction_errors(target, self.decoder_raw(self.code({**batch, "images": target}), conditions))
-
-    def evaluation_header(self):
-        if self.binarize:
-            binarization = "binarized: trained on fresh draws, evaluated on one fixed draw (stateless seed) of the test images"
-        elif self.likelihood == "bernoulli":
-            binarization = ("none: Bernoulli cross-entropy of grey levels in [0, 1], not a normalized density, "
-                            "so not comparable with binarized-MNIST log-likelihoods")
-        else:
-            binarization = "none: Gaussian density of pixel values scaled to [0, 1], without dequantization"
-        return {"likelihood": self.likelihood, "binarization": binarization, "units": f"{NATS} (mse: per pixel)"}
 
     # -- export -------------------------------------------------------------------------------
     def condition_inputs(self):

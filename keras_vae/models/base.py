@@ -11,7 +11,9 @@ and declares what the rest of the package asks of it (see `keras_vae.models.cont
     term_docs         name -> Term(units, description) for every logged or evaluated term
     figures           names of the figures `keras_vae.figures` draws for it
     bound             "iwae" when `latent_model()` supports the importance-weighted bound, else None
-    artifacts         what a run folder holds for it ("model"; later also priors)
+    artifacts         what a run folder holds for it: "model" first, then any later training
+                      stage ("prior"), each its own ZooModel trained on the frozen model's outputs
+                      (`stage_model`, `stage_batch`, `attach`; see keras_vae/train.py)
     export_parts()    the parts that export alone
     evaluation_terms(batch), summarize(per_example), sample(n, seed, **conditions)
 
@@ -59,6 +61,13 @@ def as_batch(data):
     return {"images": data}
 
 
+class _Untracked:
+    """A holder Keras does not look into (it tracks layers in lists and dicts)."""
+
+    def __init__(self):
+        self.models = {}
+
+
 class ZooModel(keras.Model, metaclass=BuildAfterInit):
     batch_keys = ("images",)
     condition_classes = {}  # integer conditions the model takes: {batch key: number of classes}
@@ -72,6 +81,7 @@ class ZooModel(keras.Model, metaclass=BuildAfterInit):
         super().__init__(**kwargs)
         self.seed = seed
         self.noise = Noise(seed=seed, name="noise")
+        self._stages = _Untracked()
 
     def finish_init(self):
         self.build_networks()
@@ -106,12 +116,43 @@ class ZooModel(keras.Model, metaclass=BuildAfterInit):
         """What the evaluated numbers are (likelihood, units, ...), for metrics.json."""
         return {"units": NATS}
 
+    prior_description = "the model's prior"  # what `sample` draws, for figure titles
+
     def sample(self, n, seed=None, **conditions):
         """n new examples from the model's prior; the same seed gives the same examples."""
         raise UserError(f"{type(self).__name__} is not a generative model: it has no prior to sample")
 
     def export_parts(self):
         return []
+
+    # -- later training stages (artifacts after "model") ---------------------------------------
+    def stage_model(self, name):
+        """A fresh, uncompiled ZooModel for artifact `name` (a learned prior), sized from this
+        model's config."""
+        raise NotImplementedError(f"{type(self).__name__} declares no artifact {name!r}")
+
+    def stage_batch(self, name, batch):
+        """The inputs of stage `name` for a batch of the data ({"codes": int32 [B, H, W]}), computed
+        by this model in inference mode: the stage trains on the frozen model's outputs."""
+        raise NotImplementedError(f"{type(self).__name__} declares no artifact {name!r}")
+
+    def attach(self, name, model):
+        """Hand the trained artifact `name` to this model (sampling, evaluation and export use it).
+
+        Kept out of Keras's tracking: the artifact is saved in its own file, never in this
+        model's weights."""
+        if name not in self.artifacts[1:]:
+            raise ValueError(f"{type(self).__name__} declares no artifact {name!r}")
+        self._stages.models[name] = model
+
+    def attached(self, name, required=True):
+        """The trained artifact `name`; if it is missing, None, or with `required` a UserError
+        that says how to train it."""
+        model = self._stages.models.get(name)
+        if model is None and required:
+            raise UserError(f"{type(self).__name__}'s {name} is not trained yet: train it with "
+                            f"`train --resume RUN_DIR --stage {name}`")
+        return model
 
     # -- training -----------------------------------------------------------------------------
     @property

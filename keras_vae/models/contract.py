@@ -53,7 +53,8 @@ class Part:
     """A piece of a model that exports alone.
 
     function: keyword arguments named as `inputs` -> {output name: tensor}; deterministic (noise
-    enters as an input). module: the sub-model (or model) whose variables the artifact carries.
+    enters as an input). module: the sub-model (or model, or a tuple of layers) whose variables
+    the artifact carries.
     outputs: output name -> shape without the batch axis (all float32). metadata: what a consumer
     needs beyond the interface (latent_dim, image_shape, ...), written into the artifact.
     """

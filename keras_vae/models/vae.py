@@ -44,6 +44,10 @@ class VAE(Autoencoder):
         manifold = ("manifold",) if self.latent_dim == 2 and not self.condition_classes else ()
         return ("reconstructions", "prior_samples", *manifold, "latent_space", "interpolation")
 
+    @property
+    def prior_description(self):
+        return f"decoder means of z ~ N(0, I), {self.latent_dim}-D latent space"
+
     def latent_head(self, features):
         mean = keras.layers.Dense(self.latent_dim, name="z_mean")(features)
         log_var = keras.layers.Dense(self.latent_dim, name="z_log_var")(features)

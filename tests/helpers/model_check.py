@@ -76,6 +76,15 @@ def run_model_test(entry, data, tmp_path):
     assert set(loaded.fit(train_batch, batch_size=32, epochs=1, verbose=0).history) == set(model.loss_names)
     assert loaded.optimizer.iterations.numpy() == iterations + 2
 
+    # Later stages (a learned prior) train on the frozen model's outputs, and attach.
+    for stage in model.artifacts[1:]:
+        stage_model = registry.compile_model(model.stage_model(stage), registry.stage_config(config, stage))
+        stage_batch = {k: np.asarray(v) for k, v in model.stage_batch(stage, train_batch).items()}
+        before = stage_model.evaluate(stage_batch, batch_size=64, verbose=0, return_dict=True)["loss"]
+        stage_model.fit(stage_batch, batch_size=64, epochs=STEPS, verbose=0, shuffle=False)
+        assert stage_model.evaluate(stage_batch, batch_size=64, verbose=0, return_dict=True)["loss"] < before, stage
+        model.attach(stage, stage_model)
+
     # Evaluation: finite numbers, each documented by the model that produced it.
     metrics = evaluate.evaluate_model(model, data.examples("test", 32), batch_size=16, k=4 if model.bound else 0)
     numbers = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and k != "split_examples"}
@@ -105,6 +114,9 @@ def run_model_test(entry, data, tmp_path):
     run_dir.mkdir()
     runs.write_json(run_dir / runs.CONFIG, config)
     runs.save_model(model, run_dir / runs.MODEL, include_optimizer=False)
+    for stage in model.artifacts[1:]:
+        runs.stage_dir(run_dir, stage).mkdir()
+        runs.save_model(model.attached(stage), runs.stage_dir(run_dir, stage) / runs.MODEL, include_optimizer=False)
     artifacts = export_run(run_dir, formats="onnx", part="all", out=tmp_path / "export")
     assert sorted(a.model_name for a in artifacts) == sorted(f"{entry}_{p.name}" for p in model.export_parts())
     assert all(np.isfinite(list(a.errors.values())).all() for a in artifacts)  # export_run checked each

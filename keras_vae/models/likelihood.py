@@ -1,0 +1,91 @@
+"""`ImageModel`: a model of images x in [0, 1] through a decoder likelihood p(x | ...).
+
+It owns what every image model shares, whatever its latent (a flat code, a VAE's z, a grid of
+VQ codes): the image shape, the likelihood of the decoder's raw outputs (Bernoulli logits, or a
+Gaussian with mean sigmoid(raw) and one sigma per channel, fixed unless learned), dynamic
+binarization, and the reconstruction errors `evaluate` reports.
+
+Shapes: images [B, H, W, C] float32 in [0, 1]; raw decoder outputs [B, H, W, C]; per-example
+terms [B] in nats.
+"""
+
+import math
+
+import keras
+import tensorflow as tf
+
+from keras_vae import losses
+from keras_vae.errors import ConfigError
+from keras_vae.models.base import ZooModel
+from keras_vae.models.checks import checked
+from keras_vae.models.contract import NATS
+
+
+class ImageModel(ZooModel):
+    def __init__(self, image_shape=(28, 28, 1), likelihood="bernoulli", gaussian_sigma=0.1, learn_sigma=False,
+                 binarize=False, **kwargs):
+        super().__init__(**kwargs)
+        if likelihood not in losses.LIKELIHOODS:
+            raise ConfigError(f"likelihood must be one of {losses.LIKELIHOODS}, got {likelihood!r}")
+        if len(image_shape) != 3 or min(image_shape) < 1:
+            raise ConfigError(f"image_shape must be [height, width, channels], got {image_shape!r}")
+        if binarize and likelihood != "bernoulli":
+            raise ConfigError("binarize needs the bernoulli likelihood")
+        self.image_shape = tuple(int(s) for s in image_shape)
+        self.likelihood = likelihood
+        self.gaussian_sigma = checked("gaussian_sigma", gaussian_sigma, lambda v: v >= losses.SIGMA_MIN,
+                                      f">= {losses.SIGMA_MIN:g} (losses.SIGMA_MIN)")
+        self.learn_sigma = learn_sigma
+        self.binarize = binarize
+
+    def build_likelihood(self):
+        """The likelihood's own weight, from `build_networks`: a Gaussian's log sigma per channel."""
+        self.log_sigma = None
+        if self.likelihood == "gaussian":
+            self.log_sigma = self.add_weight(
+                name="log_sigma",
+                shape=(self.image_shape[-1],),
+                initializer=keras.initializers.Constant(math.log(self.gaussian_sigma)),
+                trainable=self.learn_sigma,
+            )
+
+    @staticmethod
+    def mean(raw):
+        """The decoder mean, images in [0, 1]: sigmoid of the raw outputs under either likelihood."""
+        return tf.sigmoid(raw)
+
+    def targets(self, x, training):
+        """What the decoder must explain: x, or a binarization of it.
+
+        Training draws a fresh binarization each step (dynamic binarization); evaluation uses a
+        fixed seed so the test loss is repeatable.
+        """
+        if not self.binarize:
+            return x
+        shape = tf.shape(x)
+        u = self.noise.uniform(shape, x.dtype) if training else tf.random.stateless_uniform(
+            shape, seed=[0, 0], dtype=x.dtype
+        )
+        return tf.cast(u < x, x.dtype)
+
+    def reconstruction_nll(self, x, raw):
+        """-log p(x | latent) per example [B], nats, from the decoder's raw outputs."""
+        if self.likelihood == "bernoulli":
+            return -losses.bernoulli_log_prob(x, raw)
+        return -losses.gaussian_log_prob(x, tf.sigmoid(raw), self.log_sigma)
+
+    def reconstruction_errors(self, target, raw):
+        """BCE (nats per example, summed over pixels) and MSE (per pixel) of the decoder mean."""
+        axes = tuple(range(1, len(target.shape)))
+        error = tf.cast(target, tf.float32) - tf.cast(self.mean(raw), tf.float32)
+        return {"bce": -losses.bernoulli_log_prob(target, raw), "mse": tf.reduce_mean(tf.square(error), axes)}
+
+    def evaluation_header(self):
+        if self.binarize:
+            binarization = "binarized: trained on fresh draws, evaluated on one fixed draw (stateless seed) of the test images"
+        elif self.likelihood == "bernoulli":
+            binarization = ("none: Bernoulli cross-entropy of grey levels in [0, 1], not a normalized density, "
+                            "so not comparable with binarized-MNIST log-likelihoods")
+        else:
+            binarization = "none: Gaussian density of pixel values scaled to [0, 1], without dequantization"
+        return {"likelihood": self.likelihood, "binarization": binarization, "units": f"{NATS} (mse: per pixel)"}

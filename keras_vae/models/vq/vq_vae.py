@@ -1,0 +1,200 @@
+"""`vq_vae`: the VQ-VAE (van den Oord, Vinyals & Kavukcuoglu 2017) with a PixelCNN prior.
+
+    z_e = encoder(x)                 [B, h, w, D]: a grid of code vectors, h = H / 2**len(filters)
+    c   = argmin_k ||z_e - e_k||^2   [B, h, w] int32, the codes; z_q = e_c
+    loss = -log p(x | z_q) + ||sg(z_e) - z_q||^2 + beta ||z_e - sg(z_q)||^2   (nats per example)
+
+with a straight-through gradient from z_q to z_e (`VectorQuantizer`; with `ema` the codebook
+follows exponential moving averages instead of its loss). Stage two trains a gated PixelCNN
+prior p(c) on the frozen encoder's codes of the training split (`artifacts`: model, prior);
+`sample` draws codes from it and decodes them.
+
+Evaluation: with the deterministic one-hot posterior q(c | x) of a VQ-VAE, KL(q || p) = -log p(c),
+so log p(x | z_q) + log p(c) is the ELBO under the learned prior, a lower bound on log p(x) in
+the units of the VAEs' ELBO (nats per image).
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_vae.errors import ConfigError, UserError
+from keras_vae.models.checks import checked, positive_ints
+from keras_vae.models.contract import NATS, Part, TensorInput, Term
+from keras_vae.models.likelihood import ImageModel
+from keras_vae.models.vq.pixelcnn import PixelCNN
+from keras_vae.models.vq.quantizer import VectorQuantizer, code_statistics
+from keras_vae.registry import register_model
+
+
+def residual_stack(h, blocks, hidden, name):
+    """`blocks` residual blocks (ReLU, 3x3 conv to `hidden`, ReLU, 1x1 conv back) and a ReLU, as in
+    the VQ-VAE paper's encoder and decoder."""
+    channels = h.shape[-1]
+    for i in range(blocks):
+        r = keras.layers.ReLU()(h)
+        r = keras.layers.Conv2D(hidden, 3, padding="same", activation="relu", name=f"{name}_res{i}_a")(r)
+        r = keras.layers.Conv2D(channels, 1, name=f"{name}_res{i}_b")(r)
+        h = keras.layers.Add(name=f"{name}_res{i}")([h, r])
+    return keras.layers.ReLU()(h)
+
+
+def down(h, filters, name):
+    """Strided 4x4 convolutions, each halving height and width."""
+    for i, f in enumerate(filters):
+        h = keras.layers.Conv2D(f, 4, strides=2, padding="same", activation="relu", name=f"{name}_down{i}")(h)
+    return h
+
+
+def up(h, filters, channels, name):
+    """Transposed 4x4 convolutions doubling height and width, the last one to `channels` raw outputs."""
+    for i, f in enumerate(filters):
+        last = i == len(filters) - 1
+        h = keras.layers.Conv2DTranspose(channels if last else f, 4, strides=2, padding="same",
+                                         activation=None if last else "relu", name=f"{name}_up{i}")(h)
+    return h
+
+
+DISTANCE = "squared distance per example"
+
+
+@register_model
+class VQVAE(ImageModel):
+    artifacts = ("model", "prior")
+    loss_names = ("loss", "reconstruction", "codebook", "commitment", "perplexity")
+    figures = ("reconstructions", "prior_samples", "codebook_usage")
+    term_docs = {
+        **ImageModel.term_docs,
+        "loss": Term("per example", "reconstruction (nats) + codebook + beta * commitment (squared distances; without "
+                                    "codebook with ema)"),
+        "reconstruction": Term(NATS, "-log p(x | z_q), the decoder's negative log-likelihood of the image"),
+        "codebook": Term(DISTANCE, "||sg(z_e) - z_q||^2 summed over the code grid: moves the codes to the encoder"),
+        "commitment": Term(DISTANCE, "||z_e - sg(z_q)||^2 summed over the code grid: keeps the encoder near its codes "
+                                     "(equal in value to codebook; the gradients differ)"),
+        "perplexity": Term("codes", "exp(entropy of the codes used), per batch in training, over the test split in evaluation"),
+        "codes_used": Term("codes", "distinct codes the encoder assigns on the test split"),
+        "bce": Term(NATS, "cross-entropy of the decoder mean at the codes, summed over pixels"),
+        "mse": Term("per pixel", "squared error of the decoder mean at the codes"),
+        "prior_nll": Term(NATS, "-log p(c), the PixelCNN prior's negative log-likelihood of the image's codes"),
+        "bits_per_code": Term("bits per code", "prior_nll / (ln 2 x codes per image)"),
+        "elbo": Term(NATS, "log p(x | z_q) + log p(c): the ELBO with the one-hot posterior (KL = -log p(c)) and the "
+                           "PixelCNN prior, a lower bound on log p(x)"),
+    }
+
+    def __init__(self, num_codes=64, code_dim=16, filters=(32, 64), residual_blocks=2, residual_hidden=32,
+                 beta=0.25, ema=False, decay=0.99, reinit_unused=False, prior_filters=64, prior_layers=8, **kwargs):
+        super().__init__(**kwargs)
+        self.num_codes = checked("num_codes", num_codes, lambda v: v >= 2, "an integer >= 2", kind=int)
+        self.code_dim = checked("code_dim", code_dim, lambda v: v >= 1, "an integer >= 1", kind=int)
+        self.filters = positive_ints("filters", filters)
+        self.residual_blocks = checked("residual_blocks", residual_blocks, lambda v: v >= 0, "an integer >= 0", kind=int)
+        (self.residual_hidden, self.prior_filters, self.prior_layers) = positive_ints(
+            "residual_hidden, prior_filters, prior_layers", [residual_hidden, prior_filters, prior_layers])
+        self.beta = checked("beta", beta, lambda v: v >= 0, ">= 0")
+        self.decay = checked("decay", decay, lambda v: 0 < v < 1, "in (0, 1)")
+        self.ema = ema
+        self.reinit_unused = reinit_unused
+        stride = 2 ** len(self.filters)
+        if self.image_shape[0] % stride or self.image_shape[1] % stride:
+            raise ConfigError(f"image sides {self.image_shape[:2]} must divide by {stride} (2 ** len(filters))")
+
+    @property
+    def grid_shape(self):
+        stride = 2 ** len(self.filters)
+        return (self.image_shape[0] // stride, self.image_shape[1] // stride)
+
+    # -- networks -----------------------------------------------------------------------------
+    def build_networks(self):
+        images = keras.Input(self.image_shape, name="images")
+        h = down(images, self.filters, "encoder")
+        h = residual_stack(keras.layers.Conv2D(self.filters[-1], 3, padding="same")(h), self.residual_blocks,
+                           self.residual_hidden, "encoder")
+        self.encoder = keras.Model(images, keras.layers.Conv2D(self.code_dim, 1, name="z_e")(h), name="encoder")
+        self.quantizer = VectorQuantizer(self.num_codes, self.code_dim, beta=self.beta, ema=self.ema, decay=self.decay,
+                                         reinit_unused=self.reinit_unused, seed=self.seed, name="quantizer")
+        self.quantizer.build((None, *self.grid_shape, self.code_dim))
+        z_q = keras.Input((*self.grid_shape, self.code_dim), name="z_q")
+        h = keras.layers.Conv2D(self.filters[-1], 3, padding="same", name="decoder_in")(z_q)
+        h = residual_stack(h, self.residual_blocks, self.residual_hidden, "decoder")
+        self.decoder = keras.Model(z_q, up(h, self.filters[::-1], self.image_shape[-1], "decoder"), name="decoder")
+        self.build_likelihood()
+
+    def codes(self, images):
+        """The encoder's codes of images [B, H, W, C]: int32 [B, h, w]."""
+        return self.quantizer(self.encoder(images))["codes"]
+
+    def decode_codes(self, codes):
+        """Images [B, H, W, C] in [0, 1]: the decoder mean at the code vectors of `codes` [B, h, w]."""
+        return self.mean(self.decoder(self.quantizer.lookup(codes)))
+
+    def call(self, batch, training=False):
+        images = batch["images"] if isinstance(batch, dict) else batch
+        return self.mean(self.decoder(self.quantizer(self.encoder(images), training=training)["quantized"]))
+
+    def reconstruct(self, batch):
+        return self.call(batch)
+
+    def loss_terms(self, batch, training=False):
+        """Per-example terms [B]; "codes" [B, h, w] for evaluation."""
+        target = self.targets(batch["images"], training)
+        quantized = self.quantizer(self.encoder(target, training=training), training=training)
+        raw = self.decoder(quantized["quantized"], training=training)
+        recon = self.reconstruction_nll(target, raw)
+        perplexity = code_statistics(quantized["codes"], self.num_codes)["perplexity"]
+        return {"loss": recon + quantized["vq_loss"], "reconstruction": recon, "codebook": quantized["codebook"],
+                "commitment": quantized["commitment"], "perplexity": tf.fill(tf.shape(recon), perplexity),
+                "codes": quantized["codes"], "raw": raw, "target": target}
+
+    # -- the prior (stage two) ----------------------------------------------------------------
+    def stage_model(self, name):
+        return PixelCNN(grid_shape=self.grid_shape, num_codes=self.num_codes, filters=self.prior_filters,
+                        num_layers=self.prior_layers, seed=self.seed)
+
+    def stage_batch(self, name, batch):
+        return {"codes": self.codes(self.targets(batch["images"], training=False))}
+
+    def sample(self, n, seed=None, **conditions):
+        """n images [n, H, W, C] in [0, 1]: codes drawn from the PixelCNN prior (seeded: repeatable),
+        decoded."""
+        if conditions:
+            raise UserError(f"{type(self).__name__} is unconditional: it cannot be given {', '.join(conditions)}")
+        return self.decode_codes(self.attached("prior").sample(n, seed=seed))
+
+    prior_description = "codes drawn from the PixelCNN prior, decoded"
+
+    # -- evaluation ---------------------------------------------------------------------------
+    @property
+    def evaluated_names(self):
+        return ("loss", "reconstruction", "codebook", "commitment")
+
+    def evaluation_terms(self, batch, terms):
+        out = {**self.reconstruction_errors(terms["target"], terms["raw"]), "codes": terms["codes"]}
+        prior = self.attached("prior", required=False)
+        if prior is not None:
+            nll = prior.loss_terms({"codes": terms["codes"]})["loss"]
+            out.update(prior_nll=nll, bits_per_code=nll / (math.log(2) * math.prod(self.grid_shape)),
+                       elbo=-(terms["reconstruction"] + nll))
+        return out
+
+    def summarize(self, per_example):
+        codes = per_example.pop("codes")
+        metrics = super().summarize(per_example)
+        counts = np.bincount(codes.ravel(), minlength=self.num_codes)
+        stats = code_statistics(tf.constant(codes), self.num_codes)
+        return {**metrics, "perplexity": float(stats["perplexity"]), "codes_used": int(stats["codes_used"]),
+                "code_counts": counts.tolist()}
+
+    # -- export -------------------------------------------------------------------------------
+    def export_parts(self):
+        def decoder(codes):
+            return {"images": self.decode_codes(codes)}
+
+        metadata = {"image_shape": list(self.image_shape), "grid_shape": list(self.grid_shape),
+                    "num_codes": self.num_codes}
+        codes = TensorInput("codes", self.grid_shape, "int32", "index", self.num_codes)
+        parts = [Part("decoder", decoder, (codes,), {"images": self.image_shape}, (self.quantizer, self.decoder),
+                      metadata)]
+        prior = self.attached("prior", required=False)
+        return parts + (prior.export_parts() if prior is not None else [])
