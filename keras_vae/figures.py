@@ -83,11 +83,15 @@ def prior_samples(model, path, seed, **_):
 
 
 def codebook_usage(model, examples, path, **_):
-    codes = np.concatenate([model.codes(batch["images"]).numpy().ravel() for batch in slices(examples, 256)])
-    counts = np.bincount(codes, minlength=model.num_codes)
-    title = (f"Codebook usage on the test split: how often each of the {model.num_codes} codes is assigned "
-             f"({np.count_nonzero(counts)} used, {len(codes)} assignments)")
-    return plots.save_bars(counts, path, title, "code", "assignments")
+    """One histogram per codebook of the model (`model.code_levels`: a VQ-VAE-2 has two)."""
+    levels = {}
+    for batch in slices(examples, 256):
+        for level, (codes, num_codes) in model.code_levels(batch["images"]).items():
+            levels.setdefault(level, (num_codes, []))[1].append(codes.numpy().ravel())
+    counts = {level: np.bincount(np.concatenate(codes), minlength=num_codes) for level, (num_codes, codes) in levels.items()}
+    panels = {f"{level}: {np.count_nonzero(c)} of {len(c)} used, {c.sum()} assignments": c for level, c in counts.items()}
+    title = "Codebook usage on the test split: how often each code is assigned"
+    return plots.save_bars(panels, path, title, "code", "assignments")
 
 
 def class_samples(model, path, seed, columns=8, **_):

@@ -136,8 +136,13 @@ def save_curves(history, names, path, title):
 
 
 def save_bars(values, path, title, xlabel, ylabel):
-    """One bar per index of `values` (a histogram whose bins are given)."""
-    fig, (ax,) = _chart(1, title, SCATTER)
-    ax.bar(np.arange(len(values)), values, width=1.0, color="tab:blue")
-    ax.set(xlabel=xlabel, ylabel=ylabel, xlim=(-0.5, len(values) - 0.5))
+    """One bar per index of `values` (a histogram whose bins are given); {panel title: values}
+    draws one such chart a panel."""
+    panels = values if isinstance(values, dict) else {None: values}
+    fig, axes = _chart(len(panels), title, SCATTER)
+    for ax, (name, bars) in zip(axes, panels.items()):
+        ax.bar(np.arange(len(bars)), bars, width=1.0, color="tab:blue")
+        ax.set(xlabel=xlabel, ylabel=ylabel, xlim=(-0.5, len(bars) - 0.5))
+        if name is not None:
+            ax.set_title(name, fontsize=9)
     return _save(fig, path)

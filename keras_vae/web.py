@@ -1,10 +1,12 @@
-"""The browser page (export/web/) with one exported ONNX decoder, served on 127.0.0.1 only.
+"""The browser page (export/web/) with one exported ONNX decoder (and its prior), served on 127.0.0.1 only.
 
     /              export/web/index.html and its scripts
     /node_modules/ onnxruntime-web's wasm build (`npm ci` in export/web installs it)
     /model.onnx    the decoder: the run's newest ONNX export (RUN_DIR/export/, for a shipped zoo
                    entry runs/<entry>/pretrained/export/), exported first if it has none or if
-                   the model was saved after it
+                   a model of the run was saved after it
+    /prior.onnx    the prior, the same way, when the run holds one (a `prior/` stage, such as a
+                   VQ-VAE's PixelCNN): the page samples codes with it; 404 otherwise
 
 The page must come over http, not file://: browsers refuse module scripts and wasm from file://.
 """
@@ -20,6 +22,8 @@ from keras_vae.errors import UserError
 WEB_DIR = Path(__file__).resolve().parent.parent / "export" / "web"
 RUNTIME = Path("node_modules", "onnxruntime-web", "dist", "ort.wasm.min.mjs")
 MODEL_URL = "/model.onnx"
+PRIOR_URL = "/prior.onnx"
+PRIOR = "prior"  # the run-folder stage, and the exported part, that the page samples codes with
 HOST = "127.0.0.1"  # never another interface: the page is a local tool
 
 
@@ -30,29 +34,58 @@ def check_page():
         raise UserError(f"onnxruntime-web is not installed: run `npm ci` in {WEB_DIR}")
 
 
-def newest_decoder(run_dir):
-    """The newest ONNX decoder in the run's default export folder (as `export` writes it), or None."""
+def newest_export(run_dir, part="decoder"):
+    """The newest ONNX export of `part` in the run's default export folder (as `export` writes
+    it), or None."""
     from keras_vae.export.artifacts import EXPORT_DIR, ONNX_DIR
     from keras_vae.export.onnx import ONNX_FILE
 
     entry = runs.read_config(run_dir).get("entry") or run_dir.resolve().name  # as export_run names it
-    folder = runs.output_dir(run_dir) / EXPORT_DIR / ONNX_DIR / f"{entry}_decoder"
+    folder = runs.output_dir(run_dir) / EXPORT_DIR / ONNX_DIR / f"{entry}_{part}"
     found = [p / ONNX_FILE for p in folder.glob("*") if p.name.isdigit() and (p / ONNX_FILE).is_file()]
     return max(found, key=lambda p: int(p.parent.name), default=None)
 
 
-def decoder_onnx(run_dir_or_entry):
-    """(path of the run's ONNX decoder, whether it was exported now)."""
+def stage_file(run_dir, stage):
+    """The saved model of a later training stage of the run (its final model, else its last
+    checkpoint, as `runs.load_run_model` takes it), or None if the run has not trained it."""
+    folder = runs.stage_dir(run_dir, stage)
+    return next((folder / name for name in (runs.MODEL, runs.CHECKPOINT) if (folder / name).is_file()), None)
+
+
+def last_saved(run_dir):
+    """When a model of the run was last saved (the model or any later stage's): an export made
+    before then may not compute what the run now holds."""
+    stages = [stage_file(run_dir, child.name) for child in run_dir.iterdir() if child.is_dir()]
+    return max(path.stat().st_mtime for path in [runs.model_file(run_dir), *stages] if path is not None)
+
+
+def part_onnx(run_dir_or_entry, part="decoder"):
+    """(path of the run's ONNX export of `part`, whether it was exported now)."""
     run_dir = runs.check_run_dir(run_dir_or_entry)
-    model = runs.model_file(run_dir)
-    found = newest_decoder(run_dir)
-    if found is not None and found.stat().st_mtime >= model.stat().st_mtime:
+    found = newest_export(run_dir, part)
+    if found is not None and found.stat().st_mtime >= last_saved(run_dir):
         return found, False
     from keras_vae.export import export_run  # imports TensorFlow: only when there is work
     from keras_vae.export.onnx import ONNX_FILE
 
-    [artifact] = export_run(run_dir, formats="onnx", part="decoder")
+    [artifact] = export_run(run_dir, formats="onnx", part=part)
     return artifact.folder / ONNX_FILE, True
+
+
+def decoder_onnx(run_dir_or_entry):
+    """(path of the run's ONNX decoder, whether it was exported now)."""
+    return part_onnx(run_dir_or_entry, "decoder")
+
+
+def page_parts(run_dir_or_entry):
+    """{part: (ONNX path, exported now)}: the decoder, and the prior when the run holds a trained
+    one. The page learns from the files' metadata what to do with them."""
+    run_dir = runs.check_run_dir(run_dir_or_entry)
+    parts = {"decoder": part_onnx(run_dir, "decoder")}
+    if stage_file(run_dir, PRIOR) is not None:
+        parts[PRIOR] = part_onnx(run_dir, PRIOR)
+    return parts
 
 
 class Handler(http.server.SimpleHTTPRequestHandler):
@@ -64,13 +97,14 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         ".onnx": "application/octet-stream",
     }
 
-    def __init__(self, *args, model, **kwargs):
-        self.model = model
+    def __init__(self, *args, models, **kwargs):
+        self.models = models  # {URL path: ONNX file}
         super().__init__(*args, directory=str(WEB_DIR), **kwargs)
 
     def translate_path(self, path):
-        if path.split("?")[0] == MODEL_URL:
-            return str(self.model)
+        url = path.split("?")[0]
+        if url in (MODEL_URL, PRIOR_URL):
+            return str(self.models.get(url, WEB_DIR / "no-such-part"))  # no prior: 404, not a file of the page
         return super().translate_path(path)
 
     def list_directory(self, path):
@@ -84,10 +118,12 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         pass  # one line per request would drown the URL the user needs
 
 
-def make_server(model, port=0):
-    """A threading HTTP server on 127.0.0.1:`port` (0: any free port), not yet serving."""
+def make_server(model, port=0, prior=None):
+    """A threading HTTP server on 127.0.0.1:`port` (0: any free port), not yet serving: the page,
+    the decoder `model` and, if given, the `prior` ONNX file."""
+    models = {MODEL_URL: Path(model), **({PRIOR_URL: Path(prior)} if prior is not None else {})}
     try:
-        server = http.server.ThreadingHTTPServer((HOST, port), functools.partial(Handler, model=Path(model)))
+        server = http.server.ThreadingHTTPServer((HOST, port), functools.partial(Handler, models=models))
     except OSError as error:
         raise UserError(f"cannot serve on {HOST}:{port}: {error.strerror or error}; choose another --port") from None
     server.daemon_threads = True

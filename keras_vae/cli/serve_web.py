@@ -6,9 +6,9 @@ from keras_vae.cli.numbers import POSITIVE, bounded
 def add(commands):
     parser = commands.add_parser(
         "serve-web",
-        help="explore a decoder's latent space in the browser (onnxruntime-web)",
-        description="Export the run's decoder to ONNX if needed, then serve export/web/ with it at "
-        "http://127.0.0.1:PORT/ (this machine only).",
+        help="explore a decoder's latent space in the browser, or sample a VQ-VAE's prior there (onnxruntime-web)",
+        description="Export the run's decoder (and its prior, if the run has one) to ONNX if needed, then "
+        "serve export/web/ with them at http://127.0.0.1:PORT/ (this machine only).",
     )
     parser.add_argument("run_dir", nargs="?", default="conv_vae", metavar="RUN_DIR_OR_ENTRY",
                         help="run folder or zoo entry name (default conv_vae: its shipped weights)")
@@ -20,9 +20,12 @@ def add(commands):
 def run(args):
     from keras_vae import web
     web.check_page()
-    model, exported = web.decoder_onnx(args.run_dir)
-    server = web.make_server(model, args.port)
+    parts = web.page_parts(args.run_dir)
+    prior = parts.get(web.PRIOR, (None, False))[0]
+    server = web.make_server(parts["decoder"][0], args.port, prior=prior)
     host, port = server.server_address[:2]
-    print(f"{'exported' if exported else 'using'} {model}")
-    print(f"serving the decoder explorer at http://{host}:{port}/  (Ctrl-C stops)", flush=True)
+    for path, exported in parts.values():  # the decoder first
+        print(f"{'exported' if exported else 'using'} {path}")
+    what = "the decoder explorer and prior sampler" if prior else "the decoder explorer"
+    print(f"serving {what} at http://{host}:{port}/  (Ctrl-C stops)", flush=True)
     web.serve(server, args.stop_after)

@@ -60,6 +60,19 @@ def up(h, filters, channels, name):
 DISTANCE = "squared distance per example"
 
 
+def prior_bound(reconstruction, nll, positions):
+    """From -log p(x | z_q) and the prior's -log p(c) [B] over `positions` codes per image: prior_nll,
+    bits_per_code and the ELBO under the learned prior, log p(x | z_q) + log p(c) (module docstring)."""
+    return {"prior_nll": nll, "bits_per_code": nll / (math.log(2) * positions), "elbo": -(reconstruction + nll)}
+
+
+def code_usage(codes, num_codes, suffix=""):
+    """perplexity, codes_used and code_counts (one count per code) of int codes [N, ...], names + suffix."""
+    stats = code_statistics(tf.constant(codes), num_codes)
+    return {f"perplexity{suffix}": float(stats["perplexity"]), f"codes_used{suffix}": int(stats["codes_used"]),
+            f"code_counts{suffix}": np.bincount(np.ravel(codes), minlength=num_codes).tolist()}
+
+
 @register_model
 class VQVAE(ImageModel):
     artifacts = ("model", "prior")
@@ -125,6 +138,14 @@ class VQVAE(ImageModel):
         """The encoder's codes of images [B, H, W, C]: int32 [B, h, w]."""
         return self.quantizer(self.encoder(images))["codes"]
 
+    def code_levels(self, images):
+        """{level: (int32 codes [B, h, w], codebook size)} for each quantizer (the codebook-usage figure)."""
+        return {"codes": (self.codes(images), self.num_codes)}
+
+    def code_grids(self):
+        """[(key of the codes in evaluation_terms, suffix of their usage metrics, codebook size)]."""
+        return [("codes", "", self.num_codes)]
+
     def decode_codes(self, codes):
         """Images [B, H, W, C] in [0, 1]: the decoder mean at the code vectors of `codes` [B, h, w]."""
         return self.mean(self.decoder(self.quantizer.lookup(codes)))
@@ -174,17 +195,14 @@ class VQVAE(ImageModel):
         prior = self.attached("prior", required=False)
         if prior is not None:
             nll = prior.loss_terms({"codes": terms["codes"]})["loss"]
-            out.update(prior_nll=nll, bits_per_code=nll / (math.log(2) * math.prod(self.grid_shape)),
-                       elbo=-(terms["reconstruction"] + nll))
+            out.update(prior_bound(terms["reconstruction"], nll, math.prod(self.grid_shape)))
         return out
 
     def summarize(self, per_example):
-        codes = per_example.pop("codes")
-        metrics = super().summarize(per_example)
-        counts = np.bincount(codes.ravel(), minlength=self.num_codes)
-        stats = code_statistics(tf.constant(codes), self.num_codes)
-        return {**metrics, "perplexity": float(stats["perplexity"]), "codes_used": int(stats["codes_used"]),
-                "code_counts": counts.tolist()}
+        usage = {}
+        for key, suffix, num_codes in self.code_grids():
+            usage.update(code_usage(per_example.pop(key), num_codes, suffix))
+        return {**super().summarize(per_example), **usage}
 
     # -- export -------------------------------------------------------------------------------
     def export_parts(self):
