@@ -1,12 +1,14 @@
 #!/usr/bin/env python
-"""Decode N(0, I) latents with an exported keras_vae ONNX decoder and write a PNG grid.
+"""Decode samples with an exported keras_vae ONNX decoder (and prior) and write a PNG grid.
 
 Needs only numpy and onnxruntime: no TensorFlow, no keras_vae. Copy this file anywhere. The
 decoder's inputs are read from its metadata: latents get N(0, I) draws, a label input (a
-conditional model's) gets --label, or every class in turn.
+conditional model's) gets --label, or every class in turn, and a grid of code indices (a
+VQ-VAE's) is drawn from the exported PixelCNN prior given with --prior, position by position.
 
     python decode.py OUT/onnx/conv_vae_decoder/1/model.onnx --n 64 --seed 0 --out samples.png
     python decode.py OUT/onnx/cvae_decoder/1/model.onnx --label 3
+    python decode.py OUT/onnx/vq_vae_decoder/1/model.onnx --prior OUT/onnx/vq_vae_prior/1/model.onnx
 """
 
 import argparse
@@ -37,6 +39,8 @@ def feeds(inputs, n, seed, label=None):
     Raises ValueError for an input this script cannot fill."""
     out = {}
     for spec in inputs:
+        if spec["values"] == "index" and spec["shape"]:
+            continue  # a grid of codes: drawn from its prior (prior_feeds)
         if spec["values"] == "normal":
             out[spec["name"]] = latents(n, *spec["shape"], seed)
         elif spec["values"] == "index" and not spec["shape"]:
@@ -47,9 +51,47 @@ def feeds(inputs, n, seed, label=None):
             out[spec["name"]] = values.astype(spec["dtype"])
         else:
             raise ValueError(f"cannot fill input {spec['name']!r} ({spec['values']}): is this a decoder?")
-    if label is not None and not any(spec["values"] == "index" for spec in inputs):
+    if label is not None and not any(spec["values"] == "index" and not spec["shape"] for spec in inputs):
         raise ValueError("--label given, but this decoder takes no label")
     return out
+
+
+def sample_codes(prior, uniforms, condition=None):
+    """int32 [n, h, w] codes from an exported PixelCNN prior (an onnxruntime session), drawn in
+    raster order as keras_vae's `PixelCNN.sample_from_uniforms` draws them: at position i, with
+    p = softmax(logits_i) and cdf = cumsum(p) in float32, the code is the number of k with
+    cdf[k] <= u_i, at most num_codes - 1. uniforms: float32 [n, h * w] in [0, 1)."""
+    metadata = prior.get_modelmeta().custom_metadata_map
+    (height, width), num_codes = json.loads(metadata["grid_shape"]), int(metadata["num_codes"])
+    codes = np.zeros((len(uniforms), height, width), np.int32)
+    feeds = {"codes": codes, **({"condition": condition} if condition is not None else {})}
+    for i in range(height * width):
+        r, c = divmod(i, width)
+        (logits,) = prior.run(["logits"], feeds)
+        logits = logits[:, r, c].astype(np.float32)
+        p = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        cdf = np.cumsum(p / p.sum(axis=-1, keepdims=True), axis=-1, dtype=np.float32)
+        codes[:, r, c] = np.minimum((cdf <= uniforms[:, i : i + 1]).sum(axis=-1), num_codes - 1)
+    return codes
+
+
+def prior_feeds(inputs, priors, n, seed):
+    """{decoder input name: codes} for every index-grid input, each from the prior whose
+    metadata says it generates that input, in the decoder's input order; the uniforms of each
+    come from numpy.random.default_rng(seed) in that order."""
+    rng = np.random.default_rng(seed)
+    generated = {}
+    by_target = {p.get_modelmeta().custom_metadata_map.get("generates"): p for p in priors}
+    for spec in inputs:
+        if spec["values"] != "index" or not spec["shape"]:
+            continue
+        prior = by_target.get(spec["name"])
+        if prior is None:
+            raise ValueError(f"the decoder takes a grid of codes {spec['name']!r}: give the prior that draws it with --prior")
+        metadata = prior.get_modelmeta().custom_metadata_map
+        uniforms = rng.random((n, int(np.prod(spec["shape"]))), dtype=np.float32)
+        generated[spec["name"]] = sample_codes(prior, uniforms, generated.get(metadata.get("condition_from")))
+    return generated
 
 
 def grid(images):
@@ -88,17 +130,22 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=64, help="number of images (default 64)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
     parser.add_argument("--label", type=int, help="class to draw, for a decoder that takes labels")
+    parser.add_argument("--prior", action="append", default=[],
+                        help="the exported prior of a decoder that takes code grids (a VQ-VAE's; repeat for each level)")
     parser.add_argument("--out", default="samples.png", help="PNG file to write (default samples.png)")
     args = parser.parse_args(argv)
-    if not os.path.isfile(args.model):
-        parser.error(f"no such file: {args.model}")
+    for path in (args.model, *args.prior):
+        if not os.path.isfile(path):
+            parser.error(f"no such file: {path}")
 
     session = onnxruntime.InferenceSession(args.model, providers=["CPUExecutionProvider"])
     metadata = session.get_modelmeta().custom_metadata_map  # written by keras_vae export
     if metadata.get("part") != "decoder":
         parser.error(f"{args.model} is not a keras_vae decoder (part={metadata.get('part')!r})")
+    priors = [onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"]) for path in args.prior]
     try:
         inputs = feeds(decoder_inputs(metadata), args.n, args.seed, args.label)
+        inputs.update(prior_feeds(decoder_inputs(metadata), priors, args.n, args.seed))
     except ValueError as error:
         parser.error(str(error))
     (images,) = session.run(["images"], inputs)

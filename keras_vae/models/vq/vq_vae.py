@@ -14,6 +14,7 @@ so log p(x | z_q) + log p(c) is the ELBO under the learned prior, a lower bound 
 the units of the VAEs' ELBO (nats per image).
 """
 
+import dataclasses
 import math
 
 import keras
@@ -215,4 +216,12 @@ class VQVAE(ImageModel):
         parts = [Part("decoder", decoder, (codes,), {"images": self.image_shape}, (self.quantizer, self.decoder),
                       metadata)]
         prior = self.attached("prior", required=False)
-        return parts + (prior.export_parts() if prior is not None else [])
+        return parts + (self.prior_parts(prior, "prior", generates="codes") if prior is not None else [])
+
+    @staticmethod
+    def prior_parts(prior, name, generates, condition_from=None):
+        """A prior's exported part, named `name`, its metadata saying which decoder input its
+        loop generates and which grid its condition is (for the ONNX consumer and the web page)."""
+        (part,) = prior.export_parts()
+        extra = {"generates": generates, **({"condition_from": condition_from} if condition_from else {})}
+        return [dataclasses.replace(part, name=name, metadata={**part.metadata, **extra})]
