@@ -509,3 +509,267 @@ def test_older_exports_without_inputs_metadata(page, served, cvae_decoder, tmp_p
         "m => document.body.dataset.state === 'error' && document.getElementById('error').textContent.includes(m)",
         arg=message)
     assert page.is_hidden("#panels") and page.is_hidden("#conditions")
+
+
+# -- a VQ-VAE: codes sampled from its prior in the browser ---------------------------------------
+
+def vq_run(folder):
+    """An untrained vq_vae at its test size (zoo/vq_vae/config.json "test_overrides") with an
+    untrained PixelCNN prior, saved as a run folder (config.json, model.keras, prior/model.keras);
+    its decoder kernels scaled x3 as in `scaled_run`, so that each code shows in the image.
+    Returns (folder, the model with its prior attached)."""
+    import keras
+
+    from keras_vae import registry, runs
+    from keras_vae.entries import read_entry
+
+    keras.utils.set_random_seed(0)
+    sizes = {"num_codes": 8, "filters": [4, 8]}  # 8 codes on a 7 x 7 grid: what the tests below assert
+    model = registry.build("vq_vae", compile=False, **{**read_entry("vq_vae")["test_overrides"], **sizes}, dataset="mnist_5k")
+    for weight in model.decoder.weights:
+        if "kernel" in weight.path:
+            weight.assign(weight * 3)
+    model.attach("prior", model.stage_model("prior"))
+    folder.mkdir(parents=True)
+    config = json.loads((ROOT / "zoo" / "vq_vae" / "config.json").read_text())
+    runs.write_json(folder / runs.CONFIG, {**config, "entry": "vq_vae", "dataset": "mnist_5k"})
+    runs.save_model(model, folder / runs.MODEL, include_optimizer=False)
+    runs.stage_dir(folder, "prior").mkdir()
+    runs.save_model(model.attached("prior"), runs.stage_dir(folder, "prior") / runs.MODEL, include_optimizer=False)
+    return folder, model
+
+
+@pytest.fixture(scope="module")
+def vq_served(tmp_path_factory):
+    """The run, its model, the ONNX parts the page uses ({part: path}, exported as serve-web
+    does) and the page's URL, served in-process (serve-web's own process is tested above)."""
+    from keras_vae import web
+
+    run_dir, model = vq_run(tmp_path_factory.mktemp("web-vq") / "vq_vae")
+    parts = web.page_parts(run_dir)
+    assert {part: exported for part, (_, exported) in parts.items()} == {"decoder": True, "prior": True}
+    files = {part: path for part, (path, _) in parts.items()}
+    assert files["prior"] == run_dir / "export/onnx/vq_vae_prior/1/model.onnx"
+    server = web.make_server(files["decoder"], prior=files["prior"])
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield {"run": run_dir, "model": model, "files": files, "url": "http://127.0.0.1:%d/" % server.server_address[1]}
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def vq_page(browser, vq_served):
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(error))
+    page.goto(vq_served["url"])
+    page.wait_for_function("document.body.dataset.state !== 'loading'")
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+MASK32 = 0xFFFFFFFF
+
+
+def mulberry32(seed, count):
+    """The first `count` uint32 draws of images.js's mulberry32(seed) (Math.imul is the low 32
+    bits of the product; JS's int32 results are the same bits)."""
+    s, out = seed & MASK32, []
+    for _ in range(count):
+        s = (s + 0x6D2B79F5) & MASK32
+        t = ((s ^ (s >> 15)) * (1 | s)) & MASK32
+        t = ((t + (((t ^ (t >> 7)) * (61 | t)) & MASK32)) & MASK32) ^ t
+        out.append((t ^ (t >> 14)) & MASK32)
+    return np.array(out, np.uint64)
+
+
+def page_uniforms(n, positions, seed):
+    """The page's uniforms for n samples (images.js `uniforms`): [n, positions] float32, exact."""
+    return ((mulberry32(seed, n * positions) >> 8).astype(np.float64) / 2**24).astype(np.float32).reshape(n, positions)
+
+
+def inverse_cdf(logits, u):
+    """PixelCNN.sample_from_uniforms's rule for logits [n, K] float32 and u [n]: the number of k
+    with cumsum(softmax(logits))[k] <= u, at most K - 1; float32, summed in prior.js's order so
+    that the same logits give the same codes bit for bit."""
+    e = np.exp((logits - logits.max(-1, keepdims=True)).astype(np.float64)).astype(np.float32)
+    total = np.zeros(len(u), np.float32)
+    for k in range(e.shape[1]):
+        total += e[:, k]
+    cdf, below = np.zeros(len(u), np.float32), np.zeros(len(u), np.int32)
+    for k in range(e.shape[1]):
+        cdf += e[:, k] / total
+        below += cdf <= u
+    return np.minimum(below, e.shape[1] - 1)
+
+
+def onnxruntime_prior_codes(prior_file, uniforms):
+    """The caller's loop over the ONNX prior in onnxruntime: codes [n, h, w], position by
+    position in raster order, position i from uniforms[:, i]."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(prior_file), providers=["CPUExecutionProvider"])
+    grid = session.get_inputs()[0].shape[1:]
+    codes = np.zeros((len(uniforms), *grid), np.int32)
+    for i in range(int(np.prod(grid))):
+        at = np.unravel_index(i, grid)
+        logits = session.run(["logits"], {"codes": codes})[0]
+        codes[(slice(None), *at)] = inverse_cdf(logits[(slice(None), *at)], uniforms[:, i])
+    return codes
+
+
+def onnxruntime_decode_codes(decoder_file, codes):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(decoder_file), providers=["CPUExecutionProvider"])
+    return session.run(["images"], {"codes": np.asarray(codes, np.int32)})[0]
+
+
+def sampled(page, seed):
+    page.fill("#seed", str(seed))
+    page.click("#sample")
+    page.wait_for_function("s => kerasVae.samples?.seed === s && document.body.dataset.state === 'ready'", arg=seed)
+    settled(page)
+
+
+@NEEDS_NPM
+@NEEDS_BROWSER
+def test_vq_vae_samples_its_prior_in_the_browser(vq_page, vq_served):
+    """The page runs the prior's autoregressive loop in onnxruntime-web with seeded uniforms and
+    decodes the codes: the same codes as onnxruntime in Python (and as the Keras model's
+    PixelCNN.sample_from_uniforms, the definition of record) with the same uniforms, and the
+    same images."""
+    page, files = vq_page, vq_served["files"]
+    settled(page)
+    assert page.get_attribute("body", "data-state") == "ready" and page.is_hidden("#error")
+    assert "codes 7×7 of 8 + prior v1, images 28×28×1" in page.inner_text("#info")
+    assert page.is_hidden("#plane") and page.is_hidden("#sliders") and page.is_hidden("#new-samples")
+    assert page.is_visible("#seed") and page.is_visible("#sample") and page.inner_text("#z-label") == "codes ="
+    assert page.evaluate("import('./images.js').then(m => Array.from(m.uniforms(6, 7)))") == \
+        page_uniforms(1, 6, 7)[0].tolist()  # the Python PRNG is the page's
+
+    sampled(page, 7)
+    drawn = page.evaluate("({codes: kerasVae.samples.codes, images: Array.from(kerasVae.samples.images)})")
+    n, positions = 16, 49
+    uniforms = page_uniforms(n, positions, 7)
+    expected = onnxruntime_prior_codes(files["prior"], uniforms)
+    codes = np.array(drawn["codes"], np.int32).reshape(expected.shape)
+    assert np.array_equal(codes, expected)
+    assert np.array_equal(codes, vq_served["model"].attached("prior").sample_from_uniforms(uniforms).numpy())
+    assert len(np.unique(codes)) > 4  # real draws, not one code everywhere
+    images = onnxruntime_decode_codes(files["decoder"], codes)
+    floats = np.array(drawn["images"], np.float32).reshape(images.shape)
+    print(f"vq: {n} x {positions} codes equal; images max abs error {np.max(np.abs(floats - images)):.3g}")
+    assert np.max(np.abs(floats - images)) <= 1e-4
+    assert max(pixel_error(pixels(page, "#samples canvas", i), images[i]) for i in range(n)) <= TOLERANCE
+    titles = page.eval_on_selector_all("#samples canvas", "cs => cs.map(c => c.title)")
+    assert titles[3] == "codes = " + ", ".join(map(str, codes[3].ravel()))
+    screenshot(page, "decoder-explorer-vq.png")
+
+    count = int(page.get_attribute("body", "data-decoded"))  # a sample's codes to the explorer
+    page.click("#samples canvas >> nth=3")
+    page.wait_for_function(f"Number(document.body.dataset.decoded) > {count}")
+    settled(page)
+    assert [int(v) for v in page.input_value("#z").split(",")] == codes[3].ravel().tolist()
+    assert pixel_error(pixels(page), images[3]) <= TOLERANCE
+    typed = codes[3].ravel().copy()
+    typed[:7] = (typed[:7] + 1) % 8  # another first row of codes, typed
+    decode(page, ", ".join(map(str, typed)))
+    assert pixel_error(pixels(page), onnxruntime_decode_codes(files["decoder"], typed.reshape(1, 7, 7))[0]) <= TOLERANCE
+
+    page.fill("#z", "8" + ", 0" * 48)
+    page.press("#z", "Enter")
+    assert "The code 8 at position 0 is not one of this decoder's codes 0..7" in error_text(page)
+    page.fill("#z", "1, 2, 3")
+    page.press("#z", "Enter")
+    assert "The code grid has 3 values, but this decoder takes 49 (7×7" in error_text(page)
+    page.fill("#seed", "-1")
+    page.click("#sample")
+    assert 'The seed "-1" is not an integer in 0..4294967295' in error_text(page)
+    assert page.get_attribute("#seed", "aria-invalid") == "true" and page.evaluate("kerasVae.samples.seed") == 7
+    sampled(page, 8)  # a good seed clears the error and draws other codes
+    assert page.is_hidden("#error") and page.evaluate("kerasVae.samples.codes") != drawn["codes"]
+
+
+@NEEDS_NPM
+@NEEDS_BROWSER
+def test_vq_files_opened_from_disk(vq_page, vq_served, tmp_path):
+    """The decoder and its prior chosen together with the button, in any order; a decoder of
+    codes alone decodes typed codes but offers no sampling; a prior alone, two decoders or a
+    prior whose codes do not fit the decoder give a readable message."""
+    import onnx
+
+    page, files = vq_page, vq_served["files"]
+    settled(page)
+    page.set_input_files("#file", [files["prior"], files["decoder"]])
+    page.wait_for_function("document.body.dataset.state === 'ready' && kerasVae.prior !== null && kerasVae.samples?.seed === 1")
+    first = page.evaluate("kerasVae.samples.codes")
+    assert first == onnxruntime_prior_codes(files["prior"], page_uniforms(16, 49, 1)).ravel().tolist()
+
+    page.set_input_files("#file", files["decoder"])
+    page.wait_for_function("document.body.dataset.state === 'ready' && kerasVae.prior === null")
+    settled(page)
+    assert "codes 7×7 of 8 (no prior)" in page.inner_text("#info") and page.is_hidden("#prior-form")
+    assert "Sampling needs this decoder's prior" in page.inner_text("#samples-hint")
+    assert page.locator("#samples canvas").count() == 0 and page.input_value("#z") == ", ".join(["0"] * 49)
+
+    wider = onnx.load(files["prior"])  # a prior over 16 codes: not this decoder's
+    for prop in wider.metadata_props:
+        if prop.key == "inputs":
+            prop.value = prop.value.replace('"classes": 8', '"classes": 16')
+    onnx.save(wider, tmp_path / "prior16.onnx")
+    cases = [
+        ([files["prior"]], "model.onnx is a prior: open it together with its decoder"),
+        ([files["decoder"], files["decoder"]],
+         "Open one decoder .onnx (and, for a decoder of codes, its prior), not model.onnx, model.onnx"),
+        ([files["decoder"], tmp_path / "prior16.onnx"],
+         "prior16.onnx cannot sample codes for the decoder model.onnx: it takes codes [batch, 7, 7] of 16 codes, "
+         "the decoder codes [batch, 7, 7] of 8"),
+    ]
+    for paths, message in cases:
+        page.set_input_files("#file", paths)
+        page.wait_for_function(
+            "m => document.body.dataset.state === 'error' && document.getElementById('error').textContent.includes(m)",
+            arg=message)
+        assert page.is_hidden("#panels")
+
+
+def test_serve_web_serves_and_refreshes_the_prior(cli, vq_served, monkeypatch):
+    """serve-web on a run with a prior: /prior.onnx next to /model.onnx (a run without one
+    answers 404 there); both re-exported once a model of the run is saved after them."""
+    import urllib.error
+    import urllib.request
+
+    from keras_vae import web
+
+    run_dir, files = vq_served["run"], vq_served["files"]
+    with urllib.request.urlopen(vq_served["url"] + "prior.onnx") as response:
+        assert response.read() == files["prior"].read_bytes()
+    server = web.make_server(files["decoder"])  # no prior
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen("http://127.0.0.1:%d/prior.onnx" % server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    monkeypatch.setattr(web, "serve", lambda server, stop_after=None: server.server_close())
+    code, out, _ = cli("serve-web", run_dir, "--port", "0")
+    lines = out.splitlines()
+    assert code == 0 and lines[:2] == [f"using {files['decoder']}", f"using {files['prior']}"]
+    assert lines[2].startswith("serving the decoder explorer and prior sampler at http://127.0.0.1:")
+
+    now = time.time()
+    for path in files.values():
+        os.utime(path, (now - 100, now - 100))
+    os.utime(run_dir / "prior" / "model.keras", (now - 50, now - 50))  # the prior was saved again since
+    parts = web.page_parts(run_dir)
+    assert parts == {"decoder": (run_dir / "export/onnx/vq_vae_decoder/2/model.onnx", True),
+                     "prior": (run_dir / "export/onnx/vq_vae_prior/2/model.onnx", True)}
+    assert web.page_parts(run_dir) == {part: (path, False) for part, (path, _) in parts.items()}

@@ -1,19 +1,27 @@
 // The page: a grid of samples and a latent explorer (a draggable point on the plane for a 2-D
 // latent space, sliders for the first dimensions of a larger one), for any keras_vae decoder;
 // for a conditional one (integer "index" inputs in its metadata, e.g. labels), a label picker.
+// For a decoder of a grid of codes (a VQ-VAE's) with its prior, the samples are codes drawn from
+// the prior position by position (seeded), and the explorer shows and decodes typed codes.
 import { Decoder, PageError } from "./decoder.js";
-import { clamp, draw, normals, round3, sized } from "./images.js";
+import { clamp, draw, normals, round3, sized, uniforms } from "./images.js";
+import { readMetadata } from "./onnx-metadata.js";
+import { Prior } from "./prior.js";
 
 const RANGE = 3; // plane and sliders span [-3, 3]: nearly all of N(0, 1)
 const SAMPLES = 16;
 const MAX_SLIDERS = 8;
 const MANIFOLD = 10; // decoded tiles per side behind the 2-D plane
+const MAX_SEED = 2 ** 32 - 1; // mulberry32 takes a uint32 seed
 const $ = (id) => document.getElementById(id);
 
 // Exposed as window.kerasVae for scripts and the end-to-end test. labels: {input name: value}
 // for each integer input of the decoder ({} if it has none); label: the first one's value (null
-// if none), and setting it picks that label as the picker does.
-const page = { decoder: null, z: [], labels: {}, output: null, seed: 1, pending: null, rendering: false };
+// if none), and setting it picks that label as the picker does. z: the explorer's latent row (for
+// a decoder of codes, its codes in raster order). prior: the loaded Prior, or null. samples: for
+// a decoder of codes, the sample grid's {seed, codes: [n * positions] (image by image, raster
+// order), images: Float32Array [n, H, W, C]} once drawn, else null.
+const page = { decoder: null, prior: null, z: [], labels: {}, output: null, seed: 1, samples: null, pending: null, rendering: false };
 Object.defineProperty(page, "label", {
   enumerable: true,
   get: () => (page.decoder?.meta.conditions.length ? page.labels[page.decoder.meta.conditions[0].name] : null),
@@ -24,7 +32,8 @@ Object.defineProperty(page, "label", {
   },
 });
 window.kerasVae = page;
-let generation = 0; // of the latest open or label change: only it may mark the page ready
+let generation = 0; // of the latest open, label change or sampling: only it may mark the page ready
+let drawing = null; // {prior, seed, codes: Promise}: one prior loop per seed, shared by its callers
 
 function showError(error) {
   const message = error instanceof PageError ? error.message : `Unexpected error: ${error.message || error}`;
@@ -82,9 +91,10 @@ function zFromText() {
   const tokens = $("z").value.split(/[\s,]+/).filter(Boolean);
   const bad = tokens.find((t) => !Number.isFinite(Number(t)));
   try {
-    if (bad !== undefined) throw new PageError(`"${bad}" in z is not a number.`);
-    page.decoder.check(tokens);
-    setZ(tokens.map(Number), true);
+    if (bad !== undefined) throw new PageError(`"${bad}" in ${page.decoder.meta.latent.name} is not a number.`);
+    const row = tokens.map(Number);
+    page.decoder.check(row);
+    setZ(row, true);
   } catch (error) {
     $("z").setAttribute("aria-invalid", "true");
     $("view").classList.add("stale");
@@ -97,16 +107,58 @@ function labelText(labels) {
   return page.decoder.meta.conditions.map(({ name }) => `${name} = ${labels[name]}`).join(", ");
 }
 
+// Codes for the sample grid from the prior with uniforms of seed `seed`: Int32Array [n * positions].
+// A label change draws the grid again with the same codes, so the loop runs once per seed.
+function priorCodes(seed) {
+  const { prior } = page;
+  if (drawing?.prior !== prior || drawing.seed !== seed) {
+    const positions = page.decoder.meta.latentDim;
+    const started = performance.now();
+    $("sample").disabled = true; // one loop at a time: a second click would only queue behind it
+    const codes = prior.sample(uniforms(SAMPLES * positions, seed), SAMPLES, (done) => {
+      $("sample-status").textContent = `sampling: position ${done} of ${positions}…`;
+    }).then((result) => {
+      $("sample-status").textContent = `${SAMPLES} samples, seed ${seed}: ${positions} prior calls in ` +
+        `${((performance.now() - started) / 1000).toFixed(1)} s`;
+      return result;
+    }).catch((error) => {
+      $("sample-status").textContent = "";
+      if (drawing?.codes === codes) drawing = null; // the same seed may be tried again
+      throw error;
+    }).finally(() => { $("sample").disabled = false; });
+    drawing = { prior, seed, codes };
+  }
+  return drawing.codes;
+}
+
+// The sample grid's latent rows: N(0, I) draws for a z decoder; for a decoder of codes, codes
+// drawn from its prior (null without one).
+async function sampleRows() {
+  const { latentDim, codes } = page.decoder.meta;
+  if (!codes) return Array.from({ length: SAMPLES }, (_, i) => normals(latentDim, page.seed * 1000 + i).map(round3));
+  if (!page.prior) return null;
+  const drawn = Array.from(await priorCodes(page.seed));
+  return Array.from({ length: SAMPLES }, (_, i) => drawn.slice(i * latentDim, (i + 1) * latentDim));
+}
+
 async function drawSamples() {
-  const { latentDim, imageShape } = page.decoder.meta;
-  const rows = Array.from({ length: SAMPLES }, (_, i) => normals(latentDim, page.seed * 1000 + i).map(round3));
+  const { decoder, seed } = page;
+  const { latent, imageShape, codes } = decoder.meta;
+  const rows = await sampleRows();
+  if (decoder !== page.decoder) return; // another file was opened meanwhile
+  if (!rows) {
+    $("samples").replaceChildren();
+    return;
+  }
   const labels = page.labels;
-  const images = await page.decoder.decode(rows, labels);
+  const images = await decoder.decode(rows, labels);
+  if (decoder !== page.decoder) return;
+  if (codes) page.samples = { seed, codes: rows.flat(), images };
   const condition = labelText(labels);
   $("samples").replaceChildren(...rows.map((row, i) => {
     const canvas = sized(document.createElement("canvas"), imageShape);
     draw(canvas, images, i, imageShape);
-    canvas.title = `z = ${row.join(", ")}${condition ? ` | ${condition}` : ""}`;
+    canvas.title = `${latent.name} = ${row.join(", ")}${condition ? ` | ${condition}` : ""}`;
     canvas.addEventListener("click", () => setZ(row));
     return canvas;
   }));
@@ -186,42 +238,90 @@ async function setLabels(changes) {
   }
 }
 
-async function open(buffer, name) {
+// Nothing usable was opened: the message, and no blank canvases.
+function openFailed(error) {
+  page.decoder = null;
+  page.prior = null;
+  page.samples = null;
+  page.labels = {};
+  $("panels").hidden = true;
+  $("conditions").hidden = true;
+  $("info").textContent = "No decoder loaded.";
+  document.body.dataset.state = "error";
+  showError(error);
+}
+
+// The explorer and the sample grid for the decoder's latent input: z (plane or sliders, N(0, I)
+// samples), or a grid of codes (typed codes; samples from the prior, if there is one).
+function layOut(m) {
+  const plane = !m.codes && m.latentDim === 2;
+  $("plane").hidden = !plane;
+  $("sliders").hidden = plane || m.codes;
+  let sliders = 0;
+  if (plane || m.codes) $("sliders").replaceChildren(); // setZ moves every slider there is
+  else sliders = buildSliders(m.latentDim);
+  $("z-label").textContent = `${m.latent.name} =`;
+  if (m.codes) {
+    const { shape, classes } = m.latent;
+    $("hint").textContent = `The ${shape.join("×")} codes of the image, row by row (each 0..${classes - 1}): ` +
+      "click a sample to see its codes, or type codes and press Enter.";
+  } else {
+    $("hint").textContent = plane ? "Drag the point over the latent plane (the background is the decoded plane)."
+      : `Sliders move the first ${sliders} of ${m.latentDim} latent dimensions; type any z below.`;
+  }
+  $("samples-title").textContent = m.codes ? "Samples from the prior" : "Samples, z ~ N(0, I)";
+  const priorHint = page.prior
+    ? `Codes drawn from the prior position by position (${m.latentDim} prior calls, uniforms from the seed), ` +
+      "decoded. Click a sample to see its codes."
+    : "Sampling needs this decoder's prior: open the decoder and its prior .onnx together, or serve a run " +
+      "that has one (python -m keras_vae.zoo serve-web RUN_DIR). Typed codes still decode.";
+  $("samples-hint").textContent = m.codes ? priorHint : "Click a sample to explore around it.";
+  $("new-samples").hidden = m.codes;
+  $("prior-form").hidden = !page.prior;
+  $("seed").value = String(page.seed);
+  $("seed").removeAttribute("aria-invalid");
+  $("sample-status").textContent = "";
+  return plane;
+}
+
+// Open a decoder ({buffer, name}) and, for a decoder of codes, its prior: `findPrior(decoder)`
+// gives the prior file ({buffer, name}) or null.
+async function open(file, findPrior) {
   const mine = ++generation;
   document.body.dataset.state = "loading";
-  $("info").textContent = `Loading ${name}…`;
+  $("info").textContent = `Loading ${file.name}…`;
   clearError();
   try {
-    page.decoder = await Decoder.load(buffer, name);
+    const decoder = await Decoder.load(file.buffer, file.name);
+    const priorFile = await findPrior(decoder);
+    if (priorFile && !decoder.meta.codes) {
+      throw new PageError(`${priorFile.name} is a prior over codes, but the decoder ${file.name} takes ` +
+        `${decoder.meta.latent.name}, not codes: open the decoder that goes with the prior.`);
+    }
+    page.prior = priorFile ? await Prior.load(priorFile.buffer, priorFile.name, decoder) : null;
+    page.decoder = decoder;
   } catch (error) {
-    page.decoder = null;
-    page.labels = {};
-    $("panels").hidden = true; // no blank canvases: the error says what is wrong
-    $("conditions").hidden = true;
-    $("info").textContent = "No decoder loaded.";
-    document.body.dataset.state = "error";
-    showError(error);
+    openFailed(error);
     return;
   }
   const m = page.decoder.meta;
   const [height, width, channels] = m.imageShape;
   const conditioned = m.conditions.map(({ name, classes }) => ` + ${name} (${classes} classes)`).join("");
+  const latent = !m.codes ? `latent ${m.latentDim}` : `codes ${m.latent.shape.join("×")} of ${m.latent.classes}` +
+    (page.prior ? ` + prior v${page.prior.meta.version || "?"}` : " (no prior)");
   $("info").textContent = `${m.entry || "?"} decoder v${m.version || "?"} (${m.class || "?"}), ` +
-    `latent ${m.latentDim}${conditioned}, images ${height}×${width}×${channels}, trained on ${m.dataset || "?"}, ` +
-    `keras_vae ${m.keras_vae_version} · ${name}`;
-  const plane = m.latentDim === 2;
-  $("plane").hidden = !plane;
-  $("sliders").hidden = plane;
-  const sliders = plane ? 0 : buildSliders(m.latentDim);
-  $("hint").textContent = plane ? "Drag the point over the latent plane (the background is the decoded plane)."
-    : `Sliders move the first ${sliders} of ${m.latentDim} latent dimensions; type any z below.`;
+    `${latent}${conditioned}, images ${height}×${width}×${channels}, trained on ${m.dataset || "?"}, ` +
+    `keras_vae ${m.keras_vae_version} · ${file.name}${page.prior ? ` + ${page.prior.name}` : ""}`;
+  page.seed = 1;
+  page.samples = null;
+  const plane = layOut(m);
   page.labels = Object.fromEntries(m.conditions.map(({ name }) => [name, 0]));
   buildPickers(m.conditions);
   $("panels").hidden = false;
-  page.seed = 1;
   try {
     await Promise.all([drawSamples(), plane ? drawManifold() : null]);
-    setZ(new Array(m.latentDim).fill(0));
+    // The explorer starts at z = 0, or at the first sample's codes (codes 0 are not a typical image).
+    setZ(page.samples ? page.samples.codes.slice(0, m.latentDim) : new Array(m.latentDim).fill(0));
     if (mine === generation) document.body.dataset.state = "ready";
   } catch (error) {
     if (mine === generation) document.body.dataset.state = "error";
@@ -229,7 +329,8 @@ async function open(buffer, name) {
   }
 }
 
-async function openUrl(url) {
+// {buffer, name} of the file at `url`; with `missingOk`, null for a 404 (no prior served).
+async function fetchFile(url, missingOk = false) {
   const name = decodeURIComponent(url.split("/").pop().split("?")[0]) || url;
   let response;
   try {
@@ -237,15 +338,71 @@ async function openUrl(url) {
   } catch (error) {
     response = { ok: false, status: 0, statusText: error.message };
   }
+  if (missingOk && response.status === 404) return null;
   if (!response.ok) {
-    document.body.dataset.state = "error";
-    $("info").textContent = "No decoder loaded.";
-    showError(new PageError(`Could not load ${url}: HTTP ${response.status} ${response.statusText}.\n` +
+    throw new PageError(`Could not load ${url}: HTTP ${response.status} ${response.statusText}.\n` +
       "Serve the page with `python -m keras_vae.zoo serve-web RUN_DIR_OR_ENTRY`, " +
-      "pass ?model=URL, or open a decoder .onnx file with the button."));
+      "pass ?model=URL, or open a decoder .onnx file with the button.");
+  }
+  return { buffer: await response.arrayBuffer(), name };
+}
+
+// The decoder at `url`; for a decoder of codes, the prior at `priorUrl` too, if it is there.
+async function openUrl(url, priorUrl) {
+  let file;
+  try {
+    file = await fetchFile(url);
+  } catch (error) {
+    openFailed(error);
     return;
   }
-  await open(await response.arrayBuffer(), name);
+  await open(file, (decoder) => (decoder.meta.codes && priorUrl ? fetchFile(priorUrl, true) : null));
+}
+
+// Files chosen with the button: one decoder, and for a decoder of codes, optionally its prior
+// (told apart by the "part" in their metadata, so the order and the names do not matter).
+async function openFiles(files) {
+  const opened = await Promise.all(files.map(async (file) => ({ buffer: await file.arrayBuffer(), name: file.name })));
+  const partOf = ({ buffer }) => {
+    try {
+      return readMetadata(buffer).part;
+    } catch {
+      return null; // Decoder.load says what is wrong with it
+    }
+  };
+  const priors = opened.filter((file) => partOf(file) === "prior");
+  const others = opened.filter((file) => !priors.includes(file));
+  if (others.length === 1 && priors.length <= 1) {
+    await open(others[0], async () => priors[0] ?? null);
+    return;
+  }
+  const names = (list) => list.map((f) => f.name).join(", ");
+  ++generation;
+  openFailed(new PageError(others.length === 0
+    ? `${names(priors)} ${priors.length === 1 ? "is a prior" : "are priors"}: open it together with its decoder (choose both files).`
+    : `Open one decoder .onnx (and, for a decoder of codes, its prior), not ${names(opened)}.`));
+}
+
+// "Sample": codes from the prior with the seed in the box, decoded.
+async function sampleWithSeed() {
+  const text = $("seed").value.trim();
+  if (!/^\d+$/.test(text) || Number(text) > MAX_SEED) {
+    $("seed").setAttribute("aria-invalid", "true");
+    showError(new PageError(`The seed "${text}" is not an integer in 0..${MAX_SEED}.`));
+    return;
+  }
+  $("seed").removeAttribute("aria-invalid");
+  page.seed = Number(text);
+  const mine = ++generation;
+  document.body.dataset.state = "loading";
+  try {
+    await drawSamples();
+    clearError();
+    if (mine === generation) document.body.dataset.state = "ready";
+  } catch (error) {
+    if (mine === generation) document.body.dataset.state = "error";
+    showError(error);
+  }
 }
 
 function dragTo(event) {
@@ -276,12 +433,19 @@ $("new-samples").addEventListener("click", () => {
   page.seed += 1;
   drawSamples().catch(showError);
 });
+$("prior-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  if (page.prior) sampleWithSeed();
+});
 $("file").addEventListener("change", async (event) => {
-  const file = event.target.files[0];
-  if (!file) return;
+  const files = [...event.target.files];
+  if (!files.length) return;
   document.body.dataset.state = "loading"; // at once, so no one reads the previous file's state
-  await open(await file.arrayBuffer(), file.name);
+  await openFiles(files);
   event.target.value = ""; // opening the same file again still fires "change"
 });
 
-openUrl(new URLSearchParams(location.search).get("model") || "model.onnx");
+// ?model=URL picks another decoder, ?prior=URL its prior; by default the served pair
+// (serve-web answers prior.onnx only for a run that has a prior).
+const query = new URLSearchParams(location.search);
+openUrl(query.get("model") || "model.onnx", query.get("prior") || (query.has("model") ? null : "prior.onnx"));

@@ -1,5 +1,6 @@
 // A keras_vae ONNX decoder in onnxruntime-web: checks the file is one, then decodes latents
-// (and, for a conditional decoder, the labels its metadata declares).
+// (a z vector, or a VQ-VAE's grid of code indices) and, for a conditional decoder, the labels
+// its metadata declares.
 import { readMetadata } from "./onnx-metadata.js";
 
 const DIST = new URL("./node_modules/onnxruntime-web/dist/", import.meta.url).href;
@@ -9,7 +10,7 @@ const EXPORT_HINT = "Export a decoder with: python -m keras_vae.zoo export RUN_D
 export class PageError extends Error {}
 
 let ort = null;
-async function runtime() {
+export async function runtime() {
   if (ort) return ort;
   try {
     ort = await import(DIST + "ort.wasm.min.mjs"); // the wasm-only build: no WebGL/WebGPU code
@@ -22,11 +23,11 @@ async function runtime() {
   return ort;
 }
 
-function positiveInts(value, length) {
+export function positiveInts(value, length) {
   return Array.isArray(value) && value.length === length && value.every((v) => Number.isInteger(v) && v > 0);
 }
 
-function parse(props, key, name) {
+export function parse(props, key, name) {
   try {
     return JSON.parse(props[key]);
   } catch (error) {
@@ -36,7 +37,7 @@ function parse(props, key, name) {
 
 // The decoder's declared inputs from its keras_vae metadata: "inputs" (a JSON list of
 // {name, shape, dtype, values, classes}), or for exports older than it, a single z of latent_dim.
-function declaredInputs(props, name) {
+export function declaredInputs(props, name) {
   if (!("inputs" in props)) {
     if (!("latent_dim" in props)) {
       throw new PageError(`${name} is not a keras_vae export: its ONNX metadata has neither inputs ` +
@@ -51,32 +52,43 @@ function declaredInputs(props, name) {
   return inputs;
 }
 
-// What the page can feed: one float32 latent `z` [latent_dim] drawn from N(0, 1), and any
-// number of integer "index" inputs of shape [] (a label per image, in [0, classes)): a picker each.
+export const shapeText = (shape) => `[batch${shape.map((d) => `, ${d}`).join("")}]`;
+
+// What the page can feed, one latent input and any labels:
+//   z: float32 [latent_dim] drawn from N(0, 1) (the sliders, the plane, N(0, I) samples), or
+//   a grid of codes: an integer "index" input of any shape [h, w, ...] with values in
+//     [0, classes) (a VQ-VAE's decoder: typed codes, and samples from its prior);
+//   labels: integer "index" inputs of shape [] (one label per image, in [0, classes)): a picker each.
 function checkInputs(inputs, name) {
   const cannot = (input, why) => new PageError(`${name} has an input this page cannot feed: ` +
-    `${input.name} (${input.dtype} [batch${input.shape.map((d) => `, ${d}`).join("")}], ` +
-    `values ${input.values}): ${why}.`);
-  let latentDim = null;
+    `${input.name} (${input.dtype} ${shapeText(input.shape)}, values ${input.values}): ${why}.`);
+  let latent = null;
   const conditions = [];
   for (const input of inputs) {
-    if (input.name === "z") {
-      if (input.dtype !== "float32" || input.values !== "normal") throw cannot(input, "z must be float32 N(0, 1) values");
-      if (!positiveInts(input.shape, 1)) throw cannot(input, "z must be a vector");
-      latentDim = input.shape[0];
-    } else if (input.values === "index") {
-      if (!["int32", "int64"].includes(input.dtype)) throw cannot(input, "labels must be int32 or int64");
-      if (input.shape.length !== 0) throw cannot(input, "the page picks one label per image");
-      if (!positiveInts([input.classes], 1)) throw cannot(input, "its classes must be a positive integer");
-      conditions.push({ name: input.name, dtype: input.dtype, classes: input.classes });
+    const { name: inputName, shape, dtype, values, classes } = input;
+    if (inputName === "z") {
+      if (dtype !== "float32" || values !== "normal") throw cannot(input, "z must be float32 N(0, 1) values");
+      if (!positiveInts(shape, 1)) throw cannot(input, "z must be a vector");
+    } else if (values === "index") {
+      if (!["int32", "int64"].includes(dtype)) throw cannot(input, "indices must be int32 or int64");
+      if (!positiveInts([classes], 1)) throw cannot(input, "its classes must be a positive integer");
+      if (shape.length === 0) {
+        conditions.push({ name: inputName, dtype, classes });
+        continue;
+      }
+      if (!positiveInts(shape, shape.length)) throw cannot(input, "a grid of codes needs positive sides");
     } else {
-      throw cannot(input, "the page feeds only z and integer labels");
+      throw cannot(input, "the page feeds only z, a grid of codes and integer labels");
     }
+    if (latent) throw cannot(input, `the page feeds one latent input, and ${latent.name} is one`);
+    latent = { name: inputName, shape, dtype, values, classes };
   }
-  if (latentDim === null) {
-    throw new PageError(`${name} has no latent input z (its inputs: ${inputs.map((i) => i.name).join(", ")}).`);
+  if (latent === null) {
+    throw new PageError(`${name} has no latent input, z or a grid of codes (its inputs: ` +
+      `${inputs.map((i) => i.name).join(", ")}).`);
   }
-  return { latentDim, conditions };
+  // latentDim: the numbers in one latent row (z's size, or the codes in the grid, raster order)
+  return { latent, latentDim: latent.shape.reduce((a, b) => a * b, 1), codes: latent.values === "index", conditions };
 }
 
 // The decoder's interface from its keras_vae metadata (strings; JSON for numbers and lists).
@@ -90,7 +102,7 @@ function checkMetadata(props, name) {
     throw new PageError(`${name} is the ${props.part} of ${props.entry}, not a decoder.\n${EXPORT_HINT}`);
   }
   const inputs = declaredInputs(props, name);
-  const { latentDim, conditions } = checkInputs(inputs, name);
+  const { latent, latentDim, codes, conditions } = checkInputs(inputs, name);
   let imageShape;
   if ("image_shape" in props) imageShape = parse(props, "image_shape", name);
   else if ("outputs" in props) imageShape = parse(props, "outputs", name)?.images;
@@ -98,7 +110,14 @@ function checkMetadata(props, name) {
     throw new PageError(`${name} has keras_vae metadata this page cannot show: latent_dim=` +
       `${latentDim}, image_shape=${JSON.stringify(imageShape ?? null)} (expected [height, width, 1 or 3])`);
   }
-  return { ...props, inputs, latentDim, imageShape, conditions };
+  return { ...props, inputs, latent, latentDim, codes, imageShape, conditions };
+}
+
+// An onnxruntime-web tensor of `values` (numbers) as float32, int32 or int64.
+export function tensor(ort, dtype, values, dims) {
+  const data = dtype === "int64" ? BigInt64Array.from(values, BigInt)
+    : dtype === "int32" ? Int32Array.from(values) : Float32Array.from(values);
+  return new ort.Tensor(dtype, data, dims);
 }
 
 export class Decoder {
@@ -131,11 +150,20 @@ export class Decoder {
     Object.assign(this, { ort, session, meta, name, queue: Promise.resolve() });
   }
 
+  // One latent row: latent_dim numbers, or for a grid of codes, one integer in [0, classes) per
+  // position of the grid in raster order.
   check(row) {
-    const { latentDim } = this.meta;
+    const { latentDim, latent, codes } = this.meta;
     if (row.length !== latentDim) {
-      throw new PageError(`The latent vector has ${row.length} value${row.length === 1 ? "" : "s"}, ` +
-        `but this decoder takes ${latentDim} (latent_dim in its metadata).`);
+      const plural = row.length === 1 ? "" : "s";
+      throw new PageError(codes
+        ? `The code grid has ${row.length} value${plural}, but this decoder takes ${latentDim} ` +
+          `(${latent.shape.join("×")}, the shape of ${latent.name} in its metadata).`
+        : `The latent vector has ${row.length} value${plural}, but this decoder takes ${latentDim} (latent_dim in its metadata).`);
+    }
+    const bad = codes ? row.findIndex((v) => !Number.isInteger(v) || v < 0 || v >= latent.classes) : -1;
+    if (bad >= 0) {
+      throw new PageError(`The code ${row[bad]} at position ${bad} is not one of this decoder's codes 0..${latent.classes - 1}.`);
     }
   }
 
@@ -149,18 +177,16 @@ export class Decoder {
     }
   }
 
-  // Latent rows (arrays of numbers) and the labels every row takes ({name: value} for each of
-  // meta.conditions; {} for an unconditional decoder) -> Float32Array [n, H, W, C]. Runs one at
-  // a time: a wasm session does not take overlapping runs.
+  // Latent rows (arrays of numbers: z, or codes in raster order) and the labels every row takes
+  // ({name: value} for each of meta.conditions; {} for an unconditional decoder) ->
+  // Float32Array [n, H, W, C]. Runs one at a time: a wasm session does not take overlapping runs.
   decode(rows, labels = {}) {
-    const { latentDim, imageShape, conditions } = this.meta;
+    const { latent, imageShape, conditions } = this.meta;
     rows.forEach((row) => this.check(row));
     this.checkLabels(labels);
-    const feeds = { z: new this.ort.Tensor("float32", Float32Array.from(rows.flat()), [rows.length, latentDim]) };
+    const feeds = { [latent.name]: tensor(this.ort, latent.dtype, rows.flat(), [rows.length, ...latent.shape]) };
     for (const { name, dtype } of conditions) {
-      const data = dtype === "int64" ? new BigInt64Array(rows.length).fill(BigInt(labels[name]))
-        : new Int32Array(rows.length).fill(labels[name]);
-      feeds[name] = new this.ort.Tensor(dtype, data, [rows.length]);
+      feeds[name] = tensor(this.ort, dtype, new Array(rows.length).fill(labels[name]), [rows.length]);
     }
     const run = this.queue.then(async () => {
       const { images } = await this.session.run(feeds);

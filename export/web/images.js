@@ -1,4 +1,4 @@
-// Small helpers: drawing decoded images into canvases, seeded normal samples, rounding.
+// Small helpers: drawing decoded images into canvases, seeded normal and uniform samples, rounding.
 
 // 3 decimals, so the z text box always shows exactly the vector that was decoded.
 export const round3 = (v) => Math.round(v * 1000) / 1000;
@@ -21,13 +21,28 @@ export function sized(canvas, [height, width]) {
   return canvas;
 }
 
-export function normals(n, seed) {
-  let s = seed >>> 0; // mulberry32, then Box-Muller: repeatable samples per seed
-  const uniform = () => {
+// mulberry32: a tiny seeded generator of uint32 draws (a small, well-known PRNG that Python
+// reimplements in a few lines, so tests/test_web.py can repeat the page's draws exactly).
+export function mulberry32(seed) {
+  let s = seed >>> 0;
+  return () => {
     s = (s + 0x6d2b79f5) >>> 0;
     let t = Math.imul(s ^ (s >>> 15), 1 | s);
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+    return (t ^ (t >>> 14)) >>> 0;
   };
+}
+
+export function normals(n, seed) {
+  const next = mulberry32(seed); // then Box-Muller: repeatable samples per seed
+  const uniform = () => (next() + 0.5) / 4294967296;
   return Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()));
+}
+
+// n uniforms in [0, 1) for the prior's sampling rule: the top 24 bits of each mulberry32 draw
+// times 2^-24, so every value is exactly a float32 (the rule compares u with a float32 CDF, and
+// no rounding of u can then differ between the page and Python).
+export function uniforms(n, seed) {
+  const next = mulberry32(seed);
+  return Float32Array.from({ length: n }, () => (next() >>> 8) / 16777216);
 }
