@@ -16,7 +16,6 @@ log p(x | e_t, e_b) + log p(c_t) + log p(c_b | c_t) is the ELBO under the learne
 log p(x) in the units of the VAEs' ELBO (nats per image).
 """
 
-import dataclasses
 import math
 
 import keras
@@ -227,10 +226,12 @@ class VQVAE2(VQVAE):
                   TensorInput("bottom_codes", self.bottom_grid_shape, "int32", "index", self.num_codes))
         parts = [Part("decoder", decoder, inputs, {"images": self.image_shape},
                       (self.quantizer_top, self.quantizer_bottom, self.decoder), metadata)]
-        for stage in self.artifacts[1:]:
+        # Each prior's loop draws one decoder input; the bottom one's condition is the top grid.
+        loops = {"top_prior": ("top_codes", None), "bottom_prior": ("bottom_codes", "top_codes")}
+        for stage, (generates, condition_from) in loops.items():
             prior = self.attached(stage, required=False)
             if prior is not None:
-                parts += [dataclasses.replace(p, name=p.name.replace("prior", stage)) for p in prior.export_parts()]
+                parts += self.prior_parts(prior, stage, generates, condition_from)
         names = [p.name for p in parts]
         if len(set(names)) != len(names):
             raise ValueError(f"{type(self).__name__}'s export parts collide: {names}")
