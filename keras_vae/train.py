@@ -71,7 +71,7 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         for name in sorted(logs or {}):
-            self._check(logs, name, "the end of the epoch (the test split)" if name.startswith("val_") else "the end of the epoch")
+            self._check(logs, name, "the end of the epoch (the validation split)" if name.startswith("val_") else "the end of the epoch")
 
     def _steps(self, last):
         total = self.params.get("steps")
@@ -129,9 +129,10 @@ def prepare_run_dir(run_dir, overwrite=False):
 
 
 def load_data(config):
-    """Load the config's dataset and record the one actually used. Constructor arguments the
-    data decides (image_shape, num_classes) and the config leaves null are filled in from it."""
-    data = datasets.load(config["dataset"])
+    """Load the config's dataset, with its validation split held out of "train", and record the
+    one actually used. Constructor arguments the data decides (image_shape, num_classes) and the
+    config leaves null are filled in from it."""
+    data = datasets.load(config["dataset"]).with_validation(config["validation_fraction"], config["validation_seed"])
     config["dataset"] = data.name
     registry.fill_from_data(config, lambda: datasets.model_params(data))
     return data
@@ -160,7 +161,8 @@ def feed(model, dataset):
 
 
 def fit(model, data, config, run_dir, initial_epoch, history, verbose="auto", callbacks=()):
-    """Fit up to config["epochs"] on config["limit"] examples per split (None: all)."""
+    """Fit up to config["epochs"] on config["limit"] examples per split (None: all), validating
+    on the validation split (never the test split, which only `evaluate` reads)."""
     data.check_fits(model)
     keys, limit = model.batch_keys, config.get("limit")
     train_batches, steps = feed(
@@ -170,7 +172,7 @@ def fit(model, data, config, run_dir, initial_epoch, history, verbose="auto", ca
         model.fit(
             train_batches,
             steps_per_epoch=steps,
-            validation_data=batches(data, "test", config, keys, limit),
+            validation_data=batches(data, "validation", config, keys, limit) if data.validation_fraction else None,
             epochs=config["epochs"],
             initial_epoch=initial_epoch,
             callbacks=[
@@ -234,13 +236,21 @@ def train(entry, overrides=None, run_dir=None, seed=None, overwrite=False, verbo
     return fit(model, data, config, run_dir, 0, [], verbose, callbacks), run_dir
 
 
+# What a run folder written before a field existed did: every image, and no validation split.
+BEFORE_FIELDS = {"limit": None, "validation_fraction": 0.0}
+
+
 def resume(run_dir, epochs=None, verbose="auto", limit=None, callbacks=()):
     """Continue a run from its last checkpoint up to `epochs` total (default: the run's own).
 
     Every recorded setting is restored; a `limit` other than the recorded one is refused.
     """
     run_dir = runs.refuse_zoo(runs.check_run_dir(run_dir))
-    config = {**registry.TRAINING_FIELDS, "limit": None, **runs.read_config(run_dir)}  # older runs lack newer fields
+    stored = runs.read_config(run_dir)
+    config = {**registry.TRAINING_FIELDS, **BEFORE_FIELDS, **stored}  # older runs lack newer fields
+    if "validation_fraction" not in stored:
+        log.warning("%s was trained before validation splits (its val_* logs are on the test split): it resumes "
+                    "on its whole train split, as before, without validation logs", run_dir)
     if limit is not None and check_limit(limit) != config["limit"]:
         recorded = "every image" if config["limit"] is None else f"--limit {config['limit']}"
         raise UserError(f"{run_dir} was trained with {recorded}, not --limit {limit}; resume keeps the run's "
