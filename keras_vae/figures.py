@@ -201,5 +201,8 @@ def plot_run(run_dir, dataset=None, out=None, seed=0, overwrite=False):
 def training_curves(history, names, config, path):
     """The model's evaluated terms (not beta_vae's per-dimension KLs), loss first."""
     names = [n for n in names if n in history[0]]
-    title = f"Training curves of {config.get('entry', 'the run')} on {config['dataset']}: per-epoch means, train and test split"
-    return plots.save_curves(history, names, path, title)
+    # Runs from before the validation split validated on the test split.
+    held_out = "validation" if config.get("validation_fraction") else "test"
+    title = (f"Training curves of {config.get('entry', 'the run')} on {config['dataset']}: per-epoch means, "
+             f"train and {held_out} split")
+    return plots.save_curves(history, names, path, title, held_out)

@@ -37,8 +37,19 @@ class LatentModel:
 def log_weights(model, x, samples, seed):
     """log p(x, z) - log q(z | x) for `samples` draws per example: shape [samples, B]."""
     q = model.posterior(x)
-    z = q.sample(samples, seed=seed)
-    return model.log_likelihood(x, z) + model.prior.log_prob(z) - q.log_prob(z)
+    return log_weights_at(model, x, q, q.sample(samples, seed=seed))[0]
+
+
+def log_weights_at(model, x, q, z):
+    """(log p(x | z) + log p(z) - log q(z | x), log p(x | z)) at given z [S, B, latent], with
+    q = model.posterior(x) (or the same distribution): two [S, B] float32 tensors, nats."""
+    log_likelihood = model.log_likelihood(x, z)
+    return log_likelihood + model.prior.log_prob(z) - q.log_prob(z), log_likelihood
+
+
+def bound(log_weights):
+    """L_k per example from its k log-weights [k, B] (axis 0): log (1/k) sum_i exp(w_i), [B]."""
+    return tf.reduce_logsumexp(log_weights, axis=0) - tf.math.log(tf.cast(tf.shape(log_weights)[0], log_weights.dtype))
 
 
 def iwae(model, x, k, seed=0, max_decodes=2048):
@@ -64,5 +75,5 @@ def iwae(model, x, k, seed=0, max_decodes=2048):
             seed_of_pass = tf.random.experimental.stateless_fold_in(seed, step)
             parts.append(model.compiled_log_weights(xs, min(chunk, k - done), seed_of_pass))
             step += 1
-        estimates.append(tf.reduce_logsumexp(tf.concat(parts, axis=0), axis=0) - math.log(k))
+        estimates.append(bound(tf.concat(parts, axis=0)))
     return tf.concat(estimates, axis=0)

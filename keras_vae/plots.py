@@ -121,15 +121,16 @@ def save_scatter(points, labels, path, title, xlabel, ylabel):
     return _save(fig, path)
 
 
-def save_curves(history, names, path, title):
+def save_curves(history, names, path, title, held_out="validation"):
     """One panel per metric name of a run's history: the training value and, dashed, the
-    validation one (val_NAME) when recorded."""
+    held-out one (val_NAME, labelled `held_out`) in the epochs that recorded it."""
     fig, axes = _chart(len(names), title)
     epochs = [h["epoch"] for h in history]
     for ax, name in zip(axes, names):
         ax.plot(epochs, [h[name] for h in history], "o-", ms=3, label="train")
-        if f"val_{name}" in history[0]:
-            ax.plot(epochs, [h[f"val_{name}"] for h in history], "s--", ms=3, label="test")
+        held = [(h["epoch"], h[f"val_{name}"]) for h in history if f"val_{name}" in h]
+        if held:
+            ax.plot(*zip(*held), "s--", ms=3, label=held_out)
         ax.set(title=name, xlabel="epoch")
         ax.legend(fontsize=7)
     return _save(fig, path)

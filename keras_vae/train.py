@@ -72,7 +72,7 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         for name in sorted(logs or {}):
-            self._check(logs, name, "the end of the epoch (the test split)" if name.startswith("val_") else "the end of the epoch")
+            self._check(logs, name, "the end of the epoch (the validation split)" if name.startswith("val_") else "the end of the epoch")
 
     def _steps(self, last):
         total = self.params.get("steps")
@@ -132,9 +132,10 @@ def prepare_run_dir(run_dir, overwrite=False):
 
 
 def load_data(config):
-    """Load the config's dataset and record the one actually used. Constructor arguments the
-    data decides (image_shape, num_classes) and the config leaves null are filled in from it."""
-    data = datasets.load(config["dataset"])
+    """Load the config's dataset, with its validation split held out of "train", and record the
+    one actually used. Constructor arguments the data decides (image_shape, num_classes) and the
+    config leaves null are filled in from it."""
+    data = datasets.load(config["dataset"]).with_validation(config["validation_fraction"], config["validation_seed"])
     config["dataset"] = data.name
     registry.fill_from_data(config, lambda: datasets.model_params(data))
     return data
@@ -163,11 +164,12 @@ def feed(model, dataset):
 
 
 def fit(model, data, config, run_dir, initial_epoch, history, verbose="auto", callbacks=()):
-    """Fit the model stage up to config["epochs"] on config["limit"] examples per split (None: all)."""
+    """Fit the model stage up to config["epochs"] on config["limit"] examples per split (None:
+    all), validating on the validation split (never the test split, which only `evaluate` reads)."""
     data.check_fits(model)
     keys, limit = model.batch_keys, config.get("limit")
     train_batches = batches(data, "train", config, keys, limit, shuffle=True, seed=config["seed"] + initial_epoch)
-    validation = batches(data, "test", config, keys, limit)
+    validation = batches(data, "validation", config, keys, limit) if data.validation_fraction else None
     return fit_batches(model, train_batches, validation, config, run_dir, initial_epoch, history, verbose, callbacks)
 
 
@@ -231,11 +233,12 @@ def fit_stage(model, stage, data, config, run_dir, strategy, verbose="auto", cal
     log.info("training the %s of %s (%d parameters) on the frozen model's outputs into %s",
              stage, config["entry"], stage_model.count_params(), folder)
     train_set = stage_examples(model, stage, data, "train", settings)
-    validation = tf.data.Dataset.from_tensor_slices(stage_examples(model, stage, data, "test", settings))
+    validation = (tf.data.Dataset.from_tensor_slices(stage_examples(model, stage, data, "validation", settings))
+                  .batch(settings["batch_size"]) if data.validation_fraction else None)
     train_batches = (tf.data.Dataset.from_tensor_slices(train_set)
                      .shuffle(len(next(iter(train_set.values()))), seed=config["seed"] + done)
                      .batch(settings["batch_size"]))
-    fit_batches(stage_model, train_batches, validation.batch(settings["batch_size"]), settings, folder, done,
+    fit_batches(stage_model, train_batches, validation, settings, folder, done,
                 history, verbose, callbacks, stage)
     model.attach(stage, stage_model)
     return stage_model
@@ -306,6 +309,10 @@ def train(entry, overrides=None, run_dir=None, seed=None, overwrite=False, verbo
     return model, run_dir
 
 
+# What a run folder written before a field existed did: every image, and no validation split.
+BEFORE_FIELDS = {"limit": None, "validation_fraction": 0.0}
+
+
 def resume(run_dir, epochs=None, verbose="auto", limit=None, callbacks=(), stage=None):
     """Continue a run: every unfinished stage in order from its last checkpoint, or `stage` alone
     (`--stage prior --epochs 60` trains a prior on; a stage not yet started starts).
@@ -314,7 +321,11 @@ def resume(run_dir, epochs=None, verbose="auto", limit=None, callbacks=(), stage
     recorded setting is restored; a `limit` other than the recorded one is refused.
     """
     run_dir = runs.refuse_zoo(runs.check_run_dir(run_dir))
-    config = {**registry.TRAINING_FIELDS, "limit": None, "stages": {}, **runs.read_config(run_dir)}  # older runs lack newer fields
+    stored = runs.read_config(run_dir)
+    config = {**registry.TRAINING_FIELDS, "stages": {}, **BEFORE_FIELDS, **stored}  # older runs lack newer fields
+    if "validation_fraction" not in stored:
+        log.warning("%s was trained before validation splits (its val_* logs are on the test split): it resumes "
+                    "on its whole train split, as before, without validation logs", run_dir)
     if limit is not None and check_limit(limit) != config["limit"]:
         recorded = "every image" if config["limit"] is None else f"--limit {config['limit']}"
         raise UserError(f"{run_dir} was trained with {recorded}, not --limit {limit}; resume keeps the run's "

@@ -173,3 +173,85 @@ def test_the_tfds_loader_itself_through_tfds_mock_data(tmp_path, monkeypatch):
     assert loaded.name == "svhn_cropped" and loaded.image_shape == (32, 32, 3)
     assert len(loaded.x_train) == 12 and loaded.x_train.dtype == np.float32
     assert 0.0 <= loaded.x_train.min() and loaded.x_train.max() <= 1.0
+
+
+# -- the validation split ---------------------------------------------------------------------
+def test_the_three_splits_are_disjoint_and_validation_comes_from_train(mnist_5k):
+    held = mnist_5k.with_validation(0.1, seed=0)
+    train, validation = held.examples("train"), held.examples("validation")
+    assert len(validation["images"]) == 400 and len(train["images"]) == 3600
+    # Together they are the source's train split, each example exactly once, labels kept.
+    index = np.sort(np.concatenate([held.split_indices["train"], held.split_indices["validation"]]))
+    np.testing.assert_array_equal(index, np.arange(4000))
+    np.testing.assert_array_equal(validation["labels"], mnist_5k.y_train[held.split_indices["validation"]])
+    seen = {}
+    for split in ("train", "validation", "test"):
+        for image in held.examples(split)["images"]:
+            seen.setdefault(image.tobytes(), set()).add(split)
+    assert all(len(splits) == 1 for splits in seen.values())  # no image in two splits
+    np.testing.assert_array_equal(held.examples("test")["images"], mnist_5k.x_test)  # test untouched
+    # The same seed draws the same split; another seed another one; a prefix (--limit) is a prefix.
+    np.testing.assert_array_equal(mnist_5k.with_validation(0.1, 0).split_indices["validation"],
+                                  held.split_indices["validation"])
+    assert not np.array_equal(mnist_5k.with_validation(0.1, 1).split_indices["validation"],
+                              held.split_indices["validation"])
+    np.testing.assert_array_equal(held.examples("validation", 7)["images"], validation["images"][:7])
+    # Without a fraction: the whole train split and an empty validation split.
+    assert len(mnist_5k.examples("train")["images"]) == 4000 and len(mnist_5k.examples("validation")["images"]) == 0
+
+
+@pytest.mark.parametrize("fraction, n, message", [
+    (-0.1, 10, r"validation_fraction must be a number in \[0, 1\)"),
+    (1.0, 10, r"validation_fraction must be a number in \[0, 1\)"),
+    (True, 10, r"validation_fraction must be a number"),
+    (0.01, 10, "validation_fraction=0.01 of 10 training examples leaves an empty validation split"),
+    (0.99, 10, "validation_fraction=0.99 of 10 training examples leaves an empty training split"),
+])
+def test_a_bad_validation_fraction_is_one_error(fraction, n, message):
+    with pytest.raises(UserError, match=message):
+        data.split_off(n, fraction, seed=0)
+
+
+def test_the_cli_refuses_a_bad_validation_fraction_in_one_line(cli, tmp_path):
+    code, _, err = cli("train", "ae", "--set", "dataset=mnist_5k", "--set", "validation_fraction=1.5", "--out", tmp_path / "r")
+    assert code == 2 and err.strip().splitlines() == [
+        "error: validation_fraction must be a number in [0, 1) (0: no validation split), got 1.5"]
+
+
+def test_training_validates_on_the_validation_split_and_never_reads_the_test_split(mnist_5k, monkeypatch, tmp_path, caplog):
+    """A real train.train and resume: the data object records every split asked of it, and its
+    test images are NaN, so a test batch anywhere in training would make a logged value NaN."""
+    from keras_vae import runs, train
+
+    class Recording(data.ImageData):
+        requested = []
+
+        def examples(self, split, limit=None):
+            self.requested.append(split)
+            return super().examples(split, limit)
+
+    poisoned = Recording("mnist_5k", mnist_5k.x_train, mnist_5k.y_train, np.full_like(mnist_5k.x_test, np.nan),
+                         mnist_5k.y_test)
+    monkeypatch.setattr(data, "load", lambda name, fallback=True: poisoned)
+    tiny = {"dataset": "mnist_5k", "latent_dim": 8, "epochs": 1, "batch_size": 32}
+    model, run_dir = train.train("ae", tiny, run_dir=tmp_path / "run", seed=0, verbose=0, limit=64)
+    assert runs.read_json(run_dir / "config.json")["validation_fraction"] == 0.1
+    assert Recording.requested == ["train", "validation"]
+    (epoch,) = runs.read_json(run_dir / "history.json")
+    # val_loss is the model's loss on the first 64 validation examples (the AE's loss has no noise).
+    validation = poisoned.with_validation(0.1, 0).examples("validation", 64)
+    expected = model.loss_terms({"images": validation["images"]})["loss"].numpy().mean()
+    np.testing.assert_allclose(epoch["val_loss"], expected, rtol=1e-5)
+    # Resume rebuilds the same split from config.json; a run folder from before the field resumes on
+    # its whole train split without validation (its earlier val_* came from the test split).
+    Recording.requested.clear()
+    train.resume(run_dir, epochs=2, verbose=0)
+    assert Recording.requested == ["train", "validation"]
+    config = runs.read_json(run_dir / "config.json")
+    del config["validation_fraction"], config["validation_seed"]
+    runs.write_json(run_dir / "config.json", config)
+    Recording.requested.clear()
+    train.resume(run_dir, epochs=3, verbose=0)
+    assert Recording.requested == ["train"] and "before validation splits" in caplog.text
+    history = runs.read_json(run_dir / "history.json")
+    assert "val_loss" in history[1] and "val_loss" not in history[2]

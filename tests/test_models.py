@@ -12,7 +12,7 @@ from helpers.model_check import run_model_test
 from keras_vae import registry
 from keras_vae.entries import read_entry
 from keras_vae.errors import ConfigError
-from keras_vae.models import BetaVAE, ContractiveAE, DenoisingAE, KSparseAE, SparseAE
+from keras_vae.models import IWAE, BetaVAE, ContractiveAE, DenoisingAE, KSparseAE, SparseAE
 
 
 @pytest.mark.slow
@@ -52,6 +52,8 @@ def test_every_entry_has_tiny_test_overrides_that_apply():
         (ContractiveAE, {"projections": 0}, "projections must be an integer >= 1"),
         (ContractiveAE, {"jacobian": "closed_form", "code_activation": "relu"}, "jacobian='closed_form' needs a single dense sigmoid"),
         (ContractiveAE, {"jacobian": "magic"}, "jacobian must be one of"),
+        (IWAE, {"k": 0}, "k must be an integer >= 1 (importance samples per example), got 0"),
+        (IWAE, {"k": 2.0}, "k must be an integer >= 1"),
     ],
 )
 def test_out_of_range_hyperparameters_are_one_config_error(cls, kwargs, message):

@@ -78,15 +78,17 @@ class VAE(Autoencoder):
         return self.decode(z, **conditions)
 
     # -- evaluation ---------------------------------------------------------------------------
-    def latent_model(self):
-        """This VAE as `keras_vae.iwae` sees it: posterior, prior and likelihood of a batch (the
-        images binarized as `loss_terms` binarizes them at evaluation)."""
+    def latent_model(self, training=False, targets=False):
+        """This VAE as `keras_vae.iwae` sees it: posterior, prior and likelihood of a batch, the
+        networks run with `training`. The images are binarized as `loss_terms` binarizes them at
+        evaluation, unless `targets`: then they already are the targets (training draws them
+        once per step, so the posterior and the likelihood see the same draw)."""
 
         def evaluated(batch):
-            return {**batch, "images": self.targets(batch["images"], training=False)}
+            return batch if targets else {**batch, "images": self.targets(batch["images"], training=False)}
 
         def posterior(batch):
-            return losses.diagonal_normal(*self.encode(evaluated(batch)))
+            return losses.diagonal_normal(*self.encode(evaluated(batch), training=training))
 
         def log_likelihood(batch, z):
             samples, size = tf.shape(z)[0], tf.shape(z)[1]
@@ -98,7 +100,7 @@ class VAE(Autoencoder):
 
             batch = evaluated(batch)
             conditions = {key: repeated(value) for key, value in self.conditions(batch).items()}
-            raw = self.decoder_raw(tf.reshape(z, [-1, self.latent_dim]), conditions)
+            raw = self.decoder_raw(tf.reshape(z, [-1, self.latent_dim]), conditions, training=training)
             return -tf.reshape(self.reconstruction_nll(repeated(batch["images"]), raw), [samples, size])
 
         return iwae.LatentModel(posterior, losses.standard_normal(self.latent_dim), log_likelihood)
