@@ -341,6 +341,12 @@ def load(name, fallback=True):
         return mnist_5k()
 
 
+def offline_variant(name):
+    """`name` made from the offline digits: mnist_5k, or moving:mnist_5k for any moving:<name>
+    (what the pretrained zoo and the tests train on)."""
+    return f"moving:{OFFLINE_MNIST}" if name.startswith("moving:") else OFFLINE_MNIST
+
+
 def model_params(data):
     """The constructor arguments a dataset decides: image_shape and num_classes."""
     return {"image_shape": list(data.image_shape), "num_classes": data.num_classes}

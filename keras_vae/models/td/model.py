@@ -52,7 +52,7 @@ class TDVAE(ZooModel):
     }
 
     def __init__(self, image_shape=(28, 28, 1), belief_dim=64, state_dim=8, hidden_dim=64, hidden_sizes=(256,),
-                 max_jump=4, jump_input=True, context=10, horizon=8, **kwargs):
+                 max_jump=4, jump_input=True, context=10, horizon=8, pairs=1, **kwargs):
         super().__init__(**kwargs)
         if len(image_shape) != 3 or min(image_shape) < 1:
             raise ConfigError(f"image_shape must be [height, width, channels], got {image_shape!r}")
@@ -66,6 +66,7 @@ class TDVAE(ZooModel):
             raise ConfigError(f"jump_input must be true or false, got {jump_input!r}")
         self.jump_input = jump_input
         self.context = int_at_least("context", context, 1)
+        self.pairs = int_at_least("pairs", pairs, 1)
         self.horizon = checked("horizon", horizon, lambda v: 1 <= v <= rollouts.HORIZONS,
                                f"an integer in [1, {rollouts.HORIZONS}]", kind=int)
 
@@ -145,15 +146,20 @@ class TDVAE(ZooModel):
         return t1, jump
 
     def loss_terms(self, batch, training=False, t1=None, jump=None, eps=None):
-        """Per-example terms of the pair (t1, t1 + jump). t1, jump (int32 [B]) and eps (float32
-        [2, B, 2 * state_dim]: the noise of z_t2, then of z_t1) are drawn unless given (tests)."""
+        """Per-example terms of a pair (t1, t1 + jump), averaged over `pairs` pairs drawn per
+        sequence (one LSTM pass serves them all; pairs=1 is the paper's single pair). t1, jump
+        (int32 [B]) and eps (float32 [2, B, 2 * state_dim]: the noise of z_t2, then of z_t1)
+        are drawn unless given (tests; then pairs is 1)."""
         frames = tf.convert_to_tensor(batch["frames"])
         size, steps, s = tf.shape(frames)[0], frames.shape[1], self.state_dim
+        pairs = 1 if t1 is not None else self.pairs
         if t1 is None:
-            t1, jump = self.draw_pairs(size, steps)
+            t1, jump = self.draw_pairs(size * pairs, steps)
         if eps is None:
-            eps = self.noise.normal([2, size, 2 * s])
+            eps = self.noise.normal([2, size * pairs, 2 * s])
         b = self.beliefs(frames, training=training)
+        if pairs > 1:  # pair p of sequence i is row p * B + i
+            b, frames = tf.tile(b, [pairs, 1, 1]), tf.tile(frames, [pairs, 1, 1, 1, 1])
         b1, b2 = tf.gather(b, t1, batch_dims=1), tf.gather(b, t1 + jump, batch_dims=1)
         z_t2, p_top, p_bottom = self.sample_belief(b2, eps[0])
         q_top = layers.Gaussian(*self.smooth_top([b1, b2, z_t2]))
@@ -169,7 +175,8 @@ class TDVAE(ZooModel):
             "transition": -(t_top.log_prob(z_t2[:, :s]) + t_bottom.log_prob(z_t2[:, s:])),
             "belief": p_top.log_prob(z_t2[:, :s]) + p_bottom.log_prob(z_t2[:, s:]),
         }
-        return {"loss": tf.add_n(list(terms.values())), **terms}
+        terms = {"loss": tf.add_n(list(terms.values())), **terms}
+        return {name: tf.reduce_mean(tf.reshape(value, [pairs, size]), 0) for name, value in terms.items()}
 
     # -- rollouts, evaluation, export --------------------------------------------------------
     def rollout(self, observed, steps, eps=None):
@@ -207,7 +214,11 @@ class TDVAE(ZooModel):
         return {"likelihood": "bernoulli",
                 "binarization": "none: Bernoulli cross-entropy of grey levels in [0, 1], not a normalized density",
                 "units": f"{NATS} (a pair of frames); mse, bce: per pixel of the predicted frames",
-                "context_frames": self.context, "horizon": self.horizon}
+                "rollouts": f"from the belief after the first {self.context} frames of each test sequence, "
+                            f"{self.horizon} one-frame jumps, one sampled path per sequence"}
+
+    def card_table(self, metrics):
+        return rollouts.table(metrics, self.horizon)
 
     def export_parts(self):
         s = 2 * self.state_dim
@@ -217,16 +228,16 @@ class TDVAE(ZooModel):
 
         def belief(frames, noise):
             b = self.beliefs(frames)[:, -1]
-            return {"belief": b, "state": self.sample_belief(b, noise)[0]}
+            return {"belief": b, "state": self.sample_belief(b, tf.convert_to_tensor(noise))[0]}
 
         def rollout_step(state, noise, skip=None):
-            z = self.step(state, noise, 1 if skip is None else skip + 1)
-            return {"state": z, "frame": self.decode(z)}
+            z = self.step(tf.convert_to_tensor(state), tf.convert_to_tensor(noise), 1 if skip is None else skip + 1)
+            return {"next_state": z, "frame": self.decode(z)}
 
         return [
             Part("belief", belief, (TensorInput("frames", (self.context, *self.image_shape), values="unit"),
                                     TensorInput("noise", (s,))),
                  {"belief": (self.belief_dim,), "state": (s,)}, self, metadata),
             Part("rollout_step", rollout_step, (TensorInput("state", (s,)), TensorInput("noise", (s,)), *jump),
-                 {"state": (s,), "frame": self.image_shape}, self, metadata),
+                 {"next_state": (s,), "frame": self.image_shape}, self, metadata),
         ]

@@ -69,3 +69,13 @@ def errors(truth, observed, rollout):
         for h in range(horizon):
             out[f"{prefix}mse_h{h + 1}"], out[f"{prefix}bce_h{h + 1}"] = mse[:, h], bce[:, h]
     return out
+
+
+def table(metrics, horizon):
+    """Markdown: per-pixel MSE (and BCE) per horizon of the rollouts and both baselines."""
+    rows = ["| frames ahead | rollout MSE | repeat last frame MSE | constant velocity MSE | rollout BCE | repeat BCE | velocity BCE |",
+            "|---|---|---|---|---|---|---|"]
+    for h in range(1, horizon + 1):
+        values = [metrics[f"{p}{e}_h{h}"] for e in ("mse", "bce") for p in PREDICTORS]
+        rows.append(f"| {h} | " + " | ".join(f"{v:.4f}" for v in values) + " |")
+    return "\n".join(rows)
