@@ -170,3 +170,39 @@ def test_rollouts_are_repeatable_and_sampling_needs_observed_frames(tmp_path):
 def test_bad_hyperparameters_are_one_config_error(kwargs, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         TDVAE(**{**SMALL, **kwargs})
+
+
+def test_the_onnx_rollout_example_needs_no_tensorflow_and_rolls_out_like_keras(tmp_path):
+    """export/onnx/rollout.py in a fresh process chains the exported belief and rollout_step
+    parts; its frames are Keras's rollout with the same noise draws."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from keras_vae import runs
+    from keras_vae.export import export_run
+
+    model = TDVAE(**SMALL)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    runs.write_json(run_dir / runs.CONFIG, {"entry": "td_vae", "class": "TDVAE", "params": model.get_config(),
+                                            "dataset": "moving:mnist_5k"})
+    runs.save_model(model, run_dir / runs.MODEL, include_optimizer=False)
+    artifacts = {a.model_name: a.folder / "model.onnx" for a in export_run(run_dir, "onnx", "all", tmp_path / "out")}
+    frames = np.random.default_rng(0).uniform(size=(3, 4, 6, 5, 1)).astype(np.float32)
+    np.save(tmp_path / "frames.npy", frames)
+    script = Path(__file__).parents[1] / "export" / "onnx" / "rollout.py"
+    code = ("import json, runpy, sys; consumer = runpy.run_path(sys.argv[1]); consumer['main'](sys.argv[2:]); "
+            "print(json.dumps(sorted(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code, str(script), str(artifacts["td_vae_belief"]),
+                             str(artifacts["td_vae_rollout_step"]), "frames.npy", "--steps", "4", "--seed", "3",
+                             "--out", "rollouts.png"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    modules = json.loads(result.stdout.strip().splitlines()[-1])
+    assert not [m for m in modules if m.split(".")[0] in ("tensorflow", "keras", "keras_vae", "tf2onnx")]
+    assert (tmp_path / "rollouts.png").is_file()
+    rng = np.random.default_rng(3)  # the example's draws: the belief's noise, then one per step
+    eps = np.stack([rng.standard_normal((3, 4)).astype(np.float32) for _ in range(5)])
+    expected = model.rollout(frames[:, :3], 4, eps).numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "rollouts.npy"), expected, atol=1e-5)

@@ -33,6 +33,8 @@ from keras_vae.models.contract import NATS, Part, TensorInput, Term
 from keras_vae.models.td import layers, rollouts
 from keras_vae.registry import register_model
 
+# Static Python (loops over a known number of frames): autograph would only slow the tracing.
+plain_python = tf.autograph.experimental.do_not_convert
 int_at_least = lambda name, value, low: checked(name, value, lambda v: v >= low, f"an integer >= {low}", kind=int)  # noqa: E731
 
 
@@ -92,6 +94,7 @@ class TDVAE(ZooModel):
         self.decoder = layers.frame_decoder(2 * s, self.hidden_sizes, self.image_shape)
 
     # -- the networks as distributions -------------------------------------------------------
+    @plain_python
     def beliefs(self, frames, training=False):
         """b_1..b_T [B, T, belief_dim]: the LSTM over the encoded frames (T static)."""
         frames = tf.convert_to_tensor(frames)
@@ -145,6 +148,7 @@ class TDVAE(ZooModel):
         t1 = tf.cast(tf.floor(u[1] * tf.cast(steps - jump, tf.float32)), tf.int32)
         return t1, jump
 
+    @plain_python
     def loss_terms(self, batch, training=False, t1=None, jump=None, eps=None):
         """Per-example terms of a pair (t1, t1 + jump), averaged over `pairs` pairs drawn per
         sequence (one LSTM pass serves them all; pairs=1 is the paper's single pair). t1, jump
@@ -179,6 +183,7 @@ class TDVAE(ZooModel):
         return {name: tf.reduce_mean(tf.reshape(value, [pairs, size]), 0) for name, value in terms.items()}
 
     # -- rollouts, evaluation, export --------------------------------------------------------
+    @plain_python
     def rollout(self, observed, steps, eps=None):
         """Frames [B, steps, H, W, C] (decoder means) after observing `observed` [B, k, H, W, C]:
         z ~ p_B(z | b_k), then `steps` one-frame jumps of p_T. eps: [steps + 1, B, 2 * state_dim]."""
