@@ -48,14 +48,16 @@ class Gaussian:
 
     @property
     def distribution(self):
-        return tfd.MultivariateNormalDiag(loc=self.mean, scale_diag=tf.exp(0.5 * self.log_var))
+        """Independent normals per dimension (cheaper to trace than MultivariateNormalDiag, the
+        same density); log_prob and KL sum over the state's dimensions."""
+        return tfd.Normal(loc=self.mean, scale=tf.exp(0.5 * self.log_var))
 
     def sample(self, eps):
         """mean + sigma * eps: differentiable in mean and log_var."""
         return self.mean + tf.exp(0.5 * self.log_var) * eps
 
     def log_prob(self, z):
-        return self.distribution.log_prob(z)
+        return tf.reduce_sum(self.distribution.log_prob(z), -1)
 
     def kl(self, other):
-        return tfd.kl_divergence(self.distribution, other.distribution)
+        return tf.reduce_sum(tfd.kl_divergence(self.distribution, other.distribution), -1)
