@@ -12,6 +12,7 @@ import pytest
 from keras_vae import data, evaluate, figures, sequences
 from keras_vae.errors import ConfigError, UserError
 from keras_vae.models import TDVAE
+from keras_vae.optimizers import FusedAdam
 
 SMALL = dict(image_shape=(6, 5, 1), belief_dim=5, state_dim=2, hidden_dim=4, hidden_sizes=[7], max_jump=3,
              context=3, horizon=2, seed=0)
@@ -132,7 +133,7 @@ def test_a_briefly_trained_rollout_beats_repeating_the_last_frame():
     toys = toy_sequences()
     model = TDVAE(image_shape=(6, 6, 1), belief_dim=16, state_dim=4, hidden_dim=16, hidden_sizes=[32],
                   max_jump=2, context=4, horizon=3, seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), steps_per_execution=25)
+    model.compile(optimizer=FusedAdam(1e-2), steps_per_execution=25)
     model.fit(toys.batches("train", 32, shuffle=True, seed=0).repeat(), steps_per_epoch=100, epochs=1, verbose=0)
     metrics = evaluate.evaluate_model(model, toys.examples("test"), batch_size=100, k=0)
     for h in range(1, 4):  # repeating the last frame misses two columns: MSE 2/6
@@ -206,3 +207,21 @@ def test_the_onnx_rollout_example_needs_no_tensorflow_and_rolls_out_like_keras(t
     eps = np.stack([rng.standard_normal((3, 4)).astype(np.float32) for _ in range(5)])
     expected = model.rollout(frames[:, :3], 4, eps).numpy()
     np.testing.assert_allclose(np.load(tmp_path / "rollouts.npy"), expected, atol=1e-5)
+
+
+def test_the_cli_rolls_out_evaluates_and_lists_the_shipped_td_vae(cli, tmp_path, monkeypatch, mnist_5k):
+    """`sample td_vae` draws rollouts of test sequences (PNG and GIF), `evaluate` reports the
+    rollouts beside both baselines, `list` shows them; nothing is written into the zoo."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(data, "mnist_5k", lambda: mnist_5k)  # loaded once per session
+    code, out, err = cli("sample", "td_vae", "--n", "3", "--seed", "1")
+    assert code == 0, err
+    written = tmp_path / "runs" / "td_vae" / "pretrained"
+    assert (written / "rollouts.png").is_file() and (written / "rollouts.gif").is_file()
+    code, _, err = cli("sample", "td_vae", "--n", "3")
+    assert code == 2 and "rollouts.png exists; pass --overwrite" in err
+    code, out, err = cli("evaluate", "td_vae", "--limit", "16", "--batch-size", "16")
+    assert code == 0, err
+    assert "repeat_mse_h8" in out and "velocity_bce_h1" in out and "rollouts: from the belief" in out
+    code, out, err = cli("list")
+    assert code == 0 and "rollout MSE 1 / 8 ahead" in out
