@@ -213,7 +213,16 @@ class TDVAE(ZooModel):
         frames = tf.convert_to_tensor(batch["frames"])
         observed = frames[:, : self.context]
         truth = frames[:, self.context : self.context + self.horizon]
-        return rollouts.errors(truth, observed, self.rollout(observed, self.horizon))
+        return rollouts.errors(truth, observed, self.graph_rollout(observed))
+
+    @property
+    def graph_rollout(self):
+        """`rollout(observed, horizon)` as a tf.function (traced once; eager runs its many small
+        ops one by one), drawing from the model's noise stream like the eager one."""
+        if getattr(self, "_graph_rollout", None) is None:
+            self._graph_rollout = tf.function(lambda observed: self.rollout(observed, self.horizon),
+                                              reduce_retracing=True)
+        return self._graph_rollout
 
     def evaluation_header(self):
         return {"likelihood": "bernoulli",
