@@ -143,11 +143,12 @@ def rollouts(model, examples, path, seed, **_):
     frames = frames[evenly_spaced(len(frames), ROLLOUTS)]
     k, steps = model.context, model.horizon
     predicted = model.sample(len(frames), seed=seed, frames=frames[:, :k]).numpy()
-    seen = frames[:, k - OBSERVED_SHOWN : k]
+    shown_seen = min(OBSERVED_SHOWN, k)
+    seen = frames[:, k - shown_seen : k]
     rows = np.stack([np.concatenate([seen, frames[:, k : k + steps]], 1), np.concatenate([seen, predicted], 1)], 1)
     title = (f"Rollouts after {k} observed frames: truth (top) and rollout (bottom) row pairs; "
-             f"{OBSERVED_SHOWN} observed columns, then 1..{steps} frames ahead")
-    columns = OBSERVED_SHOWN + steps
+             f"{shown_seen} observed columns, then 1..{steps} frames ahead")
+    columns = shown_seen + steps
     written = plots.save_titled_grid(rows.reshape(-1, *frames.shape[2:]), path, title, columns=columns)
     shown = min(ANIMATED, len(frames))  # GIF: truth (top row) and rollout (bottom row) over time
     movie = [np.concatenate([frames[:shown, t], frames[:shown, t] if t < k else predicted[:shown, t - k]])
