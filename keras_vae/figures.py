@@ -11,6 +11,8 @@ manifold          2-D latent space: decoder means over a grid of N(0, 1) quantil
 latent_space      the test set's codes coloured by label (latent_scatter.png, <= 2-D), or a 2-D
                   PCA of them (latent_pca.png)
 interpolation     decoded straight lines in latent space between pairs of test images
+rollouts          sequence models: true frames above the model's rollouts from the last observed
+                  frames (rollouts.png), and the same as an animated GIF (rollouts.gif)
 training_curves   the run's per-epoch history (every run that has one)
 """
 
@@ -144,6 +146,30 @@ def interpolation(model, examples, path, **_):
     return plots.save_titled_grid(rows.reshape(-1, *model.image_shape), path, title, columns=STEPS + 2)
 
 
+ROLLOUTS, OBSERVED_SHOWN, ANIMATED = 6, 3, 4  # sequences drawn, observed frames shown, sequences in the GIF
+
+
+def rollouts(model, examples, path, seed, **_):
+    """Pairs of rows: a test sequence's true frames, then the model's rollout (model.sample with
+    the observed frames); the first columns are the last observed frames. Also path.gif."""
+    frames = examples["frames"]
+    frames = frames[evenly_spaced(len(frames), ROLLOUTS)]
+    k, steps = model.context, model.horizon
+    predicted = model.sample(len(frames), seed=seed, frames=frames[:, :k]).numpy()
+    shown_seen = min(OBSERVED_SHOWN, k)
+    seen = frames[:, k - shown_seen : k]
+    rows = np.stack([np.concatenate([seen, frames[:, k : k + steps]], 1), np.concatenate([seen, predicted], 1)], 1)
+    title = (f"Rollouts after {k} observed frames: truth (top) and rollout (bottom) row pairs; "
+             f"{shown_seen} observed columns, then 1..{steps} frames ahead")
+    columns = shown_seen + steps
+    written = plots.save_titled_grid(rows.reshape(-1, *frames.shape[2:]), path, title, columns=columns)
+    shown = min(ANIMATED, len(frames))  # GIF: truth (top row) and rollout (bottom row) over time
+    movie = [np.concatenate([frames[:shown, t], frames[:shown, t] if t < k else predicted[:shown, t - k]])
+             for t in range(k + steps)]
+    plots.save_gif(movie, path.with_suffix(".gif"), columns=shown)
+    return written
+
+
 DRAWERS = {
     "reconstructions": reconstructions,
     "denoising": denoising,
@@ -153,6 +179,7 @@ DRAWERS = {
     "manifold": manifold,
     "latent_space": latent_space,
     "interpolation": interpolation,
+    "rollouts": rollouts,
 }
 
 

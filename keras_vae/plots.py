@@ -147,3 +147,18 @@ def save_bars(values, path, title, xlabel, ylabel):
         if name is not None:
             ax.set_title(name, fontsize=9)
     return _save(fig, path)
+
+
+def save_gif(pictures, path, columns, seconds_per_frame=0.25, scale=None):
+    """An animated GIF: picture i [N, H, W, C] in [0, 1] is frame i, a grid of `columns` (looping)."""
+    from PIL import Image
+
+    scale = scale or default_scale(np.shape(pictures[0])[1])
+    frames = []
+    for images in pictures:
+        canvas = (grid(images, columns) * 255).round().astype(np.uint8).repeat(scale, 0).repeat(scale, 1)
+        frames.append(Image.fromarray(canvas[..., 0] if canvas.shape[-1] == 1 else canvas[..., :3]))
+    with runs.atomic(path) as tmp:
+        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:],
+                       duration=int(seconds_per_frame * 1000), loop=0)
+    return path

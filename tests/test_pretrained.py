@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from keras_vae import evaluate, registry, runs, zoo
+from keras_vae import evaluate, registry, runs, sequences, zoo
+from keras_vae.data import offline_variant
 
 ENTRIES = registry.entry_names()
 # Re-evaluation repeats the shipped numbers: the same weights, test split, batch size and noise
@@ -31,8 +32,9 @@ def test_shipped_metrics_reproduce_on_the_test_split(entry, mnist_5k):
     folder = runs.pretrained_dir(entry)
     shipped = runs.read_json(folder / evaluate.METRICS)
     config = runs.read_config(folder)
-    assert shipped["dataset"] == config["dataset"] == "mnist_5k"
-    again = evaluate.evaluate_model(zoo.load(entry), mnist_5k.examples("test"), config["batch_size"], k=0, seed=0)
+    assert shipped["dataset"] == config["dataset"] == offline_variant(registry.load_entry(entry)["dataset"])
+    test_data = sequences.moving(mnist_5k) if config["dataset"].startswith(sequences.PREFIX) else mnist_5k
+    again = evaluate.evaluate_model(zoo.load(entry), test_data.examples("test"), config["batch_size"], k=0, seed=0)
     compared = [name for name, value in again.items() if isinstance(value, float)]
     assert "bce" in compared and "mse" in compared
     for name in compared:

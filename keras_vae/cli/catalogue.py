@@ -18,6 +18,11 @@ def shipped(metrics):
             parts.append(f"IWAE (k = {metrics['iwae_k']}) {metrics['iwae']:.1f}")
         if "active_units" in metrics:
             parts.append(f"{metrics['active_units']}/{metrics['latent_dim']} active units")
+    elif "repeat_mse_h1" in metrics:  # a sequence model's rollouts beside repeating the last frame
+        last = max(int(name[len("mse_h"):]) for name in metrics if name.startswith("mse_h"))
+        parts = [f"pair loss {metrics['loss']:.1f}",
+                 f"rollout MSE 1 / {last} ahead {metrics['mse_h1']:.4f} / {metrics[f'mse_h{last}']:.4f} (repeating "
+                 f"the last frame {metrics['repeat_mse_h1']:.4f} / {metrics[f'repeat_mse_h{last}']:.4f})"]
     else:
         parts = [f"BCE {metrics['bce']:.1f}", f"MSE {metrics['mse']:.4f}"]
     return f"{metrics['dataset']}: " + ", ".join(parts)

@@ -35,6 +35,8 @@ def format_metrics(metrics):
         if name == "kl_per_dim":
             lines.append("  kl per latent dimension:")
             lines += ["   " + " ".join(f"{v:7.3f}" for v in value[i : i + 10]) for i in range(0, len(value), 10)]
+        elif isinstance(value, str):  # a model's own header line (td_vae: how rollouts are made)
+            lines.append(f"  {name}: {value}")
         elif name == "active_units":
             lines.append(f"  {name:<16} {value:12d}  # of {metrics['latent_dim']}")
         elif isinstance(value, list):  # per-dimension or per-code values: in metrics.json only

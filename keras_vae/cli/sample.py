@@ -1,4 +1,6 @@
-"""`sample RUN_DIR`: a titled PNG grid of new images drawn from the model's prior."""
+"""`sample RUN_DIR`: a titled PNG grid of new images drawn from the model's prior; for a model
+that samples from observed examples (`model.sample_figure`, td_vae's rollouts), that figure
+drawn from n test examples of the run's dataset."""
 
 from keras_vae.cli.numbers import AT_LEAST_1, add_seed
 from keras_vae.errors import UserError
@@ -24,6 +26,8 @@ def run(args):
     out = runs.output_dir(args.run_dir, args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, not a folder")
+    if model.sample_figure:
+        return sample_figure(model, args, out)
     images = model.sample(args.n, seed=args.seed, **conditions).numpy()  # refuses what the model cannot do
     path = out / ("samples.png" if args.label is None else f"samples_label{args.label}.png")
     if path.exists() and not args.overwrite:
@@ -33,3 +37,20 @@ def run(args):
     title = f"{args.n} samples of {runs.read_config(args.run_dir).get('entry', out.name)} from its prior (seed {args.seed}{given})"
     plots.save_titled_grid(images, path, title, columns=min(args.n, 8))
     print(f"wrote {path}")
+
+
+def sample_figure(model, args, out):
+    """The model's sample figure (rollouts.png and .gif) from the first n test examples."""
+    from keras_vae import data, figures, runs
+
+    if args.label is not None:
+        raise UserError(f"{type(model).__name__} takes no --label")
+    path = out / figures.figure_file(model.sample_figure, model)
+    if path.exists() and not args.overwrite:
+        raise UserError(f"{path} exists; pass --overwrite to replace it")
+    dataset = data.load(runs.read_config(args.run_dir)["dataset"])
+    dataset.check_fits(model)
+    out.mkdir(parents=True, exist_ok=True)
+    written = figures.draw(model.sample_figure, model, out, dataset.examples("test", args.n), seed=args.seed)
+    for extra in sorted(out.glob(f"{written.stem}.*")):
+        print(f"wrote {extra}")

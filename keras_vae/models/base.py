@@ -10,6 +10,8 @@ and declares what the rest of the package asks of it (see `keras_vae.models.cont
     loss_names        the per-example terms it logs, "loss" (the objective) first
     term_docs         name -> Term(units, description) for every logged or evaluated term
     figures           names of the figures `keras_vae.figures` draws for it
+    sample_figure     None: `sample` writes a grid of `sample(n)`; or the name of a figure that
+                      `sample` draws from n test examples instead (td_vae: "rollouts")
     bound             "iwae" when `latent_model()` supports the importance-weighted bound, else None
     artifacts         what a run folder holds for it: "model" first, then any later training
                       stage ("prior"), each its own ZooModel trained on the frozen model's outputs
@@ -74,6 +76,7 @@ class ZooModel(keras.Model, metaclass=BuildAfterInit):
     loss_names = ("loss",)
     term_docs = {"loss": Term(NATS, "the training objective")}
     figures = ()
+    sample_figure = None
     bound = None
     artifacts = ("model",)
 
@@ -117,6 +120,10 @@ class ZooModel(keras.Model, metaclass=BuildAfterInit):
         return {"units": NATS}
 
     prior_description = "the model's prior"  # what `sample` draws, for figure titles
+
+    def card_table(self, metrics):
+        """Markdown the model card shows above the metrics table (its own view of `metrics`), or ''."""
+        return ""
 
     def sample(self, n, seed=None, **conditions):
         """n new examples from the model's prior; the same seed gives the same examples."""
