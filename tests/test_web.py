@@ -121,19 +121,23 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def page(browser, served):
-    """The page as served, its decoder loaded; fails on any uncaught script error."""
-    context = browser.new_context(viewport={"width": 1100, "height": 720})
+def open_page(browser, url, height=720):
+    """The page at `url`, its decoder loaded; fails on any uncaught script error."""
+    context = browser.new_context(viewport={"width": 1100, "height": height})
     page = context.new_page()
     page.set_default_timeout(20_000)
     errors = []
     page.on("pageerror", lambda error: errors.append(error))
-    page.goto(served[0])
+    page.goto(url)
     page.wait_for_function("document.body.dataset.state !== 'loading'")
     yield page
     context.close()
     assert not errors, errors
+
+
+@pytest.fixture
+def page(browser, served):
+    yield from open_page(browser, served[0])
 
 
 def settled(page):
@@ -561,16 +565,7 @@ def vq_served(tmp_path_factory):
 
 @pytest.fixture
 def vq_page(browser, vq_served):
-    context = browser.new_context(viewport={"width": 1100, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    errors = []
-    page.on("pageerror", lambda error: errors.append(error))
-    page.goto(vq_served["url"])
-    page.wait_for_function("document.body.dataset.state !== 'loading'")
-    yield page
-    context.close()
-    assert not errors, errors
+    yield from open_page(browser, vq_served["url"], height=900)
 
 
 MASK32 = 0xFFFFFFFF

@@ -114,6 +114,16 @@ function checkMetadata(props, name) {
 }
 
 // An onnxruntime-web tensor of `values` (numbers) as float32, int32 or int64.
+/** An onnxruntime-web session of the ONNX file `buffer`, or a readable PageError. */
+export async function loadSession(buffer, name) {
+  const ort = await runtime();
+  try {
+    return await ort.InferenceSession.create(new Uint8Array(buffer), { executionProviders: ["wasm"] });
+  } catch (error) {
+    throw new PageError(`onnxruntime-web could not load ${name}: ${error.message}`);
+  }
+}
+
 export function tensor(ort, dtype, values, dims) {
   const data = dtype === "int64" ? BigInt64Array.from(values, BigInt)
     : dtype === "int32" ? Int32Array.from(values) : Float32Array.from(values);
@@ -130,20 +140,14 @@ export class Decoder {
       throw new PageError(`${name} is not an ONNX model file (${error.message}).`);
     }
     const meta = checkMetadata(props, name);
-    const ort = await runtime();
-    let session;
-    try {
-      session = await ort.InferenceSession.create(new Uint8Array(buffer), { executionProviders: ["wasm"] });
-    } catch (error) {
-      throw new PageError(`onnxruntime-web could not load ${name}: ${error.message}`);
-    }
+    const session = await loadSession(buffer, name);
     const declared = meta.inputs.map((i) => i.name);
     const sameInputs = declared.length === session.inputNames.length && declared.every((n) => session.inputNames.includes(n));
     if (!sameInputs || !session.outputNames.includes("images")) {
       throw new PageError(`${name} does not have the decoder interface its keras_vae metadata declares, ` +
         `${declared.join(", ")} -> images (it has ${session.inputNames.join(", ")} -> ${session.outputNames.join(", ")}).`);
     }
-    return new Decoder(ort, session, meta, name);
+    return new Decoder(await runtime(), session, meta, name);
   }
 
   constructor(ort, session, meta, name) {

@@ -1,7 +1,7 @@
 // A keras_vae ONNX prior over a decoder's grid of codes (a VQ-VAE's PixelCNN) in onnxruntime-web.
 // One call gives the logits of every position; the autoregressive loop is ours: position by
 // position in raster order, with the sampling rule the export declares.
-import { declaredInputs, PageError, parse, runtime, shapeText, tensor } from "./decoder.js";
+import { declaredInputs, loadSession, PageError, parse, runtime, shapeText, tensor } from "./decoder.js";
 import { readMetadata } from "./onnx-metadata.js";
 
 const EXPORT_HINT = "Export both parts with: python -m keras_vae.zoo export RUN_DIR --format onnx --part all";
@@ -63,18 +63,12 @@ export class Prior {
     const inputs = declaredInputs(props, name);
     const why = mismatch(props, inputs, decoder.meta.latent);
     if (why) throw new PageError(`${name} cannot sample codes for the decoder ${decoder.name}: ${why}.\n${EXPORT_HINT}`);
-    const ort = await runtime();
-    let session;
-    try {
-      session = await ort.InferenceSession.create(new Uint8Array(buffer), { executionProviders: ["wasm"] });
-    } catch (error) {
-      throw new PageError(`onnxruntime-web could not load ${name}: ${error.message}`);
-    }
+    const session = await loadSession(buffer, name);
     if (session.inputNames.join() !== inputs[0].name || !session.outputNames.includes("logits")) {
       throw new PageError(`${name} does not have the prior interface its keras_vae metadata declares, ` +
         `${inputs[0].name} -> logits (it has ${session.inputNames.join(", ")} -> ${session.outputNames.join(", ")}).`);
     }
-    return new Prior(ort, session, { ...props, input: inputs[0], grid: parse(props, "grid_shape", name) }, name);
+    return new Prior(await runtime(), session, { ...props, input: inputs[0], grid: parse(props, "grid_shape", name) }, name);
   }
 
   constructor(ort, session, meta, name) {
