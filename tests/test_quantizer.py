@@ -9,6 +9,12 @@ import tensorflow as tf
 from keras_vae.models.vq.quantizer import VectorQuantizer, code_statistics
 
 
+@pytest.fixture(autouse=True)
+def seeded():
+    """Every test starts from the same weights (random inits otherwise vary between runs)."""
+    keras.utils.set_random_seed(0)
+
+
 def nearest(z, codebook):
     """NumPy reference: codes and code vectors of z [..., D] by squared distance, in float64."""
     z, codebook = np.asarray(z, np.float64), np.asarray(codebook, np.float64)
