@@ -9,7 +9,6 @@ check it; a zoo model with `bound = "iwae"` gives its own through `latent_model(
 
 import dataclasses
 import functools
-import math
 from typing import Callable
 
 import tensorflow as tf
