@@ -194,10 +194,11 @@ def figure_file(name, model):
     return {"denoising": "reconstructions.png"}.get(name, f"{name}.png")
 
 
-def draw(name, model, out, examples=None, seed=0):
-    """Draw figure `name` of `model` into `out`; returns the path written."""
+def draw(name, model, out, examples=None, seed=0, prefix=""):
+    """Draw figure `name` of `model` into `out` (its file named with `prefix`: `sample` writes
+    samples_rollouts.png beside plot's rollouts.png); returns the path written."""
     with seeded_noise(model, seed):  # corruption and samples repeat
-        return DRAWERS[name](model=model, examples=examples, path=out / figure_file(name, model), seed=seed)
+        return DRAWERS[name](model=model, examples=examples, path=out / f"{prefix}{figure_file(name, model)}", seed=seed)
 
 
 def check_no_earlier_plot(out, files, overwrite):

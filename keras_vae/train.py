@@ -244,9 +244,10 @@ def fit_stage(model, stage, data, config, run_dir, strategy, verbose="auto", cal
     return stage_model
 
 
-def check_stage(model, stage):
-    if stage is not None and stage not in model.artifacts:
-        raise UserError(f"{type(model).__name__} has no stage {stage!r}; its stages: {', '.join(model.artifacts)}")
+def check_stage(cls, stage):
+    """`stage`, if model class `cls` declares it (None: every stage)."""
+    if stage is not None and stage not in cls.artifacts:
+        raise UserError(f"{cls.__name__} has no stage {stage!r}; its stages: {', '.join(cls.artifacts)}")
     return stage
 
 
@@ -285,9 +286,9 @@ def train(entry, overrides=None, run_dir=None, seed=None, overwrite=False, verbo
     `limit` keeps the first N examples of each split (quick checks and tests); it is recorded in
     config.json with every other setting, so `resume` trains on the same images.
     """
-    if stage not in (None, "model"):
-        raise UserError(f"a new run starts with its model: --stage {stage} continues a run (--resume RUN_DIR)")
     config = registry.resolve(entry, overrides)
+    if check_stage(registry.model_class(config["class"]), stage) not in (None, "model"):
+        raise UserError(f"a new run starts with its model: --stage {stage} continues a run (--resume RUN_DIR)")
     config["limit"] = check_limit(limit)
     config["description"] = run_description(entry, config)
     run_dir = Path(run_dir or default_run_dir(entry))
@@ -337,7 +338,9 @@ def resume(run_dir, epochs=None, verbose="auto", limit=None, callbacks=(), stage
         unfinished = [s for s in artifacts if runs.epochs_done(runs.stage_dir(run_dir, s)) < registry.stage_config(config, s)["epochs"]]
         if not unfinished and epochs is None:
             done = runs.epochs_done(run_dir)
-            raise UserError(f"{run_dir} already has {done} of {config['epochs']} epochs; pass a larger --epochs")
+            later = (f" (the model's; a later stage trains on with --stage {artifacts[-1]} --epochs N)"
+                     if len(artifacts) > 1 else "")
+            raise UserError(f"{run_dir} already has {done} of {config['epochs']} epochs; pass a larger --epochs{later}")
         stage = unfinished[0] if unfinished and epochs is None else "model"
     if epochs is not None:
         (config if stage == "model" else config["stages"][stage])["epochs"] = epochs

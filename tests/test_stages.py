@@ -42,8 +42,10 @@ def test_the_prior_trains_alone_resumes_and_never_goes_stale(model_only):
     assert runs.read_json(run_dir / runs.STATE) == {"epoch": 1}  # the model was not touched
 
     # Nothing left to do, unless the prior is given more epochs: it continues where it stopped.
-    with pytest.raises(UserError, match="already has 1 of 1 epochs"):
+    with pytest.raises(UserError, match="already has 1 of 1 epochs.*--stage prior --epochs N"):
         train.resume(run_dir, verbose=0)
+    with pytest.raises(UserError, match="VQVAE has no stage 'nonsense'; its stages: model, prior"):
+        train.resume(run_dir, stage="nonsense", verbose=0)
     model_bytes = (run_dir / runs.MODEL).read_bytes()
     train.resume(run_dir, stage="prior", epochs=2, verbose=0)
     history = runs.read_json(prior_dir / runs.HISTORY)
@@ -62,5 +64,7 @@ def test_stage_settings_and_names_are_checked(cli, tmp_path):
     code, _, err = cli("train", "vq_vae", "--set", "prior.batchsize=8", "--out", tmp_path / "b")
     assert code == 2 and "unknown setting 'prior.batchsize'" in err and "prior.batch_size" in err
     code, _, err = cli("train", "conv_vae", "--stage", "prior", "--out", tmp_path / "c")
+    assert code == 2 and err == "error: VAE has no stage 'prior'; its stages: model\n"
+    code, _, err = cli("train", "vq_vae", "--stage", "prior", "--out", tmp_path / "d")
     assert code == 2 and "--stage prior continues a run" in err
     assert not any(tmp_path.iterdir())

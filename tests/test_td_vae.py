@@ -220,9 +220,10 @@ def test_the_cli_rolls_out_and_lists_the_shipped_td_vae(cli, tmp_path, monkeypat
     code, out, err = cli("sample", "td_vae", "--n", "3", "--seed", "1")
     assert code == 0, err
     written = tmp_path / "runs" / "td_vae" / "pretrained"
-    assert (written / "rollouts.png").is_file() and (written / "rollouts.gif").is_file()
+    assert (written / "samples_rollouts.png").is_file() and (written / "samples_rollouts.gif").is_file()
+    assert not (written / "rollouts.png").exists()  # plot's file: `plot` then `sample` both work
     code, _, err = cli("sample", "td_vae", "--n", "3")
-    assert code == 2 and "rollouts.png exists; pass --overwrite" in err
+    assert code == 2 and "samples_rollouts.png exists; pass --overwrite" in err
     shipped = runs.read_json(runs.pretrained_dir("td_vae") / evaluate.METRICS)  # as `evaluate` prints it
     table = format_metrics(shipped)
     assert "repeat_mse_h8" in table and "velocity_bce_h1" in table and "rollouts: from the belief" in table

@@ -39,18 +39,22 @@ def run(args):
     print(f"wrote {path}")
 
 
+PREFIX = "samples_"  # `plot` writes the figure without it: neither overwrites the other
+
+
 def sample_figure(model, args, out):
-    """The model's sample figure (rollouts.png and .gif) from the first n test examples."""
+    """The model's sample figure (samples_rollouts.png and .gif) from the first n test examples."""
     from keras_vae import data, figures, runs
 
     if args.label is not None:
         raise UserError(f"{type(model).__name__} takes no --label")
-    path = out / figures.figure_file(model.sample_figure, model)
+    path = out / f"{PREFIX}{figures.figure_file(model.sample_figure, model)}"
     if path.exists() and not args.overwrite:
         raise UserError(f"{path} exists; pass --overwrite to replace it")
     dataset = data.load(runs.read_config(args.run_dir)["dataset"])
     dataset.check_fits(model)
     out.mkdir(parents=True, exist_ok=True)
-    written = figures.draw(model.sample_figure, model, out, dataset.examples("test", args.n), seed=args.seed)
+    written = figures.draw(model.sample_figure, model, out, dataset.examples("test", args.n), seed=args.seed,
+                           prefix=PREFIX)
     for extra in sorted(out.glob(f"{written.stem}.*")):
         print(f"wrote {extra}")
