@@ -191,6 +191,13 @@ def stage_dir(run_dir, stage):
     return Path(run_dir) if stage == "model" else Path(run_dir) / stage
 
 
+def stage_file(run_dir, stage):
+    """The saved model of a later stage of the run: its final model, else its last checkpoint;
+    None if the run has not trained it."""
+    folder = stage_dir(run_dir, stage)
+    return next((folder / name for name in (MODEL, CHECKPOINT) if (folder / name).is_file()), None)
+
+
 def epochs_done(folder):
     """Epochs finished in a run or stage folder (0 before the first checkpoint)."""
     return read_json(Path(folder) / STATE)["epoch"] if (Path(folder) / STATE).is_file() else 0
@@ -202,8 +209,6 @@ def load_run_model(run_dir):
     run_dir = check_run_dir(run_dir)
     model = load_model(model_file(run_dir))
     for stage in model.artifacts[1:]:
-        for name in (MODEL, CHECKPOINT):
-            if (stage_dir(run_dir, stage) / name).is_file():
-                model.attach(stage, load_model(stage_dir(run_dir, stage) / name))
-                break
+        if (path := stage_file(run_dir, stage)) is not None:
+            model.attach(stage, load_model(path))
     return model

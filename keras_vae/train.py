@@ -178,6 +178,7 @@ def fit_batches(model, train_batches, validation, config, folder, initial_epoch,
     """Fit `model` on dict batches up to config["epochs"], checkpointing every epoch in `folder`
     (a run folder, or a stage's sub-folder), and save its final model there."""
     folder = Path(folder)
+    run_dir = folder if stage == "model" else folder.parent  # what the user resumes
     train_batches, steps = feed(model, train_batches)
     try:
         model.fit(
@@ -190,7 +191,7 @@ def fit_batches(model, train_batches, validation, config, folder, initial_epoch,
                 *callbacks,
                 StepProgbar(),
                 # before RunRecorder: a NaN epoch is never checkpointed
-                NonFiniteGuard(folder if stage == "model" else folder.parent, config, stage),
+                NonFiniteGuard(run_dir, config, stage),
                 RunRecorder(folder, history),
                 keras.callbacks.TensorBoard(log_dir=str(folder / runs.LOGS), write_graph=False),
             ],
@@ -198,7 +199,7 @@ def fit_batches(model, train_batches, validation, config, folder, initial_epoch,
             shuffle=False,  # the dataset shuffles itself
         )
     except KeyboardInterrupt:
-        raise Interrupted(folder if stage == "model" else folder.parent) from None
+        raise Interrupted(run_dir) from None
     runs.save_model(model, folder / runs.MODEL, include_optimizer=False)
     return model
 
@@ -222,11 +223,10 @@ def fit_stage(model, stage, data, config, run_dir, strategy, verbose="auto", cal
     if done >= settings["epochs"]:
         raise UserError(f"{folder} already has {done} of {settings['epochs']} epochs; pass a larger --epochs")
     folder.mkdir(exist_ok=True)
-    keras.utils.set_random_seed(config["seed"] + done)
     if done:
-        stage_model = distribute.build(lambda: runs.load_model(folder / runs.CHECKPOINT), strategy, config["precision"])
-        history = runs.read_json(folder / runs.HISTORY)[:done]
+        stage_model, history = restore(folder, done, config, strategy)
     else:
+        keras.utils.set_random_seed(config["seed"])
         stage_model = distribute.build(lambda: registry.compile_model(model.stage_model(stage), settings),
                                        strategy, config["precision"])
         history = []
@@ -331,8 +331,9 @@ def resume(run_dir, epochs=None, verbose="auto", limit=None, callbacks=(), stage
         recorded = "every image" if config["limit"] is None else f"--limit {config['limit']}"
         raise UserError(f"{run_dir} was trained with {recorded}, not --limit {limit}; resume keeps the run's "
                         "own images (omit --limit)")
-    artifacts = registry.model_class(config["class"]).artifacts
-    check_stage(registry.model_class(config["class"]), stage)
+    cls = registry.model_class(config["class"])
+    artifacts = cls.artifacts
+    check_stage(cls, stage)
     alone = stage is not None
     if stage is None:  # the first unfinished stage
         unfinished = [s for s in artifacts if runs.epochs_done(runs.stage_dir(run_dir, s)) < registry.stage_config(config, s)["epochs"]]
@@ -362,6 +363,14 @@ def resume(run_dir, epochs=None, verbose="auto", limit=None, callbacks=(), stage
     return model, run_dir
 
 
+def restore(folder, done, config, strategy):
+    """(model, history) of a run or stage folder after its `done` checkpointed epochs, with the
+    random seed of epoch `done` (so a resumed run draws as an unbroken one would)."""
+    keras.utils.set_random_seed(config["seed"] + done)
+    model = distribute.build(lambda: runs.load_model(folder / runs.CHECKPOINT), strategy, config["precision"])
+    return model, runs.read_json(folder / runs.HISTORY)[:done]
+
+
 def resume_model(run_dir, config, strategy, data, artifacts, verbose, callbacks):
     if not (run_dir / runs.CHECKPOINT).is_file():
         raise UserError(f"{run_dir} has no {runs.CHECKPOINT} to resume from")
@@ -372,9 +381,7 @@ def resume_model(run_dir, config, strategy, data, artifacts, verbose, callbacks)
     if stale:
         raise UserError(f"{run_dir}'s {', '.join(stale)} trained on this model's outputs; training the model on "
                         f"would leave {'them' if len(stale) > 1 else 'it'} stale: train a new run instead")
-    keras.utils.set_random_seed(config["seed"] + done)
-    model = distribute.build(lambda: runs.load_model(run_dir / runs.CHECKPOINT), strategy, config["precision"])
-    history = runs.read_json(run_dir / runs.HISTORY)[:done]
+    model, history = restore(run_dir, done, config, strategy)
     runs.write_json(run_dir / runs.CONFIG, config)
     log.info("resuming %s at epoch %d of %d", run_dir, done, config["epochs"])
     return fit(model, data, config, run_dir, done, history, verbose, callbacks)

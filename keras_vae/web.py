@@ -46,17 +46,10 @@ def newest_export(run_dir, part="decoder"):
     return max(found, key=lambda p: int(p.parent.name), default=None)
 
 
-def stage_file(run_dir, stage):
-    """The saved model of a later training stage of the run (its final model, else its last
-    checkpoint, as `runs.load_run_model` takes it), or None if the run has not trained it."""
-    folder = runs.stage_dir(run_dir, stage)
-    return next((folder / name for name in (runs.MODEL, runs.CHECKPOINT) if (folder / name).is_file()), None)
-
-
 def last_saved(run_dir):
     """When a model of the run was last saved (the model or any later stage's): an export made
     before then may not compute what the run now holds."""
-    stages = [stage_file(run_dir, child.name) for child in run_dir.iterdir() if child.is_dir()]
+    stages = [runs.stage_file(run_dir, child.name) for child in run_dir.iterdir() if child.is_dir()]
     return max(path.stat().st_mtime for path in [runs.model_file(run_dir), *stages] if path is not None)
 
 
@@ -83,7 +76,7 @@ def page_parts(run_dir_or_entry):
     one. The page learns from the files' metadata what to do with them."""
     run_dir = runs.check_run_dir(run_dir_or_entry)
     parts = {"decoder": part_onnx(run_dir, "decoder")}
-    if stage_file(run_dir, PRIOR) is not None:
+    if runs.stage_file(run_dir, PRIOR) is not None:
         parts[PRIOR] = part_onnx(run_dir, PRIOR)
     return parts
 

@@ -232,7 +232,4 @@ class VQVAE2(VQVAE):
             prior = self.attached(stage, required=False)
             if prior is not None:
                 parts += self.prior_parts(prior, stage, generates, condition_from)
-        names = [p.name for p in parts]
-        if len(set(names)) != len(names):
-            raise ValueError(f"{type(self).__name__}'s export parts collide: {names}")
         return parts
