@@ -18,6 +18,7 @@ from keras_vae.distribute import check_options, loss_scaled, steps_per_execution
 from keras_vae.entries import entry_names, read_entry, summary, zoo_dir  # noqa: F401  (the zoo's files)
 from keras_vae.errors import ConfigError, UserError
 from keras_vae.optimizers import FusedAdam
+from keras_vae.schedules import check_schedule
 
 MODEL_CLASSES = {}
 
@@ -27,6 +28,7 @@ TRAINING_FIELDS = {
     "epochs": 10,
     "batch_size": 128,
     "learning_rate": 1e-3,
+    "learning_rate_schedule": "constant",  # or "cosine" (keras_vae/schedules.py)
     # The validation split: this fraction of the dataset's train split, drawn with this seed (not
     # the run's: every run on a dataset validates on the same examples), is held out of training
     # for the per-epoch val_* logs (keras_vae/data.py split_off). 0: none.
@@ -198,6 +200,7 @@ def check_training_fields(config):
                 raise ConfigError(f"{prefix}{key} must be an integer >= 1, got {fields[key]!r}")
         if not 0 < fields["learning_rate"] < float("inf"):
             raise ConfigError(f"{prefix}learning_rate must be finite and > 0, got {fields['learning_rate']!r}")
+    check_schedule(config.get("learning_rate_schedule", "constant"))
     check_validation_fraction(config.get("validation_fraction", 0.0))
     check_options({**TRAINING_FIELDS, **config})
 

@@ -14,6 +14,7 @@ import tensorflow as tf
 from keras_vae import data as datasets
 from keras_vae import distribute, registry, runs
 from keras_vae.errors import UserError
+from keras_vae.schedules import learning_rate_callbacks
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +190,7 @@ def fit_batches(model, train_batches, validation, config, folder, initial_epoch,
             initial_epoch=initial_epoch,
             callbacks=[
                 *callbacks,
+                *learning_rate_callbacks(config),
                 StepProgbar(),
                 # before RunRecorder: a NaN epoch is never checkpointed
                 NonFiniteGuard(run_dir, config, stage),
