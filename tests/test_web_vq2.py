@@ -135,7 +135,8 @@ def test_vq_vae2_files_opened_from_disk(vq2_page, vq2_served):
     settled(page)
     served = page.evaluate("kerasVae.samples.codes")  # seed 1, drawn when the page opened
     expected, _ = python_samples(files, 1)
-    assert served == np.concatenate([expected["top_codes"].reshape(N, -1), expected["bottom_codes"].reshape(N, -1)], 1).ravel().tolist()
+    rows = np.concatenate([expected["top_codes"].reshape(N, -1), expected["bottom_codes"].reshape(N, -1)], axis=1)
+    assert served == rows.ravel().tolist()  # each image's top codes, then its bottom codes
     page.set_input_files("#file", [files["bottom_prior"], files["decoder"], files["top_prior"]])
     page.wait_for_function("document.body.dataset.state === 'ready' && kerasVae.sampler !== null && "
                            "kerasVae.samples?.seed === 1 && kerasVae.samples.codes.length === 16 * 245")
@@ -157,3 +158,19 @@ def test_serve_web_lists_both_priors(vq2_served):
     for name in listed:
         with urllib.request.urlopen(url + name) as response:
             assert response.read() == files[name.removesuffix(".onnx")].read_bytes()
+
+
+def test_decode_py_samples_vq_vae2_and_names_a_missing_prior(vq2_served, tmp_path, capsys):
+    """decode.py with both priors (any order) writes the sample grid; with the top one alone it
+    stops with one error line naming the grid that has no prior."""
+    files = vq2_served["files"]
+    main = runpy.run_path(str(ROOT / "export" / "onnx" / "decode.py"))["main"]
+    out = tmp_path / "vq2.png"
+    main([str(files["decoder"]), "--prior", str(files["bottom_prior"]), "--prior", str(files["top_prior"]),
+          "--n", "4", "--out", str(out)])
+    assert out.read_bytes().startswith(b"\x89PNG") and "wrote" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as stopped:
+        main([str(files["decoder"]), "--prior", str(files["top_prior"]), "--out", str(out)])
+    assert stopped.value.code == 2
+    assert "error: the decoder takes a grid of codes 'bottom_codes': give the prior that draws it with --prior" in \
+        capsys.readouterr().err

@@ -269,7 +269,8 @@ function layOut(m) {
   if (m.codes) {
     const [{ shape, classes }] = m.latents;
     const codes = m.latents.length === 1 ? `The ${shape.join("×")} codes of the image, row by row (each 0..${classes - 1})`
-      : `The codes of the image, row by row: ${m.latents.map((l) => `${l.name} ${l.shape.join("×")} (each 0..${l.classes - 1})`).join(", then ")}`;
+      : "The codes of the image, row by row: " +
+        m.latents.map((l) => `${l.name} ${l.shape.join("×")} (each 0..${l.classes - 1})`).join(", then ");
     $("hint").textContent = `${codes}: click a sample to see its codes, or type codes and press Enter.`;
   } else {
     $("hint").textContent = plane ? "Drag the point over the latent plane (the background is the decoded plane)."
@@ -277,7 +278,8 @@ function layOut(m) {
   }
   const loops = page.sampler?.loops ?? [];
   $("samples-title").textContent = m.codes ? `Samples from the prior${loops.length > 1 ? "s" : ""}` : "Samples, z ~ N(0, I)";
-  const order = loops.length > 1 ? `: ${loops.map((p) => p.meta.generates + (p.meta.conditionFrom ? ` given ${p.meta.conditionFrom}` : "")).join(", then ")}` : "";
+  const given = ({ meta }) => meta.generates + (meta.conditionFrom ? ` given ${meta.conditionFrom}` : "");
+  const order = loops.length > 1 ? `: ${loops.map(given).join(", then ")}` : "";
   const priorHint = page.sampler
     ? `Codes drawn from the prior${loops.length > 1 ? "s" : ""} position by position (${m.latentDim} prior calls, ` +
       `uniforms from the seed${order}), decoded. Click a sample to see its codes.`
@@ -318,8 +320,8 @@ async function open(file, findPriors) {
   const [height, width, channels] = m.imageShape;
   const conditioned = m.conditions.map(({ name, classes }) => ` + ${name} (${classes} classes)`).join("");
   const loops = page.sampler?.loops ?? [];
-  const latent = !m.codes ? `latent ${m.latentDim}` : `codes ${m.latents.map((l) => `${l.shape.join("×")} of ${l.classes}`).join(" + ")}` +
-    (loops.length ? ` + prior${loops.length > 1 ? "s" : ""} v${loops.map((p) => p.meta.version || "?").join(", v")}` : " (no prior)");
+  const priors = loops.length ? ` + prior${loops.length > 1 ? "s" : ""} v${loops.map((p) => p.meta.version || "?").join(", v")}` : " (no prior)";
+  const latent = !m.codes ? `latent ${m.latentDim}` : `codes ${m.latents.map((l) => `${l.shape.join("×")} of ${l.classes}`).join(" + ")}${priors}`;
   $("info").textContent = `${m.entry || "?"} decoder v${m.version || "?"} (${m.class || "?"}), ` +
     `${latent}${conditioned}, images ${height}×${width}×${channels}, trained on ${m.dataset || "?"}, ` +
     `keras_vae ${m.keras_vae_version} · ${[file, ...loops].map((f) => f.name).join(" + ")}`;
@@ -400,7 +402,8 @@ async function openFiles(files) {
   const names = (list) => list.map((f) => f.name).join(", ");
   ++generation;
   openFailed(new PageError(others.length === 0
-    ? `${names(priors)} ${priors.length === 1 ? "is a prior: open it together with its" : "are priors: open them together with their"} decoder (choose the files together).`
+    ? `${names(priors)} ${priors.length === 1 ? "is a prior: open it together with its" : "are priors: open them together with their"} ` +
+      "decoder (choose the files together)."
     : `Open one decoder .onnx (and, for a decoder of codes, its priors), not ${names(opened)}.`));
 }
 

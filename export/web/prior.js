@@ -53,13 +53,17 @@ function mismatch(props, inputs, latents) {
   if (!isPrior(props)) return `it is the ${props.part} of ${props.entry}, not a prior`;
   const generates = props.generates ?? (latents.length === 1 ? latents[0].name : undefined);
   const grid = latents.find((l) => l.name === generates);
-  if (!grid) return `it draws ${generates ?? "(no generates in its metadata)"}, which the decoder does not take (it takes ${latents.map((l) => l.name).join(", ")})`;
+  if (!grid) {
+    return `it draws ${generates ?? "(no generates in its metadata)"}, which the decoder does not take ` +
+      `(it takes ${latents.map((l) => l.name).join(", ")})`;
+  }
   const conditionFrom = props.condition_from;
   const condition = conditionFrom === undefined ? undefined : latents.find((l) => l.name === conditionFrom);
   if (conditionFrom !== undefined && !condition) return `it is conditioned on ${conditionFrom}, which the decoder does not take`;
   const wanted = condition ? 2 : 1;
   if (inputs.length !== wanted) {
-    return `it takes ${inputs.map((i) => i.name).join(", ")}; the page feeds it ${condition ? `${grid.name} and ${condition.name}` : grid.name}`;
+    const feeds = condition ? `${grid.name} and ${condition.name}` : grid.name;
+    return `it takes ${inputs.map((i) => i.name).join(", ")}; the page feeds it ${feeds}`;
   }
   if ((props.order ?? "raster") !== "raster") return `its order is ${props.order}; the page samples in raster order`;
   return gridMismatch(inputs[0], grid) ?? (condition ? gridMismatch(inputs[1], condition) : null);
@@ -99,7 +103,8 @@ export class Prior {
         `${declared.join(", ")} -> logits (it has ${session.inputNames.join(", ")} -> ${session.outputNames.join(", ")}).`);
     }
     const generates = props.generates ?? latents[0].name;
-    const meta = { ...props, generates, conditionFrom: props.condition_from ?? null, input: inputs[0], condition: inputs[1] ?? null };
+    const meta = { ...props, generates, conditionFrom: props.condition_from ?? null, input: inputs[0],
+      condition: inputs[1] ?? null };
     return new Prior(await runtime(), session, meta, name);
   }
 
@@ -125,8 +130,11 @@ export class Prior {
     const { name, shape, dtype, classes } = input;
     const positions = shape.reduce((a, b) => a * b, 1);
     if (u.length !== n * positions) throw new Error(`sample: ${u.length} uniforms for ${n} × ${positions} codes`);
-    if ((condition === null) !== (conditionInput === null)) throw new Error(`sample: ${this.name} takes ${conditionInput ? "a" : "no"} condition`);
-    const feeds = conditionInput ? { [conditionInput.name]: tensor(this.ort, conditionInput.dtype, condition, [n, ...conditionInput.shape]) } : {};
+    if ((condition === null) !== (conditionInput === null)) {
+      throw new Error(`sample: ${this.name} takes ${conditionInput ? "a" : "no"} condition`);
+    }
+    const feeds = {}; // the condition stays the same through the loop
+    if (conditionInput) feeds[conditionInput.name] = tensor(this.ort, conditionInput.dtype, condition, [n, ...conditionInput.shape]);
     const codes = new Int32Array(n * positions);
     for (let i = 0; i < positions; i++) {
       const { logits } = await this.session.run({ ...feeds, [name]: tensor(this.ort, dtype, codes, [n, ...shape]) });

@@ -22,7 +22,9 @@ function loopOrder(decoder, priors) {
   while (pending.length) {
     const drawn = order.map((prior) => prior.meta.generates);
     const next = pending.find(({ meta }) => meta.conditionFrom === null || drawn.includes(meta.conditionFrom));
-    if (!next) throw new PageError(`${pending[0].name} is conditioned on ${pending[0].meta.conditionFrom}, which no loop draws before it.`);
+    if (!next) {
+      throw new PageError(`${pending[0].name} is conditioned on ${pending[0].meta.conditionFrom}, which no loop draws before it.`);
+    }
     order.push(next);
     pending.splice(pending.indexOf(next), 1);
   }
