@@ -149,9 +149,15 @@ def test_vq_vae2_files_opened_from_disk(vq2_page, vq2_served):
     assert page.is_hidden("#panels")
 
 
-def test_serve_web_lists_both_priors(vq2_served):
-    """priors.json names the served priors; each is the exported file."""
+def test_serve_web_lists_both_priors(cli, vq2_served, monkeypatch):
+    """serve-web on a vq_vae2 run uses the decoder and both priors; priors.json names the served
+    priors, and each is the exported file."""
+    from keras_vae import web
+
     url, files = vq2_served["url"], vq2_served["files"]
+    monkeypatch.setattr(web, "serve", lambda server, stop_after=None: server.server_close())
+    code, out, _ = cli("serve-web", vq2_served["run"], "--port", "0")
+    assert code == 0 and out.splitlines()[:3] == [f"using {files[part]}" for part in ("decoder", *PRIORS)]
     with urllib.request.urlopen(url + "priors.json") as response:
         listed = json.load(response)
     assert sorted(listed) == ["bottom_prior.onnx", "top_prior.onnx"]
