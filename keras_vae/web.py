@@ -5,14 +5,17 @@
     /model.onnx    the decoder: the run's newest ONNX export (RUN_DIR/export/, for a shipped zoo
                    entry runs/<entry>/pretrained/export/), exported first if it has none or if
                    a model of the run was saved after it
-    /prior.onnx    the prior, the same way, when the run holds one (a `prior/` stage, such as a
-                   VQ-VAE's PixelCNN): the page samples codes with it; 404 otherwise
+    /STAGE.onnx    each trained later stage of the run (a VQ-VAE's `prior/`, VQ-VAE-2's
+                   `top_prior/` and `bottom_prior/`: PixelCNN priors), exported the same way: the
+                   page samples codes with them
+    /priors.json   the list of those URLs (["prior.onnx"], or [] for a run without a prior)
 
 The page must come over http, not file://: browsers refuse module scripts and wasm from file://.
 """
 
 import functools
 import http.server
+import json
 import threading
 from pathlib import Path
 
@@ -22,8 +25,7 @@ from keras_vae.errors import UserError
 WEB_DIR = Path(__file__).resolve().parent.parent / "export" / "web"
 RUNTIME = Path("node_modules", "onnxruntime-web", "dist", "ort.wasm.min.mjs")
 MODEL_URL = "/model.onnx"
-PRIOR_URL = "/prior.onnx"
-PRIOR = "prior"  # the run-folder stage, and the exported part, that the page samples codes with
+PRIORS_URL = "/priors.json"
 HOST = "127.0.0.1"  # never another interface: the page is a local tool
 
 
@@ -72,12 +74,14 @@ def decoder_onnx(run_dir_or_entry):
 
 
 def page_parts(run_dir_or_entry):
-    """{part: (ONNX path, exported now)}: the decoder, and the prior when the run holds a trained
-    one. The page learns from the files' metadata what to do with them."""
+    """{part: (ONNX path, exported now)}: the decoder, then each later stage the run has trained
+    (the config's "stages": a VQ model's priors, each exported as a part of its stage's name).
+    The page learns from the files' metadata what to do with them."""
     run_dir = runs.check_run_dir(run_dir_or_entry)
     parts = {"decoder": part_onnx(run_dir, "decoder")}
-    if runs.stage_file(run_dir, PRIOR) is not None:
-        parts[PRIOR] = part_onnx(run_dir, PRIOR)
+    for stage in runs.read_config(run_dir).get("stages", {}):
+        if runs.stage_file(run_dir, stage) is not None:
+            parts[stage] = part_onnx(run_dir, stage)
     return parts
 
 
@@ -94,10 +98,20 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         self.models = models  # {URL path: ONNX file}
         super().__init__(*args, directory=str(WEB_DIR), **kwargs)
 
+    def do_GET(self):
+        if self.path.split("?")[0] != PRIORS_URL:
+            return super().do_GET()
+        body = json.dumps([url.lstrip("/") for url in self.models if url != MODEL_URL]).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def translate_path(self, path):
         url = path.split("?")[0]
-        if url in (MODEL_URL, PRIOR_URL):
-            return str(self.models.get(url, WEB_DIR / "no-such-part"))  # no prior: 404, not a file of the page
+        if url.endswith(".onnx"):
+            return str(self.models.get(url, WEB_DIR / "no-such-part"))  # no such part: 404, not a file of the page
         return super().translate_path(path)
 
     def list_directory(self, path):
@@ -111,10 +125,10 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         pass  # one line per request would drown the URL the user needs
 
 
-def make_server(model, port=0, prior=None):
+def make_server(model, port=0, priors=None):
     """A threading HTTP server on 127.0.0.1:`port` (0: any free port), not yet serving: the page,
-    the decoder `model` and, if given, the `prior` ONNX file."""
-    models = {MODEL_URL: Path(model), **({PRIOR_URL: Path(prior)} if prior is not None else {})}
+    the decoder `model` and the `priors` ({part: ONNX file}, each at /<part>.onnx)."""
+    models = {MODEL_URL: Path(model), **{f"/{part}.onnx": Path(path) for part, path in (priors or {}).items()}}
     try:
         server = http.server.ThreadingHTTPServer((HOST, port), functools.partial(Handler, models=models))
     except OSError as error:

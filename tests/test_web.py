@@ -15,17 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-RUNTIME = ROOT / "export" / "web" / "node_modules" / "onnxruntime-web" / "dist" / "ort.wasm.min.mjs"
-NEEDS_NPM = pytest.mark.skipif(not RUNTIME.is_file(), reason="export/web/node_modules is missing: `npm ci` in export/web (.ci/run does)")
-NEEDS_BROWSER = pytest.mark.skipif(not CHROMIUM.is_file(), reason="no /usr/bin/chromium: `apt-get install -y chromium` (.ci/run does)")
-# No sandbox as root; no background connections (refused here, and slow to fail).
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--disable-quic", "--no-first-run"]
-SCREENSHOTS = Path(os.environ.get("KERAS_VAE_SCREENSHOTS", ROOT / "runs" / "web-test"))
-TOLERANCE = 1e-4  # on pixels in [0, 1] after 8-bit rounding: any differing 8-bit value fails
+from helpers.web_page import (NEEDS_BROWSER, NEEDS_NPM, ROOT, TOLERANCE, browser, decode, error_text, open_page,  # noqa: F401
+                              page_uniforms, pixel_error, pixels, sampled, screenshot, serve_run, settled, vq_run)
 
 
 def scaled_run(folder, latent_dim, entry="conv_vae", **params):
@@ -111,57 +102,9 @@ def cvae_decoder(tmp_path_factory):
     return artifact.folder / "model.onnx"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS, timeout=30_000)
-        yield chromium
-        chromium.close()
-
-
-def open_page(browser, url, height=720):
-    """The page at `url`, its decoder loaded; fails on any uncaught script error."""
-    context = browser.new_context(viewport={"width": 1100, "height": height})
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    errors = []
-    page.on("pageerror", lambda error: errors.append(error))
-    page.goto(url)
-    page.wait_for_function("document.body.dataset.state !== 'loading'")
-    yield page
-    context.close()
-    assert not errors, errors
-
-
 @pytest.fixture
 def page(browser, served):
     yield from open_page(browser, served[0])
-
-
-def settled(page):
-    page.wait_for_function("document.body.dataset.state !== 'loading' && !kerasVae.rendering && !kerasVae.pending")
-
-
-def pixels(page, selector="#view", index=0, channels=1, box=None):
-    """The 8-bit pixels drawn in a canvas, or in its `box` [x, y, width, height]: [H, W] for a
-    grey image (checked: R = G = B), else [H, W, 3]; always opaque."""
-    rgba = page.evaluate(
-        """([selector, index, box]) => {
-            const c = document.querySelectorAll(selector)[index];
-            const [x, y, w, h] = box || [0, 0, c.width, c.height];
-            return [h, w, Array.from(c.getContext("2d").getImageData(x, y, w, h).data)];
-        }""",
-        [selector, index, box],
-    )
-    height, width, data = rgba
-    rgba = np.array(data, np.uint8).reshape(height, width, 4)
-    assert (rgba[..., 3] == 255).all()
-    if channels == 3:
-        return rgba[..., :3]
-    assert (rgba[..., 0] == rgba[..., 1]).all() and (rgba[..., 0] == rgba[..., 2]).all()
-    return rgba[..., 0]
 
 
 def onnxruntime_images(onnx_file, z, label=None):
@@ -177,30 +120,9 @@ def onnxruntime_images(onnx_file, z, label=None):
     return session.run(["images"], feeds)[0]
 
 
-def pixel_error(drawn, image):
-    """Max abs error in [0, 1] between drawn 8-bit pixels and a float image rounded to 8 bits."""
-    image = image[..., 0] if image.shape[-1] == 1 else image
-    expected = np.round(np.clip(image.astype(np.float64), 0, 1) * 255)
-    return float(np.max(np.abs(drawn / 255.0 - expected / 255.0)))
-
-
 def z_of(page):
     """The z text box: by design, exactly the vector the page decoded last."""
     return [float(v) for v in page.input_value("#z").split(",")]
-
-
-def decode(page, text):
-    count = int(page.get_attribute("body", "data-decoded"))
-    page.fill("#z", text)
-    page.press("#z", "Enter")
-    page.wait_for_function(f"Number(document.body.dataset.decoded) > {count}")
-    settled(page)
-
-
-def screenshot(page, name):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / name, full_page=True)
-    print(f"screenshot: {SCREENSHOTS / name}")
 
 
 @NEEDS_NPM
@@ -298,11 +220,6 @@ def test_color_decoder(page, tmp_path):
     drawn = pixels(page, channels=3)
     assert drawn.shape == (8, 12, 3) and np.ptp(drawn.astype(int)[..., 0] - drawn[..., 2]) > 20  # really colour
     assert pixel_error(drawn, onnxruntime_images(artifact.folder / "model.onnx", [-0.4, 1.1, 2])[0]) <= TOLERANCE
-
-
-def error_text(page):
-    page.wait_for_selector("#error", state="visible")
-    return page.inner_text("#error")
 
 
 @NEEDS_NPM
@@ -517,75 +434,19 @@ def test_older_exports_without_inputs_metadata(page, served, cvae_decoder, tmp_p
 
 # -- a VQ-VAE: codes sampled from its prior in the browser ---------------------------------------
 
-def vq_run(folder):
-    """An untrained vq_vae at its test size (zoo/vq_vae/config.json "test_overrides") with an
-    untrained PixelCNN prior, saved as a run folder (config.json, model.keras, prior/model.keras);
-    its decoder kernels scaled x3 as in `scaled_run`, so that each code shows in the image.
-    Returns (folder, the model with its prior attached)."""
-    import keras
-
-    from keras_vae import registry, runs
-    from keras_vae.entries import read_entry
-
-    keras.utils.set_random_seed(0)
-    sizes = {"num_codes": 8, "filters": [4, 8]}  # 8 codes on a 7 x 7 grid: what the tests below assert
-    model = registry.build("vq_vae", compile=False, **{**read_entry("vq_vae")["test_overrides"], **sizes}, dataset="mnist_5k")
-    for weight in model.decoder.weights:
-        if "kernel" in weight.path:
-            weight.assign(weight * 3)
-    model.attach("prior", model.stage_model("prior"))
-    folder.mkdir(parents=True)
-    config = json.loads((ROOT / "zoo" / "vq_vae" / "config.json").read_text())
-    runs.write_json(folder / runs.CONFIG, {**config, "entry": "vq_vae", "dataset": "mnist_5k"})
-    runs.save_model(model, folder / runs.MODEL, include_optimizer=False)
-    runs.stage_dir(folder, "prior").mkdir()
-    runs.save_model(model.attached("prior"), runs.stage_dir(folder, "prior") / runs.MODEL, include_optimizer=False)
-    return folder, model
-
-
 @pytest.fixture(scope="module")
 def vq_served(tmp_path_factory):
     """The run, its model, the ONNX parts the page uses ({part: path}, exported as serve-web
     does) and the page's URL, served in-process (serve-web's own process is tested above)."""
-    from keras_vae import web
-
-    run_dir, model = vq_run(tmp_path_factory.mktemp("web-vq") / "vq_vae")
-    parts = web.page_parts(run_dir)
-    assert {part: exported for part, (_, exported) in parts.items()} == {"decoder": True, "prior": True}
-    files = {part: path for part, (path, _) in parts.items()}
-    assert files["prior"] == run_dir / "export/onnx/vq_vae_prior/1/model.onnx"
-    server = web.make_server(files["decoder"], prior=files["prior"])
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield {"run": run_dir, "model": model, "files": files, "url": "http://127.0.0.1:%d/" % server.server_address[1]}
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_run(*vq_run(tmp_path_factory.mktemp("web-vq") / "vq_vae")) as served:
+        files = served["files"]
+        assert list(files) == ["decoder", "prior"] and files["prior"] == served["run"] / "export/onnx/vq_vae_prior/1/model.onnx"
+        yield served
 
 
 @pytest.fixture
 def vq_page(browser, vq_served):
     yield from open_page(browser, vq_served["url"], height=900)
-
-
-MASK32 = 0xFFFFFFFF
-
-
-def mulberry32(seed, count):
-    """The first `count` uint32 draws of images.js's mulberry32(seed) (Math.imul is the low 32
-    bits of the product; JS's int32 results are the same bits)."""
-    s, out = seed & MASK32, []
-    for _ in range(count):
-        s = (s + 0x6D2B79F5) & MASK32
-        t = ((s ^ (s >> 15)) * (1 | s)) & MASK32
-        t = ((t + (((t ^ (t >> 7)) * (61 | t)) & MASK32)) & MASK32) ^ t
-        out.append((t ^ (t >> 14)) & MASK32)
-    return np.array(out, np.uint64)
-
-
-def page_uniforms(n, positions, seed):
-    """The page's uniforms for n samples (images.js `uniforms`): [n, positions] float32, exact."""
-    return ((mulberry32(seed, n * positions) >> 8).astype(np.float64) / 2**24).astype(np.float32).reshape(n, positions)
 
 
 def inverse_cdf(logits, u):
@@ -623,13 +484,6 @@ def onnxruntime_decode_codes(decoder_file, codes):
 
     session = onnxruntime.InferenceSession(str(decoder_file), providers=["CPUExecutionProvider"])
     return session.run(["images"], {"codes": np.asarray(codes, np.int32)})[0]
-
-
-def sampled(page, seed):
-    page.fill("#seed", str(seed))
-    page.click("#sample")
-    page.wait_for_function("s => kerasVae.samples?.seed === s && document.body.dataset.state === 'ready'", arg=seed)
-    settled(page)
 
 
 @NEEDS_NPM
@@ -682,7 +536,7 @@ def test_vq_vae_samples_its_prior_in_the_browser(vq_page, vq_served):
     assert "The code 8 at position 0 is not one of this decoder's codes 0..7" in error_text(page)
     page.fill("#z", "1, 2, 3")
     page.press("#z", "Enter")
-    assert "The code grid has 3 values, but this decoder takes 49 (7×7" in error_text(page)
+    assert "The code grid has 3 values, but this decoder takes 49 (codes 7×7, the shape in its metadata)" in error_text(page)
     page.fill("#seed", "-1")
     page.click("#sample")
     assert 'The seed "-1" is not an integer in 0..4294967295' in error_text(page)
@@ -702,15 +556,15 @@ def test_vq_files_opened_from_disk(vq_page, vq_served, tmp_path):
     page, files = vq_page, vq_served["files"]
     settled(page)
     page.set_input_files("#file", [files["prior"], files["decoder"]])
-    page.wait_for_function("document.body.dataset.state === 'ready' && kerasVae.prior !== null && kerasVae.samples?.seed === 1")
+    page.wait_for_function("document.body.dataset.state === 'ready' && kerasVae.sampler !== null && kerasVae.samples?.seed === 1")
     first = page.evaluate("kerasVae.samples.codes")
     assert first == onnxruntime_prior_codes(files["prior"], page_uniforms(16, 49, 1)).ravel().tolist()
 
     page.set_input_files("#file", files["decoder"])
-    page.wait_for_function("document.body.dataset.state === 'ready' && kerasVae.prior === null")
+    page.wait_for_function("document.body.dataset.state === 'ready' && kerasVae.sampler === null")
     settled(page)
     assert "codes 7×7 of 8 (no prior)" in page.inner_text("#info") and page.is_hidden("#prior-form")
-    assert "Sampling needs this decoder's prior" in page.inner_text("#samples-hint")
+    assert "Sampling needs this decoder's priors" in page.inner_text("#samples-hint")
     assert page.locator("#samples canvas").count() == 0 and page.input_value("#z") == ", ".join(["0"] * 49)
 
     wider = onnx.load(files["prior"])  # a prior over 16 codes: not this decoder's
@@ -721,7 +575,7 @@ def test_vq_files_opened_from_disk(vq_page, vq_served, tmp_path):
     cases = [
         ([files["prior"]], "model.onnx is a prior: open it together with its decoder"),
         ([files["decoder"], files["decoder"]],
-         "Open one decoder .onnx (and, for a decoder of codes, its prior), not model.onnx, model.onnx"),
+         "Open one decoder .onnx (and, for a decoder of codes, its priors), not model.onnx, model.onnx"),
         ([files["decoder"], tmp_path / "prior16.onnx"],
          "prior16.onnx cannot sample codes for the decoder model.onnx: it takes codes [batch, 7, 7] of 16 codes, "
          "the decoder codes [batch, 7, 7] of 8"),
@@ -745,11 +599,15 @@ def test_serve_web_serves_and_refreshes_the_prior(cli, vq_served, monkeypatch):
     run_dir, files = vq_served["run"], vq_served["files"]
     with urllib.request.urlopen(vq_served["url"] + "prior.onnx") as response:
         assert response.read() == files["prior"].read_bytes()
+    with urllib.request.urlopen(vq_served["url"] + "priors.json") as response:
+        assert json.load(response) == ["prior.onnx"]
     server = web.make_server(files["decoder"])  # no prior
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         with pytest.raises(urllib.error.HTTPError, match="404"):
             urllib.request.urlopen("http://127.0.0.1:%d/prior.onnx" % server.server_address[1])
+        with urllib.request.urlopen("http://127.0.0.1:%d/priors.json" % server.server_address[1]) as response:
+            assert json.load(response) == []
     finally:
         server.shutdown()
         server.server_close()

@@ -75,22 +75,37 @@ def sample_codes(prior, uniforms, condition=None):
     return codes
 
 
-def prior_feeds(inputs, priors, n, seed):
-    """{decoder input name: codes} for every index-grid input, each from the prior whose
-    metadata says it generates that input, in the decoder's input order; the uniforms of each
-    come from numpy.random.default_rng(seed) in that order."""
-    rng = np.random.default_rng(seed)
-    generated = {}
+def loop_order(grids, priors):
+    """[(grid input, its prior, the grid it is conditioned on or None)] in the order the loops run:
+    the decoder's input order, except that a prior waits for the grid it is conditioned on (its
+    metadata's `condition_from`). Raises ValueError for a grid without its prior, or a condition
+    no loop draws."""
     by_target = {p.get_modelmeta().custom_metadata_map.get("generates"): p for p in priors}
-    for spec in inputs:
-        if spec["values"] != "index" or not spec["shape"]:
-            continue
-        prior = by_target.get(spec["name"])
-        if prior is None:
-            raise ValueError(f"the decoder takes a grid of codes {spec['name']!r}: give the prior that draws it with --prior")
-        metadata = prior.get_modelmeta().custom_metadata_map
-        uniforms = rng.random((n, int(np.prod(spec["shape"]))), dtype=np.float32)
-        generated[spec["name"]] = sample_codes(prior, uniforms, generated.get(metadata.get("condition_from")))
+    pending = []
+    for name in grids:
+        if name not in by_target:
+            raise ValueError(f"the decoder takes a grid of codes {name!r}: give the prior that draws it with --prior")
+        pending.append((name, by_target[name], by_target[name].get_modelmeta().custom_metadata_map.get("condition_from")))
+    order = []
+    while pending:
+        drawn = [name for name, _, _ in order]
+        loop = next((loop for loop in pending if loop[2] is None or loop[2] in drawn), None)
+        if loop is None:
+            raise ValueError(f"no prior draws {pending[0][2]!r}, the grid the prior of {pending[0][0]!r} is conditioned on")
+        order.append(loop)
+        pending.remove(loop)
+    return order
+
+
+def prior_feeds(inputs, priors, n, uniforms):
+    """{decoder input name: codes} for every index-grid input, each from the prior whose
+    metadata says it generates that input, in `loop_order`; each loop takes its uniforms
+    [n, h * w] from `uniforms(shape)` in that order (one stream: the page draws the same way)."""
+    grids = {spec["name"]: spec["shape"] for spec in inputs if spec["values"] == "index" and spec["shape"]}
+    generated = {}
+    for name, prior, condition_from in loop_order(grids, priors):
+        u = uniforms((n, int(np.prod(grids[name]))))
+        generated[name] = sample_codes(prior, u, generated.get(condition_from))
     return generated
 
 
@@ -145,7 +160,8 @@ def main(argv=None):
     priors = [onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"]) for path in args.prior]
     try:
         inputs = feeds(decoder_inputs(metadata), args.n, args.seed, args.label)
-        inputs.update(prior_feeds(decoder_inputs(metadata), priors, args.n, args.seed))
+        rng = np.random.default_rng(args.seed)
+        inputs.update(prior_feeds(decoder_inputs(metadata), priors, args.n, lambda shape: rng.random(shape, dtype=np.float32)))
     except ValueError as error:
         parser.error(str(error))
     (images,) = session.run(["images"], inputs)

@@ -1,12 +1,14 @@
 // The page: a grid of samples and a latent explorer (a draggable point on the plane for a 2-D
 // latent space, sliders for the first dimensions of a larger one), for any keras_vae decoder;
 // for a conditional one (integer "index" inputs in its metadata, e.g. labels), a label picker.
-// For a decoder of a grid of codes (a VQ-VAE's) with its prior, the samples are codes drawn from
-// the prior position by position (seeded), and the explorer shows and decodes typed codes.
+// For a decoder of grids of codes (a VQ-VAE's one, VQ-VAE-2's top and bottom) with their priors,
+// the samples are codes drawn from the priors position by position (seeded), and the explorer
+// shows and decodes typed codes.
 import { Decoder, PageError } from "./decoder.js";
-import { clamp, draw, normals, round3, sized, uniforms } from "./images.js";
+import { clamp, draw, normals, round3, sized } from "./images.js";
 import { readMetadata } from "./onnx-metadata.js";
-import { Prior } from "./prior.js";
+import { isPrior, Prior } from "./prior.js";
+import { Sampler } from "./sampler.js";
 
 const RANGE = 3; // plane and sliders span [-3, 3]: nearly all of N(0, 1)
 const SAMPLES = 16;
@@ -18,10 +20,11 @@ const $ = (id) => document.getElementById(id);
 // Exposed as window.kerasVae for scripts and the end-to-end test. labels: {input name: value}
 // for each integer input of the decoder ({} if it has none); label: the first one's value (null
 // if none), and setting it picks that label as the picker does. z: the explorer's latent row (for
-// a decoder of codes, its codes in raster order). prior: the loaded Prior, or null. samples: for
-// a decoder of codes, the sample grid's {seed, codes: [n * positions] (image by image, raster
-// order), images: Float32Array [n, H, W, C]} once drawn, else null.
-const page = { decoder: null, prior: null, z: [], labels: {}, output: null, seed: 1, samples: null, pending: null, rendering: false };
+// a decoder of codes, its codes: each grid in raster order, grids in input order). sampler: the
+// Sampler of the loaded priors, or null. samples: for a decoder of codes, the sample grid's
+// {seed, codes: [n * latentDim] (image by image, as z), images: Float32Array [n, H, W, C]} once
+// drawn, else null.
+const page = { decoder: null, sampler: null, z: [], labels: {}, output: null, seed: 1, samples: null, pending: null, rendering: false };
 Object.defineProperty(page, "label", {
   enumerable: true,
   get: () => (page.decoder?.meta.conditions.length ? page.labels[page.decoder.meta.conditions[0].name] : null),
@@ -33,7 +36,7 @@ Object.defineProperty(page, "label", {
 });
 window.kerasVae = page;
 let generation = 0; // of the latest open, label change or sampling: only it may mark the page ready
-let drawing = null; // {prior, seed, codes: Promise}: one prior loop per seed, shared by its callers
+let drawing = null; // {sampler, seed, codes: Promise}: one sampling per seed, shared by its callers
 
 function showError(error) {
   const message = error instanceof PageError ? error.message : `Unexpected error: ${error.message || error}`;
@@ -91,7 +94,7 @@ function zFromText() {
   const tokens = $("z").value.split(/[\s,]+/).filter(Boolean);
   const bad = tokens.find((t) => !Number.isFinite(Number(t)));
   try {
-    if (bad !== undefined) throw new PageError(`"${bad}" in ${page.decoder.meta.latent.name} is not a number.`);
+    if (bad !== undefined) throw new PageError(`"${bad}" in ${page.decoder.meta.latentName} is not a number.`);
     const row = tokens.map(Number);
     page.decoder.check(row);
     setZ(row, true);
@@ -107,18 +110,19 @@ function labelText(labels) {
   return page.decoder.meta.conditions.map(({ name }) => `${name} = ${labels[name]}`).join(", ");
 }
 
-// Codes for the sample grid from the prior with uniforms of seed `seed`: Int32Array [n * positions].
-// A label change draws the grid again with the same codes, so the loop runs once per seed.
+// Codes for the sample grid from the priors with uniforms of seed `seed`: Int32Array
+// [n * latentDim]. A label change draws the grid again with the same codes, so the loops run once
+// per seed. The progress line counts the positions of each loop.
 function priorCodes(seed) {
-  const { prior } = page;
-  if (drawing?.prior !== prior || drawing.seed !== seed) {
-    const positions = page.decoder.meta.latentDim;
+  const { sampler } = page;
+  if (drawing?.sampler !== sampler || drawing.seed !== seed) {
     const started = performance.now();
-    $("sample").disabled = true; // one loop at a time: a second click would only queue behind it
-    const codes = prior.sample(uniforms(SAMPLES * positions, seed), SAMPLES, (done) => {
-      $("sample-status").textContent = `sampling: position ${done} of ${positions}…`;
+    $("sample").disabled = true; // one sampling at a time: a second click would only queue behind it
+    const codes = sampler.sample(seed, SAMPLES, ({ grid, done, positions, loop, loops }) => {
+      const which = loops > 1 ? ` (loop ${loop} of ${loops})` : "";
+      $("sample-status").textContent = `sampling ${grid}${which}: position ${done} of ${positions}…`;
     }).then((result) => {
-      $("sample-status").textContent = `${SAMPLES} samples, seed ${seed}: ${positions} prior calls in ` +
+      $("sample-status").textContent = `${SAMPLES} samples, seed ${seed}: ${sampler.calls} prior calls in ` +
         `${((performance.now() - started) / 1000).toFixed(1)} s`;
       return result;
     }).catch((error) => {
@@ -126,24 +130,24 @@ function priorCodes(seed) {
       if (drawing?.codes === codes) drawing = null; // the same seed may be tried again
       throw error;
     }).finally(() => { $("sample").disabled = false; });
-    drawing = { prior, seed, codes };
+    drawing = { sampler, seed, codes };
   }
   return drawing.codes;
 }
 
 // The sample grid's latent rows: N(0, I) draws for a z decoder; for a decoder of codes, codes
-// drawn from its prior (null without one).
+// drawn from its priors (null without them).
 async function sampleRows() {
   const { latentDim, codes } = page.decoder.meta;
   if (!codes) return Array.from({ length: SAMPLES }, (_, i) => normals(latentDim, page.seed * 1000 + i).map(round3));
-  if (!page.prior) return null;
+  if (!page.sampler) return null;
   const drawn = Array.from(await priorCodes(page.seed));
   return Array.from({ length: SAMPLES }, (_, i) => drawn.slice(i * latentDim, (i + 1) * latentDim));
 }
 
 async function drawSamples() {
   const { decoder, seed } = page;
-  const { latent, imageShape, codes } = decoder.meta;
+  const { latents, imageShape, codes } = decoder.meta;
   const rows = await sampleRows();
   if (decoder !== page.decoder) return; // another file was opened meanwhile
   if (!rows) {
@@ -158,7 +162,8 @@ async function drawSamples() {
   $("samples").replaceChildren(...rows.map((row, i) => {
     const canvas = sized(document.createElement("canvas"), imageShape);
     draw(canvas, images, i, imageShape);
-    canvas.title = `${latent.name} = ${row.join(", ")}${condition ? ` | ${condition}` : ""}`;
+    const values = latents.map(({ name, offset, size }) => `${name} = ${row.slice(offset, offset + size).join(", ")}`);
+    canvas.title = [...values, ...(condition ? [condition] : [])].join(" | ");
     canvas.addEventListener("click", () => setZ(row));
     return canvas;
   }));
@@ -241,7 +246,7 @@ async function setLabels(changes) {
 // Nothing usable was opened: the message, and no blank canvases.
 function openFailed(error) {
   page.decoder = null;
-  page.prior = null;
+  page.sampler = null;
   page.samples = null;
   page.labels = {};
   $("panels").hidden = true;
@@ -252,7 +257,7 @@ function openFailed(error) {
 }
 
 // The explorer and the sample grid for the decoder's latent input: z (plane or sliders, N(0, I)
-// samples), or a grid of codes (typed codes; samples from the prior, if there is one).
+// samples), or grids of codes (typed codes; samples from the priors, if there are).
 function layOut(m) {
   const plane = !m.codes && m.latentDim === 2;
   $("plane").hidden = !plane;
@@ -260,45 +265,52 @@ function layOut(m) {
   let sliders = 0;
   if (plane || m.codes) $("sliders").replaceChildren(); // setZ moves every slider there is
   else sliders = buildSliders(m.latentDim);
-  $("z-label").textContent = `${m.latent.name} =`;
+  $("z-label").textContent = `${m.latentName} =`;
   if (m.codes) {
-    const { shape, classes } = m.latent;
-    $("hint").textContent = `The ${shape.join("×")} codes of the image, row by row (each 0..${classes - 1}): ` +
-      "click a sample to see its codes, or type codes and press Enter.";
+    const [{ shape, classes }] = m.latents;
+    const codes = m.latents.length === 1 ? `The ${shape.join("×")} codes of the image, row by row (each 0..${classes - 1})`
+      : "The codes of the image, row by row: " +
+        m.latents.map((l) => `${l.name} ${l.shape.join("×")} (each 0..${l.classes - 1})`).join(", then ");
+    $("hint").textContent = `${codes}: click a sample to see its codes, or type codes and press Enter.`;
   } else {
     $("hint").textContent = plane ? "Drag the point over the latent plane (the background is the decoded plane)."
       : `Sliders move the first ${sliders} of ${m.latentDim} latent dimensions; type any z below.`;
   }
-  $("samples-title").textContent = m.codes ? "Samples from the prior" : "Samples, z ~ N(0, I)";
-  const priorHint = page.prior
-    ? `Codes drawn from the prior position by position (${m.latentDim} prior calls, uniforms from the seed), ` +
-      "decoded. Click a sample to see its codes."
-    : "Sampling needs this decoder's prior: open the decoder and its prior .onnx together, or serve a run " +
-      "that has one (python -m keras_vae.zoo serve-web RUN_DIR). Typed codes still decode.";
+  const loops = page.sampler?.loops ?? [];
+  $("samples-title").textContent = m.codes ? `Samples from the prior${loops.length > 1 ? "s" : ""}` : "Samples, z ~ N(0, I)";
+  const given = ({ meta }) => meta.generates + (meta.conditionFrom ? ` given ${meta.conditionFrom}` : "");
+  const order = loops.length > 1 ? `: ${loops.map(given).join(", then ")}` : "";
+  const priorHint = page.sampler
+    ? `Codes drawn from the prior${loops.length > 1 ? "s" : ""} position by position (${m.latentDim} prior calls, ` +
+      `uniforms from the seed${order}), decoded. Click a sample to see its codes.`
+    : "Sampling needs this decoder's priors: open the decoder and its prior .onnx files together, or serve a run " +
+      "that has them (python -m keras_vae.zoo serve-web RUN_DIR). Typed codes still decode.";
   $("samples-hint").textContent = m.codes ? priorHint : "Click a sample to explore around it.";
   $("new-samples").hidden = m.codes;
-  $("prior-form").hidden = !page.prior;
+  $("prior-form").hidden = !page.sampler;
   $("seed").value = String(page.seed);
   $("seed").removeAttribute("aria-invalid");
   $("sample-status").textContent = "";
   return plane;
 }
 
-// Open a decoder ({buffer, name}) and, for a decoder of codes, its prior: `findPrior(decoder)`
-// gives the prior file ({buffer, name}) or null.
-async function open(file, findPrior) {
+// Open a decoder ({buffer, name}) and, for a decoder of codes, its priors: `findPriors(decoder)`
+// gives the prior files ([{buffer, name}], maybe none).
+async function open(file, findPriors) {
   const mine = ++generation;
   document.body.dataset.state = "loading";
   $("info").textContent = `Loading ${file.name}…`;
   clearError();
   try {
     const decoder = await Decoder.load(file.buffer, file.name);
-    const priorFile = await findPrior(decoder);
-    if (priorFile && !decoder.meta.codes) {
-      throw new PageError(`${priorFile.name} is a prior over codes, but the decoder ${file.name} takes ` +
-        `${decoder.meta.latent.name}, not codes: open the decoder that goes with the prior.`);
+    const priorFiles = await findPriors(decoder);
+    if (priorFiles.length && !decoder.meta.codes) {
+      throw new PageError(`${priorFiles[0].name} is a prior over codes, but the decoder ${file.name} takes ` +
+        `${decoder.meta.latentName}, not codes: open the decoder that goes with the prior.`);
     }
-    page.prior = priorFile ? await Prior.load(priorFile.buffer, priorFile.name, decoder) : null;
+    const priors = [];
+    for (const { buffer, name } of priorFiles) priors.push(await Prior.load(buffer, name, decoder));
+    page.sampler = priors.length ? new Sampler(decoder, priors) : null;
     page.decoder = decoder;
   } catch (error) {
     openFailed(error);
@@ -307,11 +319,12 @@ async function open(file, findPrior) {
   const m = page.decoder.meta;
   const [height, width, channels] = m.imageShape;
   const conditioned = m.conditions.map(({ name, classes }) => ` + ${name} (${classes} classes)`).join("");
-  const latent = !m.codes ? `latent ${m.latentDim}` : `codes ${m.latent.shape.join("×")} of ${m.latent.classes}` +
-    (page.prior ? ` + prior v${page.prior.meta.version || "?"}` : " (no prior)");
+  const loops = page.sampler?.loops ?? [];
+  const priors = loops.length ? ` + prior${loops.length > 1 ? "s" : ""} v${loops.map((p) => p.meta.version || "?").join(", v")}` : " (no prior)";
+  const latent = !m.codes ? `latent ${m.latentDim}` : `codes ${m.latents.map((l) => `${l.shape.join("×")} of ${l.classes}`).join(" + ")}${priors}`;
   $("info").textContent = `${m.entry || "?"} decoder v${m.version || "?"} (${m.class || "?"}), ` +
     `${latent}${conditioned}, images ${height}×${width}×${channels}, trained on ${m.dataset || "?"}, ` +
-    `keras_vae ${m.keras_vae_version} · ${file.name}${page.prior ? ` + ${page.prior.name}` : ""}`;
+    `keras_vae ${m.keras_vae_version} · ${[file, ...loops].map((f) => f.name).join(" + ")}`;
   page.seed = 1;
   page.samples = null;
   const plane = layOut(m);
@@ -329,9 +342,8 @@ async function open(file, findPrior) {
   }
 }
 
-// {buffer, name} of the file at `url`; with `missingOk`, null for a 404 (no prior served).
-async function fetchFile(url, missingOk = false) {
-  const name = decodeURIComponent(url.split("/").pop().split("?")[0]) || url;
+// The response to `url`; with `missingOk`, null for a 404 (no priors served).
+async function fetchUrl(url, missingOk = false) {
   let response;
   try {
     response = await fetch(url);
@@ -344,11 +356,18 @@ async function fetchFile(url, missingOk = false) {
       "Serve the page with `python -m keras_vae.zoo serve-web RUN_DIR_OR_ENTRY`, " +
       "pass ?model=URL, or open a decoder .onnx file with the button.");
   }
-  return { buffer: await response.arrayBuffer(), name };
+  return response;
 }
 
-// The decoder at `url`; for a decoder of codes, the prior at `priorUrl` too, if it is there.
-async function openUrl(url, priorUrl) {
+// {buffer, name} of the file at `url`.
+async function fetchFile(url) {
+  const name = decodeURIComponent(url.split("/").pop().split("?")[0]) || url;
+  return { buffer: await (await fetchUrl(url)).arrayBuffer(), name };
+}
+
+// The decoder at `url`; for a decoder of codes, the priors at `priorUrls` too, or for null, the
+// ones serve-web lists in priors.json (none on a server without that file).
+async function openUrl(url, priorUrls) {
   let file;
   try {
     file = await fetchFile(url);
@@ -356,34 +375,39 @@ async function openUrl(url, priorUrl) {
     openFailed(error);
     return;
   }
-  await open(file, (decoder) => (decoder.meta.codes && priorUrl ? fetchFile(priorUrl, true) : null));
+  await open(file, async (decoder) => {
+    if (!decoder.meta.codes) return [];
+    const urls = priorUrls ?? (await (await fetchUrl("priors.json", true))?.json()) ?? [];
+    return Promise.all(urls.map(fetchFile));
+  });
 }
 
-// Files chosen with the button: one decoder, and for a decoder of codes, optionally its prior
-// (told apart by the "part" in their metadata, so the order and the names do not matter).
+// Files chosen with the button: one decoder, and for a decoder of codes, optionally its priors
+// (told apart by their metadata, so the order and the names do not matter).
 async function openFiles(files) {
   const opened = await Promise.all(files.map(async (file) => ({ buffer: await file.arrayBuffer(), name: file.name })));
-  const partOf = ({ buffer }) => {
+  const priorFile = ({ buffer }) => {
     try {
-      return readMetadata(buffer).part;
+      return isPrior(readMetadata(buffer));
     } catch {
-      return null; // Decoder.load says what is wrong with it
+      return false; // Decoder.load says what is wrong with it
     }
   };
-  const priors = opened.filter((file) => partOf(file) === "prior");
+  const priors = opened.filter(priorFile);
   const others = opened.filter((file) => !priors.includes(file));
-  if (others.length === 1 && priors.length <= 1) {
-    await open(others[0], async () => priors[0] ?? null);
+  if (others.length === 1) {
+    await open(others[0], async () => priors);
     return;
   }
   const names = (list) => list.map((f) => f.name).join(", ");
   ++generation;
   openFailed(new PageError(others.length === 0
-    ? `${names(priors)} ${priors.length === 1 ? "is a prior" : "are priors"}: open it together with its decoder (choose both files).`
-    : `Open one decoder .onnx (and, for a decoder of codes, its prior), not ${names(opened)}.`));
+    ? `${names(priors)} ${priors.length === 1 ? "is a prior: open it together with its" : "are priors: open them together with their"} ` +
+      "decoder (choose the files together)."
+    : `Open one decoder .onnx (and, for a decoder of codes, its priors), not ${names(opened)}.`));
 }
 
-// "Sample": codes from the prior with the seed in the box, decoded.
+// "Sample": codes from the priors with the seed in the box, decoded.
 async function sampleWithSeed() {
   const text = $("seed").value.trim();
   if (!/^\d+$/.test(text) || Number(text) > MAX_SEED) {
@@ -435,7 +459,7 @@ $("new-samples").addEventListener("click", () => {
 });
 $("prior-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  if (page.prior) sampleWithSeed();
+  if (page.sampler) sampleWithSeed();
 });
 $("file").addEventListener("change", async (event) => {
   const files = [...event.target.files];
@@ -445,7 +469,8 @@ $("file").addEventListener("change", async (event) => {
   event.target.value = ""; // opening the same file again still fires "change"
 });
 
-// ?model=URL picks another decoder, ?prior=URL its prior; by default the served pair
-// (serve-web answers prior.onnx only for a run that has a prior).
+// ?model=URL picks another decoder, ?prior=URL (one per grid of codes) its priors; by default
+// the served decoder and the priors serve-web lists (not for another decoder: they are not its).
 const query = new URLSearchParams(location.search);
-openUrl(query.get("model") || "model.onnx", query.get("prior") || (query.has("model") ? null : "prior.onnx"));
+const priorUrls = query.getAll("prior");
+openUrl(query.get("model") || "model.onnx", priorUrls.length || query.has("model") ? priorUrls : null);

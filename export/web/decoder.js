@@ -1,5 +1,5 @@
 // A keras_vae ONNX decoder in onnxruntime-web: checks the file is one, then decodes latents
-// (a z vector, or a VQ-VAE's grid of code indices) and, for a conditional decoder, the labels
+// (a z vector, or a VQ-VAE's grids of code indices) and, for a conditional decoder, the labels
 // its metadata declares.
 import { readMetadata } from "./onnx-metadata.js";
 
@@ -54,15 +54,16 @@ export function declaredInputs(props, name) {
 
 export const shapeText = (shape) => `[batch${shape.map((d) => `, ${d}`).join("")}]`;
 
-// What the page can feed, one latent input and any labels:
+// What the page can feed, a latent input and any labels:
 //   z: float32 [latent_dim] drawn from N(0, 1) (the sliders, the plane, N(0, I) samples), or
-//   a grid of codes: an integer "index" input of any shape [h, w, ...] with values in
-//     [0, classes) (a VQ-VAE's decoder: typed codes, and samples from its prior);
+//   grids of codes: integer "index" inputs of any shape [h, w, ...] with values in [0, classes)
+//     (a VQ-VAE's decoder: one grid; VQ-VAE-2's: a top and a bottom grid), typed codes, and
+//     samples from their priors;
 //   labels: integer "index" inputs of shape [] (one label per image, in [0, classes)): a picker each.
 function checkInputs(inputs, name) {
   const cannot = (input, why) => new PageError(`${name} has an input this page cannot feed: ` +
     `${input.name} (${input.dtype} ${shapeText(input.shape)}, values ${input.values}): ${why}.`);
-  let latent = null;
+  const latents = [];
   const conditions = [];
   for (const input of inputs) {
     const { name: inputName, shape, dtype, values, classes } = input;
@@ -78,17 +79,27 @@ function checkInputs(inputs, name) {
       }
       if (!positiveInts(shape, shape.length)) throw cannot(input, "a grid of codes needs positive sides");
     } else {
-      throw cannot(input, "the page feeds only z, a grid of codes and integer labels");
+      throw cannot(input, "the page feeds only z, grids of codes and integer labels");
     }
-    if (latent) throw cannot(input, `the page feeds one latent input, and ${latent.name} is one`);
-    latent = { name: inputName, shape, dtype, values, classes };
+    if (latents.some((l) => (l.values === "index") !== (values === "index"))) {
+      throw cannot(input, `the page feeds z or grids of codes, not both, and ${latents[0].name} is one`);
+    }
+    if (values !== "index" && latents.length) throw cannot(input, `the page feeds one z, and ${latents[0].name} is one`);
+    latents.push({ name: inputName, shape, dtype, values, classes });
   }
-  if (latent === null) {
+  if (!latents.length) {
     throw new PageError(`${name} has no latent input, z or a grid of codes (its inputs: ` +
       `${inputs.map((i) => i.name).join(", ")}).`);
   }
-  // latentDim: the numbers in one latent row (z's size, or the codes in the grid, raster order)
-  return { latent, latentDim: latent.shape.reduce((a, b) => a * b, 1), codes: latent.values === "index", conditions };
+  // A latent row is every latent input's numbers one after another, in input order (a grid's in
+  // raster order): `offset` and `size` place each input in it; latentDim is its length.
+  let latentDim = 0;
+  for (const latent of latents) {
+    Object.assign(latent, { offset: latentDim, size: latent.shape.reduce((a, b) => a * b, 1) });
+    latentDim += latent.size;
+  }
+  const latentName = latents.map((l) => l.name).join(", ");
+  return { latents, latentName, latentDim, codes: latents[0].values === "index", conditions };
 }
 
 // The decoder's interface from its keras_vae metadata (strings; JSON for numbers and lists).
@@ -102,7 +113,7 @@ function checkMetadata(props, name) {
     throw new PageError(`${name} is the ${props.part} of ${props.entry}, not a decoder.\n${EXPORT_HINT}`);
   }
   const inputs = declaredInputs(props, name);
-  const { latent, latentDim, codes, conditions } = checkInputs(inputs, name);
+  const { latents, latentName, latentDim, codes, conditions } = checkInputs(inputs, name);
   let imageShape;
   if ("image_shape" in props) imageShape = parse(props, "image_shape", name);
   else if ("outputs" in props) imageShape = parse(props, "outputs", name)?.images;
@@ -110,7 +121,7 @@ function checkMetadata(props, name) {
     throw new PageError(`${name} has keras_vae metadata this page cannot show: latent_dim=` +
       `${latentDim}, image_shape=${JSON.stringify(imageShape ?? null)} (expected [height, width, 1 or 3])`);
   }
-  return { ...props, inputs, latent, latentDim, codes, imageShape, conditions };
+  return { ...props, inputs, latents, latentName, latentDim, codes, imageShape, conditions };
 }
 
 // An onnxruntime-web tensor of `values` (numbers) as float32, int32 or int64.
@@ -154,20 +165,25 @@ export class Decoder {
     Object.assign(this, { ort, session, meta, name, queue: Promise.resolve() });
   }
 
-  // One latent row: latent_dim numbers, or for a grid of codes, one integer in [0, classes) per
-  // position of the grid in raster order.
+  // One latent row: latent_dim numbers, or for grids of codes, one integer in [0, classes) per
+  // position of each grid in raster order, the grids in input order.
   check(row) {
-    const { latentDim, latent, codes } = this.meta;
+    const { latentDim, latents, codes } = this.meta;
     if (row.length !== latentDim) {
       const plural = row.length === 1 ? "" : "s";
+      const shapes = latents.map((l) => `${l.name} ${l.shape.join("×")}`).join(" then ");
       throw new PageError(codes
-        ? `The code grid has ${row.length} value${plural}, but this decoder takes ${latentDim} ` +
-          `(${latent.shape.join("×")}, the shape of ${latent.name} in its metadata).`
+        ? `The code grid${latents.length > 1 ? "s have" : " has"} ${row.length} value${plural}, but this decoder takes ` +
+          `${latentDim} (${shapes}, the shape${latents.length > 1 ? "s" : ""} in its metadata).`
         : `The latent vector has ${row.length} value${plural}, but this decoder takes ${latentDim} (latent_dim in its metadata).`);
     }
-    const bad = codes ? row.findIndex((v) => !Number.isInteger(v) || v < 0 || v >= latent.classes) : -1;
-    if (bad >= 0) {
-      throw new PageError(`The code ${row[bad]} at position ${bad} is not one of this decoder's codes 0..${latent.classes - 1}.`);
+    if (!codes) return;
+    for (const { name, offset, size, classes } of latents) {
+      const bad = row.slice(offset, offset + size).findIndex((v) => !Number.isInteger(v) || v < 0 || v >= classes);
+      if (bad >= 0) {
+        throw new PageError(`The code ${row[offset + bad]} at position ${bad}${latents.length > 1 ? ` of ${name}` : ""} ` +
+          `is not one of ${latents.length > 1 ? "its" : "this decoder's"} codes 0..${classes - 1}.`);
+      }
     }
   }
 
@@ -181,14 +197,17 @@ export class Decoder {
     }
   }
 
-  // Latent rows (arrays of numbers: z, or codes in raster order) and the labels every row takes
+  // Latent rows (arrays of numbers: z, or each grid's codes in raster order) and the labels every row takes
   // ({name: value} for each of meta.conditions; {} for an unconditional decoder) ->
   // Float32Array [n, H, W, C]. Runs one at a time: a wasm session does not take overlapping runs.
   decode(rows, labels = {}) {
-    const { latent, imageShape, conditions } = this.meta;
+    const { latents, imageShape, conditions } = this.meta;
     rows.forEach((row) => this.check(row));
     this.checkLabels(labels);
-    const feeds = { [latent.name]: tensor(this.ort, latent.dtype, rows.flat(), [rows.length, ...latent.shape]) };
+    const feeds = {};
+    for (const { name, dtype, shape, offset, size } of latents) {
+      feeds[name] = tensor(this.ort, dtype, rows.flatMap((row) => row.slice(offset, offset + size)), [rows.length, ...shape]);
+    }
     for (const { name, dtype } of conditions) {
       feeds[name] = tensor(this.ort, dtype, new Array(rows.length).fill(labels[name]), [rows.length]);
     }

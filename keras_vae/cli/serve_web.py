@@ -6,8 +6,8 @@ from keras_vae.cli.numbers import POSITIVE, bounded
 def add(commands):
     parser = commands.add_parser(
         "serve-web",
-        help="explore a decoder's latent space in the browser, or sample a VQ-VAE's prior there (onnxruntime-web)",
-        description="Export the run's decoder (and its prior, if the run has one) to ONNX if needed, then "
+        help="explore a decoder's latent space in the browser, or sample a VQ-VAE's priors there (onnxruntime-web)",
+        description="Export the run's decoder (and its priors, if the run has any) to ONNX if needed, then "
         "serve export/web/ with them at http://127.0.0.1:PORT/ (this machine only).",
     )
     parser.add_argument("run_dir", nargs="?", default="conv_vae", metavar="RUN_DIR_OR_ENTRY",
@@ -21,11 +21,11 @@ def run(args):
     from keras_vae import web
     web.check_page()
     parts = web.page_parts(args.run_dir)
-    prior = parts.get(web.PRIOR, (None, False))[0]
-    server = web.make_server(parts["decoder"][0], args.port, prior=prior)
+    priors = {part: path for part, (path, _) in parts.items() if part != "decoder"}
+    server = web.make_server(parts["decoder"][0], args.port, priors=priors)
     host, port = server.server_address[:2]
     for path, exported in parts.values():  # the decoder first
         print(f"{'exported' if exported else 'using'} {path}")
-    what = "the decoder explorer and prior sampler" if prior else "the decoder explorer"
+    what = "the decoder explorer and prior sampler" if priors else "the decoder explorer"
     print(f"serving {what} at http://{host}:{port}/  (Ctrl-C stops)", flush=True)
     web.serve(server, args.stop_after)
