@@ -125,20 +125,6 @@ def test_network_is_causal_in_raster_order_without_blind_spot(layers):
         np.testing.assert_array_equal(seen, field(earlier, (7, 7)))
 
 
-def test_dropout_keeps_the_network_causal_and_acts_in_training_only(rng):
-    plain = PixelCNN(grid_shape=(5, 5), num_codes=5, filters=8, num_layers=3)
-    dropped = PixelCNN(grid_shape=(5, 5), num_codes=5, filters=8, num_layers=3, dropout=0.5)
-    dropped.set_weights(plain.get_weights())  # dropout adds no weights
-    codes = rng.integers(0, 5, (4, 5, 5)).astype(np.int32)
-    np.testing.assert_allclose(dropped.logits(codes), plain.logits(codes), rtol=1e-6, atol=1e-6)
-    assert np.abs(dropped.logits(codes, training=True) - plain.logits(codes)).max() > 1e-3
-
-    network = keras.Model(dropped.network.get_layer("code_embedding").output, dropped.network.output)
-    draw = rng.standard_normal((5, 5, 8)).astype(np.float32)
-    seen = influence(lambda e: network(e, training=True), [draw])[0]
-    assert seen.any() and not (seen & ~field(earlier, (5, 5))).any()
-
-
 def test_condition_reaches_every_position_and_codes_stay_causal(rng):
     keras.utils.set_random_seed(0)  # a random init can leave a position's ReLU features equal for both conditions
     model = PixelCNN(grid_shape=(4, 6), num_codes=5, filters=8, num_layers=5, condition_shape=(2, 3), condition_codes=3)
@@ -158,7 +144,7 @@ def test_condition_reaches_every_position_and_codes_stay_causal(rng):
 
 
 @pytest.mark.parametrize("bad", [dict(grid_shape=(7, 7), condition_shape=(2, 2), condition_codes=4),
-                                 dict(kernel_size=4), dict(condition_shape=(7, 7)), dict(grid_shape=(7,)), dict(dropout=1.0)])
+                                 dict(kernel_size=4), dict(condition_shape=(7, 7)), dict(grid_shape=(7,))])
 def test_bad_configs_say_why(bad):
     with pytest.raises(ConfigError):
         PixelCNN(**bad)

@@ -185,9 +185,8 @@ class PixelCNN(ZooModel):
     }
 
     def __init__(self, grid_shape=(7, 7), num_codes=64, filters=64, num_layers=6, kernel_size=3,
-                 condition_shape=None, condition_codes=None, dropout=0.0, **kwargs):
+                 condition_shape=None, condition_codes=None, **kwargs):
         super().__init__(**kwargs)
-        self.dropout = checked("dropout", dropout, lambda v: 0 <= v < 1, "a rate in [0, 1)")
         self.grid_shape = _grid("grid_shape", grid_shape)
         self.num_codes = checked("num_codes", num_codes, lambda v: v >= 2, "an integer >= 2", kind=int)
         (self.filters,) = positive_ints("filters", [filters])
@@ -238,8 +237,6 @@ class PixelCNN(ZooModel):
             vertical, horizontal = GatedMaskedConv(
                 self.filters, self.kernel_size, "A" if i == 0 else "B", self.conditioned, name=f"gated_{i}"
             )([vertical, horizontal, *condition])
-            if self.dropout:  # elementwise, so the masks' causality holds; training only
-                horizontal = keras.layers.Dropout(self.dropout, name=f"gated_{i}_dropout")(horizontal)
         h = keras.layers.Activation("relu", name="head_relu")(horizontal)
         h = keras.layers.Conv2D(self.filters, 1, activation="relu", name="head")(h)
         logits = keras.layers.Conv2D(self.num_codes, 1, dtype="float32", name="logits")(h)

@@ -98,8 +98,7 @@ class VQVAE(ImageModel):
     }
 
     def __init__(self, num_codes=64, code_dim=16, filters=(32, 64), residual_blocks=2, residual_hidden=32,
-                 beta=0.25, ema=False, decay=0.99, reinit_unused=False, prior_filters=64, prior_layers=8,
-                 prior_dropout=0.0, **kwargs):
+                 beta=0.25, ema=False, decay=0.99, reinit_unused=False, prior_filters=64, prior_layers=8, **kwargs):
         super().__init__(**kwargs)
         self.num_codes = checked("num_codes", num_codes, lambda v: v >= 2, "an integer >= 2", kind=int)
         self.code_dim = checked("code_dim", code_dim, lambda v: v >= 1, "an integer >= 1", kind=int)
@@ -107,7 +106,6 @@ class VQVAE(ImageModel):
         self.residual_blocks = checked("residual_blocks", residual_blocks, lambda v: v >= 0, "an integer >= 0", kind=int)
         (self.residual_hidden, self.prior_filters, self.prior_layers) = positive_ints(
             "residual_hidden, prior_filters, prior_layers", [residual_hidden, prior_filters, prior_layers])
-        self.prior_dropout = checked("prior_dropout", prior_dropout, lambda v: 0 <= v < 1, "a rate in [0, 1)")
         self.beta = checked("beta", beta, lambda v: v >= 0, ">= 0")
         self.decay = checked("decay", decay, lambda v: 0 < v < 1, "in (0, 1)")
         self.ema = ema
@@ -174,7 +172,7 @@ class VQVAE(ImageModel):
     # -- the prior (stage two) ----------------------------------------------------------------
     def stage_model(self, name):
         return PixelCNN(grid_shape=self.grid_shape, num_codes=self.num_codes, filters=self.prior_filters,
-                        num_layers=self.prior_layers, dropout=self.prior_dropout, seed=self.seed)
+                        num_layers=self.prior_layers, seed=self.seed)
 
     def stage_batch(self, name, batch):
         return {"codes": self.codes(self.targets(batch["images"], training=False))}

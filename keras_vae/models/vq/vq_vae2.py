@@ -169,10 +169,10 @@ class VQVAE2(VQVAE):
     def stage_model(self, name):
         if name == "top_prior":
             return PixelCNN(grid_shape=self.grid_shape, num_codes=self.num_codes_top, filters=self.prior_filters,
-                            num_layers=self.prior_layers, dropout=self.prior_dropout, seed=self.seed)
+                            num_layers=self.prior_layers, seed=self.seed)
         if name == "bottom_prior":
             return PixelCNN(grid_shape=self.bottom_grid_shape, num_codes=self.num_codes, filters=self.prior_filters,
-                            num_layers=self.prior_layers, dropout=self.prior_dropout, condition_shape=self.grid_shape,
+                            num_layers=self.prior_layers, condition_shape=self.grid_shape,
                             condition_codes=self.num_codes_top, seed=self.seed)
         return super().stage_model(name)
 
