@@ -57,25 +57,18 @@ def reparameterize(mean, log_var, eps):
     return mean + tf.exp(0.5 * clamp_log_var(log_var)) * eps
 
 
-def hidden_dense(h, units, name, dropout=0.0, activation="relu"):
-    """A hidden Dense layer, then Dropout (Srivastava et al. 2014) at rate `dropout` when > 0:
-    active in training only, so exports and evaluation see the plain layer."""
-    h = keras.layers.Dense(units, activation=activation, name=name)(h)
-    return keras.layers.Dropout(dropout, name=f"{name}_dropout")(h) if dropout else h
-
-
-def dense_trunk(images, hidden_sizes, dropout=0.0):
+def dense_trunk(images, hidden_sizes, activation="relu"):
     """Flatten, then a stack of Dense layers: images -> features."""
     h = keras.layers.Flatten()(images)
     for i, units in enumerate(hidden_sizes):
-        h = hidden_dense(h, units, f"dense_{i}", dropout)
+        h = keras.layers.Dense(units, activation=activation, name=f"dense_{i}")(h)
     return h
 
 
-def dense_decoder_body(h, hidden_sizes, image_shape, dropout=0.0):
+def dense_decoder_body(h, hidden_sizes, image_shape, activation="relu"):
     """The mirrored MLP: latent features -> per-pixel raw outputs of shape image_shape."""
     for i, units in enumerate(reversed(hidden_sizes)):
-        h = hidden_dense(h, units, f"dense_{i}", dropout)
+        h = keras.layers.Dense(units, activation=activation, name=f"dense_{i}")(h)
     h = keras.layers.Dense(math.prod(image_shape), name="pixels")(h)
     return keras.layers.Reshape(tuple(image_shape), name="outputs")(h)
 
@@ -96,7 +89,7 @@ def check_conv_shape(image_shape, filters, kernel_size):
         raise ConfigError(f"kernel_size must be >= the stride {CONV_STRIDE}, got {kernel_size}")
 
 
-def conv_trunk(images, filters, kernel_size, hidden_dim, dropout=0.0, activation="relu"):
+def conv_trunk(images, filters, kernel_size, hidden_dim, activation="relu"):
     """Strided Conv2D stack, then a Dense layer: images -> features."""
     h = images
     for i, f in enumerate(filters):
@@ -104,15 +97,15 @@ def conv_trunk(images, filters, kernel_size, hidden_dim, dropout=0.0, activation
             f, kernel_size, strides=CONV_STRIDE, padding="same", activation=activation, name=f"conv_{i}"
         )(h)
     h = keras.layers.Flatten()(h)
-    return hidden_dense(h, hidden_dim, "dense", dropout, activation)
+    return keras.layers.Dense(hidden_dim, activation=activation, name="dense")(h)
 
 
-def conv_decoder_body(h, filters, kernel_size, hidden_dim, image_shape, dropout=0.0, activation="relu"):
+def conv_decoder_body(h, filters, kernel_size, hidden_dim, image_shape, activation="relu"):
     """The mirror of `conv_trunk`: Dense, reshape, strided Conv2DTranspose up to image_shape."""
     factor = CONV_STRIDE ** len(filters)
     height, width, channels = image_shape
     start = (height // factor, width // factor, filters[-1])
-    h = hidden_dense(h, hidden_dim, "dense", dropout, activation)
+    h = keras.layers.Dense(hidden_dim, activation=activation, name="dense")(h)
     h = keras.layers.Dense(math.prod(start), activation=activation, name="project")(h)
     h = keras.layers.Reshape(start, name="unflatten")(h)
     for i, f in enumerate(reversed(filters)):

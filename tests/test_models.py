@@ -6,14 +6,13 @@ Parametrized over the zoo folders, so an entry is tested the moment it has one.
 
 import re
 
-import numpy as np
 import pytest
 
 from helpers.model_check import run_model_test
 from keras_vae import registry
 from keras_vae.entries import read_entry
 from keras_vae.errors import ConfigError
-from keras_vae.models import IWAE, VAE, BetaVAE, ContractiveAE, DenoisingAE, KSparseAE, SparseAE
+from keras_vae.models import IWAE, BetaVAE, ContractiveAE, DenoisingAE, KSparseAE, SparseAE
 
 
 @pytest.mark.slow
@@ -55,26 +54,11 @@ def test_every_entry_has_tiny_test_overrides_that_apply():
         (ContractiveAE, {"jacobian": "magic"}, "jacobian must be one of"),
         (IWAE, {"k": 0}, "k must be an integer >= 1 (importance samples per example), got 0"),
         (IWAE, {"k": 2.0}, "k must be an integer >= 1"),
-        (VAE, {"dropout": 1.0}, "dropout must be a rate in [0, 1), got 1.0"),
     ],
 )
 def test_out_of_range_hyperparameters_are_one_config_error(cls, kwargs, message):
     with pytest.raises(ConfigError, match="^" + re.escape(message)):
         cls(**{"latent_dim": 16, **kwargs})
-
-
-@pytest.mark.parametrize("architecture", ["dense", "conv"])
-def test_dropout_acts_in_training_only(architecture, mnist_5k):
-    """With dropout, a training pass drops hidden units; evaluation is the plain network's."""
-    sizes = {"latent_dim": 4, "hidden_sizes": [32], "filters": [4, 8], "hidden_dim": 32, "architecture": architecture}
-    x = mnist_5k.x_train[:16]
-    plain, dropped = VAE(**sizes, seed=0), VAE(**sizes, dropout=0.5, seed=0)
-    dropped.set_weights(plain.get_weights())  # dropout adds no weights
-    z = plain.encode(x)[0]
-    np.testing.assert_allclose(dropped.decoder_raw(z, {}), plain.decoder_raw(z, {}), rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(dropped.encode(x)[0], z, rtol=1e-6, atol=1e-6)
-    trained, inferred = dropped.decoder_raw(z, {}, training=True).numpy(), plain.decoder_raw(z, {}).numpy()
-    assert np.abs(trained - inferred).max() > 0.1 * np.abs(inferred).max()
 
 
 def test_the_cli_reports_a_bad_hyperparameter_in_one_line(cli, tmp_path):

@@ -26,14 +26,14 @@ class Architecture:
 ARCHITECTURES = {
     # "dense" with hidden_sizes=[] is one layer each way, the network of the regularized AEs.
     "dense": Architecture(
-        trunk=lambda m, images: dense_trunk(images, m.hidden_sizes, m.dropout),
-        decoder=lambda m, h: dense_decoder_body(h, m.hidden_sizes, m.image_shape, m.dropout),
-        params=("hidden_sizes", "dropout"),
+        trunk=lambda m, images: dense_trunk(images, m.hidden_sizes),
+        decoder=lambda m, h: dense_decoder_body(h, m.hidden_sizes, m.image_shape),
+        params=("hidden_sizes",),
     ),
     "conv": Architecture(
-        trunk=lambda m, images: conv_trunk(images, m.filters, m.kernel_size, m.hidden_dim, m.dropout),
-        decoder=lambda m, h: conv_decoder_body(h, m.filters, m.kernel_size, m.hidden_dim, m.image_shape, m.dropout),
+        trunk=lambda m, images: conv_trunk(images, m.filters, m.kernel_size, m.hidden_dim),
+        decoder=lambda m, h: conv_decoder_body(h, m.filters, m.kernel_size, m.hidden_dim, m.image_shape),
         check=lambda m: check_conv_shape(m.image_shape, m.filters, m.kernel_size),
-        params=("filters", "kernel_size", "hidden_dim", "dropout"),
+        params=("filters", "kernel_size", "hidden_dim"),
     ),
 }

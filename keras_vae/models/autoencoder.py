@@ -45,7 +45,6 @@ class Autoencoder(ImageModel):
         filters=(32, 64),
         kernel_size=3,
         hidden_dim=128,
-        dropout=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -57,7 +56,6 @@ class Autoencoder(ImageModel):
         self.filters = positive_ints("filters", filters)
         (self.kernel_size,) = positive_ints("kernel_size", [kernel_size])
         (self.hidden_dim,) = positive_ints("hidden_dim", [hidden_dim])
-        self.dropout = checked("dropout", dropout, lambda v: 0 <= v < 1, "a rate in [0, 1)")
 
     # -- conditions ---------------------------------------------------------------------------
     @property
