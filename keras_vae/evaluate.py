@@ -123,8 +123,9 @@ def check_metrics_free(path, overwrite=False):
 
     if path.exists() and not overwrite:
         old = runs.read_json(path)
-        raise UserError(f"{path} exists ({old.get('dataset')}, {old.get('split_examples')} test images, "
-                        f"k={old.get('iwae_k', 0)}); pass --overwrite (in Python: overwrite=True) to replace it")
+        bound = f", IWAE k={old['iwae_k']}" if old.get("iwae_k") else ""
+        raise UserError(f"{path} exists ({old.get('dataset')}, {old.get('split_examples')} test images{bound}); "
+                        "pass --overwrite (in Python: overwrite=True) to replace it")
 
 
 def write_metrics(path, metrics, overwrite=False):

@@ -207,7 +207,7 @@ def test_evaluate_keeps_an_earlier_metrics_json_without_overwrite(cli, tiny_run)
     first = (tiny_run / "metrics.json").read_text()
     for args in (["--k", 0], ["--k", 5, "--limit", 50], ["--dataset", "mnist_5k", "--limit", 20]):
         code, _, err = cli("evaluate", tiny_run, *args)
-        one_error(code, err, "metrics.json exists (mnist_5k, 50 test images, k=5); pass --overwrite")
+        one_error(code, err, "metrics.json exists (mnist_5k, 50 test images, IWAE k=5); pass --overwrite")
         assert (tiny_run / "metrics.json").read_text() == first
     code, _, err = cli("evaluate", tiny_run, "--k", 0, "--limit", 20, "--overwrite")
     assert code == 0, err
