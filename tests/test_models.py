@@ -6,13 +6,14 @@ Parametrized over the zoo folders, so an entry is tested the moment it has one.
 
 import re
 
+import keras
 import pytest
 
 from helpers.model_check import run_model_test
 from keras_vae import registry
 from keras_vae.entries import read_entry
 from keras_vae.errors import ConfigError
-from keras_vae.models import IWAE, BetaVAE, ContractiveAE, DenoisingAE, KSparseAE, SparseAE
+from keras_vae.models import IWAE, VAE, BetaVAE, ContractiveAE, DenoisingAE, KSparseAE, SparseAE
 
 
 @pytest.mark.slow
@@ -54,11 +55,23 @@ def test_every_entry_has_tiny_test_overrides_that_apply():
         (ContractiveAE, {"jacobian": "magic"}, "jacobian must be one of"),
         (IWAE, {"k": 0}, "k must be an integer >= 1 (importance samples per example), got 0"),
         (IWAE, {"k": 2.0}, "k must be an integer >= 1"),
+        (VAE, {"activation": "swish!"}, "activation must be one of relu, elu, silu, gelu, tanh, leaky_relu, got 'swish!'"),
     ],
 )
 def test_out_of_range_hyperparameters_are_one_config_error(cls, kwargs, message):
     with pytest.raises(ConfigError, match="^" + re.escape(message)):
         cls(**{"latent_dim": 16, **kwargs})
+
+
+@pytest.mark.parametrize("architecture", ["dense", "conv"])
+def test_the_hidden_activation_is_every_hidden_layer_s_and_survives_a_round_trip(architecture, tmp_path):
+    model = VAE(architecture=architecture, latent_dim=2, hidden_sizes=[8, 4], filters=[4, 8], hidden_dim=8,
+                activation="elu")
+    reloaded = keras.saving.load_model(model.save(tmp_path / "m.keras") or tmp_path / "m.keras")
+    for network in (reloaded.encoder, reloaded.decoder):
+        hidden = [layer for layer in network.layers if layer.name not in ("z_mean", "z_log_var", "pixels", "outputs")
+                  and getattr(layer, "activation", None) is not None]
+        assert hidden and {layer.activation.__name__ for layer in hidden} == {"elu"}
 
 
 def test_the_cli_reports_a_bad_hyperparameter_in_one_line(cli, tmp_path):

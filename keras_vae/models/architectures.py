@@ -26,14 +26,15 @@ class Architecture:
 ARCHITECTURES = {
     # "dense" with hidden_sizes=[] is one layer each way, the network of the regularized AEs.
     "dense": Architecture(
-        trunk=lambda m, images: dense_trunk(images, m.hidden_sizes),
-        decoder=lambda m, h: dense_decoder_body(h, m.hidden_sizes, m.image_shape),
-        params=("hidden_sizes",),
+        trunk=lambda m, images: dense_trunk(images, m.hidden_sizes, m.activation),
+        decoder=lambda m, h: dense_decoder_body(h, m.hidden_sizes, m.image_shape, m.activation),
+        params=("hidden_sizes", "activation"),
     ),
     "conv": Architecture(
-        trunk=lambda m, images: conv_trunk(images, m.filters, m.kernel_size, m.hidden_dim),
-        decoder=lambda m, h: conv_decoder_body(h, m.filters, m.kernel_size, m.hidden_dim, m.image_shape),
+        trunk=lambda m, images: conv_trunk(images, m.filters, m.kernel_size, m.hidden_dim, m.activation),
+        decoder=lambda m, h: conv_decoder_body(h, m.filters, m.kernel_size, m.hidden_dim, m.image_shape,
+                                               m.activation),
         check=lambda m: check_conv_shape(m.image_shape, m.filters, m.kernel_size),
-        params=("filters", "kernel_size", "hidden_dim"),
+        params=("filters", "kernel_size", "hidden_dim", "activation"),
     ),
 }

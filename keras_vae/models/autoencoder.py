@@ -19,7 +19,7 @@ from keras_vae.layers import OneHot
 from keras_vae.models.architectures import ARCHITECTURES
 from keras_vae.models.base import as_batch
 from keras_vae.models.likelihood import ImageModel
-from keras_vae.models.checks import checked, positive_ints
+from keras_vae.models.checks import checked, hidden_activation, positive_ints
 from keras_vae.models.contract import NATS, Part, TensorInput, Term
 
 
@@ -45,6 +45,7 @@ class Autoencoder(ImageModel):
         filters=(32, 64),
         kernel_size=3,
         hidden_dim=128,
+        activation="relu",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -56,6 +57,7 @@ class Autoencoder(ImageModel):
         self.filters = positive_ints("filters", filters)
         (self.kernel_size,) = positive_ints("kernel_size", [kernel_size])
         (self.hidden_dim,) = positive_ints("hidden_dim", [hidden_dim])
+        self.activation = hidden_activation(activation)
 
     # -- conditions ---------------------------------------------------------------------------
     @property

@@ -20,3 +20,13 @@ def positive_ints(name, values, allow_empty=False):
         kind = "a list" if allow_empty else "a non-empty list"
         raise ConfigError(f"{name} must be {kind} of integers >= 1, got {values!r}")
     return tuple(values)
+
+
+HIDDEN_ACTIVATIONS = ("relu", "elu", "silu", "gelu", "tanh", "leaky_relu")
+
+
+def hidden_activation(name):
+    """`name` if it is one of HIDDEN_ACTIVATIONS (Keras activations, by name), else a ConfigError."""
+    if name not in HIDDEN_ACTIVATIONS:
+        raise ConfigError(f"activation must be one of {', '.join(HIDDEN_ACTIVATIONS)}, got {name!r}")
+    return name
