@@ -71,8 +71,9 @@ def measure_training(entry, overrides=None, epochs=10, rounds=8):
         "rss_mb_last": clock.rss[-1],
         "peak_rss_mb": peak_rss_mb(),
     }
-    values = compare(model, build({**config, "jit_compile": True}), feed, cached_like(pipeline), rounds)
-    result.update(ratios(values, flops * images / 1e9), xla_images_per_second=images / statistics.median(values["xla"]))
+    if rounds:  # 0: the steady-state run alone (the peer comparison's)
+        values = compare(model, build({**config, "jit_compile": True}), feed, cached_like(pipeline), rounds)
+        result.update(ratios(values, flops * images / 1e9), xla_images_per_second=images / statistics.median(values["xla"]))
     return model, config, result
 
 
