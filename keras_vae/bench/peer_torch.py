@@ -46,15 +46,17 @@ def channels_first(images):
 
 
 def pythae_steady(digits, epochs, batch):
+    from pythae.data.preprocessors import DataProcessor
     from pythae.trainers import BaseTrainer, BaseTrainerConfig
     from pythae.trainers.training_callbacks import TrainingCallback
 
     clock = type("Clock", (EpochTimes, TrainingCallback), {})()
+    processor = DataProcessor()  # as pythae's TrainingPipeline turns arrays into its dataset
+    dataset = processor.to_dataset(processor.process_data(channels_first(digits["train"])))
     with tempfile.TemporaryDirectory() as out:
         config = BaseTrainerConfig(output_dir=out, num_epochs=epochs, per_device_train_batch_size=batch,
                                    learning_rate=1e-3, no_cuda=True)
-        trainer = BaseTrainer(pythae_model(), train_dataset=channels_first(digits["train"]),
-                              training_config=config, callbacks=[clock])
+        trainer = BaseTrainer(pythae_model(), train_dataset=dataset, training_config=config, callbacks=[clock])
         trainer.train()
     return {"epoch_seconds": clock.seconds}
 
