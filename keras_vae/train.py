@@ -126,7 +126,7 @@ def batches(data, split, config, keys, limit=None, **kwargs):
     return data.batches(split, config["batch_size"], limit=limit, keys=keys, **kwargs)
 
 
-def feed(model, dataset):
+def feed(model, dataset, automatic=False):
     """What fit gets for `dataset`: (dataset, steps_per_epoch).
 
     When it can, the dataset repeats and is prefetched across passes, and fit keeps one iterator
@@ -134,9 +134,12 @@ def feed(model, dataset):
     batch, 10-20% of an epoch of a small model on a 2-core CPU (python -m keras_vae.bench). Each
     pass is still a fresh shuffle. Keras runs steps_per_execution steps per call whatever
     steps_per_epoch says, so that only keeps epochs exact when it divides the epoch; otherwise
-    each epoch runs the dataset dry.
+    each epoch runs the dataset dry. With `automatic` (the config leaves steps_per_execution
+    unset), an epoch of fewer steps is one call, so that it divides (3,600 digits: 29 steps).
     """
     steps = int(dataset.cardinality())
+    if automatic:
+        model.steps_per_execution = min(model.steps_per_execution, steps)
     if steps % model.steps_per_execution:
         return dataset, None
     return dataset.repeat().prefetch(tf.data.AUTOTUNE), steps
@@ -158,7 +161,7 @@ def fit_batches(model, train_batches, validation, config, folder, initial_epoch,
     (a run folder, or a stage's sub-folder), and save its final model there."""
     folder = Path(folder)
     run_dir = folder if stage == "model" else folder.parent  # what the user resumes
-    train_batches, steps = feed(model, train_batches)
+    train_batches, steps = feed(model, train_batches, automatic=config.get("steps_per_execution") is None)
     recorder = RunRecorder(folder, history)
     try:
         model.fit(
