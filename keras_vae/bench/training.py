@@ -62,7 +62,7 @@ def measure_training(entry, overrides=None, epochs=10, rounds=8):
         "entry": entry,
         "batch_size": config["batch_size"],
         "precision": config["precision"],
-        "steps_per_execution": distribute.steps_per_execution(config),
+        "steps_per_execution": model.steps_per_execution,  # as `feed` left it for this epoch's steps
         "train_images": images,
         "epoch_seconds": clock.seconds,
         "images_per_second": images / statistics.median(clock.seconds[2:]),  # epoch 3 onwards
