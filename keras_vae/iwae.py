@@ -51,28 +51,34 @@ def bound(log_weights):
     return tf.reduce_logsumexp(log_weights, axis=0) - tf.math.log(tf.cast(tf.shape(log_weights)[0], log_weights.dtype))
 
 
-def iwae(model, x, k, seed=0, max_decodes=2048):
+MAX_DECODES = 2048  # (example, sample) pairs through the likelihood at once
+
+
+def passes(size, k, max_decodes=MAX_DECODES):
+    """[(start, stop, samples)]: the passes `iwae` makes over `size` examples, in order; each
+    draws `samples` z for examples [start, stop), and an example's passes follow each other."""
+    chunk = min(k, max_decodes)
+    group = max(1, max_decodes // chunk)
+    return [(start, min(start + group, size), min(chunk, k - done))
+            for start in range(0, size, group) for done in range(0, k, chunk)]
+
+
+def iwae(model, x, k, seed=0, max_decodes=MAX_DECODES):
     """L_k for every example of x, shape [B], in nats.
 
     Work is vectorized over examples and samples; to bound memory, at most `max_decodes`
     (example, sample) pairs go through the likelihood at once: x is cut into groups of examples
-    and k into chunks of samples, and each example's k log-weights are joined by one logsumexp.
-    `seed` (an int or a stateless [2] seed) fixes every draw, so a call repeats exactly.
+    and k into chunks of samples (`passes`), and each example's k log-weights are joined by one
+    logsumexp. `seed` (an int or a stateless [2] seed) fixes every draw, so a call repeats exactly.
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     x = tf.nest.map_structure(tf.convert_to_tensor, x)
     size = int(tf.nest.flatten(x)[0].shape[0])
-    chunk = min(k, max_decodes)
-    group = max(1, max_decodes // chunk)
     seed = tf.constant([0, seed] if isinstance(seed, int) else seed, tf.int32)
-    estimates, step = [], 0
-    for start in range(0, size, group):
-        xs = tf.nest.map_structure(lambda t: t[start : start + group], x)  # noqa: B023
-        parts = []
-        for done in range(0, k, chunk):
-            seed_of_pass = tf.random.experimental.stateless_fold_in(seed, step)
-            parts.append(model.compiled_log_weights(xs, min(chunk, k - done), seed_of_pass))
-            step += 1
-        estimates.append(bound(tf.concat(parts, axis=0)))
-    return tf.concat(estimates, axis=0)
+    parts = {}
+    for step, (start, stop, samples) in enumerate(passes(size, k, max_decodes)):
+        xs = tf.nest.map_structure(lambda t: t[start:stop], x)  # noqa: B023
+        seed_of_pass = tf.random.experimental.stateless_fold_in(seed, step)
+        parts.setdefault(start, []).append(model.compiled_log_weights(xs, samples, seed_of_pass))
+    return tf.concat([bound(tf.concat(group, axis=0)) for group in parts.values()], axis=0)

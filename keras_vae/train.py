@@ -3,7 +3,6 @@
 import json
 import logging
 import shutil
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import tensorflow as tf
 from keras_vae import data as datasets
 from keras_vae import distribute, registry, runs
 from keras_vae.errors import UserError
+from keras_vae.recorder import RunRecorder
 from keras_vae.schedules import learning_rate_callbacks
 
 log = logging.getLogger(__name__)
@@ -25,27 +25,6 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, run_dir):
         super().__init__(str(run_dir))
         self.run_dir = Path(run_dir)
-
-
-class RunRecorder(keras.callbacks.Callback):
-    """After each epoch: checkpoint, history and state, each written atomically, in that order,
-    so state.json never names an epoch whose checkpoint is not on disk."""
-
-    def __init__(self, run_dir, history):
-        super().__init__()
-        self.run_dir = Path(run_dir)
-        self.history = history
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        record = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
-        record["seconds"] = round(time.perf_counter() - self._started, 3)
-        self.history.append(record)
-        runs.save_model(self.model, self.run_dir / runs.CHECKPOINT)
-        runs.write_json(self.run_dir / runs.HISTORY, self.history)
-        runs.write_json(self.run_dir / runs.STATE, {"epoch": epoch + 1})
 
 
 class NonFiniteGuard(keras.callbacks.Callback):
@@ -148,7 +127,7 @@ def batches(data, split, config, keys, limit=None, **kwargs):
     return data.batches(split, config["batch_size"], limit=limit, keys=keys, **kwargs)
 
 
-def feed(model, dataset):
+def feed(model, dataset, automatic=False):
     """What fit gets for `dataset`: (dataset, steps_per_epoch).
 
     When it can, the dataset repeats and is prefetched across passes, and fit keeps one iterator
@@ -156,9 +135,12 @@ def feed(model, dataset):
     batch, 10-20% of an epoch of a small model on a 2-core CPU (python -m keras_vae.bench). Each
     pass is still a fresh shuffle. Keras runs steps_per_execution steps per call whatever
     steps_per_epoch says, so that only keeps epochs exact when it divides the epoch; otherwise
-    each epoch runs the dataset dry.
+    each epoch runs the dataset dry. With `automatic` (the config leaves steps_per_execution
+    unset), an epoch of fewer steps is one call, so that it divides (3,600 digits: 29 steps).
     """
     steps = int(dataset.cardinality())
+    if automatic:
+        model.steps_per_execution = min(model.steps_per_execution, steps)
     if steps % model.steps_per_execution:
         return dataset, None
     return dataset.repeat().prefetch(tf.data.AUTOTUNE), steps
@@ -180,7 +162,8 @@ def fit_batches(model, train_batches, validation, config, folder, initial_epoch,
     (a run folder, or a stage's sub-folder), and save its final model there."""
     folder = Path(folder)
     run_dir = folder if stage == "model" else folder.parent  # what the user resumes
-    train_batches, steps = feed(model, train_batches)
+    train_batches, steps = feed(model, train_batches, automatic=config.get("steps_per_execution") is None)
+    recorder = RunRecorder(folder, history)
     try:
         model.fit(
             train_batches,
@@ -194,7 +177,7 @@ def fit_batches(model, train_batches, validation, config, folder, initial_epoch,
                 StepProgbar(),
                 # before RunRecorder: a NaN epoch is never checkpointed
                 NonFiniteGuard(run_dir, config, stage),
-                RunRecorder(folder, history),
+                recorder,
                 keras.callbacks.TensorBoard(log_dir=str(folder / runs.LOGS), write_graph=False),
             ],
             verbose=verbose,
@@ -202,6 +185,8 @@ def fit_batches(model, train_batches, validation, config, folder, initial_epoch,
         )
     except KeyboardInterrupt:
         raise Interrupted(run_dir) from None
+    finally:
+        recorder.close()  # the last finished epoch is on disk, whatever stopped the fit
     runs.save_model(model, folder / runs.MODEL, include_optimizer=False)
     return model
 

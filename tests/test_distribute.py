@@ -83,6 +83,15 @@ def test_epochs_have_exactly_their_steps(tmp_path, steps_per_execution):
     assert int(model.optimizer.iterations.numpy()) == 2 * 256 // 64
 
 
+def test_an_epoch_shorter_than_the_automatic_steps_per_call_is_one_call(tmp_path):
+    from keras_vae import train
+
+    overrides = {"dataset": "mnist_5k", "epochs": 2, "batch_size": 64, "hidden_sizes": [32]}
+    model, _ = train.train("dense_vae", overrides, run_dir=tmp_path / "run", seed=0, verbose=0, limit=320)
+    assert model.steps_per_execution == 5 < distribute.SINGLE_DEVICE_STEPS  # 320 / 64 steps an epoch
+    assert int(model.optimizer.iterations.numpy()) == 2 * 5
+
+
 @pytest.mark.slow
 def test_xla_training_matches_plain_training(mnist_5k):
     import keras

@@ -23,6 +23,11 @@ def parse(argv):
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override an entry field for every entry, e.g. steps_per_execution=1")
     parser.add_argument("--no-inference", action="store_true", help="skip export and serving")
+    parser.add_argument("--peers-python", default=sys.executable, metavar="PATH",
+                        help="a Python with torch and pythae for the peer comparison, e.g. a separate venv's "
+                             "(default: this one; without them the comparison is skipped, saying why)")
+    parser.add_argument("--peer-repeats", type=int, default=3, help="interleaved pairs per peer comparison (default 3)")
+    parser.add_argument("--no-peers", action="store_true", help="skip the peer comparison")
     return parser.parse_args(argv)
 
 
@@ -39,6 +44,19 @@ def measure(entry, args, workdir):
         sys.exit(f"error: measuring {entry} failed:\n{done.stderr[-4000:]}")
     print(f"  {entry}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return json.loads(out.read_text())
+
+
+def measure_peers(args):
+    """The peer comparison rows, or a string saying why there are none."""
+    from keras_vae.bench import peers
+
+    missing = peers.peers_missing(args.peers_python)
+    if missing:
+        return f"skipped: {missing}; install torch and pythae in a separate environment and pass --peers-python PATH"
+    started = time.perf_counter()
+    rows = peers.compare(args.peers_python, args.peer_repeats)
+    print(f"  peers: {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return rows
 
 
 def main(argv=None):
@@ -60,14 +78,16 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="keras_vae_bench_") as workdir:
         for entry in entries:
             results.append(measure(entry, args, workdir))
-    print(render(results))
+    peers = None if args.no_peers else measure_peers(args)
+    print(render(results, peers))
     if args.out:
         report = {
             "command": "python -m keras_vae.bench " + " ".join(argv if argv is not None else sys.argv[1:]),
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                         **{name: version(name) for name in ("tensorflow", "keras", "onnxruntime")}},
-            "targets": [{"target": t, "passed": ok, "detail": d} for t, ok, d in checks(results)],
+            "targets": [{"target": t, "passed": ok, "detail": d} for t, ok, d in checks(results, peers)],
             "results": results,
+            "peers": peers,
         }
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
         print(f"\nwrote {args.out}")

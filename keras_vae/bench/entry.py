@@ -21,6 +21,11 @@ def main(argv=None):
     from keras_vae.cli.train import parse_settings
 
     model, config, result = measure_training(args.entry, parse_settings(args.set), args.epochs, args.rounds)
+    if model.bound == "iwae" and args.rounds:
+        from keras_vae import train
+        from keras_vae.bench.bound import measure_bound
+
+        result["bound"] = measure_bound(model, train.load_data(config))
     if not args.no_inference:
         from keras_vae.bench.inference import measure_inference
 

@@ -13,7 +13,11 @@ import tensorflow as tf
 def train_flops_per_image(model, batch_size):
     """FLOPs of one `model.train_step` on a batch of `batch_size` images, per image."""
     spec = tf.TensorSpec([batch_size, *model.image_shape], tf.float32)
-    graph = tf.function(model.train_step).get_concrete_function(spec).graph
+    return graph_flops(tf.function(model.train_step).get_concrete_function(spec).graph) / batch_size
+
+
+def graph_flops(graph):
+    """The matrix-product and convolution FLOPs of a traced graph (its shapes fully known)."""
     builder = tf.compat.v1.profiler.ProfileOptionBuilder
     options = (
         builder(builder.float_operation())
@@ -28,4 +32,4 @@ def train_flops_per_image(model, batch_size):
         profile = tf.compat.v1.profiler.profile(graph=graph, options=options)
     finally:
         tf_log.setLevel(level)
-    return profile.total_float_ops / batch_size
+    return profile.total_float_ops

@@ -54,7 +54,7 @@ def measure_training(entry, overrides=None, epochs=10, rounds=8):
     images = len(data.x_train)
     model = build(config)
     pipeline = train.batches(data, "train", config, model.batch_keys, shuffle=True, seed=config["seed"])
-    feed = train.feed(model, pipeline)  # as train.fit feeds it
+    feed = train.feed(model, pipeline, automatic=config["steps_per_execution"] is None)  # as train.fit feeds it
     clock = EpochClock()
     model.fit(feed[0], steps_per_epoch=feed[1], epochs=epochs, verbose=0, callbacks=[clock], shuffle=False)
     flops = train_flops_per_image(model, config["batch_size"])
@@ -62,7 +62,7 @@ def measure_training(entry, overrides=None, epochs=10, rounds=8):
         "entry": entry,
         "batch_size": config["batch_size"],
         "precision": config["precision"],
-        "steps_per_execution": distribute.steps_per_execution(config),
+        "steps_per_execution": model.steps_per_execution,  # as `feed` left it for this epoch's steps
         "train_images": images,
         "epoch_seconds": clock.seconds,
         "images_per_second": images / statistics.median(clock.seconds[2:]),  # epoch 3 onwards
@@ -71,8 +71,11 @@ def measure_training(entry, overrides=None, epochs=10, rounds=8):
         "rss_mb_last": clock.rss[-1],
         "peak_rss_mb": peak_rss_mb(),
     }
-    values = compare(model, build({**config, "jit_compile": True}), feed, cached_like(pipeline), rounds)
-    result.update(ratios(values, flops * images / 1e9), xla_images_per_second=images / statistics.median(values["xla"]))
+    if rounds:  # 0: the steady-state run alone (the peer comparison's)
+        xla = build({**config, "jit_compile": True})
+        xla.steps_per_execution = model.steps_per_execution  # as `feed` set it: the same steps per epoch
+        values = compare(model, xla, feed, cached_like(pipeline), rounds)
+        result.update(ratios(values, flops * images / 1e9), xla_images_per_second=images / statistics.median(values["xla"]))
     return model, config, result
 
 
