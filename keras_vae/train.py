@@ -3,6 +3,7 @@
 import json
 import logging
 import shutil
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -13,7 +14,6 @@ import tensorflow as tf
 from keras_vae import data as datasets
 from keras_vae import distribute, registry, runs
 from keras_vae.errors import UserError
-from keras_vae.recorder import RunRecorder
 from keras_vae.schedules import learning_rate_callbacks
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,27 @@ class Interrupted(KeyboardInterrupt):
     def __init__(self, run_dir):
         super().__init__(str(run_dir))
         self.run_dir = Path(run_dir)
+
+
+class RunRecorder(keras.callbacks.Callback):
+    """After each epoch: checkpoint, history and state, each written atomically, in that order,
+    so state.json never names an epoch whose checkpoint is not on disk."""
+
+    def __init__(self, run_dir, history):
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.history = history
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        record = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        record["seconds"] = round(time.perf_counter() - self._started, 3)
+        self.history.append(record)
+        runs.save_model(self.model, self.run_dir / runs.CHECKPOINT)
+        runs.write_json(self.run_dir / runs.HISTORY, self.history)
+        runs.write_json(self.run_dir / runs.STATE, {"epoch": epoch + 1})
 
 
 class NonFiniteGuard(keras.callbacks.Callback):
@@ -163,7 +184,6 @@ def fit_batches(model, train_batches, validation, config, folder, initial_epoch,
     folder = Path(folder)
     run_dir = folder if stage == "model" else folder.parent  # what the user resumes
     train_batches, steps = feed(model, train_batches, automatic=config.get("steps_per_execution") is None)
-    recorder = RunRecorder(folder, history)
     try:
         model.fit(
             train_batches,
@@ -177,7 +197,7 @@ def fit_batches(model, train_batches, validation, config, folder, initial_epoch,
                 StepProgbar(),
                 # before RunRecorder: a NaN epoch is never checkpointed
                 NonFiniteGuard(run_dir, config, stage),
-                recorder,
+                RunRecorder(folder, history),
                 keras.callbacks.TensorBoard(log_dir=str(folder / runs.LOGS), write_graph=False),
             ],
             verbose=verbose,
@@ -185,8 +205,6 @@ def fit_batches(model, train_batches, validation, config, folder, initial_epoch,
         )
     except KeyboardInterrupt:
         raise Interrupted(run_dir) from None
-    finally:
-        recorder.close()  # the last finished epoch is on disk, whatever stopped the fit
     runs.save_model(model, folder / runs.MODEL, include_optimizer=False)
     return model
 
