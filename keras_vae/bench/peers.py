@@ -22,6 +22,9 @@ PEER_SCRIPT = Path(__file__).with_name("peer_torch.py")
 DATASET = "mnist_5k"
 PYTHAE_SHAPE = {"hidden_sizes": "[512]"}  # dense_vae as pythae's default MLP: 784-512-16
 SHORT_RUN_EPOCHS = 30
+# pythae's TrainingPipeline trains at batch 64 by default; ours runs at that batch too, so both
+# take the same steps (dense_vae's own default, 32 since issue 18, takes twice as many).
+PYTHAE_DEFAULT_BATCH = 64
 STEADY_EPOCHS = 10
 
 
@@ -77,7 +80,8 @@ def peer_steady(python, mode, digits, batch, workdir):
 def ours_short_run(workdir):
     folder = workdir / "short_run"
     return run([sys.executable, "-m", "keras_vae.zoo", "train", "dense_vae", f"--set=dataset={DATASET}",
-                "--epochs", str(SHORT_RUN_EPOCHS), "--seed", "0", "--out", str(folder), "--overwrite"])[0]
+                f"--set=batch_size={PYTHAE_DEFAULT_BATCH}", "--epochs", str(SHORT_RUN_EPOCHS), "--seed", "0",
+                "--out", str(folder), "--overwrite"])[0]
 
 
 def peer_short_run(python, digits, workdir):
