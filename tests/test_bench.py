@@ -97,3 +97,14 @@ def test_peers_missing_names_the_python_that_lacks_them():
 
     assert "cannot import torch and pythae" in peers.peers_missing(sys.executable)
     assert "does not run" in peers.peers_missing("/nonexistent/python")
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--epochs", "2", "--epochs must be >= 3, got 2"),  # the rate is the median of epochs 3 onwards
+    ("--rounds", "0", "--rounds must be >= 1, got 0"),
+    ("--peer-repeats", "0", "--peer-repeats must be >= 1, got 0"),
+])
+def test_bad_counts_are_refused_as_they_are_parsed(option, value, message):
+    done = subprocess.run([sys.executable, "-m", "keras_vae.bench", "--entries", "ae", option, value],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].endswith(f"error: {message}")

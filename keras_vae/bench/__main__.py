@@ -12,21 +12,25 @@ from importlib.metadata import version
 from pathlib import Path
 
 from keras_vae.bench.report import checks, render
+from keras_vae.cli.numbers import bounded
 
 
 def parse(argv):
     parser = argparse.ArgumentParser(prog="python -m keras_vae.bench", description=__doc__)
     parser.add_argument("--entries", nargs="+", help="zoo entries (default: all)")
     parser.add_argument("--out", help="write the results here as JSON")
-    parser.add_argument("--epochs", type=int, default=10, help="epochs of the steady-state run (default 10)")
-    parser.add_argument("--rounds", type=int, default=8, help="rounds of pipeline/cached/XLA/matmul (default 8)")
+    # The steady-state rate is the median of epochs 3 onwards (1 and 2 trace and warm up).
+    parser.add_argument("--epochs", type=int, default=10, action=bounded(minimum=3),
+                        help="epochs of the steady-state run, >= 3 (default 10)")
+    parser.add_argument("--rounds", type=int, default=8, action=bounded(minimum=1),
+                        help="rounds of pipeline/cached/XLA/matmul (default 8)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override an entry field for every entry, e.g. steps_per_execution=1")
     parser.add_argument("--no-inference", action="store_true", help="skip export and serving")
     parser.add_argument("--peers-python", default=sys.executable, metavar="PATH",
                         help="a Python with torch and pythae for the peer comparison, e.g. a separate venv's "
                              "(default: this one; without them the comparison is skipped, saying why)")
-    parser.add_argument("--peer-repeats", type=int, default=3, help="interleaved pairs per peer comparison (default 3)")
+    parser.add_argument("--peer-repeats", type=int, default=3, action=bounded(minimum=1), help="interleaved pairs per peer comparison (default 3)")
     parser.add_argument("--no-peers", action="store_true", help="skip the peer comparison")
     return parser.parse_args(argv)
 
