@@ -30,7 +30,8 @@ def parse(argv):
     parser.add_argument("--peers-python", default=sys.executable, metavar="PATH",
                         help="a Python with torch and pythae for the peer comparison, e.g. a separate venv's "
                              "(default: this one; without them the comparison is skipped, saying why)")
-    parser.add_argument("--peer-repeats", type=int, default=3, action=bounded(minimum=1), help="interleaved pairs per peer comparison (default 3)")
+    parser.add_argument("--peer-repeats", type=int, default=3, action=bounded(minimum=1),
+                        help="interleaved pairs per peer comparison (default 3)")
     parser.add_argument("--no-peers", action="store_true", help="skip the peer comparison")
     return parser.parse_args(argv)
 
