@@ -26,6 +26,8 @@ SHORT_RUN_EPOCHS = 30
 # take the same steps (dense_vae's own default, 32 since issue 18, takes twice as many).
 PYTHAE_DEFAULT_BATCH = 64
 STEADY_EPOCHS = 10
+# What each short run imports before its first step: a fixed cost no setting of ours can cut.
+FRAMEWORK_IMPORTS = {"ours": "import tensorflow, keras, tensorflow_probability", "peer": "import torch, pythae"}
 
 
 def peers_missing(python):
@@ -89,6 +91,11 @@ def peer_short_run(python, digits, workdir):
     return run([python, str(PEER_SCRIPT), "pythae_run", str(digits), str(out), "--epochs", str(SHORT_RUN_EPOCHS)])[0]
 
 
+def import_seconds(python, statement):
+    """Wall seconds of a process that only runs `statement` (the interpreter's start included)."""
+    return run([python, "-c", statement])[0]
+
+
 def interleaved(ours, peer, repeats):
     """(median of ours, median of peer's) over `repeats` pairs, alternating which goes first."""
     values = {"ours": [], "peer": []}
@@ -113,6 +120,14 @@ def compare(python, repeats=3, batch=128):
                                          lambda: peer_short_run(python, digits, workdir), repeats)
         rows.append({"comparison": f"{SHORT_RUN_EPOCHS} epochs start to finish, s (dense_vae; pythae default MLP VAE)",
                      "key": "short_run", "ours": ours, "peer": peer, "ratio": peer / ours, "values": values})
+        run_ours, run_peer = ours, peer
+        ours, peer, values = interleaved(lambda: import_seconds(sys.executable, FRAMEWORK_IMPORTS["ours"]),
+                                         lambda: import_seconds(python, FRAMEWORK_IMPORTS["peer"]), repeats)
+        rows.append({"comparison": "importing the framework, s (tensorflow, keras and TFP; torch and pythae)",
+                     "key": "imports", "ours": ours, "peer": peer, "ratio": peer / ours, "values": values})
+        rows.append({"comparison": f"{SHORT_RUN_EPOCHS} epochs start to finish less the import, s (medians)",
+                     "key": "short_run_after_import", "ours": run_ours - ours, "peer": run_peer - peer,
+                     "ratio": (run_peer - peer) / (run_ours - ours)})
         ours, peer, values = interleaved(lambda: ours_steady("conv_vae", {}, batch, workdir),
                                          lambda: peer_steady(python, "torch_conv", digits, batch, workdir), repeats)
         rows.append({"comparison": f"conv_vae, steady images/s, batch {batch} (eager PyTorch twin)",
