@@ -108,3 +108,17 @@ def test_bad_counts_are_refused_as_they_are_parsed(option, value, message):
     done = subprocess.run([sys.executable, "-m", "keras_vae.bench", "--entries", "ae", option, value],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].endswith(f"error: {message}")
+
+
+def test_op_profile_splits_a_steps_busy_time_into_the_kernels_the_optimizer_and_the_rest():
+    from keras_vae.bench import ops
+
+    seconds = ops.profile_training("dense_vae", {"hidden_sizes": [64]}, epochs=1, warmup=1)
+    assert ops.IDLE not in seconds and all(value > 0 for value in seconds.values())
+    groups, rows = ops.shares(seconds)
+    assert math.isclose(sum(groups.values()), 1.0) and math.isclose(sum(share for *_, share in rows), 1.0)
+    # A dense VAE trained by Adam: its matmuls and Adam's update are both in the profile.
+    assert groups["matmul and convolution"] > 0.05 and groups["optimizer update"] > 0.05
+    assert ops.group_of("_MklNativeConv2DBackpropFilter") == "matmul and convolution"
+    assert ops.group_of("ResourceApplyAdam") == "optimizer update" and ops.group_of("Softplus") == ops.OTHER
+    assert "| optimizer update |" in ops.render("dense_vae", seconds)
