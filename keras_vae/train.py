@@ -153,18 +153,29 @@ def feed(model, dataset, automatic=False):
 
     When it can, the dataset repeats and is prefetched across passes, and fit keeps one iterator
     for the whole run: restarting it every epoch refills the shuffle buffer before the first
-    batch, 10-20% of an epoch of a small model on a 2-core CPU (python -m keras_vae.bench). Each
+    batch, 10-30% of an epoch of a small model on a 2-core CPU (python -m keras_vae.bench). Each
     pass is still a fresh shuffle. Keras runs steps_per_execution steps per call whatever
     steps_per_epoch says, so that only keeps epochs exact when it divides the epoch; otherwise
     each epoch runs the dataset dry. With `automatic` (the config leaves steps_per_execution
-    unset), an epoch of fewer steps is one call, so that it divides (3,600 digits: 29 steps).
+    unset), the steps per call are chosen to divide the epoch (`steps_per_call`).
     """
     steps = int(dataset.cardinality())
     if automatic:
-        model.steps_per_execution = min(model.steps_per_execution, steps)
+        model.steps_per_execution = steps_per_call(steps, model.steps_per_execution)
     if steps % model.steps_per_execution:
         return dataset, None
     return dataset.repeat().prefetch(tf.data.AUTOTUNE), steps
+
+
+def steps_per_call(steps, most):
+    """Steps per call for an epoch of `steps` steps when the config leaves it to us: the largest
+    divisor of `steps` from most / 2 to `most`; else, for an epoch of at most 4 x `most` steps,
+    the whole epoch in one call (3,600 digits at batch 32: 113 steps, a prime); else `most`,
+    and the epoch restarts its input, a small cost in a long epoch."""
+    divisors = [d for d in range(most, (most + 1) // 2 - 1, -1) if steps % d == 0]
+    if divisors:
+        return divisors[0]
+    return steps if steps <= 4 * most else most
 
 
 def fit(model, data, config, run_dir, initial_epoch, history, verbose="auto", callbacks=()):

@@ -92,6 +92,20 @@ def test_an_epoch_shorter_than_the_automatic_steps_per_call_is_one_call(tmp_path
     assert int(model.optimizer.iterations.numpy()) == 2 * 5
 
 
+@pytest.mark.parametrize("steps, expected", [(113, 113), (29, 29), (1875, 25), (200, 25), (57, 19), (469, 32), (96, 32)])
+def test_automatic_steps_per_call_divide_the_epoch_when_they_can(steps, expected):
+    from keras_vae import train
+
+    assert train.steps_per_call(steps, 32) == expected
+    model = registry.build("dense_vae", dataset="mnist_5k", hidden_sizes=[8])
+    import tensorflow as tf
+
+    dataset, steps_per_epoch = train.feed(model, tf.data.Dataset.range(steps).batch(1), automatic=True)
+    # Dividing: one repeated iterator for the run; else (469 steps) the epoch restarts its input.
+    assert model.steps_per_execution == expected
+    assert steps_per_epoch == (steps if steps % expected == 0 else None)
+
+
 @pytest.mark.slow
 def test_xla_training_matches_plain_training(mnist_5k):
     import keras
