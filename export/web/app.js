@@ -4,7 +4,8 @@
 // For a decoder of grids of codes (a VQ-VAE's one, VQ-VAE-2's top and bottom) with their priors,
 // the samples are codes drawn from the priors position by position (seeded), and the explorer
 // shows and decodes typed codes.
-import { Decoder, PageError } from "./decoder.js";
+import { Decoder } from "./decoder.js";
+import { PageError } from "./errors.js";
 import { clamp, draw, normals, round3, sized } from "./images.js";
 import { readMetadata } from "./onnx-metadata.js";
 import { isPrior, Prior } from "./prior.js";
