@@ -451,7 +451,7 @@ def vq_page(browser, vq_served):
 
 def inverse_cdf(logits, u):
     """PixelCNN.sample_from_uniforms's rule for logits [n, K] float32 and u [n]: the number of k
-    with cumsum(softmax(logits))[k] <= u, at most K - 1; float32, summed in prior.js's order so
+    with cumsum(softmax(logits))[k] <= u, at most K - 1; float32, summed in prior-loop.js's order so
     that the same logits give the same codes bit for bit."""
     e = np.exp((logits - logits.max(-1, keepdims=True)).astype(np.float64)).astype(np.float32)
     total = np.zeros(len(u), np.float32)

@@ -149,6 +149,67 @@ def test_vq_vae2_files_opened_from_disk(vq2_page, vq2_served):
     assert page.is_hidden("#panels")
 
 
+# Watches the page's main thread from before its scripts run: its long tasks (over 50 ms), every
+# WebAssembly module it compiles (onnxruntime-web compiles its .wasm wherever it runs a
+# session), and the workers it starts. Workers are not watched: init scripts run in the page only.
+MAIN_THREAD_WATCH = """
+window.mainThread = { longTasks: [], wasmCompiles: 0, workers: [] };
+new PerformanceObserver((list) => {
+  for (const task of list.getEntries()) mainThread.longTasks.push({ start: task.startTime, duration: task.duration });
+}).observe({ type: "longtask", buffered: true });
+for (const name of ["compile", "compileStreaming", "instantiate", "instantiateStreaming"]) {
+  const original = WebAssembly[name];
+  WebAssembly[name] = function (...args) { mainThread.wasmCompiles++; return original.apply(this, args); };
+}
+WebAssembly.Module = new Proxy(WebAssembly.Module, {
+  construct(target, args) { mainThread.wasmCompiles++; return Reflect.construct(target, args); },
+});
+window.Worker = new Proxy(window.Worker, {
+  construct(target, [url, options]) {
+    mainThread.workers.push({ url: String(url), type: options?.type ?? "classic" });
+    return Reflect.construct(target, [url, options]);
+  },
+});
+"""
+# INP's "good" bound: a click during sampling is answered (painted) within 200 ms. A main thread
+# that runs the priors holds it for a prior call per task (about 0.1 s at the zoo's top prior,
+# 0.5 s at its bottom one), or for a whole loop if the loop stopped yielding.
+LONGEST_TASK_MS = 200
+
+
+@pytest.fixture
+def watched_page(browser, vq2_served):
+    """The vq2 page with its main thread watched (MAIN_THREAD_WATCH) from the start."""
+    yield from open_page(browser, vq2_served["url"], height=1000, init_script=MAIN_THREAD_WATCH)
+
+
+@NEEDS_NPM
+@NEEDS_BROWSER
+def test_sampling_leaves_the_main_thread_free(watched_page):
+    """While the page samples (245 prior calls and a decoder call), no task on its main thread
+    takes longer than LONGEST_TASK_MS, and the main thread runs no model at all: it never
+    compiles WebAssembly (so onnxruntime-web never runs there), and one module worker does the
+    inference. The tiny test priors take ~5 ms a call, too little to show as long tasks even on
+    the main thread, so the WebAssembly count is what tells the two designs apart here."""
+    page = watched_page
+    settled(page)
+    start = page.evaluate("performance.now()")
+    page.fill("#seed", "7")
+    page.click("#sample")
+    page.wait_for_function("document.getElementById('sample-status').textContent.startsWith("
+                           "'sampling bottom_codes (loop 2 of 2): position ')")
+    page.wait_for_function("kerasVae.samples?.seed === 7 && document.body.dataset.state === 'ready'")
+    end = page.evaluate("performance.now()")
+    watched = page.evaluate("mainThread")
+    during = [task["duration"] for task in watched["longTasks"] if task["start"] + task["duration"] > start and task["start"] < end]
+    print(f"main thread during {(end - start) / 1000:.1f} s of sampling: {len(during)} long tasks, longest "
+          f"{max(during, default=0):.0f} ms; {watched['wasmCompiles']} WebAssembly compiles; workers {watched['workers']}")
+    assert page.inner_text("#sample-status").startswith("16 samples, seed 7: 245 prior calls in ")
+    assert max(during, default=0) <= LONGEST_TASK_MS, during
+    assert watched["wasmCompiles"] == 0
+    assert [(worker["url"].rsplit("/", 1)[-1], worker["type"]) for worker in watched["workers"]] == [("inference-worker.js", "module")]
+
+
 def test_serve_web_lists_both_priors(cli, vq2_served, monkeypatch):
     """serve-web on a vq_vae2 run uses the decoder and both priors; priors.json names the served
     priors, and each is the exported file."""

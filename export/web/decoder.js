@@ -1,27 +1,11 @@
-// A keras_vae ONNX decoder in onnxruntime-web: checks the file is one, then decodes latents
-// (a z vector, or a VQ-VAE's grids of code indices) and, for a conditional decoder, the labels
-// its metadata declares.
+// A keras_vae ONNX decoder: checks the file is one, then decodes latents (a z vector, or a
+// VQ-VAE's grids of code indices) and, for a conditional decoder, the labels its metadata
+// declares. Its onnxruntime-web session lives in the inference worker (inference.js).
+import { PageError } from "./errors.js";
+import { Session } from "./inference.js";
 import { readMetadata } from "./onnx-metadata.js";
 
-const DIST = new URL("./node_modules/onnxruntime-web/dist/", import.meta.url).href;
 const EXPORT_HINT = "Export a decoder with: python -m keras_vae.zoo export RUN_DIR --format onnx";
-
-// An error whose message is written for the page's reader.
-export class PageError extends Error {}
-
-let ort = null;
-export async function runtime() {
-  if (ort) return ort;
-  try {
-    ort = await import(DIST + "ort.wasm.min.mjs"); // the wasm-only build: no WebGL/WebGPU code
-  } catch (error) {
-    throw new PageError(`Could not load onnxruntime-web from ${DIST} (${error.message}). ` +
-      "Run `npm ci` in export/web and serve the page over http: python -m keras_vae.zoo serve-web");
-  }
-  ort.env.wasm.wasmPaths = DIST;
-  ort.env.wasm.numThreads = 1; // threads need cross-origin isolation; one is plenty here
-  return ort;
-}
 
 export function positiveInts(value, length) {
   return Array.isArray(value) && value.length === length && value.every((v) => Number.isInteger(v) && v > 0);
@@ -124,21 +108,10 @@ function checkMetadata(props, name) {
   return { ...props, inputs, latents, latentName, latentDim, codes, imageShape, conditions };
 }
 
-// An onnxruntime-web tensor of `values` (numbers) as float32, int32 or int64.
-/** An onnxruntime-web session of the ONNX file `buffer`, or a readable PageError. */
-export async function loadSession(buffer, name) {
-  const ort = await runtime();
-  try {
-    return await ort.InferenceSession.create(new Uint8Array(buffer), { executionProviders: ["wasm"] });
-  } catch (error) {
-    throw new PageError(`onnxruntime-web could not load ${name}: ${error.message}`);
-  }
-}
-
-export function tensor(ort, dtype, values, dims) {
-  const data = dtype === "int64" ? BigInt64Array.from(values, BigInt)
-    : dtype === "int32" ? Int32Array.from(values) : Float32Array.from(values);
-  return new ort.Tensor(dtype, data, dims);
+// A feed for the inference worker: `values` (numbers) as the input's dtype; int64 inputs are
+// sent as int32 (the worker widens them), which holds every code and label.
+function feed(dtype, values, dims) {
+  return { dtype, data: dtype === "float32" ? Float32Array.from(values) : Int32Array.from(values), dims };
 }
 
 export class Decoder {
@@ -151,18 +124,19 @@ export class Decoder {
       throw new PageError(`${name} is not an ONNX model file (${error.message}).`);
     }
     const meta = checkMetadata(props, name);
-    const session = await loadSession(buffer, name);
+    const session = await Session.open(buffer, name);
     const declared = meta.inputs.map((i) => i.name);
     const sameInputs = declared.length === session.inputNames.length && declared.every((n) => session.inputNames.includes(n));
     if (!sameInputs || !session.outputNames.includes("images")) {
+      session.release();
       throw new PageError(`${name} does not have the decoder interface its keras_vae metadata declares, ` +
         `${declared.join(", ")} -> images (it has ${session.inputNames.join(", ")} -> ${session.outputNames.join(", ")}).`);
     }
-    return new Decoder(await runtime(), session, meta, name);
+    return new Decoder(session, meta, name);
   }
 
-  constructor(ort, session, meta, name) {
-    Object.assign(this, { ort, session, meta, name, queue: Promise.resolve() });
+  constructor(session, meta, name) {
+    Object.assign(this, { session, meta, name });
   }
 
   // One latent row: latent_dim numbers, or for grids of codes, one integer in [0, classes) per
@@ -199,28 +173,21 @@ export class Decoder {
 
   // Latent rows (arrays of numbers: z, or each grid's codes in raster order) and the labels every row takes
   // ({name: value} for each of meta.conditions; {} for an unconditional decoder) ->
-  // Float32Array [n, H, W, C]. Runs one at a time: a wasm session does not take overlapping runs.
-  decode(rows, labels = {}) {
+  // Float32Array [n, H, W, C]. The worker runs a session's calls one at a time, in order.
+  async decode(rows, labels = {}) {
     const { latents, imageShape, conditions } = this.meta;
     rows.forEach((row) => this.check(row));
     this.checkLabels(labels);
     const feeds = {};
     for (const { name, dtype, shape, offset, size } of latents) {
-      feeds[name] = tensor(this.ort, dtype, rows.flatMap((row) => row.slice(offset, offset + size)), [rows.length, ...shape]);
+      feeds[name] = feed(dtype, rows.flatMap((row) => row.slice(offset, offset + size)), [rows.length, ...shape]);
     }
-    for (const { name, dtype } of conditions) {
-      feeds[name] = tensor(this.ort, dtype, new Array(rows.length).fill(labels[name]), [rows.length]);
+    for (const { name, dtype } of conditions) feeds[name] = feed(dtype, new Array(rows.length).fill(labels[name]), [rows.length]);
+    const { images } = await this.session.run(feeds);
+    const want = [rows.length, ...imageShape];
+    if (images.dims.join() !== want.join()) {
+      throw new PageError(`${this.name} returned images of shape [${images.dims}], but its metadata says [${want}].`);
     }
-    const run = this.queue.then(async () => {
-      const { images } = await this.session.run(feeds);
-      const want = [rows.length, ...imageShape];
-      if (images.dims.join() !== want.join()) {
-        throw new PageError(`${this.name} returned images of shape [${images.dims}], ` +
-          `but its metadata says [${want}].`);
-      }
-      return images.data;
-    });
-    this.queue = run.catch(() => {});
-    return run;
+    return images.data;
   }
 }

@@ -1,9 +1,9 @@
 // Samples of a decoder of codes from its priors: one prior per grid of codes (the one whose
 // metadata says it generates that grid), their loops run one after another on one stream of
 // seeded uniforms, the way export/onnx/decode.py's prior_feeds runs them, so that Python can
-// repeat the page's draws.
-import { PageError } from "./decoder.js";
-import { uniforms } from "./images.js";
+// repeat the page's draws. The loops themselves run in the inference worker (prior-loop.js).
+import { PageError } from "./errors.js";
+import { sampleCodes } from "./inference.js";
 
 // The priors in the order their loops run: the decoder's input order, except that a prior waits
 // for the grid it is conditioned on (decode.py's loop_order). Every grid needs its one prior.
@@ -43,22 +43,13 @@ export class Sampler {
   }
 
   // Codes for n images from `seed`: Int32Array [n * latentDim], row b holding image b's latent
-  // row (each grid in raster order, grids in the decoder's input order). Loop k takes the next
-  // n * positions uniforms of uniforms(n * latentDim, seed): u[b * positions + i] for position i
-  // of image b. `progress({grid, done, positions, loop, loops})` after each position.
-  async sample(seed, n, progress = () => {}) {
+  // row (each grid in raster order, grids in the decoder's input order), drawn in the worker by
+  // prior-loop.js's sampleCodes (which says which uniforms each loop takes).
+  // `progress({grid, done, positions, loop, loops})` after each position.
+  sample(seed, n, progress = () => {}) {
     const { latents, latentDim } = this.decoder.meta;
-    const u = uniforms(n * latentDim, seed);
-    const rows = new Int32Array(n * latentDim);
-    const drawn = {};
-    let used = 0;
-    for (const [k, prior] of this.loops.entries()) {
-      const { name, offset, size } = latents.find((l) => l.name === prior.meta.generates);
-      const report = (done) => progress({ grid: name, done, positions: size, loop: k + 1, loops: this.loops.length });
-      drawn[name] = await prior.sample(u.subarray(used, used + n * size), n, drawn[prior.meta.conditionFrom] ?? null, report);
-      used += n * size;
-      for (let b = 0; b < n; b++) rows.set(drawn[name].subarray(b * size, (b + 1) * size), b * latentDim + offset);
-    }
-    return rows;
+    const loops = this.loops.map(({ session, name, meta }) => ({ session: session.id, name, input: meta.input,
+      condition: meta.condition, conditionFrom: meta.conditionFrom, grid: latents.find((l) => l.name === meta.generates) }));
+    return sampleCodes({ seed, n, latentDim, loops }, progress);
   }
 }

@@ -32,9 +32,12 @@ def browser():
         chromium.close()
 
 
-def open_page(browser, url, height=720):
-    """The page at `url`, its decoder loaded; fails on any uncaught script error."""
+def open_page(browser, url, height=720, init_script=None):
+    """The page at `url`, its decoder loaded (after `init_script` ran in it, if given: before
+    the page's own scripts); fails on any uncaught script error."""
     context = browser.new_context(viewport={"width": 1100, "height": height})
+    if init_script:
+        context.add_init_script(init_script)
     page = context.new_page()
     page.set_default_timeout(20_000)
     errors = []
