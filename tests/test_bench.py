@@ -13,6 +13,7 @@ from keras_vae import registry
 from keras_vae.bench import report
 from keras_vae.bench.flops import train_flops_per_image
 from keras_vae.bench.training import cached_like
+from keras_vae.errors import UserError
 
 
 def test_train_flops_match_the_dense_layer_shapes():
@@ -113,7 +114,8 @@ def test_bad_counts_are_refused_as_they_are_parsed(option, value, message):
 def test_op_profile_splits_a_steps_busy_time_into_the_kernels_the_optimizer_and_the_rest():
     from keras_vae.bench import ops
 
-    seconds = ops.profile_training("dense_vae", {"hidden_sizes": [64]}, epochs=1, warmup=1)
+    seconds, setting = ops.profile_training("dense_vae", {"hidden_sizes": [64]}, epochs=1, warmup=1)
+    assert setting.startswith("batch 32, 113 steps per call, 113 steps an epoch, 1 epochs recorded")  # 3,600 digits
     assert ops.IDLE not in seconds and all(value > 0 for value in seconds.values())
     groups, rows = ops.shares(seconds)
     assert math.isclose(sum(groups.values()), 1.0) and math.isclose(sum(share for *_, share in rows), 1.0)
@@ -121,4 +123,6 @@ def test_op_profile_splits_a_steps_busy_time_into_the_kernels_the_optimizer_and_
     assert groups["matmul and convolution"] > 0.05 and groups["optimizer update"] > 0.05
     assert ops.group_of("_MklNativeConv2DBackpropFilter") == "matmul and convolution"
     assert ops.group_of("ResourceApplyAdam") == "optimizer update" and ops.group_of("Softplus") == ops.OTHER
-    assert "| optimizer update |" in ops.render("dense_vae", seconds)
+    assert "| optimizer update |" in ops.render("dense_vae", seconds, setting)
+    with pytest.raises(UserError, match="sets dataset itself"):
+        ops.profile_training("dense_vae", {"dataset": "mnist"})

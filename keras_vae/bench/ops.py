@@ -1,15 +1,16 @@
-"""Where a training step's time goes, by TensorFlow's profiler:
+"""Where a training step's time goes, by TensorFlow's profiler.
 
     python -m keras_vae.bench.ops ENTRY [--epochs N] [--set KEY=VALUE ...]
 
-Trains zoo entry ENTRY on `mnist_5k` at its own settings (as `python -m keras_vae.bench` does),
-first 3 epochs unrecorded (tracing, warm-up), then `--epochs` epochs under the profiler. Prints
-each op type's share of the busy thread time (idle threads left out) and the shares of four
-groups: the matmul and convolution kernels, the optimizer's update, the input pipeline, the rest.
+Trains zoo entry ENTRY's model (not a later stage such as a prior) on `mnist_5k`, seed 0, on one
+device, at the entry's settings and `--set` overrides (as `python -m keras_vae.bench` does):
+3 epochs unrecorded (tracing, warm-up), then `--epochs` epochs under the profiler. Prints each op
+type's share of the busy thread time (idle threads left out) and the shares of four groups: the
+matmul and convolution kernels, the optimizer's update, the input pipeline, everything else.
 
-The bench's "of matmul" fraction compares the step's FLOPs with one large matmul's rate; the
-matmul-and-convolution share is the ceiling of that fraction if those kernels ran at the large
-matmul's rate, so a share under 50% shows why issue 17's 50% cannot be reached at these settings.
+The bench's "of matmul" fraction compares the step's FLOPs with one large matmul's rate. Taking
+busy thread time for the step's time (both threads busy), the kernels' share bounds that
+fraction: it is reached only if the kernels run at the large matmul's rate.
 """
 
 import argparse
@@ -21,6 +22,7 @@ import tempfile
 
 from keras_vae.errors import UserError
 
+FIXED = ("dataset", "strategy", "seed")  # the bench's: mnist_5k, one device, seed 0
 GROUPS = {  # group: what an op type's name contains (TensorFlow's, oneDNN's _Mkl* variants included)
     "matmul and convolution": ("MatMul", "Conv2D", "Conv3D", "Einsum"),
     "optimizer update": ("ResourceApply",),
@@ -54,12 +56,16 @@ def op_seconds(xplane):
 
 
 def profile_training(entry, overrides=None, epochs=2, warmup=3):
-    """{op type: busy seconds} over `epochs` epochs of steady-state training of `entry`."""
+    """({op type: busy seconds} over `epochs` epochs of steady-state training of `entry`, a line
+    naming the batch, steps and data)."""
     import tensorflow as tf
 
     from keras_vae import registry, train
     from keras_vae.bench.training import DATASET, build
 
+    fixed = sorted(set(overrides or {}) & set(FIXED))
+    if fixed:
+        raise UserError(f"the profile sets {', '.join(fixed)} itself (mnist_5k, one device, seed 0): drop --set {fixed[0]}")
     config = registry.resolve(entry, {**(overrides or {}), "dataset": DATASET})
     data = train.load_data(config)
     model = build({**config, "seed": 0})
@@ -74,7 +80,9 @@ def profile_training(entry, overrides=None, epochs=2, warmup=3):
         finally:
             tf.profiler.experimental.stop()
         [xplane] = glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True)
-        return op_seconds(xplane)
+        setting = (f"batch {config['batch_size']}, {model.steps_per_execution} steps per call, {steps or 'all'} steps an "
+                   f"epoch, {epochs} epochs recorded, {DATASET}")
+        return op_seconds(xplane), setting
 
 
 def shares(seconds):
@@ -86,9 +94,9 @@ def shares(seconds):
     return dict(groups), [(op_type, value, value / total) for op_type, value in seconds.most_common()]
 
 
-def render(entry, seconds, top=12):
+def render(entry, seconds, setting="", top=12):
     groups, ops = shares(seconds)
-    lines = [f"{entry}: {sum(seconds.values()):.2f} s of busy thread time", "",
+    lines = [f"{entry} ({setting}): {sum(seconds.values()):.2f} s of busy thread time", "",
              "| group | share |", "| --- | --- |",
              *(f"| {group} | {groups.get(group, 0.0):.1%} |" for group in (*GROUPS, OTHER)), "",
              "| op type | group | busy s | share |", "| --- | --- | --- | --- |",
@@ -98,9 +106,10 @@ def render(entry, seconds, top=12):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m keras_vae.bench.ops", description=__doc__.split("\n")[0])
-    parser.add_argument("entry")
+    parser.add_argument("entry", help="zoo entry, e.g. dense_vae")
     parser.add_argument("--epochs", type=int, default=2, help="epochs recorded, >= 1 (default 2)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override an entry field, e.g. batch_size=128")
     args = parser.parse_args(argv)
     from keras_vae.cli import import_tensorflow
     from keras_vae.cli.train import parse_settings
@@ -110,7 +119,7 @@ def main(argv=None):
             raise UserError(f"--epochs must be >= 1, got {args.epochs}")
         overrides = parse_settings(args.set)
         import_tensorflow()
-        print(render(args.entry, profile_training(args.entry, overrides, args.epochs)))
+        print(render(args.entry, *profile_training(args.entry, overrides, args.epochs)))
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
