@@ -125,16 +125,26 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         pass  # one line per request would drown the URL the user needs
 
 
-def make_server(model, port=0, priors=None):
+def make_server(model=None, port=0, priors=None):
     """A threading HTTP server on 127.0.0.1:`port` (0: any free port), not yet serving: the page,
-    the decoder `model` and the `priors` ({part: ONNX file}, each at /<part>.onnx)."""
-    models = {MODEL_URL: Path(model), **{f"/{part}.onnx": Path(path) for part, path in (priors or {}).items()}}
+    the decoder `model` and the `priors` ({part: ONNX file}, each at /<part>.onnx). Without a
+    model it serves none until `set_models`: serve-web binds its port before it exports, so that
+    a port in use is said before any work or file."""
+    models = {}  # {URL path: ONNX file}, shared with every request's Handler
     try:
         server = http.server.ThreadingHTTPServer((HOST, port), functools.partial(Handler, models=models))
     except OSError as error:
         raise UserError(f"cannot serve on {HOST}:{port}: {error.strerror or error}; choose another --port") from None
     server.daemon_threads = True
+    server.models = models
+    if model is not None:
+        set_models(server, model, priors)
     return server
+
+
+def set_models(server, model, priors=None):
+    """Serve the decoder `model` at /model.onnx and each of `priors` at /<part>.onnx."""
+    server.models.update({MODEL_URL: Path(model), **{f"/{part}.onnx": Path(path) for part, path in (priors or {}).items()}})
 
 
 def serve(server, stop_after=None):

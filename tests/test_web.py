@@ -308,8 +308,10 @@ def test_serve_web_bad_input(cli, run2d, tmp_path, monkeypatch):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        code, _, stderr = cli("serve-web", run2d, "--port", port, "--stop-after", "5")
+        fresh = scaled_run(tmp_path / "fresh" / "conv_vae", latent_dim=2)  # not yet exported
+        code, _, stderr = cli("serve-web", fresh, "--port", port, "--stop-after", "5")
     assert code == 2 and f"cannot serve on 127.0.0.1:{port}" in stderr and len(stderr.strip().splitlines()) == 1
+    assert not (fresh / "export").exists()  # the port is tried before the export, which leaves files
 
     server = web.make_server(run2d / "model.keras")
     assert server.server_address[0] == "127.0.0.1"  # never another interface

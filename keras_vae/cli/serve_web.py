@@ -18,11 +18,18 @@ def add(commands):
 
 
 def run(args):
-    from keras_vae import web
+    from keras_vae import runs, web
+
     web.check_page()
-    parts = web.page_parts(args.run_dir)
+    runs.check_run_dir(args.run_dir)  # a missing run folder is said before the port is taken
+    server = web.make_server(port=args.port)
+    try:
+        parts = web.page_parts(args.run_dir)
+    except BaseException:
+        server.server_close()
+        raise
     priors = {part: path for part, (path, _) in parts.items() if part != "decoder"}
-    server = web.make_server(parts["decoder"][0], args.port, priors=priors)
+    web.set_models(server, parts["decoder"][0], priors)
     host, port = server.server_address[:2]
     for path, exported in parts.values():  # the decoder first
         print(f"{'exported' if exported else 'using'} {path}")
