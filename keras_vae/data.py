@@ -382,7 +382,7 @@ def load(name, fallback=True):
     if name == OFFLINE_MNIST:
         return mnist_5k()
     if name not in TFDS_SHAPES:
-        from keras_vae.registry import closest
+        from keras_vae.entries import closest
 
         raise UserError(f"unknown dataset {name!r}{closest(name, KNOWN)}; known: {', '.join(KNOWN)}")
     try:

@@ -4,6 +4,7 @@ The catalogue is package data, `keras_vae.catalogue` (in the repository the top-
 folder), so an installed wheel has every entry; KERAS_VAE_ZOO points at another catalogue.
 """
 
+import difflib
 import importlib.resources
 import json
 import os
@@ -11,6 +12,12 @@ from pathlib import Path
 
 CONFIG = "config.json"
 PRETRAINED = "pretrained"
+
+
+def closest(name, known):
+    """' (did you mean X?)' for the nearest known name, or ''."""
+    match = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def zoo_dir():

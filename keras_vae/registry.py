@@ -6,7 +6,6 @@ the entry's value or, for a constructor argument the entry leaves out, the const
 """
 
 import copy
-import difflib
 import inspect
 import json
 import re
@@ -15,7 +14,7 @@ import keras
 
 from keras_vae.data import check_validation_fraction
 from keras_vae.distribute import check_options, loss_scaled, steps_per_execution
-from keras_vae.entries import entry_names, read_entry, summary, zoo_dir  # noqa: F401  (the zoo's files)
+from keras_vae.entries import closest, entry_names, read_entry, summary, zoo_dir  # noqa: F401  (the zoo's files)
 from keras_vae.errors import ConfigError, UserError
 from keras_vae.optimizers import FusedAdam
 from keras_vae.schedules import check_schedule
@@ -57,12 +56,6 @@ def register_model(cls):
 
 def _import_models():
     import keras_vae.models  # noqa: F401  (importing the package registers every class)
-
-
-def closest(name, known):
-    """' (did you mean X?)' for the nearest known name, or ''."""
-    match = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
-    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def check_entry_name(name):

@@ -106,10 +106,10 @@ def check_run_dir(run_dir):
 
 def pretrained_dir(entry):
     """zoo/<entry>/pretrained: a shipped entry's trained run, in the layout of any run folder."""
-    from keras_vae.entries import entry_names, zoo_dir
+    from keras_vae.entries import closest, entry_names, zoo_dir
 
     if entry not in entry_names():
-        raise UserError(f"run folder not found: {entry} (nor is it a zoo entry name)")
+        raise UserError(f"run folder not found: {entry} (nor is it a zoo entry name{closest(entry, entry_names())})")
     folder = zoo_dir() / entry / PRETRAINED
     if not (folder / MODEL).is_file():
         raise UserError(f"zoo entry {entry!r} ships no trained weights; train it: python -m keras_vae.zoo train {entry}")

@@ -62,4 +62,6 @@ def test_cli_commands_take_an_entry_name_and_never_write_into_the_zoo(cli, tmp_p
     assert (tmp_path / "runs" / "conv_vae" / "pretrained" / evaluate.METRICS).is_file()
     assert {p.name: p.stat().st_mtime_ns for p in shipped.iterdir()} == before
     code, _, err = cli("sample", "no_such_entry")
-    assert code == 2 and "nor is it a zoo entry name" in err
+    assert code == 2 and "nor is it a zoo entry name" in err and "did you mean" not in err
+    code, _, err = cli("sample", "conv_vea")
+    assert code == 2 and "nor is it a zoo entry name (did you mean 'conv_vae'?)" in err
