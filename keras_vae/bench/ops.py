@@ -43,9 +43,10 @@ def op_seconds(xplane):
     except ImportError as error:
         raise UserError(f"this TensorFlow has no profiler plugin to read its op statistics ({error})") from None
     raw, ok = plugin.xspace_to_tools_data([xplane], "framework_op_stats", {})
-    if not ok:
-        raise UserError(f"the profiler could not read {xplane}")
-    [table] = [t for t in json.loads(raw) if "rows" in t][:1]
+    tables = [t for t in json.loads(raw) if "rows" in t] if ok else []
+    if not tables:
+        raise UserError(f"the profiler could not read op statistics from {xplane}")
+    table = tables[0]
     columns = [column["id"] for column in table["cols"]]
     seconds = collections.Counter()
     for row in table["rows"]:
