@@ -61,17 +61,12 @@ def profile_training(entry, overrides=None, epochs=2, warmup=3):
     naming the batch, steps and data)."""
     import tensorflow as tf
 
-    from keras_vae import registry, train
-    from keras_vae.bench.training import DATASET, build
+    from keras_vae.bench.training import DATASET, prepare
 
     fixed = sorted(set(overrides or {}) & set(FIXED))
     if fixed:
         raise UserError(f"the profile sets {', '.join(fixed)} itself (mnist_5k, one device, seed 0): drop --set {fixed[0]}")
-    config = registry.resolve(entry, {**(overrides or {}), "dataset": DATASET})
-    data = train.load_data(config)
-    model = build({**config, "seed": 0})
-    pipeline = train.batches(data, "train", config, model.batch_keys, shuffle=True, seed=0)
-    dataset, steps = train.feed(model, pipeline, automatic=config["steps_per_execution"] is None)
+    config, _, model, _, (dataset, steps) = prepare(entry, overrides)
     model.fit(dataset, steps_per_epoch=steps, epochs=warmup, verbose=0, shuffle=False)
     with tempfile.TemporaryDirectory(prefix="keras_vae_ops_") as logdir:
         tf.profiler.experimental.start(logdir)

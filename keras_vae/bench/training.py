@@ -46,15 +46,21 @@ def epoch_seconds(model, feed):
     return clock.seconds[1]
 
 
-def measure_training(entry, overrides=None, epochs=10, rounds=8):
-    """(trained model, its config, measurements) for zoo entry `entry` with `overrides`."""
-    config = registry.resolve(entry, {**(overrides or {}), "dataset": DATASET})
-    config["seed"] = 0
+def prepare(entry, overrides=None):
+    """(config, data, untrained model, its training pipeline, the feed of it) for zoo entry
+    `entry` with `overrides`, on DATASET with seed 0: what the bench and its op profile train."""
+    config = {**registry.resolve(entry, {**(overrides or {}), "dataset": DATASET}), "seed": 0}
     data = train.load_data(config)
-    images = len(data.x_train)
     model = build(config)
     pipeline = train.batches(data, "train", config, model.batch_keys, shuffle=True, seed=config["seed"])
     feed = train.feed(model, pipeline, automatic=config["steps_per_execution"] is None)  # as train.fit feeds it
+    return config, data, model, pipeline, feed
+
+
+def measure_training(entry, overrides=None, epochs=10, rounds=8):
+    """(trained model, its config, measurements) for zoo entry `entry` with `overrides`."""
+    config, data, model, pipeline, feed = prepare(entry, overrides)
+    images = len(data.x_train)
     clock = EpochClock()
     model.fit(feed[0], steps_per_epoch=feed[1], epochs=epochs, verbose=0, callbacks=[clock], shuffle=False)
     flops = train_flops_per_image(model, config["batch_size"])
