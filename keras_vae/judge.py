@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from keras_vae.errors import UserError
+from keras_vae.core.errors import UserError
 
 CONFIDENT = 0.9
 
@@ -68,7 +68,7 @@ def table(result):
 
 
 def main(argv=None):
-    from keras_vae.cli import import_tensorflow
+    from keras_vae.cli.common import import_tensorflow
 
     parser = argparse.ArgumentParser(prog="python -m keras_vae.judge", description=__doc__.split("\n")[0])
     parser.add_argument("run_dir", help="run folder, or a zoo entry name for its shipped weights")
@@ -85,8 +85,8 @@ def main(argv=None):
 
 
 def report(args):
-    from keras_vae import data as datasets
-    from keras_vae import runs
+    from keras_vae.data import datasets
+    from keras_vae.runner import runs
 
     if args.n < 1:
         raise UserError(f"--n must be >= 1, got {args.n}")

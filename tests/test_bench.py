@@ -9,15 +9,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_vae import registry
+from keras_vae.runner import builder
+from keras_vae.catalogue import entries
 from keras_vae.bench import report
 from keras_vae.bench.flops import train_flops_per_image
 from keras_vae.bench.training import cached_like
-from keras_vae.errors import UserError
+from keras_vae.core.errors import UserError
 
 
 def test_train_flops_match_the_dense_layer_shapes():
-    model = registry.build("dense_vae", dataset="mnist_5k", hidden_sizes=[64, 32], latent_dim=8)
+    model = builder.build("dense_vae", dataset="mnist_5k", hidden_sizes=[64, 32], latent_dim=8)
     pixels = 784
     # (in, out) of every Dense: encoder, the two heads (mean, log_var), decoder.
     shapes = [(pixels, 64), (64, 32), (32, 8), (32, 8), (8, 32), (32, 64), (64, pixels)]
@@ -76,7 +77,7 @@ def test_unknown_entry_is_one_line_error():
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "error: unknown zoo entry 'dense_vea' (did you mean 'dense_vae'?); known entries: "
-        + ", ".join(registry.entry_names())
+        + ", ".join(entries.entry_names())
     ]
 
 

@@ -4,7 +4,9 @@ checkpoint and resume."""
 import numpy as np
 import pytest
 
-from keras_vae import registry, runs, train
+from keras_vae.runner import builder
+from keras_vae.runner import runs
+from keras_vae.runner import train
 from keras_vae.models import BetaVAE, VAE
 
 SMALL = {"latent_dim": 4, "filters": [4, 8], "hidden_dim": 16}
@@ -76,7 +78,7 @@ def test_the_schedule_survives_checkpoint_and_resume(tmp_path):
 
 def test_the_architecture_is_configuration_for_any_objective(mnist_5k):
     """`train beta_vae --set architecture=dense`: the same objective on the dense networks."""
-    model = registry.build("beta_vae", architecture="dense", hidden_sizes=[16], latent_dim=2)
+    model = builder.build("beta_vae", architecture="dense", hidden_sizes=[16], latent_dim=2)
     assert type(model) is BetaVAE and model.beta == 4.0
     kinds = {type(layer).__name__ for layer in model.encoder.layers + model.decoder.layers}
     assert "Conv2D" not in kinds and "Conv2DTranspose" not in kinds and "Dense" in kinds

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from keras_vae.entries import zoo_dir
+from keras_vae.catalogue.entries import zoo_dir
 
 TINY = ["--set", "dataset=mnist_5k", "--set", "latent_dim=2", "--set", "filters=[4, 8]",
         "--set", "hidden_dim=16", "--set", "batch_size=64", "--limit", "256"]
@@ -63,7 +63,7 @@ def test_list_builds_no_model_and_imports_no_tensorflow():
 
 
 def test_ctrl_c_during_train_prints_the_exact_resume_command(cli, tmp_path, monkeypatch):
-    from keras_vae import train
+    from keras_vae.runner import train
 
     finished = train.RunRecorder.on_epoch_end
 

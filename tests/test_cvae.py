@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_vae import data as datasets
+from keras_vae.data import datasets
 from keras_vae import judge, zoo
-from keras_vae.errors import UserError
+from keras_vae.core.errors import UserError
 from keras_vae.models import CVAE
 
 SHAPE, CLASSES = (2, 2, 1), 3

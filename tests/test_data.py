@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_vae import data
-from keras_vae.errors import UserError
+from keras_vae.data import datasets as data
+from keras_vae.core.errors import UserError
 
 
 def test_mnist_5k_is_a_deterministic_stratified_split(mnist_5k):
@@ -141,7 +141,7 @@ def test_unknown_dataset_names_the_closest_match():
 def test_offline_mnist_falls_back_at_once_with_a_loud_warning(caplog, tmp_path, monkeypatch):
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
     started = time.perf_counter()
-    with caplog.at_level(logging.WARNING, logger="keras_vae.data"):
+    with caplog.at_level(logging.WARNING, logger="keras_vae.data.datasets"):
         loaded = data.load("mnist")
     assert time.perf_counter() - started < 30  # TFDS's own retries take minutes
     assert loaded.name == "mnist_5k"
@@ -151,7 +151,7 @@ def test_offline_mnist_falls_back_at_once_with_a_loud_warning(caplog, tmp_path, 
 
 def test_without_tensorflow_datasets_mnist_falls_back_and_says_which_extra_to_install(caplog, monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # import raises ImportError
-    with caplog.at_level(logging.WARNING, logger="keras_vae.data"):
+    with caplog.at_level(logging.WARNING, logger="keras_vae.data.datasets"):
         assert data.load("mnist").name == "mnist_5k"
     assert "pip install 'keras_vae[tfds]'" in caplog.text
     with pytest.raises(data.DatasetUnavailable, match=r"keras_vae\[tfds\]"):
@@ -235,7 +235,8 @@ def test_the_cli_refuses_a_bad_validation_fraction_in_one_line(cli, tmp_path):
 def test_training_validates_on_the_validation_split_and_never_reads_the_test_split(mnist_5k, monkeypatch, tmp_path, caplog):
     """A real train.train and resume: the data object records every split asked of it, and its
     test images are NaN, so a test batch anywhere in training would make a logged value NaN."""
-    from keras_vae import runs, train
+    from keras_vae.runner import runs
+    from keras_vae.runner import train
 
     class Recording(data.ImageData):
         requested = []

@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_vae import distribute, registry, runs
-from keras_vae.errors import UserError
+from keras_vae.runner import distribute
+from keras_vae.runner import builder
+from keras_vae.runner import runs
+from keras_vae.core.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
 HELPERS = Path(__file__).resolve().parent / "helpers"
@@ -66,16 +68,16 @@ def test_multi_worker_needs_a_cluster_and_a_seed(cli, tmp_path, monkeypatch, tf_
 
 
 def test_jit_compile_and_steps_per_execution_reach_compile():
-    model = registry.build("dense_vae", dataset="mnist_5k", jit_compile=True, steps_per_execution=4)
+    model = builder.build("dense_vae", dataset="mnist_5k", jit_compile=True, steps_per_execution=4)
     assert model.jit_compile is True and model.steps_per_execution == 4
-    default = registry.build("dense_vae", dataset="mnist_5k")
+    default = builder.build("dense_vae", dataset="mnist_5k")
     assert default.jit_compile is False and default.steps_per_execution == distribute.SINGLE_DEVICE_STEPS
     assert distribute.steps_per_execution({"steps_per_execution": None, "strategy": "mirrored"}) == 1
 
 
 @pytest.mark.parametrize("steps_per_execution", [2, 3])  # divides the 4 steps of an epoch, or not
 def test_epochs_have_exactly_their_steps(tmp_path, steps_per_execution):
-    from keras_vae import train
+    from keras_vae.runner import train
 
     overrides = {"dataset": "mnist_5k", "epochs": 2, "batch_size": 64, "hidden_sizes": [32],
                  "steps_per_execution": steps_per_execution}
@@ -84,7 +86,7 @@ def test_epochs_have_exactly_their_steps(tmp_path, steps_per_execution):
 
 
 def test_an_epoch_shorter_than_the_automatic_steps_per_call_is_one_call(tmp_path):
-    from keras_vae import train
+    from keras_vae.runner import train
 
     overrides = {"dataset": "mnist_5k", "epochs": 2, "batch_size": 64, "hidden_sizes": [32]}
     model, _ = train.train("dense_vae", overrides, run_dir=tmp_path / "run", seed=0, verbose=0, limit=320)
@@ -94,10 +96,10 @@ def test_an_epoch_shorter_than_the_automatic_steps_per_call_is_one_call(tmp_path
 
 @pytest.mark.parametrize("steps, expected", [(113, 113), (29, 29), (1875, 25), (200, 25), (57, 19), (469, 32), (96, 32)])
 def test_automatic_steps_per_call_divide_the_epoch_when_they_can(steps, expected):
-    from keras_vae import train
+    from keras_vae.runner import train
 
     assert train.steps_per_call(steps, 32) == expected
-    model = registry.build("dense_vae", dataset="mnist_5k", hidden_sizes=[8])
+    model = builder.build("dense_vae", dataset="mnist_5k", hidden_sizes=[8])
     import tensorflow as tf
 
     dataset, steps_per_epoch = train.feed(model, tf.data.Dataset.range(steps).batch(1), automatic=True)
@@ -114,7 +116,7 @@ def test_xla_training_matches_plain_training(mnist_5k):
     losses = {}
     for jit in (False, True):
         keras.utils.set_random_seed(0)
-        model = registry.build("dense_vae", dataset="mnist_5k", jit_compile=jit, seed=5, hidden_sizes=[64])
+        model = builder.build("dense_vae", dataset="mnist_5k", jit_compile=jit, seed=5, hidden_sizes=[64])
         batches = tf.data.Dataset.from_tensor_slices(mnist_5k.x_train[:256]).batch(64)
         losses[jit] = model.fit(batches, epochs=2, verbose=0, shuffle=False).history["loss"]
     assert np.all(np.isfinite(losses[True]))
@@ -129,16 +131,16 @@ def test_fused_adam_matches_keras_adam(mnist_5k):
     import keras
     import tensorflow as tf
 
-    from keras_vae.optimizers import FusedAdam
+    from keras_vae.runner.optimizers import FusedAdam
 
     weights = []
     for optimizer in (keras.optimizers.Adam, FusedAdam):
         keras.utils.set_random_seed(0)
-        model = registry.build("dense_vae", compile=False, dataset="mnist_5k", seed=1, hidden_sizes=[32])
+        model = builder.build("dense_vae", compile=False, dataset="mnist_5k", seed=1, hidden_sizes=[32])
         model.compile(optimizer=optimizer(1e-3))
         model.fit(tf.data.Dataset.from_tensor_slices(mnist_5k.x_train[:128]).batch(32), epochs=2, verbose=0, shuffle=False)
         weights.append(model.get_weights())
-    assert isinstance(registry.build("dense_vae", dataset="mnist_5k").optimizer, FusedAdam)
+    assert isinstance(builder.build("dense_vae", dataset="mnist_5k").optimizer, FusedAdam)
     # 8 Adam steps of up to 1e-3 each; the two differ by float rounding only. (Under XLA the
     # fused kernel is covered by test_xla_training_matches_plain_training.)
     assert max(float(np.max(np.abs(a - b))) for a, b in zip(*weights)) < 1e-5

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_vae import evaluate, train
+from keras_vae.runner import evaluate
+from keras_vae.runner import train
 from keras_vae.models import VAE, BetaVAE, ContractiveAE, DenoisingAE, SparseAE
-from keras_vae.models.vae import active_units
+from keras_vae.models.vae.vae import active_units
 
 SHAPE = (8, 8, 1)
 

@@ -18,7 +18,7 @@ TINY = {"epochs": 1, "dataset": "mnist_5k", "latent_dim": 4, "filters": [4, 8], 
 
 
 def train_tiny(path, **extra):
-    from keras_vae import train
+    from keras_vae.runner import train
 
     return train.train("conv_vae", {**TINY, **extra}, run_dir=path, seed=0, limit=256, verbose=0)
 
@@ -86,16 +86,18 @@ def test_conv_transpose_pads_pitfall(trained):
     import tensorflow as tf
     import tf2onnx
 
-    from keras_vae import registry
-    from keras_vae.errors import ConfigError
+    from keras_vae.runner import builder
+    from keras_vae.catalogue import entries
+    from keras_vae.runner import config as run_config
+    from keras_vae.core.errors import ConfigError
     from keras_vae.export import ExportFailed
     from keras_vae.export.onnx import convert
-    from keras_vae.layers import CONV_STRIDE
+    from keras_vae.core.layers import CONV_STRIDE
 
     with pytest.raises(ConfigError, match="kernel_size must be >= the stride"):
-        registry.build("conv_vae", compile=False, kernel_size=1)
-    for entry in registry.entry_names():  # every zoo decoder keeps kernel >= stride
-        for layer in registry.build(entry, compile=False).decoder.layers:
+        builder.build("conv_vae", compile=False, kernel_size=1)
+    for entry in entries.entry_names():  # every zoo decoder keeps kernel >= stride
+        for layer in builder.build(entry, compile=False).decoder.layers:
             if isinstance(layer, keras.layers.Conv2DTranspose):
                 assert min(layer.kernel_size) >= max(layer.strides), (entry, layer.name)
 
@@ -120,7 +122,7 @@ def test_mixed_precision_model_exports_float32_graphs(tmp_path):
     import onnx
     import tensorflow as tf
 
-    from keras_vae import runs
+    from keras_vae.runner import runs
     from keras_vae.export import export_run
 
     mixed, run_dir = train_tiny(tmp_path / "run", precision="mixed_float16")
@@ -187,7 +189,7 @@ def test_consumer_needs_no_tensorflow(trained, tmp_path):
     neither TensorFlow nor keras_vae is ever imported."""
     import matplotlib.image
 
-    from keras_vae import plots
+    from keras_vae.runner import plots
 
     model, _, out, _ = trained
     script = ROOT / "export" / "onnx" / "decode.py"
@@ -219,13 +221,16 @@ def test_every_zoo_entry_exports(entry, tmp_path):
     graph is what matters here. Autoencoders' encoders output `code`."""
     import onnx
 
-    from keras_vae import registry, runs
+    from keras_vae.runner import builder
+    from keras_vae.catalogue import entries
+    from keras_vae.runner import config as run_config
+    from keras_vae.runner import runs
     from keras_vae.export import export_run
 
     folder = tmp_path / entry
     folder.mkdir()
     shutil.copy(ROOT / "zoo" / entry / "config.json", folder / runs.CONFIG)
-    model = registry.build(entry, compile=False, dataset="mnist_5k")
+    model = builder.build(entry, compile=False, dataset="mnist_5k")
     runs.save_model(model, folder / runs.MODEL)
     artifacts = export_run(folder, part="all", out=tmp_path / "out")
     assert [(a.format, a.model_name) for a in artifacts] == [
@@ -242,16 +247,19 @@ def test_consumer_samples_a_vq_vae_as_keras_does(tmp_path):
     them into the Keras model's images."""
     import onnxruntime
 
-    from keras_vae import registry, runs
-    from keras_vae.entries import read_entry
+    from keras_vae.runner import builder
+    from keras_vae.catalogue import entries
+    from keras_vae.runner import config as run_config
+    from keras_vae.runner import runs
+    from keras_vae.catalogue.entries import read_entry
     from keras_vae.export import export_run
 
-    model = registry.build("vq_vae", compile=False, dataset="mnist_5k", **read_entry("vq_vae")["test_overrides"])
+    model = builder.build("vq_vae", compile=False, dataset="mnist_5k", **read_entry("vq_vae")["test_overrides"])
     prior = model.stage_model("prior")
     model.attach("prior", prior)
     folder = tmp_path / "run"
     (folder / "prior").mkdir(parents=True)
-    runs.write_json(folder / runs.CONFIG, registry.resolve("vq_vae", {"dataset": "mnist_5k", **read_entry("vq_vae")["test_overrides"]}))
+    runs.write_json(folder / runs.CONFIG, run_config.resolve("vq_vae", {"dataset": "mnist_5k", **read_entry("vq_vae")["test_overrides"]}))
     runs.save_model(model, folder / runs.MODEL)
     runs.save_model(prior, folder / "prior" / runs.MODEL)
     export_run(folder, formats="onnx", part="all", out=tmp_path / "out")

@@ -30,7 +30,7 @@ def snapshot(folder):
 
 @pytest.fixture(scope="session")
 def run_dir(tmp_path_factory):
-    from keras_vae import train
+    from keras_vae.runner import train
 
     _, run_dir = train.train("conv_vae", TINY, run_dir=tmp_path_factory.mktemp("sm") / "run", seed=0, limit=256, verbose=0)
     return run_dir
@@ -51,7 +51,7 @@ def exported(run_dir):
 
 @pytest.fixture(scope="session")
 def model(run_dir):
-    from keras_vae import runs
+    from keras_vae.runner import runs
 
     return runs.load_run_model(run_dir)
 
@@ -59,7 +59,7 @@ def model(run_dir):
 def test_export_reports_parity_and_imports_no_training_code(exported):
     out, stdout = exported
     *report, modules = stdout.strip().splitlines()
-    assert "keras_vae.export" in json.loads(modules) and "keras_vae.train" not in json.loads(modules)
+    assert "keras_vae.export" in json.loads(modules) and "keras_vae.runner.train" not in json.loads(modules)
     assert sum("max abs error vs Keras" in line for line in report) == 2  # decoder and encoder
 
 

@@ -11,9 +11,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_vae import data, losses, registry, runs, train
-from keras_vae.errors import UserError
-from keras_vae.layers import reparameterize
+from keras_vae.data import datasets as data
+from keras_vae.core import losses
+from keras_vae.runner import builder
+from keras_vae.catalogue import entries
+from keras_vae.runner import runs
+from keras_vae.runner import train
+from keras_vae.core.errors import UserError
+from keras_vae.core.layers import reparameterize
 
 TINY_DENSE = {"dataset": "mnist_5k", "latent_dim": 2, "hidden_sizes": [16], "batch_size": 64, "epochs": 1}
 TINY_DENSE_CLI = ["--set", "dataset=mnist_5k", "--set", "latent_dim=2", "--set", "hidden_sizes=[16]",
@@ -157,7 +162,7 @@ def test_a_constant_colour_channel_with_learned_sigma_stays_bounded(tmp_path):
     for row in history:
         assert row["loss"] >= bound and row["val_loss"] >= bound
     with pytest.raises(Exception, match="gaussian_sigma must be >= 0.001"):
-        registry.build("dense_vae", likelihood="gaussian", gaussian_sigma=1e-4)
+        builder.build("dense_vae", likelihood="gaussian", gaussian_sigma=1e-4)
 
 
 # -- 3. every setting is recorded and restored ------------------------------------------------
@@ -180,17 +185,17 @@ def test_limit_and_overrides_are_recorded_and_resume_restores_them(cli, tmp_path
 
 # -- 4. names are names, and zoo/ is never written -------------------------------------------
 def test_entry_names_are_not_paths_and_nothing_writes_into_the_zoo(cli, tmp_path):
-    before = sorted(p.relative_to(registry.zoo_dir()) for p in registry.zoo_dir().rglob("*"))
+    before = sorted(p.relative_to(entries.zoo_dir()) for p in entries.zoo_dir().rglob("*"))
     for name in ("../zoo/conv_vae", "conv_vae/../../zoo/dense_vae", "/tmp/x", "Conv_VAE"):
         code, _, err = cli("train", name, "--epochs", 1, "--limit", 64, "--set", "dataset=mnist_5k",
                            "--out", tmp_path / "run")
         one_error(code, err, "is not a zoo entry name")
     code, _, err = cli("train", "dense_vae", *TINY_DENSE_CLI, "--epochs", 1, "--limit", 64,
-                       "--out", registry.zoo_dir() / "dense_vae" / "run")
+                       "--out", entries.zoo_dir() / "dense_vae" / "run")
     one_error(code, err, "inside the zoo catalogue")
-    code, _, err = cli("sample", "dense_vae", "--out", registry.zoo_dir() / "dense_vae")
+    code, _, err = cli("sample", "dense_vae", "--out", entries.zoo_dir() / "dense_vae")
     one_error(code, err, "inside the zoo catalogue")
-    assert sorted(p.relative_to(registry.zoo_dir()) for p in registry.zoo_dir().rglob("*")) == before
+    assert sorted(p.relative_to(entries.zoo_dir()) for p in entries.zoo_dir().rglob("*")) == before
 
 
 # -- 5. results are never overwritten silently ------------------------------------------------
@@ -316,7 +321,7 @@ def test_the_progress_bar_never_counts_past_the_epoch(tmp_path, capsys):
 def test_a_copy_of_the_catalogue_is_never_written_into_either(cli, tmp_path):
     """With a non-editable install, the zoo in use is site-packages' copy; the checkout's zoo/
     (any catalogue: a package of entries that ship weights) is protected all the same."""
-    from keras_vae import runs
+    from keras_vae.runner import runs
 
     copy = tmp_path / "zoo"
     (copy / "ae" / "pretrained").mkdir(parents=True)

@@ -4,46 +4,49 @@ import keras
 import numpy as np
 import pytest
 
-from keras_vae import registry
-from keras_vae.errors import ConfigError, UserError
+from keras_vae.runner import builder
+from keras_vae.catalogue import entries
+from keras_vae.catalogue import registry
+from keras_vae.runner import config as run_config
+from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.models import VAE
 
 
 def test_unknown_entry_lists_known_names_and_closest_match():
     with pytest.raises(UserError, match=r"unknown zoo entry 'conv_vea' \(did you mean 'conv_vae'\?\).*dense_vae"):
-        registry.build("conv_vea")
+        builder.build("conv_vea")
 
 
 def test_overrides_are_type_checked_against_the_entry():
-    assert registry.resolve("conv_vae", {"latent_dim": "2"})["params"]["latent_dim"] == 2
-    assert registry.resolve("conv_vae", {"learning_rate": "1"})["learning_rate"] == 1.0
-    assert registry.resolve("conv_vae", {"dataset": "123"})["dataset"] == "123"
-    assert registry.resolve("conv_vae", {"filters": "[8, 16]"})["params"]["filters"] == [8, 16]
+    assert run_config.resolve("conv_vae", {"latent_dim": "2"})["params"]["latent_dim"] == 2
+    assert run_config.resolve("conv_vae", {"learning_rate": "1"})["learning_rate"] == 1.0
+    assert run_config.resolve("conv_vae", {"dataset": "123"})["dataset"] == "123"
+    assert run_config.resolve("conv_vae", {"filters": "[8, 16]"})["params"]["filters"] == [8, 16]
     # A constructor argument the entry leaves out is settable too, typed by its default.
-    assert registry.resolve("conv_vae", {"binarize": "true"})["params"]["binarize"] is True
+    assert run_config.resolve("conv_vae", {"binarize": "true"})["params"]["binarize"] is True
     with pytest.raises(UserError, match="latent_dim='2.5' has the wrong type: expected int"):
-        registry.resolve("conv_vae", {"latent_dim": "2.5"})
+        run_config.resolve("conv_vae", {"latent_dim": "2.5"})
     with pytest.raises(UserError, match="unknown setting 'latnt_dim'.*did you mean 'latent_dim'"):
-        registry.resolve("conv_vae", {"latnt_dim": "2"})
+        run_config.resolve("conv_vae", {"latnt_dim": "2"})
     with pytest.raises(ConfigError, match="epochs must be an integer >= 1"):
-        registry.resolve("conv_vae", {"epochs": "0"})
+        run_config.resolve("conv_vae", {"epochs": "0"})
 
 
 def test_build_applies_overrides_and_list_counts_parameters():
-    model = registry.build("dense_vae", latent_dim=3, hidden_sizes=[32])
+    model = builder.build("dense_vae", latent_dim=3, hidden_sizes=[32])
     assert model.latent_dim == 3 and model.image_shape == (28, 28, 1)
     # Weights: 784*32+32, 32*3+3 twice, 3*32+32, 32*784+784.
     assert model.count_params() == (784 * 32 + 32) + 2 * (32 * 3 + 3) + (3 * 32 + 32) + (32 * 784 + 784)
     assert {"dense_vae", "conv_vae"} <= {name for name, _, _ in registry.list_entries()}
 
 
-@pytest.mark.parametrize("name", registry.entry_names())
+@pytest.mark.parametrize("name", entries.entry_names())
 def test_an_entrys_recorded_parameter_count_is_its_models(name):
     """`list` reads `parameters` from zoo/<entry>/config.json instead of building every model."""
     [recorded] = [params for entry, _, params in registry.list_entries() if entry == name]
-    built = registry.build(name, compile=False).count_params()
+    built = builder.build(name, compile=False).count_params()
     assert recorded == built, f'zoo/{name}/config.json needs "parameters": {built} (it says {recorded})'
-    assert "parameters" not in registry.resolve(name)  # metadata, not a setting
+    assert "parameters" not in run_config.resolve(name)  # metadata, not a setting
 
 
 @pytest.mark.parametrize(
@@ -117,7 +120,7 @@ def test_keras_round_trip_keeps_outputs_config_and_train_step(tmp_path, rng):
 @pytest.mark.parametrize("entry", ["dense_vae", "conv_vae"])
 def test_a_few_hundred_steps_lower_the_test_loss(entry, mnist_5k):
     keras.utils.set_random_seed(0)
-    model = registry.build(entry)
+    model = builder.build(entry)
     test = mnist_5k.batches("test", 256)
     untrained = model.evaluate(test, return_dict=True, verbose=0)["loss"]
     model.fit(mnist_5k.batches("train", 64, shuffle=True, seed=0), epochs=5, shuffle=False, verbose=0)  # 315 steps

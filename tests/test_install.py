@@ -76,7 +76,7 @@ def env_of(bin_dir):
 
 def test_the_package_and_its_zoo_come_from_the_install(installed):
     bin_dir, work = installed
-    out = run([bin_dir / "python", "-c", "import keras_vae, keras_vae.entries as e; print(keras_vae.__file__); "
+    out = run([bin_dir / "python", "-c", "import keras_vae, keras_vae.catalogue.entries as e; print(keras_vae.__file__); "
                "print(e.zoo_dir()); print(len(e.entry_names()))"], cwd=work, env=env_of(bin_dir))
     package, zoo, entries = out.split()
     site_packages = bin_dir.parent / "lib"
@@ -92,7 +92,7 @@ def test_list_sample_and_train_from_the_console_script(installed):
     assert time.perf_counter() - started < 5  # about 0.1 s here: no model is built, no TensorFlow
     shipped_elbo = json.loads((ROOT / "zoo" / "conv_vae" / "pretrained" / "metrics.json").read_text())["elbo"]
     assert "conv_vae" in out and "886,881" in out and f"ELBO {shipped_elbo:.1f}" in out
-    zoo = Path(run([bin_dir / "python", "-c", "import keras_vae.entries as e; print(e.zoo_dir())"], cwd=work, env=env).strip())
+    zoo = Path(run([bin_dir / "python", "-c", "import keras_vae.catalogue.entries as e; print(e.zoo_dir())"], cwd=work, env=env).strip())
     shipped = sorted(zoo.rglob("*"))
 
     run([bin_dir / "keras-vae", "sample", "conv_vae"], cwd=work, env=env)

@@ -11,7 +11,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from scipy import stats
 
-from keras_vae import iwae
+from keras_vae.core import iwae
 from keras_vae.models import VAE
 
 tfd = tfp.distributions

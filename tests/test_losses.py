@@ -6,7 +6,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 from scipy import stats
 
-from keras_vae import losses
+from keras_vae.core import losses
 from keras_vae.models import VAE
 
 

@@ -10,14 +10,15 @@ import keras
 import pytest
 
 from helpers.model_check import run_model_test
-from keras_vae import registry
-from keras_vae.entries import read_entry
-from keras_vae.errors import ConfigError
+from keras_vae.catalogue import entries
+from keras_vae.runner import config as run_config
+from keras_vae.catalogue.entries import read_entry
+from keras_vae.core.errors import ConfigError
 from keras_vae.models import IWAE, VAE, BetaVAE, ContractiveAE, DenoisingAE, KSparseAE, SparseAE
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", registry.entry_names())
+@pytest.mark.parametrize("name", entries.entry_names())
 def test_entry_keeps_the_model_contract(name, mnist_5k, tmp_path):
     """Build, round trips, training, evaluation, sampling, figures and export of every entry,
     at the tiny size of its own `test_overrides` (tests/helpers/model_check.py)."""
@@ -25,10 +26,10 @@ def test_entry_keeps_the_model_contract(name, mnist_5k, tmp_path):
 
 
 def test_every_entry_has_tiny_test_overrides_that_apply():
-    for name in registry.entry_names():
+    for name in entries.entry_names():
         overrides = read_entry(name).get("test_overrides")
         assert overrides, f"{name} has no test_overrides in its config.json"
-        registry.resolve(name, overrides)  # every key is a known, well-typed setting
+        run_config.resolve(name, overrides)  # every key is a known, well-typed setting
 
 
 @pytest.mark.parametrize(

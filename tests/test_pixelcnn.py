@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_vae.errors import ConfigError, UserError
+from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.models.vq.pixelcnn import GatedMaskedConv, MaskedConv2D, PixelCNN
 
 

@@ -8,7 +8,10 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from keras_vae import figures, plots, runs, train
+from keras_vae.runner import figures
+from keras_vae.runner import plots
+from keras_vae.runner import runs
+from keras_vae.runner import train
 from keras_vae.cli import main
 
 TINY = {"dataset": "mnist_5k", "filters": [4, 8], "hidden_dim": 16, "epochs": 1, "batch_size": 64}
@@ -80,7 +83,7 @@ def test_every_figure_has_its_expected_pixel_size_and_a_title(plotted):
 
 def test_reconstructions_show_test_inputs_above_the_models_output(plotted):
     entry, _, run_dir, pngs = plotted
-    from keras_vae import data
+    from keras_vae.data import datasets as data
 
     model = runs.load_run_model(run_dir)
     x = data.mnist_5k().x_test[:1]  # the first tile shows the first test image

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_vae import distribute, registry, train
+from keras_vae.runner import distribute
+from keras_vae.runner import builder
+from keras_vae.runner import train
 
 MIXED = ("mixed_float16", "mixed_bfloat16")
 STEPS = 8  # 2 epochs of 4 batches of 64
@@ -17,7 +19,7 @@ STEPS = 8  # 2 epochs of 4 batches of 64
 def build(entry, precision):
     keras.utils.set_random_seed(0)
     return distribute.build(
-        lambda: registry.build(entry, dataset="mnist_5k", precision=precision, seed=3),
+        lambda: builder.build(entry, dataset="mnist_5k", precision=precision, seed=3),
         tf.distribute.get_strategy(),
         precision,
     )

@@ -3,10 +3,16 @@
 import numpy as np
 import pytest
 
-from keras_vae import evaluate, registry, runs, sequences, zoo
-from keras_vae.data import offline_variant
+from keras_vae import zoo
+from keras_vae.runner import evaluate
+from keras_vae.runner import builder
+from keras_vae.catalogue import entries
+from keras_vae.runner import config as run_config
+from keras_vae.runner import runs
+from keras_vae.data import sequences
+from keras_vae.data.datasets import offline_variant
 
-ENTRIES = registry.entry_names()
+ENTRIES = entries.entry_names()
 # Re-evaluation repeats the shipped numbers: the same weights, test split, batch size and noise
 # seed. What is left is float rounding that differs with thread scheduling.
 RELATIVE_TOLERANCE = 1e-3
@@ -15,13 +21,13 @@ RELATIVE_TOLERANCE = 1e-3
 @pytest.mark.parametrize("entry", ENTRIES)
 def test_entry_ships_weights_that_match_its_config(entry):
     folder = runs.pretrained_dir(entry)
-    shipped, defaults = runs.read_config(folder), registry.load_entry(entry)
+    shipped, defaults = runs.read_config(folder), run_config.load_entry(entry)
     assert shipped["class"] == defaults["class"] and shipped["entry"] == entry
     for key, value in defaults["params"].items():
         if value is not None:  # image_shape is filled in from the data
             assert shipped["params"][key] == value, key
     model = zoo.load(entry, pretrained=True)
-    fresh = registry.build_from_config(shipped, compile=False)
+    fresh = builder.build_from_config(shipped, compile=False)
     assert [tuple(w.shape) for w in model.weights] == [tuple(w.shape) for w in fresh.weights]
     assert not all(np.allclose(a, b) for a, b in zip(model.get_weights(), fresh.get_weights()))
     assert (folder / runs.MODEL).stat().st_size < 5 * 2**20  # the size we promise
@@ -32,7 +38,7 @@ def test_shipped_metrics_reproduce_on_the_test_split(entry, mnist_5k):
     folder = runs.pretrained_dir(entry)
     shipped = runs.read_json(folder / evaluate.METRICS)
     config = runs.read_config(folder)
-    assert shipped["dataset"] == config["dataset"] == offline_variant(registry.load_entry(entry)["dataset"])
+    assert shipped["dataset"] == config["dataset"] == offline_variant(run_config.load_entry(entry)["dataset"])
     test_data = sequences.moving(mnist_5k) if config["dataset"].startswith(sequences.PREFIX) else mnist_5k
     again = evaluate.evaluate_model(zoo.load(entry), test_data.examples("test"), config["batch_size"], k=0, seed=0)
     compared = [name for name, value in again.items() if isinstance(value, float)]

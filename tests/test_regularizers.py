@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from keras_vae.models import AE, ContractiveAE, DenoisingAE, KSparseAE, SparseAE
-from keras_vae.models.sparse_ae import KSparse
+from keras_vae.models.ae.sparse import KSparse
 
 D = 28 * 28
 

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from keras_vae import runs, train
-from keras_vae.errors import ConfigError
-from keras_vae.schedules import learning_rate_at
+from keras_vae.runner import runs
+from keras_vae.runner import train
+from keras_vae.core.errors import ConfigError
+from keras_vae.runner.schedules import learning_rate_at
 
 SMALL = {"latent_dim": 4, "filters": [4, 8], "hidden_dim": 16, "dataset": "mnist_5k", "batch_size": 64}
 

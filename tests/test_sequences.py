@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from keras_vae import data, sequences
-from keras_vae.errors import UserError
+from keras_vae.data import datasets as data
+from keras_vae.data import sequences
+from keras_vae.core.errors import UserError
 
 
 @pytest.fixture(scope="module")

@@ -100,16 +100,18 @@ def models(tmp_path_factory):
     Untrained (seeded) models suffice: the client is checked against what the Keras model computes."""
     import keras
 
-    from keras_vae import registry, runs
+    from keras_vae.runner import builder
+    from keras_vae.runner import config as run_config
+    from keras_vae.runner import runs
     from keras_vae.export import export_run
 
     root = tmp_path_factory.mktemp("serving")
     keras.utils.set_random_seed(0)
     built = {}
     for entry, params in DECODERS.items():
-        config = registry.resolve(entry, {"latent_dim": LATENT, "dataset": "mnist_5k", **params})
+        config = run_config.resolve(entry, {"latent_dim": LATENT, "dataset": "mnist_5k", **params})
         config["params"]["image_shape"], config["entry"] = [28, 28, 1], entry
-        built[entry] = registry.build_from_config(config, compile=False)
+        built[entry] = builder.build_from_config(config, compile=False)
         (root / entry).mkdir()
         runs.write_json(root / entry / runs.CONFIG, config)
         runs.save_model(built[entry], root / entry / runs.MODEL)
@@ -157,7 +159,7 @@ def test_predict_returns_the_keras_images(models, stand_in, entry, request_forma
 def test_serve_request_writes_the_png_grid(cli, models, stand_in, tmp_path):
     import matplotlib.image
 
-    from keras_vae import plots
+    from keras_vae.runner import plots
 
     png = tmp_path / "grid.png"
     code, out, err = cli("serve-request", "conv_vae_decoder", "--latent-dim", LATENT, "--url", stand_in.url,

@@ -121,7 +121,8 @@ def test_a_sweep_prints_no_tf_function_retracing_warnings(cli, tmp_path, monkeyp
     third run on (seen with three real 1-epoch runs, 60 s here); stand-in runs log that warning."""
     import logging
 
-    from keras_vae import evaluate, train
+    from keras_vae.runner import evaluate
+    from keras_vae.runner import train
 
     class Trained:
         figures = ()  # nothing to sample: the stand-in is not a model

@@ -9,10 +9,13 @@ import keras
 import numpy as np
 import pytest
 
-from keras_vae import data, evaluate, figures, sequences
-from keras_vae.errors import ConfigError, UserError
+from keras_vae.data import datasets as data
+from keras_vae.runner import evaluate
+from keras_vae.runner import figures
+from keras_vae.data import sequences
+from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.models import TDVAE
-from keras_vae.optimizers import FusedAdam
+from keras_vae.runner.optimizers import FusedAdam
 
 SMALL = dict(image_shape=(6, 5, 1), belief_dim=5, state_dim=2, hidden_dim=4, hidden_sizes=[7], max_jump=3,
              context=3, horizon=2, seed=0)
@@ -181,7 +184,7 @@ def test_the_onnx_rollout_example_needs_no_tensorflow_and_rolls_out_like_keras(t
     import sys
     from pathlib import Path
 
-    from keras_vae import runs
+    from keras_vae.runner import runs
     from keras_vae.export import export_run
 
     model = TDVAE(**SMALL)
@@ -212,7 +215,7 @@ def test_the_onnx_rollout_example_needs_no_tensorflow_and_rolls_out_like_keras(t
 def test_the_cli_rolls_out_and_lists_the_shipped_td_vae(cli, tmp_path, monkeypatch, mnist_5k):
     """`sample td_vae` draws rollouts of test sequences (PNG and GIF) outside the zoo; the
     shipped metrics print with both baselines and beat repeating the last frame; `list` shows them."""
-    from keras_vae import runs
+    from keras_vae.runner import runs
     from keras_vae.cli.evaluate import format_metrics
 
     monkeypatch.chdir(tmp_path)

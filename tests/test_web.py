@@ -26,11 +26,12 @@ def scaled_run(folder, latent_dim, entry="conv_vae", **params):
     misplaced pixel."""
     import keras
 
-    from keras_vae import registry, runs
+    from keras_vae.runner import builder
+    from keras_vae.runner import runs
 
     keras.utils.set_random_seed(0)
     params = {"latent_dim": latent_dim, "filters": [4, 8], "hidden_dim": 16, "dataset": "mnist_5k", **params}
-    model = registry.build(entry, compile=False, **params)
+    model = builder.build(entry, compile=False, **params)
     for weight in model.decoder.weights:
         if "kernel" in weight.path:
             weight.assign(weight * 3)
@@ -81,7 +82,7 @@ def served(run2d):
 @pytest.fixture(scope="module")
 def run4d_exported(tmp_path_factory):
     """A conv_vae with a 4-D latent space trained for one epoch, both parts exported to ONNX."""
-    from keras_vae import train
+    from keras_vae.runner import train
     from keras_vae.export import export_run
 
     folder = tmp_path_factory.mktemp("web4")
@@ -267,7 +268,7 @@ def test_bad_input_shows_a_readable_error(page, served, run4d_exported, tmp_path
 
 @NEEDS_NPM
 def test_serve_web_reuses_a_current_export_and_exports_a_newer_model(served, run2d):
-    from keras_vae import web
+    from keras_vae.export import web
 
     _, first = served
     assert web.decoder_onnx(run2d) == (first, False)  # the export serve-web made, still current
@@ -281,7 +282,7 @@ def test_serve_web_reuses_a_current_export_and_exports_a_newer_model(served, run
 
 def test_an_entry_name_serves_its_shipped_weights_and_writes_nothing_into_the_zoo(tmp_path, monkeypatch):
     """serve-web ENTRY: zoo/<entry>/pretrained is exported under runs/<entry>/pretrained."""
-    from keras_vae import web
+    from keras_vae.export import web
 
     zoo = tmp_path / "zoo"
     scaled_run(zoo / "conv_vae" / "pretrained", latent_dim=2)
@@ -297,7 +298,7 @@ def test_an_entry_name_serves_its_shipped_weights_and_writes_nothing_into_the_zo
 
 @NEEDS_NPM
 def test_serve_web_bad_input(cli, run2d, tmp_path, monkeypatch):
-    from keras_vae import web
+    from keras_vae.export import web
 
     code, _, stderr = cli("serve-web", tmp_path / "nowhere")
     assert code == 2 and "run folder not found" in stderr and len(stderr.strip().splitlines()) == 1
@@ -596,7 +597,7 @@ def test_serve_web_serves_and_refreshes_the_prior(cli, vq_served, monkeypatch):
     import urllib.error
     import urllib.request
 
-    from keras_vae import web
+    from keras_vae.export import web
 
     run_dir, files = vq_served["run"], vq_served["files"]
     with urllib.request.urlopen(vq_served["url"] + "prior.onnx") as response:

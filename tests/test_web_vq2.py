@@ -213,7 +213,7 @@ def test_sampling_leaves_the_main_thread_free(watched_page):
 def test_serve_web_lists_both_priors(cli, vq2_served, monkeypatch):
     """serve-web on a vq_vae2 run uses the decoder and both priors; priors.json names the served
     priors, and each is the exported file."""
-    from keras_vae import web
+    from keras_vae.export import web
 
     url, files = vq2_served["url"], vq2_served["files"]
     monkeypatch.setattr(web, "serve", lambda server, stop_after=None: server.server_close())

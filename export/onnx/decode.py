@@ -111,7 +111,7 @@ def prior_feeds(inputs, priors, n, uniforms):
 
 def grid(images):
     """[N, H, W, C] in [0, 1] -> one image, ceil(sqrt(N)) columns, a 1-pixel white gap between
-    (the layout of keras_vae.plots.grid, kept here so this file stands alone)."""
+    (the layout of keras_vae.runner.plots.grid, kept here so this file stands alone)."""
     images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
     n, height, width, channels = images.shape
     columns = math.ceil(math.sqrt(n))

@@ -66,17 +66,18 @@ def measure_peers(args):
 
 def main(argv=None):
     args = parse(argv)
-    from keras_vae.cli import import_tensorflow
+    from keras_vae.cli.common import import_tensorflow
 
     import_tensorflow()  # quietly: the registry needs Keras, the measuring is done in subprocesses
-    from keras_vae import registry
+    from keras_vae.catalogue import entries
+    from keras_vae.runner import config as run_config
 
-    from keras_vae.errors import UserError
+    from keras_vae.core.errors import UserError
 
-    entries = args.entries or registry.entry_names()
+    entries = args.entries or entries.entry_names()
     try:
         for entry in entries:
-            registry.load_entry(entry)  # an unknown name fails before anything is measured
+            run_config.load_entry(entry)  # an unknown name fails before anything is measured
     except UserError as error:
         sys.exit(f"error: {error}")
     results = []

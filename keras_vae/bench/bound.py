@@ -1,10 +1,10 @@
-"""Speed of the importance-weighted evaluation (`keras_vae.iwae`, k = 1000, as `evaluate` runs
+"""Speed of the importance-weighted evaluation (`keras_vae.core.iwae`, k = 1000, as `evaluate` runs
 it) for an entry with `bound = "iwae"`: decodes/s, and its matmul and convolution FLOPs as a
 fraction of the matmul rate measured in the same rounds (issue 17 asks 50%)."""
 
 import tensorflow as tf
 
-from keras_vae import iwae
+from keras_vae.core import iwae
 from keras_vae.bench.clock import MatmulRate, median_seconds
 from keras_vae.bench.flops import graph_flops
 

@@ -8,7 +8,7 @@ timed is what `python -m keras_vae.zoo export` ships.
 import numpy as np
 import tensorflow as tf
 
-from keras_vae import runs
+from keras_vae.runner import runs
 from keras_vae.bench.clock import median_seconds
 
 BATCH = 256

@@ -20,7 +20,7 @@ import json
 import sys
 import tempfile
 
-from keras_vae.errors import UserError
+from keras_vae.core.errors import UserError
 
 FIXED = ("dataset", "strategy", "seed")  # the bench's: mnist_5k, one device, seed 0
 GROUPS = {  # group: what an op type's name contains (TensorFlow's, oneDNN's _Mkl* variants included)
@@ -107,7 +107,7 @@ def main(argv=None):
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override an entry field, e.g. batch_size=128")
     args = parser.parse_args(argv)
-    from keras_vae.cli import import_tensorflow
+    from keras_vae.cli.common import import_tensorflow
     from keras_vae.cli.train import parse_settings
 
     try:

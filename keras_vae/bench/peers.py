@@ -30,7 +30,7 @@ STEADY_EPOCHS = 10
 # our training code (TensorFlow, Keras, TFP and keras_vae), and what peer_torch.py's pythae_run
 # imports (torch and pythae's pipeline, model and trainer).
 FRAMEWORK_IMPORTS = {
-    "ours": "import keras_vae.cli.train, keras_vae.train",
+    "ours": "import keras_vae.cli.train, keras_vae.runner.train",
     "peer": "import torch; from pythae.pipelines import TrainingPipeline; from pythae.models import VAE, VAEConfig; "
             "from pythae.trainers import BaseTrainerConfig",
 }
@@ -49,9 +49,10 @@ def peers_missing(python):
 
 def write_digits(path):
     """The bench's training and validation digits as DIGITS.npz for peer_torch.py."""
-    from keras_vae import registry, train
+    from keras_vae.runner import config as run_config
+    from keras_vae.runner import train
 
-    data = train.load_data(registry.resolve("dense_vae", {"dataset": DATASET}))
+    data = train.load_data(run_config.resolve("dense_vae", {"dataset": DATASET}))
     np.savez(path, **{split: data.examples(split)["images"] for split in ("train", "validation")})
     return path
 

@@ -100,7 +100,7 @@ def render(results, peers=None):
         parts += ["Exported decoder", table(INFERENCE, served)]
     bounds = [{"entry": r["entry"], **r["bound"]} for r in results if "bound" in r]
     if bounds:
-        parts += ["Importance-weighted evaluation (keras_vae.iwae, as `evaluate --k 1000` runs it)", table(BOUND, bounds)]
+        parts += ["Importance-weighted evaluation (keras_vae.core.iwae, as `evaluate --k 1000` runs it)", table(BOUND, bounds)]
     if isinstance(peers, str):
         parts += [f"Peers (PyTorch): {peers}"]
     elif peers:

@@ -12,7 +12,10 @@ import statistics
 import keras
 import tensorflow as tf
 
-from keras_vae import distribute, registry, train
+from keras_vae.runner import distribute
+from keras_vae.runner import builder
+from keras_vae.runner import config as run_config
+from keras_vae.runner import train
 from keras_vae.bench.clock import EpochClock, MatmulRate, peak_rss_mb
 from keras_vae.bench.flops import train_flops_per_image
 
@@ -22,7 +25,7 @@ DATASET = "mnist_5k"
 def build(config):
     keras.utils.set_random_seed(config["seed"])
     return distribute.build(
-        lambda: registry.build_from_config(config), tf.distribute.get_strategy(), config["precision"]
+        lambda: builder.build_from_config(config), tf.distribute.get_strategy(), config["precision"]
     )
 
 
@@ -49,7 +52,7 @@ def epoch_seconds(model, feed):
 def prepare(entry, overrides=None):
     """(config, data, untrained model, its training pipeline, the feed of it) for zoo entry
     `entry` with `overrides`, on DATASET with seed 0: what the bench and its op profile train."""
-    config = {**registry.resolve(entry, {**(overrides or {}), "dataset": DATASET}), "seed": 0}
+    config = {**run_config.resolve(entry, {**(overrides or {}), "dataset": DATASET}), "seed": 0}
     data = train.load_data(config)
     model = build(config)
     pipeline = train.batches(data, "train", config, model.batch_keys, shuffle=True, seed=config["seed"])

@@ -29,7 +29,7 @@ def shipped(metrics):
 
 
 def run(args):
-    from keras_vae import entries
+    from keras_vae.catalogue import entries
 
     rows = []
     for name in entries.entry_names():

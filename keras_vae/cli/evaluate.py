@@ -50,7 +50,7 @@ def format_metrics(metrics):
 
 
 def run(args):
-    from keras_vae.evaluate import evaluate_run, metrics_path
+    from keras_vae.runner.evaluate import evaluate_run, metrics_path
 
     metrics = evaluate_run(args.run_dir, dataset=args.dataset, batch_size=args.batch_size, limit=args.limit,
                            k=args.k, seed=args.seed, overwrite=args.overwrite, progress=True)

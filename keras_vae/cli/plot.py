@@ -1,4 +1,4 @@
-"""`plot RUN_DIR`: the run's pictures as titled PNG files (see keras_vae.figures)."""
+"""`plot RUN_DIR`: the run's pictures as titled PNG files (see keras_vae.runner.figures)."""
 
 from keras_vae.cli.numbers import add_seed
 
@@ -16,8 +16,8 @@ def add(commands):
 def run(args):
     from pathlib import Path
 
-    from keras_vae import figures
-    from keras_vae.errors import UserError
+    from keras_vae.runner import figures
+    from keras_vae.core.errors import UserError
 
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise UserError(f"--out {args.out} is a file, not a folder")

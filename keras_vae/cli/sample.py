@@ -3,7 +3,7 @@ that samples from observed examples (`model.sample_figure`, td_vae's rollouts), 
 drawn from n test examples of the run's dataset."""
 
 from keras_vae.cli.numbers import AT_LEAST_1, add_seed
-from keras_vae.errors import UserError
+from keras_vae.core.errors import UserError
 
 
 def add(commands):
@@ -19,7 +19,8 @@ def add(commands):
 
 
 def run(args):
-    from keras_vae import plots, runs
+    from keras_vae.runner import plots
+    from keras_vae.runner import runs
 
     model = runs.load_run_model(args.run_dir)
     conditions = {} if args.label is None else {"labels": args.label}
@@ -44,7 +45,9 @@ PREFIX = "samples_"  # `plot` writes the figure without it: neither overwrites t
 
 def sample_figure(model, args, out):
     """The model's sample figure (samples_rollouts.png and .gif) from the first n test examples."""
-    from keras_vae import data, figures, runs
+    from keras_vae.data import datasets as data
+    from keras_vae.runner import figures
+    from keras_vae.runner import runs
 
     if args.label is not None:
         raise UserError(f"{type(model).__name__} takes no --label")

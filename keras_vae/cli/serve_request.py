@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from keras_vae.cli.numbers import AT_LEAST_1, POSITIVE, add_seed
-from keras_vae.errors import UserError
+from keras_vae.core.errors import UserError
 
 
 def add(commands):
@@ -29,7 +29,7 @@ def add(commands):
 def run(args):
     import numpy as np
 
-    from keras_vae import plots
+    from keras_vae.runner import plots
     from keras_vae.export import rest
 
     out = Path(args.out)

@@ -18,7 +18,8 @@ def add(commands):
 
 
 def run(args):
-    from keras_vae import runs, web
+    from keras_vae.runner import runs
+    from keras_vae.export import web
 
     web.check_page()
     runs.check_run_dir(args.run_dir)  # a missing run folder is said before the port is taken

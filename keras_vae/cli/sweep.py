@@ -2,7 +2,7 @@
 
 from keras_vae.cli.numbers import AT_LEAST_0, AT_LEAST_1, add_seed
 from keras_vae.cli.train import parse_settings
-from keras_vae.errors import UserError
+from keras_vae.core.errors import UserError
 
 
 def parse_list(text, option, kind=str):
@@ -34,8 +34,8 @@ def add(commands):
 
 
 def run(args):
-    from keras_vae import losses
-    from keras_vae.sweep import sweep
+    from keras_vae.core import losses
+    from keras_vae.runner.sweep import sweep
 
     latent_dims = parse_list(args.latent_dims, "--latent-dims", int) if args.latent_dims else None
     if latent_dims and min(latent_dims) < 1:

@@ -3,8 +3,8 @@
 import shlex
 
 from keras_vae.cli.numbers import AT_LEAST_1, add_seed
-from keras_vae.distribute import PRECISIONS, STRATEGIES
-from keras_vae.errors import UserError
+from keras_vae.runner.distribute import PRECISIONS, STRATEGIES
+from keras_vae.core.errors import UserError
 
 SPEED_FLAGS = ("precision", "strategy", "jit_compile", "steps_per_execution")
 
@@ -48,8 +48,8 @@ def add(commands):
 
 def resume_hint(run_dir, limit=None):
     """What to tell the user after Ctrl-C: the exact command that continues the run."""
-    from keras_vae import runs
-    from keras_vae.cli import prog
+    from keras_vae.runner import runs
+    from keras_vae.cli.common import prog
 
     if not (run_dir / runs.STATE).is_file():
         return f"no epoch finished, so {run_dir} has no checkpoint to resume from"
@@ -59,7 +59,7 @@ def resume_hint(run_dir, limit=None):
 
 
 def run(args):
-    from keras_vae import train
+    from keras_vae.runner import train
 
     try:
         run_dir = start(args)
@@ -69,7 +69,7 @@ def run(args):
 
 
 def start(args):
-    from keras_vae import train
+    from keras_vae.runner import train
 
     if args.resume:
         if args.name or args.set or args.out or args.seed is not None or any(

@@ -5,13 +5,7 @@ into place, so an artifact on disk is one that computes what the Keras model com
 here imports training code: export needs only the run folder.
 """
 
-from keras_vae.errors import UserError
-
-
-class ExportFailed(UserError):
-    """An artifact could not be written or did not match the Keras model; nothing was kept."""
-
-
-from keras_vae.export.artifacts import FORMATS, export_run  # noqa: E402
+from keras_vae.export.artifacts import FORMATS, export_run
+from keras_vae.export.errors import ExportFailed
 
 __all__ = ["ExportFailed", "FORMATS", "export_run"]

@@ -16,9 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from keras_vae import runs
-from keras_vae.errors import UserError
-from keras_vae.export import ExportFailed, onnx, parts, savedmodel, verify
+from keras_vae.runner import runs
+from keras_vae.core.errors import UserError
+from keras_vae.export import onnx, parts, savedmodel, verify
+from keras_vae.export.errors import ExportFailed
 
 EXPORT_DIR = "export"  # default OUT inside the run folder
 ONNX_DIR = "onnx"

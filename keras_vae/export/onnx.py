@@ -8,8 +8,8 @@ import importlib.util
 import json
 import logging
 
-from keras_vae.errors import UserError
-from keras_vae.export import ExportFailed
+from keras_vae.core.errors import UserError
+from keras_vae.export.errors import ExportFailed
 
 OPSET = 17
 ONNX_FILE = "model.onnx"  # in the version folder, as in a Triton model repository

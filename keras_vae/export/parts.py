@@ -14,9 +14,10 @@ import numpy as np
 import tensorflow as tf
 
 import keras_vae
-from keras_vae import runs
-from keras_vae.export import ExportFailed
-from keras_vae.models.contract import Part
+from keras_vae.runner import runs
+from keras_vae.core.keras_internals import flatten_layers
+from keras_vae.export.errors import ExportFailed
+from keras_vae.core.contract import Part
 
 
 @dataclasses.dataclass
@@ -68,7 +69,7 @@ def load_float32(run_dir):
         model = runs.load_run_model(run_dir)
     finally:
         keras.config.set_dtype_policy(previous)
-    half = [layer.name for layer in model._flatten_layers(include_self=False)
+    half = [layer.name for layer in flatten_layers(model, include_self=False)
             if layer.compute_dtype not in ("float32", "int32")]
     if half:
         raise ExportFailed(f"layers {half} do not compute in float32")

@@ -14,7 +14,7 @@ import urllib.request
 
 import numpy as np
 
-from keras_vae.errors import UserError
+from keras_vae.core.errors import UserError
 
 REQUEST_FORMATS = ("inputs", "instances")
 

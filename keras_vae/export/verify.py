@@ -9,7 +9,7 @@ import re
 
 import numpy as np
 
-from keras_vae.export import ExportFailed
+from keras_vae.export.errors import ExportFailed
 from keras_vae.export.onnx import ONNX_FILE
 
 SAVEDMODEL_TOLERANCE = 1e-6

@@ -1,16 +1,16 @@
-"""The model families. Importing this package imports every module in it, which registers each
-`@register_model` class with `keras_vae.registry`, and exposes those classes here
-(`keras_vae.models.VAE`): a new family is one new module (or sub-package), nothing else."""
+"""The model families, one folder each (`vae/`, `ae/`, `vq/`, `td/`), over the shared bases
+(`base.ZooModel`, `likelihood.ImageModel`, `autoencoder.Autoencoder`).
 
-import importlib
-import pkgutil
+Importing this package imports every family, and so registers each `@register_model` class
+(`keras_vae.core.registration`). A new family is its folder, imported here, and its zoo entry.
+"""
 
+from keras_vae.models.ae import AE, ContractiveAE, DenoisingAE, KSparseAE, SparseAE
 from keras_vae.models.autoencoder import Autoencoder
 from keras_vae.models.base import ZooModel
-from keras_vae.registry import MODEL_CLASSES
+from keras_vae.models.td import TDVAE
+from keras_vae.models.vae import CVAE, IWAE, VAE, BetaVAE
+from keras_vae.models.vq import VQVAE, VQVAE2, PixelCNN
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
-
-globals().update(MODEL_CLASSES)
-__all__ = ["ZooModel", "Autoencoder", *sorted(MODEL_CLASSES)]
+__all__ = ["ZooModel", "Autoencoder", "AE", "ContractiveAE", "DenoisingAE", "KSparseAE", "SparseAE", "TDVAE",
+           "VAE", "BetaVAE", "CVAE", "IWAE", "VQVAE", "VQVAE2", "PixelCNN"]

@@ -9,7 +9,7 @@ residual network), write its two functions and the parameters it reads, and add 
 import dataclasses
 from typing import Callable
 
-from keras_vae.layers import check_conv_shape, conv_decoder_body, conv_trunk, dense_decoder_body, dense_trunk
+from keras_vae.core.layers import check_conv_shape, conv_decoder_body, conv_trunk, dense_decoder_body, dense_trunk
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,13 +14,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vae.errors import ConfigError, UserError
-from keras_vae.layers import OneHot
+from keras_vae.core.errors import ConfigError, UserError
+from keras_vae.core.layers import OneHot
 from keras_vae.models.architectures import ARCHITECTURES
 from keras_vae.models.base import as_batch
 from keras_vae.models.likelihood import ImageModel
-from keras_vae.models.checks import checked, hidden_activation, positive_ints
-from keras_vae.models.contract import NATS, Part, TensorInput, Term
+from keras_vae.core.checks import checked, hidden_activation, positive_ints
+from keras_vae.core.contract import NATS, Part, TensorInput, Term
 
 
 class Autoencoder(ImageModel):

@@ -3,13 +3,13 @@
 It owns what every family shares: the trackers (one `keras.metrics.Mean` per name in
 `loss_names`), `train_step` / `test_step` over dict batches, the distribution-correct objective,
 the noise source and `get_config`. A family supplies `build_networks()` and `loss_terms(batch)`,
-and declares what the rest of the package asks of it (see `keras_vae.models.contract`):
+and declares what the rest of the package asks of it (see `keras_vae.core.contract`):
 
     batch_keys        the keys of a batch that `loss_terms` reads ({"images": ..., "labels": ...})
     condition_classes integer conditions it takes, {batch key: number of classes} (a CVAE's labels)
     loss_names        the per-example terms it logs, "loss" (the objective) first
     term_docs         name -> Term(units, description) for every logged or evaluated term
-    figures           names of the figures `keras_vae.figures` draws for it
+    figures           names of the figures `keras_vae.runner.figures` draws for it
     sample_figure     None: `sample` writes a grid of `sample(n)`; or the name of a figure that
                       `sample` draws from n test examples instead (td_vae: "rollouts")
     bound             "iwae" when `latent_model()` supports the importance-weighted bound, else None
@@ -28,11 +28,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vae import distribute
-from keras_vae.errors import UserError
-from keras_vae.layers import Noise
-from keras_vae.models.contract import NATS, Term
-from keras_vae.registry import constructor_args
+from keras_vae.core import distributed
+from keras_vae.core.keras_internals import BuildWithoutBatch
+from keras_vae.core.errors import UserError
+from keras_vae.core.layers import Noise
+from keras_vae.core.contract import NATS, Term
+from keras_vae.core.registration import constructor_args
 
 
 def _plain(value):
@@ -53,7 +54,7 @@ class BuildAfterInit(type):
 
 def as_batch(data):
     """A batch as a dict: Keras may hand `train_step` a bare image tensor (`fit(x)`) or an
-    (images, labels) pair; the pipelines of `keras_vae.data` yield dicts already."""
+    (images, labels) pair; the pipelines of `keras_vae.data.datasets` yield dicts already."""
     if isinstance(data, (tuple, list)) and len(data) == 1:
         data = data[0]
     if isinstance(data, dict):
@@ -70,7 +71,7 @@ class _Untracked:
         self.models = {}
 
 
-class ZooModel(keras.Model, metaclass=BuildAfterInit):
+class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
     batch_keys = ("images",)
     condition_classes = {}  # integer conditions the model takes: {batch key: number of classes}
     loss_names = ("loss",)
@@ -167,8 +168,8 @@ class ZooModel(keras.Model, metaclass=BuildAfterInit):
         return self.trackers
 
     def _record(self, terms):
-        # distribute.py also shapes the logs so Keras 3.15 can reduce them across workers.
-        return distribute.record_means(self.trackers, terms)
+        # distributed.py also shapes the logs so Keras 3.15 can reduce them across workers.
+        return distributed.record_means(self.trackers, terms)
 
     def check_batch(self, batch):
         missing = [key for key in self.batch_keys if key not in batch]
@@ -180,7 +181,7 @@ class ZooModel(keras.Model, metaclass=BuildAfterInit):
         """The scalar to minimize: per-example loss averaged over the global batch, so gradients
         summed across replicas by tf.distribute equal the single-device gradient."""
         loss = tf.nn.compute_average_loss(
-            terms["loss"], global_batch_size=distribute.global_batch_size(terms["loss"])
+            terms["loss"], global_batch_size=distributed.global_batch_size(terms["loss"])
         )
         if self.losses:
             loss += tf.nn.scale_regularization_loss(tf.add_n(self.losses))
@@ -197,16 +198,6 @@ class ZooModel(keras.Model, metaclass=BuildAfterInit):
 
     def test_step(self, data):
         return self._record(self.loss_terms(self.check_batch(as_batch(data)), training=False))
-
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Keras 3.15 builds a model under a strategy from a first batch merged with
-        # `strategy.reduce`, which MultiWorkerMirroredStrategy refuses for a dict batch. A zoo
-        # model has every weight once constructed and compiles no loss or metric, so only the
-        # optimizer is left to build, and that needs no batch.
-        if self._distribute_strategy is None:
-            return
-        with self.distribute_strategy.scope():
-            self._symbolic_build(data_batch=())
 
     # -- serialization ------------------------------------------------------------------------
     def get_config(self):

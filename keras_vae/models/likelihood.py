@@ -14,11 +14,11 @@ import math
 import keras
 import tensorflow as tf
 
-from keras_vae import losses
-from keras_vae.errors import ConfigError
+from keras_vae.core import losses
+from keras_vae.core.errors import ConfigError
 from keras_vae.models.base import ZooModel
-from keras_vae.models.checks import checked
-from keras_vae.models.contract import NATS
+from keras_vae.core.checks import checked
+from keras_vae.core.contract import NATS
 
 
 class ImageModel(ZooModel):

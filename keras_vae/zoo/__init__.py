@@ -8,12 +8,12 @@ start (and print --help) without importing TensorFlow.
 import importlib
 
 _API = {
-    "build": ("keras_vae.registry", "build"),
-    "list": ("keras_vae.registry", "list_entries"),
-    "load": ("keras_vae.runs", "load"),
-    "train": ("keras_vae.train", "train"),
-    "resume": ("keras_vae.train", "resume"),
-    "evaluate": ("keras_vae.evaluate", "evaluate_run"),
+    "build": ("keras_vae.runner.builder", "build"),
+    "list": ("keras_vae.catalogue.registry", "list_entries"),
+    "load": ("keras_vae.runner.runs", "load"),
+    "train": ("keras_vae.runner.train", "train"),
+    "resume": ("keras_vae.runner.train", "resume"),
+    "evaluate": ("keras_vae.runner.evaluate", "evaluate_run"),
     "export": ("keras_vae.export", "export_run"),
 }
 __all__ = sorted(_API)

@@ -21,16 +21,18 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_vae import data, distribute, registry  # noqa: E402
-from keras_vae.errors import UserError  # noqa: E402
-from keras_vae.optimizers import FusedAdam  # noqa: E402
+from keras_vae.data import datasets as data
+from keras_vae.runner import distribute
+from keras_vae.runner import builder  # noqa: E402
+from keras_vae.core.errors import UserError  # noqa: E402
+from keras_vae.runner.optimizers import FusedAdam  # noqa: E402
 
 LEARNING_RATE = 1e-3
 
 
 def make_model(strategy, weights=None, zero_noise=True, optimizer=keras.optimizers.SGD):
     def make():
-        model = registry.build("dense_vae", compile=False, dataset="mnist_5k", hidden_sizes=[32], latent_dim=4)
+        model = builder.build("dense_vae", compile=False, dataset="mnist_5k", hidden_sizes=[32], latent_dim=4)
         model.compile(optimizer=optimizer(LEARNING_RATE))
         return model
 

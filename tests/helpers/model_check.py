@@ -14,9 +14,14 @@ import keras
 import numpy as np
 import pytest
 
-from keras_vae import evaluate, figures, registry, runs, sequences
-from keras_vae.entries import read_entry
-from keras_vae.errors import UserError
+from keras_vae.runner import evaluate
+from keras_vae.runner import figures
+from keras_vae.runner import builder
+from keras_vae.runner import config as run_config
+from keras_vae.runner import runs
+from keras_vae.data import sequences
+from keras_vae.catalogue.entries import read_entry
+from keras_vae.core.errors import UserError
 from keras_vae.export import export_run
 
 STEPS = 12
@@ -24,13 +29,13 @@ STEPS = 12
 
 def tiny_config(entry):
     """The entry's resolved config at its test size, with the data-given params filled."""
-    from keras_vae.data import known_model_params, offline_variant
+    from keras_vae.data.datasets import known_model_params, offline_variant
 
     stored = read_entry(entry)
     dataset = offline_variant(stored.get("dataset", "mnist"))  # mnist_5k, or moving:mnist_5k
-    config = registry.resolve(entry, {**stored.get("test_overrides", {}), "dataset": dataset})
+    config = run_config.resolve(entry, {**stored.get("test_overrides", {}), "dataset": dataset})
     config["seed"] = 0
-    return registry.fill_from_data(config, lambda: known_model_params(dataset))
+    return run_config.fill_from_data(config, lambda: known_model_params(dataset))
 
 
 def fixed_batch(model, data, split, n):
@@ -43,7 +48,7 @@ def run_model_test(entry, data, tmp_path):
     config = tiny_config(entry)
     if config["dataset"].startswith(sequences.PREFIX):  # sequences of the same digits
         data = sequences.moving(data)
-    model = registry.build_from_config(config)
+    model = builder.build_from_config(config)
     train_batch = fixed_batch(model, data, "train", 64)
 
     # Config round trip: plain JSON, every override kept, the same weights shapes.
@@ -81,7 +86,7 @@ def run_model_test(entry, data, tmp_path):
 
     # Later stages (a learned prior) train on the frozen model's outputs, and attach.
     for stage in model.artifacts[1:]:
-        stage_model = registry.compile_model(model.stage_model(stage), registry.stage_config(config, stage))
+        stage_model = builder.compile_model(model.stage_model(stage), run_config.stage_config(config, stage))
         stage_batch = {k: np.asarray(v) for k, v in model.stage_batch(stage, train_batch).items()}
         before = stage_model.evaluate(stage_batch, batch_size=64, verbose=0, return_dict=True)["loss"]
         stage_model.fit(stage_batch, batch_size=64, epochs=STEPS, verbose=0, shuffle=False)

@@ -107,12 +107,13 @@ def vq_run(folder, entry="vq_vae"):
     its priors attached)."""
     import keras
 
-    from keras_vae import registry, runs
-    from keras_vae.entries import read_entry
+    from keras_vae.runner import builder
+    from keras_vae.runner import runs
+    from keras_vae.catalogue.entries import read_entry
 
     keras.utils.set_random_seed(0)
     sizes = {"num_codes": 8, "filters": [4, 8]}  # 8 (bottom) codes on a 7 x 7 (top) grid: what the tests assert
-    model = registry.build(entry, compile=False, **{**read_entry(entry)["test_overrides"], **sizes}, dataset="mnist_5k")
+    model = builder.build(entry, compile=False, **{**read_entry(entry)["test_overrides"], **sizes}, dataset="mnist_5k")
     for weight in model.decoder.weights:
         if "kernel" in weight.path:
             weight.assign(weight * 3)
@@ -132,7 +133,7 @@ def serve_run(run_dir, model):
     """Export the run's page parts as serve-web does (checked: all exported now) and serve them
     in-process (serve-web's own process is tested in test_web.py): {run, model, files: {part:
     ONNX path}, url}."""
-    from keras_vae import web
+    from keras_vae.export import web
 
     parts = web.page_parts(run_dir)
     assert all(exported for _, exported in parts.values()), parts

@@ -12,8 +12,8 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from keras_vae.layers import dense_decoder_body, dense_trunk
-from keras_vae.losses import clamp_log_var
+from keras_vae.core.layers import dense_decoder_body, dense_trunk
+from keras_vae.core.losses import clamp_log_var
 
 tfd = tfp.distributions
 

@@ -25,13 +25,13 @@ step one frame at a time; without it, it is the paper's unconditioned jumpy tran
 import keras
 import tensorflow as tf
 
-from keras_vae import losses
-from keras_vae.errors import ConfigError, UserError
+from keras_vae.core import losses
+from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.models.base import ZooModel
-from keras_vae.models.checks import checked, positive_ints
-from keras_vae.models.contract import NATS, Part, TensorInput, Term
+from keras_vae.core.checks import checked, positive_ints
+from keras_vae.core.contract import NATS, Part, TensorInput, Term
 from keras_vae.models.td import layers, rollouts
-from keras_vae.registry import register_model
+from keras_vae.core.registration import register_model
 
 # Static Python (loops over a known number of frames): autograph would only slow the tracing.
 plain_python = tf.autograph.experimental.do_not_convert

@@ -14,7 +14,7 @@ over all horizons of the rollouts.
 
 import tensorflow as tf
 
-from keras_vae.models.contract import Term
+from keras_vae.core.contract import Term
 
 MAX_SHIFT = 3
 CLIP = 1e-3

@@ -31,11 +31,11 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_vae.errors import ConfigError, UserError
+from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.models.base import ZooModel
-from keras_vae.models.checks import checked, positive_ints
-from keras_vae.models.contract import NATS, Part, TensorInput, Term
-from keras_vae.registry import register_model
+from keras_vae.core.checks import checked, positive_ints
+from keras_vae.core.contract import NATS, Part, TensorInput, Term
+from keras_vae.core.registration import register_model
 
 BITS = "bits per code"
 MASK_TYPES = ("A", "B")

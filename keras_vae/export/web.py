@@ -1,0 +1,159 @@
+"""The browser page (export/web/) with one exported ONNX decoder (and its prior), served on 127.0.0.1 only.
+
+    /              export/web/index.html and its scripts
+    /node_modules/ onnxruntime-web's wasm build (`npm ci` in export/web installs it)
+    /model.onnx    the decoder: the run's newest ONNX export (RUN_DIR/export/, for a shipped zoo
+                   entry runs/<entry>/pretrained/export/), exported first if it has none or if
+                   a model of the run was saved after it
+    /STAGE.onnx    each trained later stage of the run (a VQ-VAE's `prior/`, VQ-VAE-2's
+                   `top_prior/` and `bottom_prior/`: PixelCNN priors), exported the same way: the
+                   page samples codes with them
+    /priors.json   the list of those URLs (["prior.onnx"], or [] for a run without a prior)
+
+The page must come over http, not file://: browsers refuse module scripts and wasm from file://.
+"""
+
+import functools
+import http.server
+import json
+import threading
+from pathlib import Path
+
+from keras_vae.runner import runs
+from keras_vae.core.errors import UserError
+
+WEB_DIR = Path(__file__).resolve().parents[2] / "export" / "web"  # the kit beside the package
+RUNTIME = Path("node_modules", "onnxruntime-web", "dist", "ort.wasm.min.mjs")
+MODEL_URL = "/model.onnx"
+PRIORS_URL = "/priors.json"
+HOST = "127.0.0.1"  # never another interface: the page is a local tool
+
+
+def check_page():
+    if not (WEB_DIR / "index.html").is_file():
+        raise UserError(f"the web page is missing: no {WEB_DIR / 'index.html'}")
+    if not (WEB_DIR / RUNTIME).is_file():
+        raise UserError(f"onnxruntime-web is not installed: run `npm ci` in {WEB_DIR}")
+
+
+def newest_export(run_dir, part="decoder"):
+    """The newest ONNX export of `part` in the run's default export folder (as `export` writes
+    it), or None."""
+    from keras_vae.export.artifacts import EXPORT_DIR, ONNX_DIR
+    from keras_vae.export.onnx import ONNX_FILE
+
+    entry = runs.read_config(run_dir).get("entry") or run_dir.resolve().name  # as export_run names it
+    folder = runs.output_dir(run_dir) / EXPORT_DIR / ONNX_DIR / f"{entry}_{part}"
+    found = [p / ONNX_FILE for p in folder.glob("*") if p.name.isdigit() and (p / ONNX_FILE).is_file()]
+    return max(found, key=lambda p: int(p.parent.name), default=None)
+
+
+def last_saved(run_dir):
+    """When a model of the run was last saved (the model or any later stage's): an export made
+    before then may not compute what the run now holds."""
+    stages = [runs.stage_file(run_dir, child.name) for child in run_dir.iterdir() if child.is_dir()]
+    return max(path.stat().st_mtime for path in [runs.model_file(run_dir), *stages] if path is not None)
+
+
+def part_onnx(run_dir_or_entry, part="decoder"):
+    """(path of the run's ONNX export of `part`, whether it was exported now)."""
+    run_dir = runs.check_run_dir(run_dir_or_entry)
+    found = newest_export(run_dir, part)
+    if found is not None and found.stat().st_mtime >= last_saved(run_dir):
+        return found, False
+    from keras_vae.export import export_run  # imports TensorFlow: only when there is work
+    from keras_vae.export.onnx import ONNX_FILE
+
+    [artifact] = export_run(run_dir, formats="onnx", part=part)
+    return artifact.folder / ONNX_FILE, True
+
+
+def decoder_onnx(run_dir_or_entry):
+    """(path of the run's ONNX decoder, whether it was exported now)."""
+    return part_onnx(run_dir_or_entry, "decoder")
+
+
+def page_parts(run_dir_or_entry):
+    """{part: (ONNX path, exported now)}: the decoder, then each later stage the run has trained
+    (the config's "stages": a VQ model's priors, each exported as a part of its stage's name).
+    The page learns from the files' metadata what to do with them."""
+    run_dir = runs.check_run_dir(run_dir_or_entry)
+    parts = {"decoder": part_onnx(run_dir, "decoder")}
+    for stage in runs.read_config(run_dir).get("stages", {}):
+        if runs.stage_file(run_dir, stage) is not None:
+            parts[stage] = part_onnx(run_dir, stage)
+    return parts
+
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    extensions_map = {
+        **http.server.SimpleHTTPRequestHandler.extensions_map,
+        ".mjs": "text/javascript",  # module scripts must come with a JavaScript type
+        ".js": "text/javascript",
+        ".wasm": "application/wasm",  # needed for streaming wasm compilation
+        ".onnx": "application/octet-stream",
+    }
+
+    def __init__(self, *args, models, **kwargs):
+        self.models = models  # {URL path: ONNX file}
+        super().__init__(*args, directory=str(WEB_DIR), **kwargs)
+
+    def do_GET(self):
+        if self.path.split("?")[0] != PRIORS_URL:
+            return super().do_GET()
+        body = json.dumps([url.lstrip("/") for url in self.models if url != MODEL_URL]).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def translate_path(self, path):
+        url = path.split("?")[0]
+        if url.endswith(".onnx"):
+            return str(self.models.get(url, WEB_DIR / "no-such-part"))  # no such part: 404, not a file of the page
+        return super().translate_path(path)
+
+    def list_directory(self, path):
+        self.send_error(404)
+
+    def end_headers(self):
+        self.send_header("Cache-Control", "no-store")  # a new export must show on reload
+        super().end_headers()
+
+    def log_message(self, format, *args):
+        pass  # one line per request would drown the URL the user needs
+
+
+def make_server(model=None, port=0, priors=None):
+    """A threading HTTP server on 127.0.0.1:`port` (0: any free port), not yet serving: the page,
+    the decoder `model` and the `priors` ({part: ONNX file}, each at /<part>.onnx). Without a
+    model it serves none until `set_models`: serve-web binds its port before it exports, so that
+    a port in use is said before any work or file."""
+    models = {}  # {URL path: ONNX file}, shared with every request's Handler
+    try:
+        server = http.server.ThreadingHTTPServer((HOST, port), functools.partial(Handler, models=models))
+    except OSError as error:
+        raise UserError(f"cannot serve on {HOST}:{port}: {error.strerror or error}; choose another --port") from None
+    server.daemon_threads = True
+    server.models = models
+    if model is not None:
+        set_models(server, model, priors)
+    return server
+
+
+def set_models(server, model, priors=None):
+    """Serve the decoder `model` at /model.onnx and each of `priors` at /<part>.onnx."""
+    server.models.update({MODEL_URL: Path(model), **{f"/{part}.onnx": Path(path) for part, path in (priors or {}).items()}})
+
+
+def serve(server, stop_after=None):
+    """Serve until Ctrl-C, or for `stop_after` seconds."""
+    if stop_after is not None:
+        timer = threading.Timer(stop_after, server.shutdown)
+        timer.daemon = True
+        timer.start()
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()

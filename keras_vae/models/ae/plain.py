@@ -1,0 +1,25 @@
+"""`ae`: the plain deterministic autoencoder, the baseline the regularized autoencoders beat.
+
+The regularized autoencoders share its network, the one of their papers (Vincent et al. 2008,
+Ng's sparse autoencoder, Rifai et al. 2011, Makhzani & Frey 2014): `architecture="dense"` with
+no hidden layers, so the code layer reads the flattened pixels and one dense layer decodes the
+code. So `ae` with the same `latent_dim` and code activation is the same network without the
+regularizer.
+"""
+
+from keras_vae.core.errors import ConfigError
+from keras_vae.models.autoencoder import Autoencoder
+from keras_vae.core.registration import register_model
+
+CODE_ACTIVATIONS = ("sigmoid", "linear", "relu", "tanh")
+
+
+@register_model
+class AE(Autoencoder):
+    """x -> activation(code layer) -> decoder; loss = -log p(x | code)."""
+
+    def __init__(self, code_activation="sigmoid", architecture="dense", hidden_sizes=(), **kwargs):
+        super().__init__(architecture=architecture, hidden_sizes=hidden_sizes, **kwargs)
+        if code_activation not in CODE_ACTIVATIONS:
+            raise ConfigError(f"code_activation must be one of {CODE_ACTIVATIONS}, got {code_activation!r}")
+        self.code_activation = code_activation

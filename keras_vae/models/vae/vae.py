@@ -1,0 +1,119 @@
+"""`VAE` (Kingma & Welling 2014): q(z|x) = N(mean, diag(exp(log_var))), p(z) = N(0, I).
+
+loss = -ELBO = E_q[-log p(x|z)] + KL(q(z|x) || p(z)), one reparameterized sample per example, in
+nats per example. The networks are the config's `architecture` (`dense_vae`, `conv_vae`).
+Evaluation adds the ELBO, the importance-weighted bound (`bound = "iwae"`, through
+`latent_model()`), the KL per latent dimension and the active units of Burda et al. (2016).
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_vae.core import iwae
+from keras_vae.core import losses
+from keras_vae.core.layers import reparameterize
+from keras_vae.models.autoencoder import Autoencoder
+from keras_vae.core.contract import NATS, Term
+from keras_vae.core.registration import register_model
+
+ACTIVE_THRESHOLD = 0.01
+
+
+def active_units(latent_means, threshold=ACTIVE_THRESHOLD):
+    """(count, per-dimension activity): unit i is active when Cov_x(E_q[z_i]) > threshold, the
+    covariance taken over the test inputs (Burda et al. 2016, section 5.2)."""
+    activity = np.var(np.asarray(latent_means, np.float64), axis=0)
+    return int((activity > threshold).sum()), activity
+
+
+@register_model
+class VAE(Autoencoder):
+    loss_names = ("loss", "reconstruction", "kl")
+    code_names = ("z_mean", "z_log_var")
+    bound = "iwae"
+    term_docs = {
+        **Autoencoder.term_docs,
+        "kl": Term(NATS, "KL(q(z|x) || p(z)), in closed form"),
+        "elbo": Term(NATS, "-(reconstruction + kl): the evidence lower bound, one posterior sample per image"),
+        "iwae": Term(NATS, "log p(x) estimated by importance weighting with k samples (Burda et al. 2016)"),
+        "active_units": Term("count", f"latent units with Cov_x(E_q[z_i]) > {ACTIVE_THRESHOLD} (Burda et al. 2016)"),
+    }
+
+    @property
+    def figures(self):
+        manifold = ("manifold",) if self.latent_dim == 2 and not self.condition_classes else ()
+        return ("reconstructions", "prior_samples", *manifold, "latent_space", "interpolation")
+
+    @property
+    def prior_description(self):
+        return f"decoder means of z ~ N(0, I), {self.latent_dim}-D latent space"
+
+    def latent_head(self, features):
+        mean = keras.layers.Dense(self.latent_dim, name="z_mean")(features)
+        log_var = keras.layers.Dense(self.latent_dim, name="z_log_var")(features)
+        return [mean, log_var]
+
+    def code(self, batch, training=False):
+        return self.encode(batch, training=training)[0]
+
+    def loss_terms(self, batch, training=False, eps=None):
+        """Per-example -ELBO terms; `eps` fixes the reparameterization noise (tests)."""
+        target = self.targets(batch["images"], training)
+        conditions = self.conditions(batch)
+        mean, log_var = self.encode({"images": self.encoder_input(target, training), **conditions}, training=training)
+        if eps is None:
+            eps = self.noise.normal(tf.shape(mean), mean.dtype)
+        raw = self.decoder_raw(reparameterize(mean, log_var, eps), conditions, training=training)
+        recon = self.reconstruction_nll(target, raw)
+        kl_per_dim = losses.gaussian_kl_per_dim(mean, log_var)
+        kl = tf.reduce_sum(kl_per_dim, axis=-1)
+        return {"loss": recon + kl, "reconstruction": recon, "kl": kl, "kl_per_dim": kl_per_dim}
+
+    def sample(self, n, seed=None, **conditions):
+        """n images [n, H, W, C] in [0, 1] decoded from z ~ N(0, I); the same seed gives the same
+        images. A conditional model takes its conditions (`labels=3`, or one per sample)."""
+        conditions = self.sample_conditions(n, conditions)
+        shape = (n, self.latent_dim)
+        z = tf.random.normal(shape) if seed is None else tf.random.stateless_normal(shape, seed=[seed, 0])
+        return self.decode(z, **conditions)
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def latent_model(self, training=False, targets=False):
+        """This VAE as `keras_vae.core.iwae` sees it: posterior, prior and likelihood of a batch, the
+        networks run with `training`. The images are binarized as `loss_terms` binarizes them at
+        evaluation, unless `targets`: then they already are the targets (training draws them
+        once per step, so the posterior and the likelihood see the same draw)."""
+
+        def evaluated(batch):
+            return batch if targets else {**batch, "images": self.targets(batch["images"], training=False)}
+
+        def posterior(batch):
+            return losses.diagonal_normal(*self.encode(evaluated(batch), training=training))
+
+        def log_likelihood(batch, z):
+            samples, size = tf.shape(z)[0], tf.shape(z)[1]
+
+            def repeated(t):  # each example once per sample, sample-major, as z is flattened
+                t = tf.convert_to_tensor(t)
+                return tf.reshape(tf.broadcast_to(t, tf.concat([[samples], tf.shape(t)], 0)),
+                                  tf.concat([[-1], tf.shape(t)[1:]], 0))
+
+            batch = evaluated(batch)
+            conditions = {key: repeated(value) for key, value in self.conditions(batch).items()}
+            raw = self.decoder_raw(tf.reshape(z, [-1, self.latent_dim]), conditions, training=training)
+            return -tf.reshape(self.reconstruction_nll(repeated(batch["images"]), raw), [samples, size])
+
+        return iwae.LatentModel(posterior, losses.standard_normal(self.latent_dim), log_likelihood)
+
+    def evaluation_terms(self, batch, terms):
+        mean, _ = self.encode({**batch, "images": self.targets(batch["images"], training=False)})
+        return {**super().evaluation_terms(batch, terms), "elbo": -(terms["reconstruction"] + terms["kl"]),
+                "latent_mean": mean, "kl_per_dim": terms["kl_per_dim"]}
+
+    def summarize(self, per_example):
+        metrics = super().summarize(per_example)
+        count, activity = active_units(per_example["latent_mean"])
+        return {**metrics, "active_units": count, "latent_dim": self.latent_dim,
+                "activity_per_dim": activity.round(6).tolist(),
+                "kl_per_dim": np.mean(per_example["kl_per_dim"], axis=0).round(6).tolist()}

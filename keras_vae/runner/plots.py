@@ -1,0 +1,164 @@
+"""Pictures as PNG files: bare image grids, and titled figures of images, scatters and curves.
+
+Titled image figures are pixel-exact: the grid is drawn unresampled (each pixel as a
+`scale` x `scale` block) below a band that holds the title, so their size follows from the grid:
+    width  = max(grid width * scale + 2 * MARGIN, MIN_WIDTH)
+    height = grid height * scale + TITLE_BAND + MARGIN
+Charts are PANEL pixels a panel (a scatter: SCATTER), at most three panels a row, plus the band.
+"""
+
+import math
+import textwrap
+
+import numpy as np
+
+from keras_vae.runner import runs
+
+DPI = 100
+MARGIN = 8
+TITLE_LINES = 3
+TITLE_BAND = 12 + 14 * TITLE_LINES  # pixels, for 9-point type at DPI
+MIN_WIDTH = 400  # so a title fits above a narrow grid
+PANEL = (400, 320)  # width, height of one chart panel
+SCATTER = (560, 520)
+TILE = 56  # image grids are upscaled until a tile is at least this many pixels high
+
+
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def grid(images, columns=None):
+    """[N, H, W, C] images in [0, 1] -> one [rows*H, columns*W, C] image, a 1-pixel gap between."""
+    images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
+    n, height, width, channels = images.shape
+    columns = columns or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / columns)
+    canvas = np.ones((rows * (height + 1) - 1, columns * (width + 1) - 1, channels), np.float32)
+    for i, image in enumerate(images):
+        r, c = divmod(i, columns)
+        canvas[r * (height + 1) : r * (height + 1) + height, c * (width + 1) : c * (width + 1) + width] = image
+    return canvas
+
+
+def save_grid(images, path, columns=None):
+    """Write images as one PNG grid, pixel for pixel (grayscale for one channel)."""
+    plt = pyplot()
+    canvas = grid(images, columns)
+    with runs.atomic(path) as tmp:
+        if canvas.shape[-1] == 1:
+            plt.imsave(tmp, canvas[..., 0], cmap="gray", vmin=0.0, vmax=1.0)
+        else:
+            plt.imsave(tmp, canvas[..., :3])
+    return path
+
+
+def default_scale(image_height):
+    return max(1, math.ceil(TILE / image_height))
+
+
+def _save(fig, path):
+    with runs.atomic(path) as tmp:
+        fig.savefig(tmp, dpi=DPI)
+    pyplot().close(fig)
+    return path
+
+
+def save_titled_grid(images, path, title, columns=None, scale=None):
+    """Write images as a grid under `title`, pixel-exact (see the module docstring for the size)."""
+    plt = pyplot()
+    images = np.asarray(images, np.float32)
+    scale = scale or default_scale(images.shape[1])
+    canvas = grid(images, columns).repeat(scale, axis=0).repeat(scale, axis=1)
+    canvas = np.repeat(canvas, 3, axis=-1) if canvas.shape[-1] == 1 else canvas[..., :3]
+    height = canvas.shape[0] + TITLE_BAND + MARGIN
+    width = max(canvas.shape[1] + 2 * MARGIN, MIN_WIDTH)
+    fig = plt.figure(figsize=(width / DPI, height / DPI), dpi=DPI, facecolor="white")
+    # figimage draws array pixels 1:1 at the figure's dpi; offsets count from the bottom left.
+    fig.figimage(canvas, xo=(width - canvas.shape[1]) // 2, yo=MARGIN, origin="upper")
+    fig.text(0.5, 1 - 6 / height, _wrapped(title, width - 2 * MARGIN, 9), ha="center", va="top", fontsize=9)
+    return _save(fig, path)
+
+
+def _wrapped(title, width_px, fontsize):
+    """`title` broken into lines that fit width_px (a glyph averages about 0.55 em)."""
+    lines = textwrap.wrap(title, width=int(width_px / (0.55 * fontsize * DPI / 72)))
+    if len(lines) > TITLE_LINES:
+        raise ValueError(f"title too long for {width_px} pixels: {title!r}")
+    return "\n".join(lines)
+
+
+def _chart(panels, title, panel=PANEL):
+    """A figure of `panels` chart axes, at most three a row, under a title."""
+    plt = pyplot()
+    columns = min(panels, 3)
+    rows = math.ceil(panels / columns)
+    width, height = columns * panel[0], rows * panel[1] + TITLE_BAND
+    fig = plt.figure(figsize=(width / DPI, height / DPI), dpi=DPI, layout="constrained")
+    fig.suptitle(_wrapped(title, width, 10), fontsize=10)
+    return fig, [fig.add_subplot(rows, columns, i + 1) for i in range(panels)]
+
+
+def save_scatter(points, labels, path, title, xlabel, ylabel):
+    """points [N, 2] coloured by integer label (-1: unlabeled), one legend entry per class."""
+    fig, (ax,) = _chart(1, title, SCATTER)
+    labels = np.asarray(labels)
+    classes = np.unique(labels[labels >= 0])
+    if len(classes) == 0:
+        ax.scatter(points[:, 0], points[:, 1], s=4, color="tab:gray", alpha=0.6)
+    colors = pyplot().get_cmap("tab10" if len(classes) <= 10 else "turbo").resampled(max(1, len(classes)))
+    for i, label in enumerate(classes):
+        chosen = labels == label
+        ax.scatter(points[chosen, 0], points[chosen, 1], s=4, color=colors(i), alpha=0.7, label=str(label))
+    if 0 < len(classes) <= 20:
+        ax.legend(markerscale=3, fontsize=6, loc="best", ncols=2)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    return _save(fig, path)
+
+
+def save_curves(history, names, path, title, held_out="validation"):
+    """One panel per metric name of a run's history: the training value and, dashed, the
+    held-out one (val_NAME, labelled `held_out`) in the epochs that recorded it."""
+    fig, axes = _chart(len(names), title)
+    epochs = [h["epoch"] for h in history]
+    for ax, name in zip(axes, names):
+        ax.plot(epochs, [h[name] for h in history], "o-", ms=3, label="train")
+        held = [(h["epoch"], h[f"val_{name}"]) for h in history if f"val_{name}" in h]
+        if held:
+            ax.plot(*zip(*held), "s--", ms=3, label=held_out)
+        ax.set(title=name, xlabel="epoch")
+        ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def save_bars(values, path, title, xlabel, ylabel):
+    """One bar per index of `values` (a histogram whose bins are given); {panel title: values}
+    draws one such chart a panel."""
+    panels = values if isinstance(values, dict) else {None: values}
+    fig, axes = _chart(len(panels), title, SCATTER)
+    for ax, (name, bars) in zip(axes, panels.items()):
+        ax.bar(np.arange(len(bars)), bars, width=1.0, color="tab:blue")
+        ax.set(xlabel=xlabel, ylabel=ylabel, xlim=(-0.5, len(bars) - 0.5))
+        if name is not None:
+            ax.set_title(name, fontsize=9)
+    return _save(fig, path)
+
+
+def save_gif(pictures, path, columns, seconds_per_frame=0.25, scale=None):
+    """An animated GIF: picture i [N, H, W, C] in [0, 1] is frame i, a grid of `columns` (looping)."""
+    from PIL import Image
+
+    scale = scale or default_scale(np.shape(pictures[0])[1])
+    frames = []
+    for images in pictures:
+        canvas = (grid(images, columns) * 255).round().astype(np.uint8).repeat(scale, 0).repeat(scale, 1)
+        frames.append(Image.fromarray(canvas[..., 0] if canvas.shape[-1] == 1 else canvas[..., :3]))
+    with runs.atomic(path) as tmp:
+        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:],
+                       duration=int(seconds_per_frame * 1000), loop=0)
+    return path

@@ -1,0 +1,214 @@
+"""The run folder: one layout for a fresh run and a shipped zoo entry.
+
+    config.json       the resolved config (entry, class, params, dataset actually used, seed, ...)
+    model.keras       the trained model (written when training ends)
+    checkpoint.keras  the model and optimizer after the last finished epoch
+    state.json        {"epoch": N}: epochs finished, written after the checkpoint
+    history.json      per-epoch metrics
+    logs/             TensorBoard
+    prior/            a later training stage (an artifact after "model", such as a VQ-VAE's
+                      PixelCNN prior): its own model.keras, checkpoint.keras, state.json,
+                      history.json and logs/, trained on the frozen model's outputs
+
+Every file is written to a temporary name and renamed into place, so a crash never leaves a
+half-written file where a reader would look.
+"""
+
+import contextlib
+import json
+import math
+import os
+from pathlib import Path
+
+from keras_vae.core.errors import UserError
+
+CONFIG = "config.json"
+MODEL = "model.keras"
+CHECKPOINT = "checkpoint.keras"
+STATE = "state.json"
+HISTORY = "history.json"
+LOGS = "logs"
+PRETRAINED = "pretrained"  # inside a zoo entry folder
+
+
+@contextlib.contextmanager
+def atomic(path):
+    """Yield a temporary sibling of `path` (same suffix) to write; rename it into place on success,
+    remove it on failure."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path, text):
+    with atomic(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_json(path, data):
+    """Write `data` as strict JSON; a NaN or infinity (which JSON cannot hold) is a UserError that
+    names the first such value, and nothing is written."""
+    if (where := non_finite(data)) is not None:
+        raise UserError(f"refusing to write {path}: {where or 'the value'} is not finite (NaN or inf)")
+    write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+def non_finite(data, where=""):
+    """The key path ('history[3].loss') of the first NaN or infinity in `data`, or None."""
+    if isinstance(data, float):
+        return None if math.isfinite(data) else where
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, (list, tuple)) else ()
+    for key, value in items:
+        found = non_finite(value, f"{where}.{key}" if isinstance(key, str) else f"{where}[{key}]")
+        if found is not None:
+            return found.lstrip(".")
+    return None
+
+
+def read_json(path):
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserError(f"missing {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise UserError(f"corrupt {path}: {error}") from None
+
+
+def save_model(model, path, include_optimizer=True):
+    """Save atomically; without the optimizer the file is about a third of the size (for a
+    finished model that is evaluated, sampled or exported rather than trained further)."""
+    if not include_optimizer:
+        model = without_optimizer(model)
+    with atomic(path) as tmp:
+        model.save(tmp)
+
+
+def without_optimizer(model):
+    """An uncompiled copy of `model` with the same config and weights."""
+    copy = type(model).from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def check_run_dir(run_dir):
+    """The run folder `run_dir`, or for a zoo entry name, the run folder it ships (pretrained)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        run_dir = pretrained_dir(str(run_dir))
+    if not (run_dir / CONFIG).is_file():
+        raise UserError(f"{run_dir} is not a run folder (no {CONFIG})")
+    return run_dir
+
+
+def pretrained_dir(entry):
+    """zoo/<entry>/pretrained: a shipped entry's trained run, in the layout of any run folder."""
+    from keras_vae.catalogue.entries import closest, entry_names, zoo_dir
+
+    if entry not in entry_names():
+        raise UserError(f"run folder not found: {entry} (nor is it a zoo entry name{closest(entry, entry_names())})")
+    folder = zoo_dir() / entry / PRETRAINED
+    if not (folder / MODEL).is_file():
+        raise UserError(f"zoo entry {entry!r} ships no trained weights; train it: python -m keras_vae.zoo train {entry}")
+    return folder
+
+
+def is_catalogue(folder):
+    """Whether `folder` is a zoo catalogue: the one in use, or a copy of one (the checkout's
+    zoo/ beside an installed keras_vae): a package of entry folders that ship trained weights."""
+    from keras_vae.catalogue.entries import zoo_dir
+
+    if folder == zoo_dir().resolve():
+        return True
+    return (folder / "__init__.py").is_file() and any(folder.glob(f"*/{PRETRAINED}/{MODEL}"))
+
+
+def refuse_zoo(path):
+    """`path`, unless it lies inside a zoo catalogue, which commands never write into."""
+    path = Path(path)
+    for folder in (path.resolve(), *path.resolve().parents):
+        if is_catalogue(folder):
+            raise UserError(f"{path} is inside the zoo catalogue {folder}, which is never written into; choose another folder")
+    return path
+
+
+def output_dir(run_dir, out=None):
+    """Where a command writes what it makes of `run_dir`: `out` when given, else the run folder;
+    a shipped zoo entry (maybe in site-packages) is never written into, so its outputs go to
+    runs/<entry>/pretrained under the current folder."""
+    if out is not None:
+        return refuse_zoo(out)
+    run_dir = check_run_dir(run_dir)
+    from keras_vae.catalogue.entries import zoo_dir
+
+    if run_dir.resolve().is_relative_to(zoo_dir().resolve()):
+        return Path("runs") / run_dir.parent.name / PRETRAINED
+    return run_dir
+
+
+def load(entry_or_run_dir, pretrained=True):
+    """A zoo entry's shipped model (pretrained) or a fresh untrained one, or a run folder's model."""
+    if pretrained or Path(entry_or_run_dir).is_dir():
+        return load_run_model(entry_or_run_dir)
+    from keras_vae.runner.builder import build
+
+    return build(entry_or_run_dir)
+
+
+def read_config(run_dir):
+    return read_json(check_run_dir(run_dir) / CONFIG)
+
+
+def model_file(run_dir):
+    """The final model, or the last checkpoint of an unfinished run."""
+    run_dir = check_run_dir(run_dir)
+    for name in (MODEL, CHECKPOINT):
+        if (run_dir / name).is_file():
+            return run_dir / name
+    raise UserError(f"{run_dir} holds no trained model ({MODEL} or {CHECKPOINT})")
+
+
+def load_model(path):
+    """A saved keras_vae model; a corrupt file is a UserError, not a traceback."""
+    import keras
+
+    import keras_vae.models  # noqa: F401  (registers the classes the file names)
+
+    try:
+        model = keras.models.load_model(path)
+    except Exception as error:  # zip, h5 and config errors all mean the same thing here
+        raise UserError(f"cannot load {path}: {type(error).__name__}: {error}") from None
+    if not model.compiled:  # a finished model is saved without its optimizer; evaluate needs one
+        model.compile(optimizer="adam")
+    return model
+
+
+def stage_dir(run_dir, stage):
+    """Where artifact `stage` of a run lives: the run folder itself for "model", else a sub-folder."""
+    return Path(run_dir) if stage == "model" else Path(run_dir) / stage
+
+
+def stage_file(run_dir, stage):
+    """The saved model of a later stage of the run: its final model, else its last checkpoint;
+    None if the run has not trained it."""
+    folder = stage_dir(run_dir, stage)
+    return next((folder / name for name in (MODEL, CHECKPOINT) if (folder / name).is_file()), None)
+
+
+def epochs_done(folder):
+    """Epochs finished in a run or stage folder (0 before the first checkpoint)."""
+    return read_json(Path(folder) / STATE)["epoch"] if (Path(folder) / STATE).is_file() else 0
+
+
+def load_run_model(run_dir):
+    """The run's model, with every later artifact that has been trained (its final model, or the
+    last checkpoint of an unfinished stage) attached."""
+    run_dir = check_run_dir(run_dir)
+    model = load_model(model_file(run_dir))
+    for stage in model.artifacts[1:]:
+        if (path := stage_file(run_dir, stage)) is not None:
+            model.attach(stage, load_model(path))
+    return model

@@ -1,0 +1,115 @@
+"""Sweeps: one run per latent size (and likelihood) of a zoo entry, each trained, evaluated and
+sampled, compared in one Markdown report.
+
+    OUT/z2-bernoulli/         an ordinary run folder (metrics.json, prior_samples.png, ...)
+    OUT/sweep.json            one row per run
+    OUT/report.md             the table and the sample grids side by side
+"""
+
+import itertools
+import logging
+import time
+from datetime import datetime
+from pathlib import Path
+
+from keras_vae.runner import evaluate
+from keras_vae.runner import figures
+from keras_vae.runner import builder
+from keras_vae.runner import runs
+from keras_vae.runner import train
+from keras_vae.core.errors import UserError
+from keras_vae.core.quiet import muted
+
+log = logging.getLogger(__name__)
+REPORT, ROWS = "report.md", "sweep.json"
+
+
+def default_out(entry, root="runs"):
+    return Path(root) / "sweeps" / f"{entry}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def settings_grid(latent_dims, likelihoods):
+    """[(folder name, settings)] for every combination; an empty list keeps the entry's value."""
+    grid = []
+    for latent_dim, likelihood in itertools.product(latent_dims or [None], likelihoods or [None]):
+        settings = {"latent_dim": latent_dim, "likelihood": likelihood}
+        settings = {k: v for k, v in settings.items() if v is not None}
+        name = "-".join([*([f"z{latent_dim}"] if latent_dim else []), *([likelihood] if likelihood else [])])
+        grid.append((name or "run", settings))
+    return grid
+
+
+def check_out(out, overwrite):
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise UserError(f"{out} already exists; pass --overwrite to replace its runs and report")
+
+
+def sweep(entry, latent_dims=None, likelihoods=None, overrides=None, out=None, seed=0, k=1000, limit=None,
+          overwrite=False, verbose=0):
+    """Train, evaluate and sample one run per setting; write the report. Returns its path."""
+    out = Path(out or default_out(entry))
+    check_out(out, overwrite)
+    grid = [(name, {**(overrides or {}), **settings}) for name, settings in settings_grid(latent_dims, likelihoods)]
+    for _, settings in grid:  # every setting is checked (and each model built once) before any training
+        builder.build(entry, compile=False, **settings)
+    rows = []
+    # Every run builds a new model, hence new tf.functions: TF's retracing warning is expected.
+    with muted("tensorflow", "triggered tf.function retracing"):
+        for name, settings in grid:
+            log.info("sweep %s: training %s", entry, name)
+            started = time.perf_counter()
+            model, run_dir = train.train(entry, settings, run_dir=out / name, seed=seed, overwrite=overwrite,
+                                         verbose=verbose, limit=limit)
+            trained = time.perf_counter()
+            metrics = evaluate.evaluate_run(run_dir, k=k, limit=limit, seed=seed)
+            evaluated = time.perf_counter()
+            sampled = "prior_samples" in model.figures
+            if sampled:
+                figures.draw("prior_samples", model, run_dir, seed=seed)
+            rows.append({"name": name, **settings, "train_seconds": round(trained - started, 1),
+                         "eval_seconds": round(evaluated - trained, 1), "sampled": sampled, **metrics})
+    runs.write_json(out / ROWS, rows)
+    report = out / REPORT
+    with runs.atomic(report) as tmp:
+        tmp.write_text(markdown(entry, rows))
+    return report
+
+
+def _cell(row, key, digits=1):
+    value = row.get(key)
+    return "-" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def markdown(entry, rows):
+    """The report: what was run, the table, the sample grids side by side."""
+    first = rows[0]
+    k = first.get("iwae_k")
+    lines = [
+        f"# Sweep of `{entry}` on {first['dataset']}",
+        "",
+        f"Each run trained with the same seed and settings apart from the swept ones; metrics on the "
+        f"{first['split']} split ({first['split_examples']} images), in nats per image (MSE per pixel).",
+        "",
+        f"| run | latent dim | likelihood | ELBO | log p(x), IWAE k={k} | active units | MSE | train s | eval s |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        active = f"{row['active_units']} / {row['latent_dim']}" if "active_units" in row else "-"
+        lines.append(
+            f"| {row['name']} | {row.get('latent_dim', '-')} | {row['likelihood']} | {_cell(row, 'elbo')} | "
+            f"{_cell(row, 'iwae')} | {active} | {_cell(row, 'mse', 4)} | {row['train_seconds']} | {row['eval_seconds']} |"
+        )
+    lines += [""] + [f"- {name} likelihood, binarization {text}." for name, text in
+                     sorted({(r["likelihood"], r["binarization"]) for r in rows})]
+    if len({r["likelihood"] for r in rows}) > 1:
+        lines += ["", "Log-likelihoods under different likelihoods are not comparable (a Bernoulli "
+                     "cross-entropy of grey levels is no density); compare their MSE and samples."]
+    sampled = [r for r in rows if r["sampled"]]
+    if sampled:
+        lines += ["", "## Samples from the prior", "",
+                  "| " + " | ".join(r["name"] for r in sampled) + " |",
+                  "|" + "---|" * len(sampled),
+                  "| " + " | ".join(f"![{r['name']}]({r['name']}/prior_samples.png)" for r in sampled) + " |"]
+    return "\n".join(lines) + "\n"
