@@ -87,12 +87,13 @@ def main(argv=None):
 def report(args):
     from keras_vae.data import datasets
     from keras_vae.runner import runs
+    from keras_vae.runner import loading
 
     if args.n < 1:
         raise UserError(f"--n must be >= 1, got {args.n}")
-    data = datasets.load(args.dataset or runs.read_config(args.run_dir)["dataset"])
+    data = datasets.load(args.dataset or runs.read_config(args.run_dir).dataset)
     classifier, accuracy = train_classifier(data)
-    result = judge(runs.load_run_model(args.run_dir), classifier, args.n, args.seed)
+    result = judge(loading.load_run_model(args.run_dir), classifier, args.n, args.seed)
     print(f"classifier: CNN trained on the {len(data.x_train)} training images of {data.name}, "
           f"test accuracy {accuracy:.1%}")
     print(table(result))

@@ -6,6 +6,7 @@ import pytest
 
 from keras_vae.runner import builder
 from keras_vae.runner import runs
+from keras_vae.runner import loading
 from keras_vae.runner import train
 from keras_vae.models import BetaVAE, VAE
 
@@ -69,7 +70,7 @@ def test_the_schedule_survives_checkpoint_and_resume(tmp_path):
     assert int(runs.load_model(run_dir / runs.CHECKPOINT).capacity_step.numpy()) == 4  # 256 / 64 steps
     model, _ = train.resume(run_dir, epochs=2, verbose=0, limit=256)
     assert int(model.capacity_step.numpy()) == 8
-    assert int(runs.load_run_model(run_dir).capacity_step.numpy()) == 8
+    assert int(loading.load_run_model(run_dir).capacity_step.numpy()) == 8
     history = runs.read_json(run_dir / runs.HISTORY)
     # Epoch 2 trained at C(4) .. C(7); a schedule restarted at 0 would log the mean of C(0) .. C(3).
     expected = np.mean([capacity_at(s, steps=6) for s in range(4, 8)])

@@ -64,15 +64,16 @@ def test_list_builds_no_model_and_imports_no_tensorflow():
 
 def test_ctrl_c_during_train_prints_the_exact_resume_command(cli, tmp_path, monkeypatch):
     from keras_vae.runner import train
+    from keras_vae.runner import fit
 
-    finished = train.RunRecorder.on_epoch_end
+    finished = fit.RunRecorder.on_epoch_end
 
     def interrupt_after_the_first_epoch(self, epoch, logs=None):
         finished(self, epoch, logs)
         raise KeyboardInterrupt
 
     out = tmp_path / "my run"
-    monkeypatch.setattr(train.RunRecorder, "on_epoch_end", interrupt_after_the_first_epoch)
+    monkeypatch.setattr(fit.RunRecorder, "on_epoch_end", interrupt_after_the_first_epoch)
     code, _, err = cli("train", "conv_vae", "--epochs", "2", "--out", out, *TINY)
     assert code == 130
     assert f"interrupted: 1 epoch(s) checkpointed in {out}; continue with:" in err

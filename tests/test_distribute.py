@@ -5,6 +5,7 @@ Anything that needs several devices or TF_CONFIG runs in subprocesses: logical d
 collective runtime must be set up before TensorFlow initializes, which pytest's process has done.
 """
 
+import dataclasses
 import json
 import os
 import socket
@@ -16,8 +17,12 @@ import numpy as np
 import pytest
 
 from keras_vae.runner import distribute
+from keras_vae.runner.config import resolve
+
+from keras_vae.runner import fit
 from keras_vae.runner import builder
 from keras_vae.runner import runs
+from keras_vae.runner import loading
 from keras_vae.core.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +77,7 @@ def test_jit_compile_and_steps_per_execution_reach_compile():
     assert model.jit_compile is True and model.steps_per_execution == 4
     default = builder.build("dense_vae", dataset="mnist_5k")
     assert default.jit_compile is False and default.steps_per_execution == distribute.SINGLE_DEVICE_STEPS
-    assert distribute.steps_per_execution({"steps_per_execution": None, "strategy": "mirrored"}) == 1
+    assert distribute.steps_per_execution(dataclasses.replace(resolve("dense_vae"), strategy="mirrored")) == 1
 
 
 @pytest.mark.parametrize("steps_per_execution", [2, 3])  # divides the 4 steps of an epoch, or not
@@ -98,11 +103,11 @@ def test_an_epoch_shorter_than_the_automatic_steps_per_call_is_one_call(tmp_path
 def test_automatic_steps_per_call_divide_the_epoch_when_they_can(steps, expected):
     from keras_vae.runner import train
 
-    assert train.steps_per_call(steps, 32) == expected
+    assert fit.steps_per_call(steps, 32) == expected
     model = builder.build("dense_vae", dataset="mnist_5k", hidden_sizes=[8])
     import tensorflow as tf
 
-    dataset, steps_per_epoch = train.feed(model, tf.data.Dataset.range(steps).batch(1), automatic=True)
+    dataset, steps_per_epoch = fit.feed(model, tf.data.Dataset.range(steps).batch(1), automatic=True)
     # Dividing: one repeated iterator for the run; else (469 steps) the epoch restarts its input.
     assert model.steps_per_execution == expected
     assert steps_per_epoch == (steps if steps % expected == 0 else None)
@@ -198,7 +203,7 @@ def test_two_workers_finish_with_identical_weights(tmp_path):
             p.kill()
     for p, output in zip(processes, outputs):
         assert p.returncode == 0, output[-3000:]
-    models = [runs.load_run_model(tmp_path / f"worker{i}") for i in range(2)]
+    models = [loading.load_run_model(tmp_path / f"worker{i}") for i in range(2)]
     for a, b in zip(*(m.get_weights() for m in models)):
         np.testing.assert_array_equal(a, b)
     histories = [runs.read_json(tmp_path / f"worker{i}" / runs.HISTORY) for i in range(2)]

@@ -123,6 +123,7 @@ def test_mixed_precision_model_exports_float32_graphs(tmp_path):
     import tensorflow as tf
 
     from keras_vae.runner import runs
+    from keras_vae.runner import loading
     from keras_vae.export import export_run
 
     mixed, run_dir = train_tiny(tmp_path / "run", precision="mixed_float16")
@@ -144,7 +145,7 @@ def test_mixed_precision_model_exports_float32_graphs(tmp_path):
     assert tf.float16.as_datatype_enum not in dtypes
     # The float32 graph computes the trained weights: close to the float16 forward pass.
     z = np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32)
-    float32 = runs.load_run_model(run_dir).decode(z).numpy()
+    float32 = loading.load_run_model(run_dir).decode(z).numpy()
     assert np.max(np.abs(signature(z=tf.constant(z))["images"].numpy() - float32)) <= 1e-6
     assert 0 < np.max(np.abs(float32 - mixed.decode(z).numpy().astype(np.float32))) < 1e-2
 
@@ -259,7 +260,7 @@ def test_consumer_samples_a_vq_vae_as_keras_does(tmp_path):
     model.attach("prior", prior)
     folder = tmp_path / "run"
     (folder / "prior").mkdir(parents=True)
-    runs.write_json(folder / runs.CONFIG, run_config.resolve("vq_vae", {"dataset": "mnist_5k", **read_entry("vq_vae")["test_overrides"]}))
+    runs.write_config(folder, run_config.resolve("vq_vae", {"dataset": "mnist_5k", **read_entry("vq_vae")["test_overrides"]}))
     runs.save_model(model, folder / runs.MODEL)
     runs.save_model(prior, folder / "prior" / runs.MODEL)
     export_run(folder, formats="onnx", part="all", out=tmp_path / "out")

@@ -52,8 +52,9 @@ def exported(run_dir):
 @pytest.fixture(scope="session")
 def model(run_dir):
     from keras_vae.runner import runs
+    from keras_vae.runner import loading
 
-    return runs.load_run_model(run_dir)
+    return loading.load_run_model(run_dir)
 
 
 def test_export_reports_parity_and_imports_no_training_code(exported):

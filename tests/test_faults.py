@@ -14,6 +14,7 @@ import tensorflow as tf
 from keras_vae.data import datasets as data
 from keras_vae.core import losses
 from keras_vae.runner import builder
+from keras_vae.runner import fit
 from keras_vae.catalogue import entries
 from keras_vae.runner import runs
 from keras_vae.runner import train
@@ -177,8 +178,8 @@ def test_limit_and_overrides_are_recorded_and_resume_restores_them(cli, tmp_path
     code, _, err = cli("train", "--resume", out, "--epochs", 2, "--limit", 128)
     one_error(code, err, "was trained with --limit 64, not --limit 128")
     seen = []
-    original = train.batches
-    monkeypatch.setattr(train, "batches", lambda d, split, c, keys, limit=None, **kw: seen.append(limit) or original(d, split, c, keys, limit, **kw))
+    original = fit.batches
+    monkeypatch.setattr(fit, "batches", lambda d, split, c, keys, limit=None, **kw: seen.append(limit) or original(d, split, c, keys, limit, **kw))
     train.resume(out, epochs=2, verbose=0)
     assert seen == [64, 64]  # train and test split of epoch 2, as in epoch 1
 

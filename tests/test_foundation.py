@@ -18,12 +18,12 @@ def test_unknown_entry_lists_known_names_and_closest_match():
 
 
 def test_overrides_are_type_checked_against_the_entry():
-    assert run_config.resolve("conv_vae", {"latent_dim": "2"})["params"]["latent_dim"] == 2
-    assert run_config.resolve("conv_vae", {"learning_rate": "1"})["learning_rate"] == 1.0
-    assert run_config.resolve("conv_vae", {"dataset": "123"})["dataset"] == "123"
-    assert run_config.resolve("conv_vae", {"filters": "[8, 16]"})["params"]["filters"] == [8, 16]
+    assert run_config.resolve("conv_vae", {"latent_dim": "2"}).params["latent_dim"] == 2
+    assert run_config.resolve("conv_vae", {"learning_rate": "1"}).learning_rate == 1.0
+    assert run_config.resolve("conv_vae", {"dataset": "123"}).dataset == "123"
+    assert run_config.resolve("conv_vae", {"filters": "[8, 16]"}).params["filters"] == (8, 16)
     # A constructor argument the entry leaves out is settable too, typed by its default.
-    assert run_config.resolve("conv_vae", {"binarize": "true"})["params"]["binarize"] is True
+    assert run_config.resolve("conv_vae", {"binarize": "true"}).params["binarize"] is True
     with pytest.raises(UserError, match="latent_dim='2.5' has the wrong type: expected int"):
         run_config.resolve("conv_vae", {"latent_dim": "2.5"})
     with pytest.raises(UserError, match="unknown setting 'latnt_dim'.*did you mean 'latent_dim'"):
@@ -46,7 +46,7 @@ def test_an_entrys_recorded_parameter_count_is_its_models(name):
     [recorded] = [params for entry, _, params in registry.list_entries() if entry == name]
     built = builder.build(name, compile=False).count_params()
     assert recorded == built, f'zoo/{name}/config.json needs "parameters": {built} (it says {recorded})'
-    assert "parameters" not in run_config.resolve(name)  # metadata, not a setting
+    assert "parameters" not in run_config.resolve(name).to_json()  # metadata, not a setting
 
 
 @pytest.mark.parametrize(

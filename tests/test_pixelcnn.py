@@ -270,6 +270,7 @@ def test_exported_prior_runs_in_onnxruntime(tmp_path, rng):
 
     from keras_vae.export.onnx import convert
     from keras_vae.export.parts import make_part
+    from keras_vae.runner.config import RunConfig
 
     model = conditioned_tiny()
     (part,) = model.export_parts()
@@ -277,7 +278,7 @@ def test_exported_prior_runs_in_onnxruntime(tmp_path, rng):
     assert [(i.name, i.shape, i.dtype, i.classes) for i in part.inputs] == [
         ("codes", (4, 4), "int32", 7), ("condition", (2, 2), "int32", 3)]
     assert part.metadata["grid_shape"] == [4, 4] and part.metadata["num_codes"] == 7
-    proto = convert(make_part(part, {"class": "PixelCNN", "entry": "pixelcnn"}, tmp_path).function)
+    proto = convert(make_part(part, RunConfig(class_name="PixelCNN", params={}, entry="pixelcnn"), tmp_path).function)
     onnx.checker.check_model(proto)
     assert [i.type.tensor_type.elem_type for i in proto.graph.input] == [onnx.TensorProto.INT32] * 2
     constants = {t.name for t in proto.graph.initializer}

@@ -11,6 +11,7 @@ import pytest
 from keras_vae.runner import figures
 from keras_vae.runner import plots
 from keras_vae.runner import runs
+from keras_vae.runner import loading
 from keras_vae.runner import train
 from keras_vae.cli import main
 
@@ -85,7 +86,7 @@ def test_reconstructions_show_test_inputs_above_the_models_output(plotted):
     entry, _, run_dir, pngs = plotted
     from keras_vae.data import datasets as data
 
-    model = runs.load_run_model(run_dir)
+    model = loading.load_run_model(run_dir)
     x = data.mnist_5k().x_test[:1]  # the first tile shows the first test image
     image = pngs["reconstructions.png"][..., 0]
     tile = lambda row: image[TB + row * 58 : TB + row * 58 + 56, M : M + 56]  # noqa: E731
@@ -101,7 +102,7 @@ def test_manifold_corners_decode_the_extreme_quantiles(plotted):
     if latent_dim != 2:  # the manifold is drawn for 2-D latent spaces only
         assert "manifold.png" not in pngs
         return
-    model = runs.load_run_model(run_dir)
+    model = loading.load_run_model(run_dir)
     lo, hi = NormalDist().inv_cdf(0.05), NormalDist().inv_cdf(0.95)
     image, side = pngs["manifold.png"][..., 0], figures.MANIFOLD_SIDE
     left = (image.shape[1] - grid_side(side, scale=1)) // 2

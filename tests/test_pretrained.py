@@ -22,10 +22,10 @@ RELATIVE_TOLERANCE = 1e-3
 def test_entry_ships_weights_that_match_its_config(entry):
     folder = runs.pretrained_dir(entry)
     shipped, defaults = runs.read_config(folder), run_config.load_entry(entry)
-    assert shipped["class"] == defaults["class"] and shipped["entry"] == entry
+    assert shipped.class_name == defaults["class"] and shipped.entry == entry
     for key, value in defaults["params"].items():
         if value is not None:  # image_shape is filled in from the data
-            assert shipped["params"][key] == value, key
+            assert run_config.plain(shipped.params[key]) == value, key
     model = zoo.load(entry, pretrained=True)
     fresh = builder.build_from_config(shipped, compile=False)
     assert [tuple(w.shape) for w in model.weights] == [tuple(w.shape) for w in fresh.weights]
@@ -38,9 +38,9 @@ def test_shipped_metrics_reproduce_on_the_test_split(entry, mnist_5k):
     folder = runs.pretrained_dir(entry)
     shipped = runs.read_json(folder / evaluate.METRICS)
     config = runs.read_config(folder)
-    assert shipped["dataset"] == config["dataset"] == offline_variant(run_config.load_entry(entry)["dataset"])
-    test_data = sequences.moving(mnist_5k) if config["dataset"].startswith(sequences.PREFIX) else mnist_5k
-    again = evaluate.evaluate_model(zoo.load(entry), test_data.examples("test"), config["batch_size"], k=0, seed=0)
+    assert shipped["dataset"] == config.dataset == offline_variant(run_config.load_entry(entry)["dataset"])
+    test_data = sequences.moving(mnist_5k) if config.dataset.startswith(sequences.PREFIX) else mnist_5k
+    again = evaluate.evaluate_model(zoo.load(entry), test_data.examples("test"), config.batch_size, k=0, seed=0)
     compared = [name for name, value in again.items() if isinstance(value, float)]
     assert "bce" in compared and "mse" in compared
     for name in compared:

@@ -110,10 +110,10 @@ def models(tmp_path_factory):
     built = {}
     for entry, params in DECODERS.items():
         config = run_config.resolve(entry, {"latent_dim": LATENT, "dataset": "mnist_5k", **params})
-        config["params"]["image_shape"], config["entry"] = [28, 28, 1], entry
+        config = config.for_data("mnist_5k", lambda: {"image_shape": [28, 28, 1]})
         built[entry] = builder.build_from_config(config, compile=False)
         (root / entry).mkdir()
-        runs.write_json(root / entry / runs.CONFIG, config)
+        runs.write_config(root / entry, config)
         runs.save_model(built[entry], root / entry / runs.MODEL)
         export_run(root / entry, formats="savedmodel", out=root / "exported")
     return root / "exported", built

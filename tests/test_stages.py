@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from keras_vae.runner import runs
+from keras_vae.runner import loading
 from keras_vae.runner import train
 from keras_vae.catalogue.entries import read_entry
 from keras_vae.core.errors import UserError
@@ -25,7 +26,7 @@ def model_only(tmp_path_factory):
 def test_the_prior_trains_alone_resumes_and_never_goes_stale(model_only):
     run_dir = model_only
     assert (run_dir / runs.MODEL).is_file() and not (run_dir / "prior").exists()
-    model = runs.load_run_model(run_dir)
+    model = loading.load_run_model(run_dir)
     assert model.attached("prior", required=False) is None
     with pytest.raises(UserError, match="--stage prior"):
         model.sample(2, seed=0)
@@ -36,7 +37,7 @@ def test_the_prior_trains_alone_resumes_and_never_goes_stale(model_only):
     assert runs.read_json(prior_dir / runs.STATE) == {"epoch": 1}
     first = runs.read_json(prior_dir / runs.HISTORY)
     assert [h["epoch"] for h in first] == [1] and np.isfinite(first[0]["val_loss"])
-    loaded = runs.load_run_model(run_dir)
+    loaded = loading.load_run_model(run_dir)
     codes = loaded.attached("prior").sample(2, seed=5).numpy()
     assert codes.shape == (2, *loaded.grid_shape) and codes.dtype == np.int32
     np.testing.assert_array_equal(loaded.sample(2, seed=5).numpy(), loaded.decode_codes(codes).numpy())
@@ -51,7 +52,7 @@ def test_the_prior_trains_alone_resumes_and_never_goes_stale(model_only):
     train.resume(run_dir, stage="prior", epochs=2, verbose=0)
     history = runs.read_json(prior_dir / runs.HISTORY)
     assert [h["epoch"] for h in history] == [1, 2] and history[0] == first[0]
-    assert runs.read_config(run_dir)["stages"]["prior"]["epochs"] == 2
+    assert runs.read_config(run_dir).stages["prior"].epochs == 2
     assert (run_dir / runs.MODEL).read_bytes() == model_bytes
 
     # Training the model on would leave the prior fitted to old codes: refused.

@@ -28,6 +28,7 @@ def scaled_run(folder, latent_dim, entry="conv_vae", **params):
 
     from keras_vae.runner import builder
     from keras_vae.runner import runs
+    from keras_vae.runner import config as run_config
 
     keras.utils.set_random_seed(0)
     params = {"latent_dim": latent_dim, "filters": [4, 8], "hidden_dim": 16, "dataset": "mnist_5k", **params}
@@ -36,8 +37,7 @@ def scaled_run(folder, latent_dim, entry="conv_vae", **params):
         if "kernel" in weight.path:
             weight.assign(weight * 3)
     folder.mkdir(parents=True)
-    config = json.loads((ROOT / "zoo" / entry / "config.json").read_text())
-    runs.write_json(folder / runs.CONFIG, {**config, "entry": entry, "dataset": "mnist_5k"})  # as train() writes it
+    runs.write_config(folder, run_config.resolve(entry, {"dataset": "mnist_5k"}))  # as train() writes it
     runs.save_model(model, folder / runs.MODEL, include_optimizer=False)
     return folder
 

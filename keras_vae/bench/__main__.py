@@ -70,19 +70,18 @@ def main(argv=None):
 
     import_tensorflow()  # quietly: the registry needs Keras, the measuring is done in subprocesses
     from keras_vae.catalogue import entries
+    from keras_vae.core.errors import UserError
     from keras_vae.runner import config as run_config
 
-    from keras_vae.core.errors import UserError
-
-    entries = args.entries or entries.entry_names()
+    names = args.entries or entries.entry_names()
     try:
-        for entry in entries:
+        for entry in names:
             run_config.load_entry(entry)  # an unknown name fails before anything is measured
     except UserError as error:
         sys.exit(f"error: {error}")
     results = []
     with tempfile.TemporaryDirectory(prefix="keras_vae_bench_") as workdir:
-        for entry in entries:
+        for entry in names:
             results.append(measure(entry, args, workdir))
     peers = None if args.no_peers else measure_peers(args)
     print(render(results, peers))

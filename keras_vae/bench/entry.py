@@ -25,7 +25,7 @@ def main(argv=None):
         from keras_vae.runner import train
         from keras_vae.bench.bound import measure_bound
 
-        result["bound"] = measure_bound(model, train.load_data(config))
+        result["bound"] = measure_bound(model, train.load_data(config)[1])
     if not args.no_inference:
         from keras_vae.bench.inference import measure_inference
 

@@ -20,7 +20,7 @@ def export_decoder(model, config, workdir):
 
     run_dir = workdir / "run"
     run_dir.mkdir()
-    runs.write_json(run_dir / runs.CONFIG, config)
+    runs.write_config(run_dir, config)
     runs.save_model(model, run_dir / runs.MODEL, include_optimizer=False)
     return {a.format: a.folder for a in export_run(run_dir, formats="all", part="decoder", out=workdir / "export")}
 

@@ -76,7 +76,7 @@ def profile_training(entry, overrides=None, epochs=2, warmup=3):
         finally:
             tf.profiler.experimental.stop()
         [xplane] = glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True)
-        setting = (f"batch {config['batch_size']}, {model.steps_per_execution} steps per call, {steps or 'all'} steps an "
+        setting = (f"batch {config.batch_size}, {model.steps_per_execution} steps per call, {steps or 'all'} steps an "
                    f"epoch, {epochs} epochs recorded, {DATASET}")
         return op_seconds(xplane), setting
 

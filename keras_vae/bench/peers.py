@@ -52,7 +52,7 @@ def write_digits(path):
     from keras_vae.runner import config as run_config
     from keras_vae.runner import train
 
-    data = train.load_data(run_config.resolve("dense_vae", {"dataset": DATASET}))
+    _, data = train.load_data(run_config.resolve("dense_vae", {"dataset": DATASET}))
     np.savez(path, **{split: data.examples(split)["images"] for split in ("train", "validation")})
     return path
 

@@ -7,15 +7,14 @@ each of `rounds` rounds times, in rotating order, an epoch fed by the real pipel
 from a single cached batch, one with XLA, and the matmul rate, so all four see the same load.
 """
 
+import dataclasses
 import statistics
 
 import keras
 import tensorflow as tf
 
-from keras_vae.runner import distribute
-from keras_vae.runner import builder
+from keras_vae.runner import builder, distribute, fit, train
 from keras_vae.runner import config as run_config
-from keras_vae.runner import train
 from keras_vae.bench.clock import EpochClock, MatmulRate, peak_rss_mb
 from keras_vae.bench.flops import train_flops_per_image
 
@@ -23,9 +22,9 @@ DATASET = "mnist_5k"
 
 
 def build(config):
-    keras.utils.set_random_seed(config["seed"])
+    keras.utils.set_random_seed(config.seed)
     return distribute.build(
-        lambda: builder.build_from_config(config), tf.distribute.get_strategy(), config["precision"]
+        lambda: builder.build_from_config(config), tf.distribute.get_strategy(), config.precision
     )
 
 
@@ -41,7 +40,7 @@ def cached_like(dataset):
 
 
 def epoch_seconds(model, feed):
-    """Seconds of the second epoch of a two-epoch fit on `feed` (a train.feed pair): the first
+    """Seconds of the second epoch of a two-epoch fit on `feed` (a fit.feed pair): the first
     carries the start of fit and of the iterator."""
     dataset, steps = feed
     clock = EpochClock()
@@ -52,11 +51,11 @@ def epoch_seconds(model, feed):
 def prepare(entry, overrides=None):
     """(config, data, untrained model, its training pipeline, the feed of it) for zoo entry
     `entry` with `overrides`, on DATASET with seed 0: what the bench and its op profile train."""
-    config = {**run_config.resolve(entry, {**(overrides or {}), "dataset": DATASET}), "seed": 0}
-    data = train.load_data(config)
+    requested = dataclasses.replace(run_config.resolve(entry, {**(overrides or {}), "dataset": DATASET}), seed=0)
+    config, data = train.load_data(requested)
     model = build(config)
-    pipeline = train.batches(data, "train", config, model.batch_keys, shuffle=True, seed=config["seed"])
-    feed = train.feed(model, pipeline, automatic=config["steps_per_execution"] is None)  # as train.fit feeds it
+    pipeline = fit.batches(data, "train", config, model.batch_keys, shuffle=True, seed=config.seed)
+    feed = fit.feed(model, pipeline, automatic=config.steps_per_execution is None)  # as fit.fit feeds it
     return config, data, model, pipeline, feed
 
 
@@ -66,11 +65,11 @@ def measure_training(entry, overrides=None, epochs=10, rounds=8):
     images = len(data.x_train)
     clock = EpochClock()
     model.fit(feed[0], steps_per_epoch=feed[1], epochs=epochs, verbose=0, callbacks=[clock], shuffle=False)
-    flops = train_flops_per_image(model, config["batch_size"])
+    flops = train_flops_per_image(model, config.batch_size)
     result = {
         "entry": entry,
-        "batch_size": config["batch_size"],
-        "precision": config["precision"],
+        "batch_size": config.batch_size,
+        "precision": config.precision,
         "steps_per_execution": model.steps_per_execution,  # as `feed` left it for this epoch's steps
         "train_images": images,
         "epoch_seconds": clock.seconds,
@@ -81,7 +80,7 @@ def measure_training(entry, overrides=None, epochs=10, rounds=8):
         "peak_rss_mb": peak_rss_mb(),
     }
     if rounds:  # 0: the steady-state run alone (the peer comparison's)
-        xla = build({**config, "jit_compile": True})
+        xla = build(dataclasses.replace(config, jit_compile=True))
         xla.steps_per_execution = model.steps_per_execution  # as `feed` set it: the same steps per epoch
         values = compare(model, xla, feed, cached_like(pipeline), rounds)
         result.update(ratios(values, flops * images / 1e9), xla_images_per_second=images / statistics.median(values["xla"]))
@@ -92,7 +91,7 @@ def compare(model, xla, feed, cached, rounds):
     """Per round, in rotating order: epoch seconds fed by `feed`, by `cached`, with XLA, and the
     matmul rate."""
     matmul = MatmulRate()
-    cached = train.feed(model, cached)
+    cached = fit.feed(model, cached)
     measures = {
         "pipeline": lambda: epoch_seconds(model, feed),
         "cached": lambda: epoch_seconds(model, cached),

@@ -34,7 +34,7 @@ def read_stored_entry(name):
             f"unknown zoo entry {name!r}{closest(name, known)}; known entries: {', '.join(known)}"
         )
     for catalogue_only in ("parameters", "test_overrides"):  # for `list` and the tests, not settings
-        stored.pop(catalogue_only, None)
+        stored.pop(catalogue_only, None)  # (keras_vae.runner.config.CATALOGUE_FIELDS)
     return stored
 
 

@@ -21,8 +21,9 @@ def add(commands):
 def run(args):
     from keras_vae.runner import plots
     from keras_vae.runner import runs
+    from keras_vae.runner import loading
 
-    model = runs.load_run_model(args.run_dir)
+    model = loading.load_run_model(args.run_dir)
     conditions = {} if args.label is None else {"labels": args.label}
     out = runs.output_dir(args.run_dir, args.out)
     if out.exists() and not out.is_dir():
@@ -35,7 +36,7 @@ def run(args):
         raise UserError(f"{path} exists; pass --overwrite to replace it")
     out.mkdir(parents=True, exist_ok=True)
     given = f", labels = {args.label}" if args.label is not None else ""
-    title = f"{args.n} samples of {runs.read_config(args.run_dir).get('entry', out.name)} from its prior (seed {args.seed}{given})"
+    title = f"{args.n} samples of {runs.read_config(args.run_dir).entry or out.name} from its prior (seed {args.seed}{given})"
     plots.save_titled_grid(images, path, title, columns=min(args.n, 8))
     print(f"wrote {path}")
 
@@ -54,7 +55,7 @@ def sample_figure(model, args, out):
     path = out / f"{PREFIX}{figures.figure_file(model.sample_figure, model)}"
     if path.exists() and not args.overwrite:
         raise UserError(f"{path} exists; pass --overwrite to replace it")
-    dataset = data.load(runs.read_config(args.run_dir)["dataset"])
+    dataset = data.load(runs.read_config(args.run_dir).dataset)
     dataset.check_fits(model)
     out.mkdir(parents=True, exist_ok=True)
     written = figures.draw(model.sample_figure, model, out, dataset.examples("test", args.n), seed=args.seed,

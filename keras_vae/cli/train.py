@@ -59,11 +59,11 @@ def resume_hint(run_dir, limit=None):
 
 
 def run(args):
-    from keras_vae.runner import train
+    from keras_vae.runner.fit import Interrupted
 
     try:
         run_dir = start(args)
-    except train.Interrupted as interrupted:
+    except Interrupted as interrupted:
         raise KeyboardInterrupt(resume_hint(interrupted.run_dir, args.limit)) from None
     print(f"run folder: {run_dir}")
 

@@ -107,15 +107,15 @@ def export_run(run_dir, formats="all", part="decoder", out=None, version=None):
     declared = {p.name: p for p in model.export_parts()}
     part_names = choose(part, list(declared), "--part")
     out = runs.output_dir(run_dir, out) if out is not None else runs.output_dir(run_dir) / EXPORT_DIR
-    entry = config.get("entry") or Path(run_dir).resolve().name
+    entry = config.entry or Path(run_dir).resolve().name
     model_names = [f"{entry}_{name}" for name in part_names]
     check_out(out, model_names)
     version = pick_version(out, model_names, version)
 
-    created, moved, done, stage = [], [], [], None
+    created, moved, done, staging = [], [], [], None
     try:
         make_dirs(out, created)
-        stage = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
+        staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out))
         for name in part_names:
             exported = parts.make_part(declared[name], config, run_dir)
             metadata = {**exported.metadata, "version": version}
@@ -123,13 +123,13 @@ def export_run(run_dir, formats="all", part="decoder", out=None, version=None):
                 write, check, relative = FORMATS[fmt]
                 folder = relative(exported.model_name, version)
                 started = time.perf_counter()
-                write(exported, stage / folder, metadata)
-                errors = check(exported, stage / folder)
+                write(exported, staging / folder, metadata)
+                errors = check(exported, staging / folder)
                 seconds = time.perf_counter() - started
                 done.append(Artifact(fmt, exported.model_name, version, out / folder, errors, seconds))
         for artifact in done:  # every artifact verified: move each version folder into place
             make_dirs(artifact.folder.parent, created)
-            os.rename(stage / artifact.folder.relative_to(out), artifact.folder)  # never replaces a non-empty folder
+            os.rename(staging / artifact.folder.relative_to(out), artifact.folder)  # never replaces a non-empty folder
             moved.append(artifact.folder)
     except BaseException as error:
         for folder in moved:
@@ -140,8 +140,8 @@ def export_run(run_dir, formats="all", part="decoder", out=None, version=None):
             raise ExportFailed(f"export failed, nothing kept: {error}") from error
         raise
     finally:
-        if stage is not None:
-            shutil.rmtree(stage, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
     return done
 
 

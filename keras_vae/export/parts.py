@@ -15,6 +15,7 @@ import tensorflow as tf
 
 import keras_vae
 from keras_vae.runner import runs
+from keras_vae.runner import loading
 from keras_vae.core.keras_internals import flatten_layers
 from keras_vae.export.errors import ExportFailed
 from keras_vae.core.contract import Part
@@ -66,7 +67,7 @@ def load_float32(run_dir):
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32")
     try:
-        model = runs.load_run_model(run_dir)
+        model = loading.load_run_model(run_dir)
     finally:
         keras.config.set_dtype_policy(previous)
     half = [layer.name for layer in flatten_layers(model, include_self=False)
@@ -78,7 +79,7 @@ def load_float32(run_dir):
 
 def make_part(declared, config, run_dir):
     """A model's declared `Part`, with its serving function and metadata."""
-    entry = config.get("entry") or Path(run_dir).resolve().name
+    entry = config.entry or Path(run_dir).resolve().name
     names = [i.name for i in declared.inputs]
     specs = [tf.TensorSpec([None, *i.shape], i.dtype, name=i.name) for i in declared.inputs]
 
@@ -87,11 +88,11 @@ def make_part(declared, config, run_dir):
 
     metadata = {
         "entry": entry,
-        "class": config["class"],
+        "class": config.class_name,
         "part": declared.name,
         "inputs": [i.describe() for i in declared.inputs],
         "outputs": {k: list(v) for k, v in declared.outputs.items()},
-        "dataset": config.get("dataset"),
+        "dataset": config.dataset,
         "keras_vae_version": keras_vae.__version__,
         **declared.metadata,  # what the model says consumers need (latent_dim, image_shape, ...)
     }

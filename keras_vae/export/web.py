@@ -19,7 +19,7 @@ import json
 import threading
 from pathlib import Path
 
-from keras_vae.runner import runs
+from keras_vae.runner import runs, stages
 from keras_vae.core.errors import UserError
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "export" / "web"  # the kit beside the package
@@ -42,7 +42,7 @@ def newest_export(run_dir, part="decoder"):
     from keras_vae.export.artifacts import EXPORT_DIR, ONNX_DIR
     from keras_vae.export.onnx import ONNX_FILE
 
-    entry = runs.read_config(run_dir).get("entry") or run_dir.resolve().name  # as export_run names it
+    entry = runs.read_config(run_dir).entry or run_dir.resolve().name  # as export_run names it
     folder = runs.output_dir(run_dir) / EXPORT_DIR / ONNX_DIR / f"{entry}_{part}"
     found = [p / ONNX_FILE for p in folder.glob("*") if p.name.isdigit() and (p / ONNX_FILE).is_file()]
     return max(found, key=lambda p: int(p.parent.name), default=None)
@@ -51,8 +51,8 @@ def newest_export(run_dir, part="decoder"):
 def last_saved(run_dir):
     """When a model of the run was last saved (the model or any later stage's): an export made
     before then may not compute what the run now holds."""
-    stages = [runs.stage_file(run_dir, child.name) for child in run_dir.iterdir() if child.is_dir()]
-    return max(path.stat().st_mtime for path in [runs.model_file(run_dir), *stages] if path is not None)
+    trained = [stages.saved_file(run_dir, child.name) for child in run_dir.iterdir() if child.is_dir()]
+    return max(path.stat().st_mtime for path in [runs.model_file(run_dir), *trained] if path is not None)
 
 
 def part_onnx(run_dir_or_entry, part="decoder"):
@@ -79,8 +79,8 @@ def page_parts(run_dir_or_entry):
     The page learns from the files' metadata what to do with them."""
     run_dir = runs.check_run_dir(run_dir_or_entry)
     parts = {"decoder": part_onnx(run_dir, "decoder")}
-    for stage in runs.read_config(run_dir).get("stages", {}):
-        if runs.stage_file(run_dir, stage) is not None:
+    for stage in runs.read_config(run_dir).stages:
+        if stages.saved_file(run_dir, stage) is not None:
             parts[stage] = part_onnx(run_dir, stage)
     return parts
 

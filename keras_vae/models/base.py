@@ -13,9 +13,9 @@ and declares what the rest of the package asks of it (see `keras_vae.core.contra
     sample_figure     None: `sample` writes a grid of `sample(n)`; or the name of a figure that
                       `sample` draws from n test examples instead (td_vae: "rollouts")
     bound             "iwae" when `latent_model()` supports the importance-weighted bound, else None
-    artifacts         what a run folder holds for it: "model" first, then any later training
-                      stage ("prior"), each its own ZooModel trained on the frozen model's outputs
-                      (`stage_model`, `stage_batch`, `attach`; see keras_vae/train.py)
+    stages            the later training stages it has ("prior"), each its own ZooModel trained
+                      after it on the frozen model's outputs (`stage_model`, `stage_batch`,
+                      `attach`; see keras_vae/runner/stages.py)
     export_parts()    the parts that export alone
     evaluation_terms(batch), summarize(per_example), sample(n, seed, **conditions)
 
@@ -79,13 +79,13 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
     figures = ()
     sample_figure = None
     bound = None
-    artifacts = ("model",)
+    stages = ()  # later training stages (learned priors), trained after the model itself
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.seed = seed
         self.noise = Noise(seed=seed, name="noise")
-        self._stages = _Untracked()
+        self._trained_stages = _Untracked()
 
     def finish_init(self):
         self.build_networks()
@@ -133,30 +133,30 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
     def export_parts(self):
         return []
 
-    # -- later training stages (artifacts after "model") ---------------------------------------
+    # -- later training stages (learned priors) ---------------------------------------------
     def stage_model(self, name):
-        """A fresh, uncompiled ZooModel for artifact `name` (a learned prior), sized from this
+        """A fresh, uncompiled ZooModel for stage `name` (a learned prior), sized from this
         model's config."""
-        raise NotImplementedError(f"{type(self).__name__} declares no artifact {name!r}")
+        raise NotImplementedError(f"{type(self).__name__} declares no stage {name!r}")
 
     def stage_batch(self, name, batch):
         """The inputs of stage `name` for a batch of the data ({"codes": int32 [B, H, W]}), computed
         by this model in inference mode: the stage trains on the frozen model's outputs."""
-        raise NotImplementedError(f"{type(self).__name__} declares no artifact {name!r}")
+        raise NotImplementedError(f"{type(self).__name__} declares no stage {name!r}")
 
     def attach(self, name, model):
-        """Hand the trained artifact `name` to this model (sampling, evaluation and export use it).
+        """Hand the trained stage `name` to this model (sampling, evaluation and export use it).
 
-        Kept out of Keras's tracking: the artifact is saved in its own file, never in this
+        Kept out of Keras's tracking: the stage is saved in its own file, never in this
         model's weights."""
-        if name not in self.artifacts[1:]:
-            raise ValueError(f"{type(self).__name__} declares no artifact {name!r}")
-        self._stages.models[name] = model
+        if name not in self.stages:
+            raise ValueError(f"{type(self).__name__} declares no stage {name!r}")
+        self._trained_stages.models[name] = model
 
     def attached(self, name, required=True):
-        """The trained artifact `name`; if it is missing, None, or with `required` a UserError
+        """The trained stage `name`; if it is missing, None, or with `required` a UserError
         that says how to train it."""
-        model = self._stages.models.get(name)
+        model = self._trained_stages.models.get(name)
         if model is None and required:
             raise UserError(f"{type(self).__name__}'s {name} is not trained yet: train it with "
                             f"`train --resume RUN_DIR --stage {name}`")

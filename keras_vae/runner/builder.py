@@ -1,36 +1,56 @@
 """Build and compile a zoo model from a resolved run config."""
 
 from keras_vae.catalogue.registry import model_class
-from keras_vae.runner.config import fill_from_data, resolve
+from keras_vae.runner.config import plain, resolve
 from keras_vae.runner.distribute import loss_scaled, steps_per_execution
 from keras_vae.runner.optimizers import FusedAdam
 
 
 def build_from_config(config, compile=True):
-    """A model for a resolved config, compiled with Adam (fused) at the config's learning rate.
+    """A model for `config` (a RunConfig), compiled with Adam (fused) at its learning rate.
 
     Under a mixed_float16 policy Adam is wrapped in a LossScaleOptimizer.
+
+    Args:
+        config: a RunConfig whose params are complete (`RunConfig.for_data` filled the shape).
+        compile: whether to compile it for training.
+
+    Returns:
+        the ZooModel.
     """
-    model = model_class(config["class"])(**config["params"])
+    model = model_class(config.class_name)(**plain(config.params))
     return compile_model(model, config) if compile else model
 
 
 def compile_model(model, config):
-    """Compile `model` for training with the config's learning rate and speed settings."""
+    """Compile `model` for training with the learning rate and speed settings of `config` (a
+    RunConfig, or a stage's: `config.stage(name)`); returns the model."""
     model.compile(
-        optimizer=loss_scaled(model, FusedAdam(config["learning_rate"])),
-        jit_compile=config.get("jit_compile", False),
+        optimizer=loss_scaled(model, FusedAdam(config.learning_rate)),
+        jit_compile=config.jit_compile,
         steps_per_execution=steps_per_execution(config),
     )
     return model
 
 
 def build(name, compile=True, **overrides):
-    """Build zoo entry `name`, e.g. `build("conv_vae", latent_dim=2)`."""
+    """Build zoo entry `name`, e.g. `build("conv_vae", latent_dim=2)`: an untrained model.
+
+    Args:
+        name: a zoo entry name.
+        compile: whether to compile it for training (Adam at the entry's learning rate).
+        **overrides: settings as `--set` takes them (see `keras_vae.runner.config.resolve`).
+
+    Returns:
+        the ZooModel, its image shape (and classes) from the entry's dataset.
+
+    Raises:
+        UserError: an unknown entry or setting, or a bad value.
+    """
     from keras_vae.data.datasets import known_model_params  # imports TensorFlow: only when building
 
     config = resolve(name, overrides)
-    fill_from_data(config, lambda: known_model_params(config["dataset"]))
+    config = config.for_data(config.dataset, lambda: known_model_params(config.dataset))
     return build_from_config(config, compile=compile)
 
 

@@ -1,12 +1,21 @@
-"""A run's config: a zoo entry with the user's overrides applied and checked.
+"""A run's config: a zoo entry with the user's overrides applied and checked, frozen.
 
-Every field is overridable by name (`--set latent_dim=2`), type-checked against the entry's value
-or, for a constructor argument the entry leaves out, the constructor's default.
+`resolve(entry, overrides)` builds a `RunConfig` from the entry's `config.json` and `--set`
+(every field overridable by name, type-checked against the entry's value or, for a constructor
+argument the entry leaves out, the constructor's default); `RunConfig.__post_init__` validates
+every field in one place, so a config that exists is valid. A `RunConfig` is never written after
+it is built: what changes (the dataset a fallback chose, the image shape the data decides, the
+seed drawn, a resume's `--epochs`) makes a new one (`for_data`, `dataclasses.replace`).
+`to_json()` is what a run folder's config.json holds; `from_json()` reads it back, run folders
+written before a field existed included.
 """
 
 import copy
+import dataclasses
 import inspect
 import json
+import types
+from typing import Mapping
 
 from keras_vae.catalogue.entries import closest
 from keras_vae.catalogue.registry import model_class, read_stored_entry
@@ -16,33 +25,198 @@ from keras_vae.data.datasets import check_validation_fraction
 from keras_vae.runner.distribute import check_options
 from keras_vae.runner.schedules import check_schedule
 
-# Fields of an entry that are not model constructor params.
+# Fields of an entry that are not model constructor params, with their defaults.
 TRAINING_FIELDS = {
     "dataset": "mnist",
     "epochs": 10,
     "batch_size": 128,
     "learning_rate": 1e-3,
-    "learning_rate_schedule": "constant",  # or "cosine" (keras_vae/schedules.py)
+    "learning_rate_schedule": "constant",  # or "cosine" (keras_vae/runner/schedules.py)
     # The validation split: this fraction of the dataset's train split, drawn with this seed (not
     # the run's: every run on a dataset validates on the same examples), is held out of training
-    # for the per-epoch val_* logs (keras_vae/data.py split_off). 0: none.
+    # for the per-epoch val_* logs (keras_vae/data/datasets.py split_off). 0: none.
     "validation_fraction": 0.1,
     "validation_seed": 0,
-    # Speed and scale (keras_vae/distribute.py): compute dtype policy, tf.distribute strategy,
-    # XLA, and train steps per tf.function call (null: 32 on one device, 1 under a strategy).
+    # Speed and scale (keras_vae/runner/distribute.py): compute dtype policy, tf.distribute
+    # strategy, XLA, and train steps per tf.function call (null: automatic on one device, 1 under
+    # a strategy).
     "precision": "float32",
     "strategy": "default",
     "jit_compile": False,
     "steps_per_execution": None,
 }
-# What a later training stage (a learned prior, `ZooModel.artifacts`) may set for itself under
+# What a later training stage (a learned prior, `ZooModel.stages`) may set for itself under
 # "stages": {"prior": {"epochs": 30, ...}} in an entry, and `--set prior.epochs=30`; whatever it
 # leaves out, it takes from the run's own fields.
 STAGE_FIELDS = ("epochs", "batch_size", "learning_rate")
+# Fields of a zoo entry's config.json for `list` and the tests, not settings.
+CATALOGUE_FIELDS = ("parameters", "test_overrides")
+# What a run folder written before a field existed did: every image, and no validation split.
+BEFORE_FIELDS = {"limit": None, "validation_fraction": 0.0}
+
+
+def frozen(value):
+    """`value` with every list a tuple and every dict a read-only mapping."""
+    if isinstance(value, (list, tuple)):
+        return tuple(frozen(v) for v in value)
+    if isinstance(value, Mapping):
+        return types.MappingProxyType({k: frozen(v) for k, v in value.items()})
+    return value
+
+
+def plain(value):
+    """The JSON form of a `frozen` value: tuples as lists, mappings as dicts."""
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class StageTraining:
+    """How a later training stage (a learned prior) trains: its own epochs, batch and rate."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Everything a run trains with: the model, the data, the training and its later stages.
+
+    Attributes:
+        entry: the zoo entry name (None in run folders written before it was recorded).
+        class_name: the registered model class (`"class"` in config.json).
+        params: the model's constructor arguments, read-only (lists become tuples).
+        dataset: the dataset name (`keras_vae.data`); after `for_data`, the one actually used.
+        epochs, batch_size, learning_rate, learning_rate_schedule: the model's training; the
+            batch size is the global batch (split across replicas).
+        validation_fraction, validation_seed: the validation split held out of "train".
+        precision, strategy, jit_compile, steps_per_execution: speed and scale
+            (`keras_vae.runner.distribute`).
+        stages: {stage name: StageTraining} for each later stage the entry trains.
+        description: what the run is (the entry's description, with the settings it changes).
+        seed: the run's random seed (None until the run draws or is given one).
+        limit: the first N examples of each split (None: every example).
+
+    Raises:
+        ConfigError (a UserError) on construction, for any field out of range.
+    """
+
+    class_name: str
+    params: Mapping
+    entry: str | None = None
+    dataset: str = TRAINING_FIELDS["dataset"]
+    epochs: int = TRAINING_FIELDS["epochs"]
+    batch_size: int = TRAINING_FIELDS["batch_size"]
+    learning_rate: float = TRAINING_FIELDS["learning_rate"]
+    learning_rate_schedule: str = TRAINING_FIELDS["learning_rate_schedule"]
+    validation_fraction: float = TRAINING_FIELDS["validation_fraction"]
+    validation_seed: int = TRAINING_FIELDS["validation_seed"]
+    precision: str = TRAINING_FIELDS["precision"]
+    strategy: str = TRAINING_FIELDS["strategy"]
+    jit_compile: bool = TRAINING_FIELDS["jit_compile"]
+    steps_per_execution: int | None = TRAINING_FIELDS["steps_per_execution"]
+    stages: Mapping = dataclasses.field(default_factory=dict)
+    description: str = ""
+    seed: int | None = None
+    limit: int | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "params", frozen(self.params))
+        stages = {name: s if isinstance(s, StageTraining) else StageTraining(**s) for name, s in self.stages.items()}
+        object.__setattr__(self, "stages", types.MappingProxyType(stages))
+        check_training(self)
+
+    # -- the stages ---------------------------------------------------------------------------
+    def stage(self, name):
+        """The config a training stage trains with: this one for "model", else this one with the
+        stage's own epochs, batch size and learning rate."""
+        if name == "model":
+            return self
+        return dataclasses.replace(self, **dataclasses.asdict(self.stages[name]))
+
+    def with_epochs(self, epochs, stage="model"):
+        """This config with `epochs` total epochs for `stage` (what `resume --epochs N` trains)."""
+        if stage == "model":
+            return dataclasses.replace(self, epochs=epochs)
+        stages = {**self.stages, stage: dataclasses.replace(self.stages[stage], epochs=epochs)}
+        return dataclasses.replace(self, stages=stages)
+
+    def for_data(self, dataset, params_of_data):
+        """This config on the data actually loaded: `dataset` is its name (a fallback may have
+        replaced the one asked for), and the constructor arguments that the data decides
+        (image_shape, num_classes) and the config leaves null come from `params_of_data()`
+        (called only when one is missing).
+
+        Raises:
+            UserError: a conditional model on a dataset without labels.
+        """
+        takes = constructor_args(model_class(self.class_name))
+        missing = [key for key in ("image_shape", "num_classes") if key in takes and self.params.get(key) is None]
+        params = dict(self.params)
+        if missing:
+            known = params_of_data()
+            params.update({key: known[key] for key in missing})
+        if "num_classes" in missing and params["num_classes"] is None:
+            raise UserError(f"dataset {dataset} has no labels, and {self.class_name} is conditioned on them")
+        return dataclasses.replace(self, dataset=dataset, params=params)
+
+    # -- config.json --------------------------------------------------------------------------
+    def to_json(self):
+        """The plain-JSON dict a run folder's config.json holds (the same keys as ever)."""
+        fields = {key: getattr(self, key) for key in TRAINING_FIELDS}
+        return {**fields, "description": self.description, "class": self.class_name, "params": plain(self.params),
+                "stages": {name: dataclasses.asdict(s) for name, s in self.stages.items()},
+                "entry": self.entry, "limit": self.limit, "seed": self.seed}
+
+    @classmethod
+    def from_json(cls, stored):
+        """The config of a run folder's config.json, written by any version of keras_vae.
+
+        Raises:
+            UserError: a config.json that is not a run config (no "class", unknown or bad fields).
+        """
+        if not isinstance(stored, dict) or "class" not in stored:
+            raise UserError("config.json is not a keras_vae run config (no \"class\")")
+        stored = {**BEFORE_FIELDS, **stored}  # older runs lack newer fields
+        for catalogue_only in CATALOGUE_FIELDS:  # an entry's own config.json reads as its run's config too
+            stored.pop(catalogue_only, None)
+        known = {field.name for field in dataclasses.fields(cls)}
+        fields = {("class_name" if key == "class" else key): value for key, value in stored.items()}
+        unknown = sorted(set(fields) - known)
+        if unknown:
+            raise UserError(f"config.json has fields this keras_vae does not know: {', '.join(unknown)}")
+        return cls(**fields)
+
+
+def check_training(config):
+    """Every training field of `config` (a RunConfig) in range, with one ConfigError line if not."""
+    for prefix, fields in [("", config), *((f"{stage}.", s) for stage, s in config.stages.items())]:
+        for key in ("epochs", "batch_size"):
+            value = getattr(fields, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{prefix}{key} must be an integer >= 1, got {value!r}")
+        rate = fields.learning_rate
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < float("inf"):
+            raise ConfigError(f"{prefix}learning_rate must be finite and > 0, got {rate!r}")
+    check_schedule(config.learning_rate_schedule)
+    check_validation_fraction(config.validation_fraction)
+    check_options(config)
+    check_limit(config.limit)
+
+
+def check_limit(limit):
+    """`limit` if it is None (every example) or an integer >= 1, else one UserError line."""
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise UserError(f"limit must be an integer >= 1 (or None: every image), got {limit!r}")
+    return limit
 
 
 def load_entry(name):
-    """The entry's config as stored, with the training fields filled in."""
+    """The entry's config.json as stored, with the training fields filled in (a plain dict)."""
     stored = read_stored_entry(name)
     entry = {**TRAINING_FIELDS, **stored}
     entry["entry"] = name
@@ -51,13 +225,13 @@ def load_entry(name):
     return entry
 
 
-def settable_fields(config):
-    """Every key `--set` accepts for this resolved config, with the value that types it."""
-    cls = model_class(config["class"])
-    fields = {k: config[k] for k in TRAINING_FIELDS}
+def settable_fields(entry):
+    """Every key `--set` accepts for the entry (a `load_entry` dict), with the value that types it."""
+    cls = model_class(entry["class"])
+    fields = {k: entry[k] for k in TRAINING_FIELDS}
     fields.update({k: v for k, v in constructor_args(cls).items() if v is not inspect.Parameter.empty})
-    fields.update(config["params"])
-    fields.update({f"{stage}.{key}": value for stage, values in config["stages"].items() for key, value in values.items()})
+    fields.update(entry.get("params", {}))
+    fields.update({f"{stage}.{key}": value for stage, values in entry["stages"].items() for key, value in values.items()})
     return fields
 
 
@@ -95,13 +269,24 @@ def _check_type(key, value, reference, raw):
 
 
 def resolve(name, overrides=None):
-    """The entry `name` with overrides applied and checked: the config a run folder records.
+    """The entry `name` with `overrides` applied and checked, as a frozen RunConfig.
 
-    `overrides` maps keys to values; string values (from the CLI) are parsed first.
+    Args:
+        name: a zoo entry name.
+        overrides: {setting: value}; string values (from the CLI's `--set`) are parsed as JSON
+            first, else kept as strings. Keys: training fields, constructor arguments, and
+            `STAGE.field` for a later stage's epochs, batch_size or learning_rate.
+
+    Returns:
+        RunConfig, with the entry's description, no seed and no limit.
+
+    Raises:
+        UserError: an unknown entry or setting (with the closest name), a value of the wrong
+            type, or (ConfigError) one out of range.
     """
-    config = load_entry(name)
-    config["params"] = copy.deepcopy(config.get("params", {}))
-    fields = settable_fields(config)
+    entry = load_entry(name)
+    entry["params"] = copy.deepcopy(entry.get("params", {}))
+    fields = settable_fields(entry)
     for key, value in (overrides or {}).items():
         if key not in fields:
             raise UserError(
@@ -111,44 +296,12 @@ def resolve(name, overrides=None):
         raw = value if isinstance(value, str) else None
         value = _check_type(key, parse_value(value) if raw is not None else value, fields[key], raw)
         if key in TRAINING_FIELDS:
-            config[key] = value
+            entry[key] = value
         elif "." in key:
             stage, field = key.split(".")
-            config["stages"][stage][field] = value
+            entry["stages"][stage][field] = value
         else:
-            config["params"][key] = value
-    check_training_fields(config)
-    return config
-
-
-def stage_config(config, stage):
-    """The training settings of `stage` (an artifact of the model): the run's, with the stage's
-    own STAGE_FIELDS."""
-    return config if stage == "model" else {**config, **config.get("stages", {}).get(stage, {})}
-
-
-def check_training_fields(config):
-    for prefix, fields in [("", config), *((f"{stage}.", v) for stage, v in config.get("stages", {}).items())]:
-        for key in ("epochs", "batch_size"):
-            if not isinstance(fields[key], int) or isinstance(fields[key], bool) or fields[key] < 1:
-                raise ConfigError(f"{prefix}{key} must be an integer >= 1, got {fields[key]!r}")
-        if not 0 < fields["learning_rate"] < float("inf"):
-            raise ConfigError(f"{prefix}learning_rate must be finite and > 0, got {fields['learning_rate']!r}")
-    check_schedule(config.get("learning_rate_schedule", "constant"))
-    check_validation_fraction(config.get("validation_fraction", 0.0))
-    check_options({**TRAINING_FIELDS, **config})
-
-
-def fill_from_data(config, params_of_data):
-    """Fill the constructor arguments that the data decides (image_shape, num_classes) and the
-    config leaves null; `params_of_data()` gives them (called only when one is missing)."""
-    takes = constructor_args(model_class(config["class"]))
-    missing = [key for key in ("image_shape", "num_classes") if key in takes and config["params"].get(key) is None]
-    if missing:
-        known = params_of_data()
-        config["params"].update({key: known[key] for key in missing})
-    if "num_classes" in missing and config["params"]["num_classes"] is None:
-        raise UserError(f"dataset {config['dataset']} has no labels, and {config['class']} is conditioned on them")
-    return config
-
-
+            entry["params"][key] = value
+    training = {key: entry[key] for key in TRAINING_FIELDS}
+    return RunConfig(class_name=entry["class"], params=entry["params"], entry=name, stages=entry["stages"],
+                     description=entry.get("description", ""), **training)

@@ -17,25 +17,29 @@ STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
 def check_options(config):
-    """Reject bad values and combinations of the speed and scale fields of a config."""
-    if config["precision"] not in PRECISIONS:
-        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {config['precision']!r}")
-    if config["strategy"] not in STRATEGIES:
-        raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}, got {config['strategy']!r}")
-    if not isinstance(config["jit_compile"], bool):
-        raise ConfigError(f"jit_compile must be true or false, got {config['jit_compile']!r}")
-    spe = config["steps_per_execution"]
+    """Reject bad values and combinations of the speed and scale fields of `config` (a RunConfig).
+
+    Raises:
+        ConfigError: one line naming the field and the values it takes.
+    """
+    if config.precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {config.precision!r}")
+    if config.strategy not in STRATEGIES:
+        raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}, got {config.strategy!r}")
+    if not isinstance(config.jit_compile, bool):
+        raise ConfigError(f"jit_compile must be true or false, got {config.jit_compile!r}")
+    spe = config.steps_per_execution
     if spe is not None and (not isinstance(spe, int) or isinstance(spe, bool) or spe < 1):
         raise ConfigError(f"steps_per_execution must be an integer >= 1 (or null: automatic), got {spe!r}")
-    if spe not in (None, 1) and config["strategy"] != "default":
+    if spe not in (None, 1) and config.strategy != "default":
         raise ConfigError(
-            f"steps_per_execution {spe} fails under strategy {config['strategy']!r} in Keras 3.15 "
+            f"steps_per_execution {spe} fails under strategy {config.strategy!r} in Keras 3.15 "
             "(its multi-step loop cannot feed distributed batches); leave it unset or use 1"
         )
-    if config["jit_compile"] and config["strategy"] != "default":
+    if config.jit_compile and config.strategy != "default":
         raise ConfigError(
             f"jit_compile (XLA) works only for single-device training, not with strategy "
-            f"{config['strategy']!r}: drop --jit-compile or use --strategy default"
+            f"{config.strategy!r}: drop --jit-compile or use --strategy default"
         )
 
 
@@ -47,9 +51,9 @@ SINGLE_DEVICE_STEPS = 32
 
 def steps_per_execution(config):
     """The config's steps_per_execution, with null (the default) resolved for its strategy."""
-    steps = config.get("steps_per_execution")
+    steps = config.steps_per_execution
     if steps is None:
-        return SINGLE_DEVICE_STEPS if config.get("strategy", "default") == "default" else 1
+        return SINGLE_DEVICE_STEPS if config.strategy == "default" else 1
     return steps
 
 
@@ -103,12 +107,12 @@ def loss_scaled(model, optimizer):
 
 def strategy_for(config):
     """The config's strategy, checked against its global batch size."""
-    strategy = make_strategy(config["strategy"])
+    strategy = make_strategy(config.strategy)
     replicas = strategy.num_replicas_in_sync
-    if config["batch_size"] % replicas:
+    if config.batch_size % replicas:
         # Keras builds the model from a first batch reduced across replicas: uneven shards fail.
         raise UserError(
-            f"batch_size {config['batch_size']} does not split evenly across {replicas} replicas; "
+            f"batch_size {config.batch_size} does not split evenly across {replicas} replicas; "
             f"use a multiple of {replicas}"
         )
     return strategy

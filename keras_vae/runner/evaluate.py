@@ -17,6 +17,7 @@ import tensorflow as tf
 from keras_vae.data import datasets
 from keras_vae.core import iwae
 from keras_vae.runner import runs
+from keras_vae.runner import loading
 
 log = logging.getLogger(__name__)
 METRICS = "metrics.json"
@@ -70,14 +71,14 @@ def evaluate_model(model, examples, batch_size=128, k=1000, seed=0, progress=Fal
         log.info("importance sampling: %d images x k=%d samples = %d decoder passes", size, k, size * k)
     # The bound takes minutes (k decoder passes per image): show progress and an estimate.
     bar = keras.utils.Progbar(size, unit_name="image") if latent_model and progress else None
-    parts = {}
+    collected = {}
     with seeded_noise(model, seed):
         for i, batch in enumerate(slices(examples, batch_size)):
             for name, value in batch_metrics(model, batch, k, [seed, i], latent_model).items():
-                parts.setdefault(name, []).append(value)
+                collected.setdefault(name, []).append(value)
             if bar:
                 bar.add(size_of(batch))
-    per_example = {name: np.concatenate(values) for name, values in parts.items()}
+    per_example = {name: np.concatenate(values) for name, values in collected.items()}
     metrics = {"split_examples": size, **model.evaluation_header()}
     summary = model.summarize(per_example)
     if "iwae" in summary:
@@ -106,11 +107,11 @@ def evaluate_run(run_dir, dataset=None, batch_size=None, limit=None, k=1000, see
     if write:  # refuse before minutes of work, not after
         check_metrics_free(metrics_path(run_dir), overwrite)
     config = runs.read_config(run_dir)
-    model = runs.load_run_model(run_dir)
-    data = datasets.load(dataset or config["dataset"])
+    model = loading.load_run_model(run_dir)
+    data = datasets.load(dataset or config.dataset)
     data.check_fits(model)
     metrics = {"dataset": data.name, "split": "test"}
-    metrics.update(evaluate_model(model, data.examples("test", limit), batch_size or config["batch_size"], k, seed,
+    metrics.update(evaluate_model(model, data.examples("test", limit), batch_size or config.batch_size, k, seed,
                                   progress))
     if write:
         write_metrics(metrics_path(run_dir), metrics, overwrite)

@@ -22,6 +22,7 @@ import tensorflow_probability as tfp
 from keras_vae.data import datasets
 from keras_vae.runner import plots
 from keras_vae.runner import runs
+from keras_vae.runner import loading
 from keras_vae.core.errors import UserError
 from keras_vae.runner.evaluate import seeded_noise, slices
 
@@ -213,8 +214,8 @@ def plot_run(run_dir, dataset=None, out=None, seed=0, overwrite=False):
     PNG files of an earlier plot are replaced only with overwrite."""
     run_dir = runs.check_run_dir(run_dir)  # a zoo entry name means its shipped run
     config = runs.read_config(run_dir)
-    model = runs.load_run_model(run_dir)
-    data = datasets.load(dataset or config["dataset"])
+    model = loading.load_run_model(run_dir)
+    data = datasets.load(dataset or config.dataset)
     data.check_fits(model)
     out = runs.output_dir(run_dir, out)  # never into a shipped zoo entry
     check_no_earlier_plot(out, [figure_file(name, model) for name in model.figures] + [CURVES], overwrite)
@@ -231,7 +232,7 @@ def training_curves(history, names, config, path):
     """The model's evaluated terms (not beta_vae's per-dimension KLs), loss first."""
     names = [n for n in names if n in history[0]]
     # Runs from before the validation split validated on the test split.
-    held_out = "validation" if config.get("validation_fraction") else "test"
-    title = (f"Training curves of {config.get('entry', 'the run')} on {config['dataset']}: per-epoch means, "
+    held_out = "validation" if config.validation_fraction else "test"
+    title = (f"Training curves of {config.entry or 'the run'} on {config.dataset}: per-epoch means, "
              f"train and {held_out} split")
     return plots.save_curves(history, names, path, title, held_out)

@@ -6,7 +6,7 @@
     state.json        {"epoch": N}: epochs finished, written after the checkpoint
     history.json      per-epoch metrics
     logs/             TensorBoard
-    prior/            a later training stage (an artifact after "model", such as a VQ-VAE's
+    prior/            a later training stage (`keras_vae.runner.stages`, such as a VQ-VAE's
                       PixelCNN prior): its own model.keras, checkpoint.keras, state.json,
                       history.json and logs/, trained on the frozen model's outputs
 
@@ -149,17 +149,16 @@ def output_dir(run_dir, out=None):
     return run_dir
 
 
-def load(entry_or_run_dir, pretrained=True):
-    """A zoo entry's shipped model (pretrained) or a fresh untrained one, or a run folder's model."""
-    if pretrained or Path(entry_or_run_dir).is_dir():
-        return load_run_model(entry_or_run_dir)
-    from keras_vae.runner.builder import build
-
-    return build(entry_or_run_dir)
-
-
 def read_config(run_dir):
-    return read_json(check_run_dir(run_dir) / CONFIG)
+    """The run's config.json as a frozen `keras_vae.runner.config.RunConfig` (any version's)."""
+    from keras_vae.runner.config import RunConfig
+
+    return RunConfig.from_json(read_json(check_run_dir(run_dir) / CONFIG))
+
+
+def write_config(run_dir, config):
+    """Write `config` (a RunConfig) as the run's config.json."""
+    write_json(Path(run_dir) / CONFIG, config.to_json())
 
 
 def model_file(run_dir):
@@ -186,29 +185,6 @@ def load_model(path):
     return model
 
 
-def stage_dir(run_dir, stage):
-    """Where artifact `stage` of a run lives: the run folder itself for "model", else a sub-folder."""
-    return Path(run_dir) if stage == "model" else Path(run_dir) / stage
-
-
-def stage_file(run_dir, stage):
-    """The saved model of a later stage of the run: its final model, else its last checkpoint;
-    None if the run has not trained it."""
-    folder = stage_dir(run_dir, stage)
-    return next((folder / name for name in (MODEL, CHECKPOINT) if (folder / name).is_file()), None)
-
-
 def epochs_done(folder):
     """Epochs finished in a run or stage folder (0 before the first checkpoint)."""
     return read_json(Path(folder) / STATE)["epoch"] if (Path(folder) / STATE).is_file() else 0
-
-
-def load_run_model(run_dir):
-    """The run's model, with every later artifact that has been trained (its final model, or the
-    last checkpoint of an unfinished stage) attached."""
-    run_dir = check_run_dir(run_dir)
-    model = load_model(model_file(run_dir))
-    for stage in model.artifacts[1:]:
-        if (path := stage_file(run_dir, stage)) is not None:
-            model.attach(stage, load_model(path))
-    return model

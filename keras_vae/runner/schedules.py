@@ -1,11 +1,11 @@
 """Learning-rate schedules of a run (`learning_rate_schedule` in an entry or `--set`).
 
-    constant   config["learning_rate"] every epoch
-    cosine     cosine decay from config["learning_rate"] to 0 over config["epochs"] (Loshchilov &
+    constant   config.learning_rate every epoch
+    cosine     cosine decay from config.learning_rate to 0 over config.epochs (Loshchilov &
                Hutter 2017, without restarts), set once per epoch: Keras's `CosineDecay` evaluated
                at the epoch index, applied by its `LearningRateScheduler` callback
 
-The rate is a function of the epoch index and config["epochs"] alone, so an interrupted run
+The rate is a function of the epoch index and config.epochs alone, so an interrupted run
 resumes on the same curve; `resume --epochs N` stretches the curve to the new total from the
 epoch it resumes at.
 """
@@ -25,15 +25,15 @@ def check_schedule(name):
 
 def learning_rate_at(config, epoch):
     """The learning rate of 0-based `epoch` under the config's schedule (a float)."""
-    rate = config["learning_rate"]
-    if config.get("learning_rate_schedule", "constant") == "constant":
+    rate = config.learning_rate
+    if config.learning_rate_schedule == "constant":
         return rate
-    cosine = keras.optimizers.schedules.CosineDecay(rate, decay_steps=config["epochs"])
+    cosine = keras.optimizers.schedules.CosineDecay(rate, decay_steps=config.epochs)
     return float(cosine(epoch))
 
 
 def learning_rate_callbacks(config):
     """[the callback that sets each epoch's rate], or [] for a constant rate."""
-    if config.get("learning_rate_schedule", "constant") == "constant":
+    if config.learning_rate_schedule == "constant":
         return []
     return [keras.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(config, epoch))]

@@ -10,7 +10,7 @@ import importlib
 _API = {
     "build": ("keras_vae.runner.builder", "build"),
     "list": ("keras_vae.catalogue.registry", "list_entries"),
-    "load": ("keras_vae.runner.runs", "load"),
+    "load": ("keras_vae.runner.loading", "load"),
     "train": ("keras_vae.runner.train", "train"),
     "resume": ("keras_vae.runner.train", "resume"),
     "evaluate": ("keras_vae.runner.evaluate", "evaluate_run"),

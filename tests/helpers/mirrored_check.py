@@ -6,6 +6,7 @@ on the default strategy and once under `--strategy mirrored` on two replicas, an
 report on stdout.
 """
 
+import dataclasses
 import json
 import os
 import sys
@@ -22,7 +23,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_vae.data import datasets as data
-from keras_vae.runner import distribute
+from keras_vae.runner import distribute  # noqa: E402
+from keras_vae.runner.config import resolve  # noqa: E402
 from keras_vae.runner import builder  # noqa: E402
 from keras_vae.core.errors import UserError  # noqa: E402
 from keras_vae.runner.optimizers import FusedAdam  # noqa: E402
@@ -92,7 +94,7 @@ def main():
     draws = mirrored.run(tf.function(lambda: noisy.noise.normal([2, 3])))
     report["noise_per_replica"] = [t.numpy().tolist() for t in mirrored.experimental_local_results(draws)]
     try:
-        distribute.strategy_for({"strategy": "mirrored", "batch_size": 15})
+        distribute.strategy_for(dataclasses.replace(resolve("dense_vae"), strategy="mirrored", batch_size=15))
         report["uneven_batch_error"] = ""
     except UserError as error:
         report["uneven_batch_error"] = str(error)

@@ -8,6 +8,7 @@ documented by the model, finite), sampling (repeatable per seed, or refused), ev
 figure, and export parity of every declared part in ONNX.
 """
 
+import dataclasses
 import json
 
 import keras
@@ -19,6 +20,7 @@ from keras_vae.runner import figures
 from keras_vae.runner import builder
 from keras_vae.runner import config as run_config
 from keras_vae.runner import runs
+from keras_vae.runner import stages
 from keras_vae.data import sequences
 from keras_vae.catalogue.entries import read_entry
 from keras_vae.core.errors import UserError
@@ -33,9 +35,8 @@ def tiny_config(entry):
 
     stored = read_entry(entry)
     dataset = offline_variant(stored.get("dataset", "mnist"))  # mnist_5k, or moving:mnist_5k
-    config = run_config.resolve(entry, {**stored.get("test_overrides", {}), "dataset": dataset})
-    config["seed"] = 0
-    return run_config.fill_from_data(config, lambda: known_model_params(dataset))
+    config = dataclasses.replace(run_config.resolve(entry, {**stored.get("test_overrides", {}), "dataset": dataset}), seed=0)
+    return config.for_data(dataset, lambda: known_model_params(dataset))
 
 
 def fixed_batch(model, data, split, n):
@@ -46,7 +47,7 @@ def fixed_batch(model, data, split, n):
 def run_model_test(entry, data, tmp_path):
     keras.utils.set_random_seed(0)
     config = tiny_config(entry)
-    if config["dataset"].startswith(sequences.PREFIX):  # sequences of the same digits
+    if config.dataset.startswith(sequences.PREFIX):  # sequences of the same digits
         data = sequences.moving(data)
     model = builder.build_from_config(config)
     train_batch = fixed_batch(model, data, "train", 64)
@@ -57,8 +58,8 @@ def run_model_test(entry, data, tmp_path):
     clone = type(model).from_config(model_config)
     assert clone.get_config() == model_config
     assert [w.shape for w in clone.weights] == [w.shape for w in model.weights]
-    for key, value in config["params"].items():
-        assert model_config[key] == (list(value) if isinstance(value, tuple) else value), key
+    for key, value in run_config.plain(config.params).items():
+        assert model_config[key] == value, key
 
     # A few steps through the model's own train_step lower its loss on the batch it trains on.
     before = model.evaluate(train_batch, batch_size=64, verbose=0, return_dict=True)
@@ -85,8 +86,8 @@ def run_model_test(entry, data, tmp_path):
     assert loaded.optimizer.iterations.numpy() == iterations + 2
 
     # Later stages (a learned prior) train on the frozen model's outputs, and attach.
-    for stage in model.artifacts[1:]:
-        stage_model = builder.compile_model(model.stage_model(stage), run_config.stage_config(config, stage))
+    for stage in model.stages:
+        stage_model = builder.compile_model(model.stage_model(stage), config.stage(stage))
         stage_batch = {k: np.asarray(v) for k, v in model.stage_batch(stage, train_batch).items()}
         before = stage_model.evaluate(stage_batch, batch_size=64, verbose=0, return_dict=True)["loss"]
         stage_model.fit(stage_batch, batch_size=64, epochs=STEPS, verbose=0, shuffle=False)
@@ -120,11 +121,11 @@ def run_model_test(entry, data, tmp_path):
     # Every declared part exports to ONNX and matches Keras (export_run verifies, or raises).
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    runs.write_json(run_dir / runs.CONFIG, config)
+    runs.write_config(run_dir, config)
     runs.save_model(model, run_dir / runs.MODEL, include_optimizer=False)
-    for stage in model.artifacts[1:]:
-        runs.stage_dir(run_dir, stage).mkdir()
-        runs.save_model(model.attached(stage), runs.stage_dir(run_dir, stage) / runs.MODEL, include_optimizer=False)
+    for stage in model.stages:
+        stages.folder(run_dir, stage).mkdir()
+        runs.save_model(model.attached(stage), stages.folder(run_dir, stage) / runs.MODEL, include_optimizer=False)
     artifacts = export_run(run_dir, formats="onnx", part="all", out=tmp_path / "export")
     assert sorted(a.model_name for a in artifacts) == sorted(f"{entry}_{p.name}" for p in model.export_parts())
     assert all(np.isfinite(list(a.errors.values())).all() for a in artifacts)  # export_run checked each

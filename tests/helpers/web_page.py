@@ -109,6 +109,8 @@ def vq_run(folder, entry="vq_vae"):
 
     from keras_vae.runner import builder
     from keras_vae.runner import runs
+    from keras_vae.runner import config as run_config
+    from keras_vae.runner import stages
     from keras_vae.catalogue.entries import read_entry
 
     keras.utils.set_random_seed(0)
@@ -118,13 +120,12 @@ def vq_run(folder, entry="vq_vae"):
         if "kernel" in weight.path:
             weight.assign(weight * 3)
     folder.mkdir(parents=True)
-    config = json.loads((ROOT / "zoo" / entry / "config.json").read_text())
-    runs.write_json(folder / runs.CONFIG, {**config, "entry": entry, "dataset": "mnist_5k"})
+    runs.write_config(folder, run_config.resolve(entry, {"dataset": "mnist_5k"}))
     runs.save_model(model, folder / runs.MODEL, include_optimizer=False)
-    for stage in model.artifacts[1:]:
+    for stage in model.stages:
         model.attach(stage, model.stage_model(stage))
-        runs.stage_dir(folder, stage).mkdir()
-        runs.save_model(model.attached(stage), runs.stage_dir(folder, stage) / runs.MODEL, include_optimizer=False)
+        stages.folder(folder, stage).mkdir()
+        runs.save_model(model.attached(stage), stages.folder(folder, stage) / runs.MODEL, include_optimizer=False)
     return folder, model
 
 

@@ -6,7 +6,7 @@
 
 with a straight-through gradient from z_q to z_e (`VectorQuantizer`; with `ema` the codebook
 follows exponential moving averages instead of its loss). Stage two trains a gated PixelCNN
-prior p(c) on the frozen encoder's codes of the training split (`artifacts`: model, prior);
+prior p(c) on the frozen encoder's codes of the training split (`stages`: the prior);
 `sample` draws codes from it and decodes them.
 
 Evaluation: with the deterministic one-hot posterior q(c | x) of a VQ-VAE, KL(q || p) = -log p(c),
@@ -76,7 +76,7 @@ def code_usage(codes, num_codes, suffix=""):
 
 @register_model
 class VQVAE(ImageModel):
-    artifacts = ("model", "prior")
+    stages = ("prior",)
     loss_names = ("loss", "reconstruction", "codebook", "commitment", "perplexity")
     figures = ("reconstructions", "prior_samples", "codebook_usage")
     term_docs = {

@@ -51,7 +51,7 @@ def level_docs(level, grid):
 
 @register_model
 class VQVAE2(VQVAE):
-    artifacts = ("model", "top_prior", "bottom_prior")
+    stages = ("top_prior", "bottom_prior")
     loss_names = ("loss", "reconstruction", "codebook_top", "commitment_top", "codebook_bottom", "commitment_bottom",
                   "perplexity_top", "perplexity_bottom")
 

@@ -1,0 +1,73 @@
+"""The run config: one frozen type, validated when built, that config.json serializes, and that
+reads every run folder written before it (the shipped zoo's, and one made by the code of 9ef5708)."""
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from keras_vae.catalogue import entries
+from keras_vae.core.errors import ConfigError, UserError
+from keras_vae.runner import loading, runs, train
+from keras_vae.runner.config import RunConfig, resolve
+
+# A tiny vq_vae run (the model and its prior, one epoch each, 64 digits) trained by the code of
+# commit 9ef5708, before the typed config: `python -m keras_vae.zoo train vq_vae --limit 64 ...`.
+OLD_RUN = Path(__file__).resolve().parent / "data" / "run_9ef5708_vq_vae"
+
+
+def test_a_built_config_refuses_every_write():
+    config = resolve("vq_vae")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.epochs = 3
+    with pytest.raises(TypeError):
+        config.params["latent_dim"] = 3  # a read-only mapping
+    with pytest.raises(TypeError):
+        config.stages["prior"] = None
+    with pytest.raises(AttributeError):
+        config.params["filters"].append(128)  # lists become tuples
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.stages["prior"].epochs = 3
+
+
+def test_a_new_config_is_a_new_object_and_is_validated():
+    config = resolve("vq_vae")
+    longer = config.with_epochs(30, "prior")
+    assert (config.stages["prior"].epochs, longer.stages["prior"].epochs) == (20, 30)
+    assert longer.stage("prior").epochs == 30 and longer.stage("model") is longer
+    with pytest.raises(ConfigError, match="prior.epochs must be an integer >= 1"):
+        config.with_epochs(0, "prior")
+    with pytest.raises(ConfigError, match="learning_rate must be finite and > 0"):
+        dataclasses.replace(config, learning_rate=float("nan"))
+    with pytest.raises(UserError, match="limit must be an integer >= 1"):
+        dataclasses.replace(config, limit=0)
+
+
+@pytest.mark.parametrize("entry", [e for e in entries.entry_names() if (entries.zoo_dir() / e / "pretrained").is_dir()])
+def test_every_shipped_config_reads_and_writes_back_the_same(entry):
+    stored = json.loads((entries.zoo_dir() / entry / "pretrained" / "config.json").read_text())
+    config = RunConfig.from_json(stored)
+    written = config.to_json()
+    assert {key: written[key] for key in stored} == stored  # every recorded value, unchanged
+    assert RunConfig.from_json(json.loads(json.dumps(written))) == config
+
+
+def test_a_config_json_that_is_not_a_run_config_is_one_error():
+    with pytest.raises(UserError, match="not a keras_vae run config"):
+        RunConfig.from_json({"epochs": 3})
+    with pytest.raises(UserError, match="fields this keras_vae does not know: colour"):
+        RunConfig.from_json({"class": "VAE", "params": {}, "colour": "red"})
+
+
+def test_a_run_folder_from_before_the_typed_config_loads_and_resumes(tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(OLD_RUN, run_dir)
+    config = runs.read_config(run_dir)
+    assert (config.class_name, config.entry, config.limit, config.stages["prior"].epochs) == ("VQVAE", "vq_vae", 64, 1)
+    model = loading.load_run_model(run_dir)
+    assert model.attached("prior") is not None
+    train.resume(run_dir, stage="prior", epochs=2, verbose=0)  # the prior on by one epoch
+    assert runs.epochs_done(run_dir / "prior") == 2
+    assert json.loads((run_dir / "config.json").read_text())["stages"]["prior"]["epochs"] == 2
