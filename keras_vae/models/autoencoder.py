@@ -17,7 +17,7 @@ import tensorflow as tf
 from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.core.layers import OneHot
 from keras_vae.models.architectures import ARCHITECTURES
-from keras_vae.models.base import as_batch
+from keras_vae.models.base import as_batch, plain
 from keras_vae.models.likelihood import ImageModel
 from keras_vae.core.checks import checked, hidden_activation, positive_ints
 from keras_vae.core.contract import NATS, Part, TensorInput, Term
@@ -58,6 +58,11 @@ class Autoencoder(ImageModel):
         (self.kernel_size,) = positive_ints("kernel_size", [kernel_size])
         (self.hidden_dim,) = positive_ints("hidden_dim", [hidden_dim])
         self.activation = hidden_activation(activation)
+
+    def get_config(self):
+        return {**super().get_config(), "latent_dim": self.latent_dim, "architecture": self.architecture,
+                "hidden_sizes": plain(self.hidden_sizes), "filters": plain(self.filters),
+                "kernel_size": self.kernel_size, "hidden_dim": self.hidden_dim, "activation": self.activation}
 
     # -- conditions ---------------------------------------------------------------------------
     @property

@@ -33,13 +33,22 @@ from keras_vae.core.keras_internals import BuildWithoutBatch
 from keras_vae.core.errors import UserError
 from keras_vae.core.layers import Noise
 from keras_vae.core.contract import NATS, Term
-from keras_vae.core.registration import constructor_args
 
 
-def _plain(value):
-    """Config values as JSON-able Python (Keras wraps list attributes in tracked lists)."""
+def plain(value):
+    """A config value as JSON-able Python, for a `get_config`.
+
+    Keras wraps list attributes of a layer in tracked lists, and shapes are kept as tuples; a
+    config holds plain lists (as the JSON of a `.keras` file does), nested lists included.
+
+    Args:
+        value: an attribute value: a list, tuple or tracked list (of any depth), or anything else.
+
+    Returns:
+        `value` with every list or tuple in it a plain `list`; other values unchanged.
+    """
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
@@ -201,8 +210,6 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
 
     # -- serialization ------------------------------------------------------------------------
     def get_config(self):
-        """Every constructor argument, read from the attribute of the same name."""
-        config = super().get_config()
-        for name in constructor_args(type(self)):
-            config[name] = _plain(getattr(self, name))
-        return config
+        """keras.Model's config and `seed`. Each subclass whose `__init__` adds arguments adds
+        them in its own `get_config` (tests/test_serialization.py checks that none is left out)."""
+        return {**super().get_config(), "seed": self.seed}

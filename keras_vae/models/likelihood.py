@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from keras_vae.core import losses
 from keras_vae.core.errors import ConfigError
-from keras_vae.models.base import ZooModel
+from keras_vae.models.base import ZooModel, plain
 from keras_vae.core.checks import checked
 from keras_vae.core.contract import NATS
 
@@ -37,6 +37,10 @@ class ImageModel(ZooModel):
                                       f">= {losses.SIGMA_MIN:g} (losses.SIGMA_MIN)")
         self.learn_sigma = learn_sigma
         self.binarize = binarize
+
+    def get_config(self):
+        return {**super().get_config(), "image_shape": plain(self.image_shape), "likelihood": self.likelihood,
+                "gaussian_sigma": self.gaussian_sigma, "learn_sigma": self.learn_sigma, "binarize": self.binarize}
 
     def build_likelihood(self):
         """The likelihood's own weight, from `build_networks`: a Gaussian's log sigma per channel."""

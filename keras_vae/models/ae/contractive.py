@@ -42,6 +42,10 @@ class ContractiveAE(AE):
         self.projections = checked("projections", projections, lambda v: v >= 1, "an integer >= 1", kind=int)
         self.jacobian = jacobian
 
+    def get_config(self):
+        return {**super().get_config(), "contractive_weight": self.contractive_weight, "jacobian": self.jacobian,
+                "projections": self.projections}
+
     def build_networks(self):
         super().build_networks()
         self.jacobian_method(self.jacobian)  # the choice is checked against the encoder just built

@@ -48,6 +48,9 @@ class DenoisingAE(AE):
         self.corruption = corruption
         self.noise_level = noise_level
 
+    def get_config(self):
+        return {**super().get_config(), "corruption": self.corruption, "noise_level": self.noise_level}
+
     def corrupt(self, x):
         """x with fresh corruption noise drawn from the model's generator."""
         x = tf.convert_to_tensor(x)

@@ -23,3 +23,7 @@ class AE(Autoencoder):
         if code_activation not in CODE_ACTIVATIONS:
             raise ConfigError(f"code_activation must be one of {CODE_ACTIVATIONS}, got {code_activation!r}")
         self.code_activation = code_activation
+
+    def get_config(self):
+        # architecture and hidden_sizes only change Autoencoder's defaults: its get_config has them.
+        return {**super().get_config(), "code_activation": self.code_activation}

@@ -54,6 +54,9 @@ class SparseAE(AE):
         self.rho = checked("rho", rho, lambda v: 0 < v < 1, "a target activation in (0, 1)")
         self.beta = checked("beta", beta, lambda v: v >= 0, "a penalty weight >= 0")
 
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "beta": self.beta}
+
     def loss_terms(self, batch, training=False):
         terms = super().loss_terms(batch, training)
         sparsity = tf.fill(tf.shape(terms["loss"]), sparsity_penalty(terms["code"], self.rho))
@@ -89,6 +92,9 @@ class KSparseAE(AE):
         super().__init__(code_activation=code_activation, **kwargs)
         checked("k", k, lambda v: v >= 1, "an integer >= 1", kind=int)
         self.k = checked("k", k, lambda v: v <= self.latent_dim, f"at most latent_dim={self.latent_dim}", kind=int)
+
+    def get_config(self):
+        return {**super().get_config(), "k": self.k}
 
     def latent_head(self, features):
         return KSparse(self.k, name="k_sparse")(super().latent_head(features))

@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from keras_vae.core import losses
 from keras_vae.core.errors import ConfigError, UserError
-from keras_vae.models.base import ZooModel
+from keras_vae.models.base import ZooModel, plain
 from keras_vae.core.checks import checked, positive_ints
 from keras_vae.core.contract import NATS, Part, TensorInput, Term
 from keras_vae.models.td import layers, rollouts
@@ -71,6 +71,12 @@ class TDVAE(ZooModel):
         self.pairs = int_at_least("pairs", pairs, 1)
         self.horizon = checked("horizon", horizon, lambda v: 1 <= v <= rollouts.HORIZONS,
                                f"an integer in [1, {rollouts.HORIZONS}]", kind=int)
+
+    def get_config(self):
+        return {**super().get_config(), "image_shape": plain(self.image_shape), "belief_dim": self.belief_dim,
+                "state_dim": self.state_dim, "hidden_dim": self.hidden_dim, "hidden_sizes": plain(self.hidden_sizes),
+                "max_jump": self.max_jump, "jump_input": self.jump_input, "context": self.context,
+                "horizon": self.horizon, "pairs": self.pairs}
 
     @property
     def frames_needed(self):

@@ -29,6 +29,10 @@ class BetaVAE(VAE):
         self.capacity_steps = checked("capacity_steps", capacity_steps, lambda v: v >= 1, "an integer >= 1", kind=int)
         self.gamma = checked("gamma", gamma, lambda v: v >= 0, "a weight >= 0")
 
+    def get_config(self):
+        return {**super().get_config(), "beta": self.beta, "capacity_max": self.capacity_max,
+                "capacity_steps": self.capacity_steps, "gamma": self.gamma}
+
     def build_networks(self):
         super().build_networks()
         self.capacity_step = self.add_weight(

@@ -30,6 +30,9 @@ class CVAE(VAE):
         super().__init__(**kwargs)
         self.num_classes = checked("num_classes", num_classes, lambda v: v >= 2, "an integer >= 2", kind=int)
 
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes}
+
     @property
     def condition_classes(self):
         return {"labels": self.num_classes}

@@ -39,6 +39,9 @@ class IWAE(VAE):
         super().__init__(**kwargs)
         self.k = checked("k", k, lambda v: v >= 1, "an integer >= 1 (importance samples per example)", kind=int)
 
+    def get_config(self):
+        return {**super().get_config(), "k": self.k}
+
     def loss_terms(self, batch, training=False, eps=None):
         """Per-example float32 terms [B], nats: loss = -L_k, reconstruction, kl (and kl_per_dim
         [B, latent_dim]). `eps` [k, B, latent_dim] fixes the reparameterization noise (tests)."""

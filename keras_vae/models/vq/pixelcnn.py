@@ -32,7 +32,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_vae.core.errors import ConfigError, UserError
-from keras_vae.models.base import ZooModel
+from keras_vae.models.base import ZooModel, plain
 from keras_vae.core.checks import checked, positive_ints
 from keras_vae.core.contract import NATS, Part, TensorInput, Term
 from keras_vae.core.registration import register_model
@@ -200,6 +200,11 @@ class PixelCNN(ZooModel):
         if self.conditioned and any(g % c for g, c in zip(self.grid_shape, self.condition_shape)):
             raise ConfigError(f"grid_shape {list(self.grid_shape)} must be an integer multiple of "
                               f"condition_shape {list(self.condition_shape)}")
+
+    def get_config(self):
+        return {**super().get_config(), "grid_shape": plain(self.grid_shape), "num_codes": self.num_codes,
+                "filters": self.filters, "num_layers": self.num_layers, "kernel_size": self.kernel_size,
+                "condition_shape": plain(self.condition_shape), "condition_codes": self.condition_codes}
 
     @property
     def conditioned(self):

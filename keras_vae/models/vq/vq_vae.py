@@ -24,6 +24,7 @@ import tensorflow as tf
 from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.core.checks import checked, positive_ints
 from keras_vae.core.contract import NATS, Part, TensorInput, Term
+from keras_vae.models.base import plain
 from keras_vae.models.likelihood import ImageModel
 from keras_vae.models.vq.pixelcnn import PixelCNN
 from keras_vae.models.vq.quantizer import VectorQuantizer, code_statistics
@@ -113,6 +114,13 @@ class VQVAE(ImageModel):
         stride = 2 ** len(self.filters)
         if self.image_shape[0] % stride or self.image_shape[1] % stride:
             raise ConfigError(f"image sides {self.image_shape[:2]} must divide by {stride} (2 ** len(filters))")
+
+    def get_config(self):
+        return {**super().get_config(), "num_codes": self.num_codes, "code_dim": self.code_dim,
+                "filters": plain(self.filters), "residual_blocks": self.residual_blocks,
+                "residual_hidden": self.residual_hidden, "beta": self.beta, "ema": self.ema, "decay": self.decay,
+                "reinit_unused": self.reinit_unused, "prior_filters": self.prior_filters,
+                "prior_layers": self.prior_layers}
 
     @property
     def grid_shape(self):

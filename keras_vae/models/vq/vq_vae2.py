@@ -61,6 +61,10 @@ class VQVAE2(VQVAE):
         if len(self.filters) < 2:
             raise ConfigError(f"filters needs two or more entries (the bottom strides, then the top's), got {self.filters}")
 
+    def get_config(self):
+        # num_codes (the bottom codebook) only changes VQVAE's default: its get_config has it.
+        return {**super().get_config(), "num_codes_top": self.num_codes_top}
+
     @property
     def bottom_grid_shape(self):
         return (2 * self.grid_shape[0], 2 * self.grid_shape[1])
