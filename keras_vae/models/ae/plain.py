@@ -16,7 +16,17 @@ CODE_ACTIVATIONS = ("sigmoid", "linear", "relu", "tanh")
 
 @register_model
 class AE(Autoencoder):
-    """x -> activation(code layer) -> decoder; loss = -log p(x | code)."""
+    """x -> activation(code layer) -> decoder; loss = -log p(x | code), nats per example.
+
+    Args:
+        code_activation: the code layer's activation, one of CODE_ACTIVATIONS.
+        architecture: as for `Autoencoder`; "dense" by default (the papers' network).
+        hidden_sizes: as for `Autoencoder`; () by default: the code layer reads the pixels.
+        **kwargs: `Autoencoder`, `ImageModel` and `ZooModel` arguments.
+
+    Raises:
+        ConfigError: an unknown code_activation (or any `Autoencoder` check).
+    """
 
     def __init__(self, code_activation="sigmoid", architecture="dense", hidden_sizes=(), **kwargs):
         super().__init__(architecture=architecture, hidden_sizes=hidden_sizes, **kwargs)
