@@ -19,8 +19,16 @@ VALUES = ("normal", "unit", "index")
 class TensorInput:
     """A named input tensor of shape [batch, *shape].
 
-    values: "normal" (N(0, 1) draws: latents, noise), "unit" (in [0, 1]: images) or "index"
-    (integers in [0, classes): labels, code indices; dtype int32).
+    Args:
+        name: the input's name in the exported signature ("z", "images", "codes", ...).
+        shape: its shape without the batch axis, e.g. (28, 28, 1) or (latent_dim,).
+        dtype: "float32" (the default) or "int32" for indices.
+        values: "normal" (N(0, 1) draws: latents, noise), "unit" (in [0, 1]: images) or "index"
+            (integers in [0, classes): labels, code indices; dtype int32).
+        classes: the number of classes of an "index" input; None for the others.
+
+    Raises:
+        ValueError: `values` is unknown, or `classes` is given without "index" (or missing with it).
     """
 
     name: str
@@ -36,7 +44,16 @@ class TensorInput:
             raise ValueError("an 'index' input needs classes, and only it has them")
 
     def draw(self, rng, batch):
-        """`batch` valid values as a NumPy array of this input's dtype and shape."""
+        """`batch` valid values as a NumPy array of this input's dtype and shape.
+
+        Args:
+            rng: a `numpy.random.Generator`.
+            batch: the number of values, the leading axis.
+
+        Returns:
+            np.ndarray [batch, *shape] of `dtype`: N(0, 1) draws, uniform draws in [0, 1), or
+            integers in [0, classes), as `values` says.
+        """
         shape = (batch, *self.shape)
         if self.values == "index":
             return rng.integers(0, self.classes, size=shape).astype(self.dtype)
@@ -44,7 +61,11 @@ class TensorInput:
         return x.astype(self.dtype)
 
     def describe(self):
-        """Plain JSON for artifact metadata (the ONNX consumer and the web page read it)."""
+        """Plain JSON for artifact metadata (the ONNX consumer and the web page read it).
+
+        Returns:
+            dict of the fields, tuples as lists.
+        """
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
 
@@ -52,11 +73,15 @@ class TensorInput:
 class Part:
     """A piece of a model that exports alone.
 
-    function: keyword arguments named as `inputs` -> {output name: tensor}; deterministic (noise
-    enters as an input). module: the sub-model (or model, or a tuple of layers) whose variables
-    the artifact carries.
-    outputs: output name -> shape without the batch axis (all float32). metadata: what a consumer
-    needs beyond the interface (latent_dim, image_shape, ...), written into the artifact.
+    Args:
+        name: the part's name, and its artifact's ("decoder", "encoder", "prior", ...).
+        function: keyword arguments named as `inputs` -> {output name: tensor}; deterministic
+            (noise enters as an input).
+        inputs: tuple of `TensorInput`, in signature order.
+        outputs: output name -> shape without the batch axis (all float32).
+        module: the sub-model (or model, or a tuple of layers) whose variables the artifact carries.
+        metadata: what a consumer needs beyond the interface (latent_dim, image_shape, ...),
+            written into the artifact; plain JSON.
     """
 
     name: str
@@ -69,7 +94,12 @@ class Part:
 
 @dataclasses.dataclass(frozen=True)
 class Term:
-    """A quantity a model logs or evaluates: per example unless its units say otherwise."""
+    """A quantity a model logs or evaluates: per example unless its units say otherwise.
+
+    Args:
+        units: e.g. `NATS` ("nats per example"), "per pixel", "count".
+        description: what the quantity is, in one line, with its formula where it has one.
+    """
 
     units: str
     description: str

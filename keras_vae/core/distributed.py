@@ -15,6 +15,12 @@ def global_batch_size(per_example):
     None on one replica (its default is right). With several replicas its default, the local
     size times the replica count, is wrong when an uneven last batch is split unevenly, so the
     local sizes are all-reduced instead.
+
+    Args:
+        per_example: a per-example tensor [B] of this replica's batch (any dtype).
+
+    Returns:
+        None on one replica, else an int64 scalar tensor: the summed batch sizes of every replica.
     """
     context = tf.distribute.get_replica_context()
     if context is None or context.num_replicas_in_sync == 1:
@@ -37,6 +43,13 @@ def record_means(trackers, terms):
     Each replica updates its own trackers; Keras reads them at epoch end in cross-replica
     context, which sums the totals and counts of every replica (and worker), so epoch logs are
     the global means. Under multi-worker the step logs get a batch axis for Keras to reduce.
+
+    Args:
+        trackers: list of `keras.metrics.Mean`, each named after a term.
+        terms: {name: per-example tensor [B]} holding at least every tracker's name.
+
+    Returns:
+        {tracker name: its running mean}, scalars (shape [1] under multi-worker).
     """
     for tracker in trackers:
         tracker.update_state(terms[tracker.name])

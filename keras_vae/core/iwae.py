@@ -17,10 +17,14 @@ import tensorflow_probability as tfp
 
 @dataclasses.dataclass
 class LatentModel:
-    """posterior(x) -> a distribution over z with batch shape [B] (x: a [B, ...] tensor, or a
-    dict of them such as {"images": ..., "labels": ...});
-    prior -> a distribution over z with scalar batch shape;
-    log_likelihood(x, z) -> log p(x | z) of shape [S, B] for z of shape [S, B, latent]."""
+    """A latent-variable model as the estimator sees it.
+
+    Args:
+        posterior: x -> q(z | x), a TFP distribution over z [latent] with batch shape [B] (x: a
+            [B, ...] tensor, or a dict of them such as {"images": ..., "labels": ...}).
+        prior: p(z), a TFP distribution over z [latent] with scalar batch shape.
+        log_likelihood: (x, z) -> log p(x | z), float32 [S, B] in nats, for z float32 [S, B, latent].
+    """
 
     posterior: Callable
     prior: tfp.distributions.Distribution
@@ -34,20 +38,46 @@ class LatentModel:
 
 
 def log_weights(model, x, samples, seed):
-    """log p(x, z) - log q(z | x) for `samples` draws per example: shape [samples, B]."""
+    """log p(x, z) - log q(z | x) for `samples` draws per example.
+
+    Args:
+        model: a `LatentModel`.
+        x: a batch, [B, ...] or a dict of [B, ...] tensors, as `model.posterior` takes it.
+        samples: the number of draws z ~ q(z | x) per example.
+        seed: a stateless seed, int32 [2], for the draws.
+
+    Returns:
+        float32 [samples, B], nats.
+    """
     q = model.posterior(x)
     return log_weights_at(model, x, q, q.sample(samples, seed=seed))[0]
 
 
 def log_weights_at(model, x, q, z):
-    """(log p(x | z) + log p(z) - log q(z | x), log p(x | z)) at given z [S, B, latent], with
-    q = model.posterior(x) (or the same distribution): two [S, B] float32 tensors, nats."""
+    """The log-weights and log-likelihoods at given z.
+
+    Args:
+        model: a `LatentModel`.
+        x: a batch, [B, ...] or a dict of [B, ...] tensors.
+        q: `model.posterior(x)` (or the same distribution), batch shape [B].
+        z: float32 [S, B, latent], S draws per example.
+
+    Returns:
+        (log p(x | z) + log p(z) - log q(z | x), log p(x | z)): two float32 [S, B] tensors, nats.
+    """
     log_likelihood = model.log_likelihood(x, z)
     return log_likelihood + model.prior.log_prob(z) - q.log_prob(z), log_likelihood
 
 
 def bound(log_weights):
-    """L_k per example from its k log-weights [k, B] (axis 0): log (1/k) sum_i exp(w_i), [B]."""
+    """L_k per example from its k log-weights: log (1/k) sum_i exp(w_i).
+
+    Args:
+        log_weights: float [k, B], the k log-weights of each example along axis 0.
+
+    Returns:
+        [B] in the dtype of `log_weights`, nats per example.
+    """
     return tf.reduce_logsumexp(log_weights, axis=0) - tf.math.log(tf.cast(tf.shape(log_weights)[0], log_weights.dtype))
 
 
@@ -55,8 +85,16 @@ MAX_DECODES = 2048  # (example, sample) pairs through the likelihood at once
 
 
 def passes(size, k, max_decodes=MAX_DECODES):
-    """[(start, stop, samples)]: the passes `iwae` makes over `size` examples, in order; each
-    draws `samples` z for examples [start, stop), and an example's passes follow each other."""
+    """The passes `iwae` makes over `size` examples, in order; an example's passes follow each other.
+
+    Args:
+        size: the number of examples B.
+        k: the importance samples per example.
+        max_decodes: the most (example, sample) pairs one pass may decode.
+
+    Returns:
+        list of (start, stop, samples): the pass draws `samples` z for each of examples [start, stop).
+    """
     chunk = min(k, max_decodes)
     group = max(1, max_decodes // chunk)
     return [(start, min(start + group, size), min(chunk, k - done))
@@ -70,6 +108,19 @@ def iwae(model, x, k, seed=0, max_decodes=MAX_DECODES):
     (example, sample) pairs go through the likelihood at once: x is cut into groups of examples
     and k into chunks of samples (`passes`), and each example's k log-weights are joined by one
     logsumexp. `seed` (an int or a stateless [2] seed) fixes every draw, so a call repeats exactly.
+
+    Args:
+        model: a `LatentModel` (a zoo model's `latent_model()`).
+        x: the examples, [B, ...] or a dict of [B, ...] arrays or tensors (images float32 in [0, 1]).
+        k: the importance samples per example; k = 1 estimates the ELBO.
+        seed: an int, or a stateless seed of two ints.
+        max_decodes: the most (example, sample) pairs decoded at once (bounds memory).
+
+    Returns:
+        float32 [B]: L_k(x), nats per example; a lower bound on log p(x) that rises with k.
+
+    Raises:
+        ValueError: k < 1.
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")

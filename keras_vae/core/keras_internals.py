@@ -49,13 +49,28 @@ def flatten_layers(layer, include_self=True):
 
 def in_multi_worker_mode(strategy):
     """Whether a `tf.distribute.MultiWorkerMirroredStrategy` spans several workers (its
-    `extended._in_multi_worker_mode()`, the check Keras 3.15 itself makes)."""
+    `extended._in_multi_worker_mode()`, the check Keras 3.15 itself makes).
+
+    Args:
+        strategy: a `tf.distribute.MultiWorkerMirroredStrategy`.
+
+    Returns:
+        bool.
+    """
     return strategy.extended._in_multi_worker_mode()
 
 
 def adam_slots(optimizer, variable):
     """(m, v): the first and second moment variables that `keras.optimizers.Adam` keeps for
-    `variable` (Keras variables; `.handle` is the resource for a raw TF op)."""
+    `variable` (Keras variables; `.handle` is the resource for a raw TF op).
+
+    Args:
+        optimizer: a built `keras.optimizers.Adam`.
+        variable: one of the model variables it was built for.
+
+    Returns:
+        (m, v): two Keras variables of `variable`'s shape.
+    """
     index = optimizer._get_variable_index(variable)
     return optimizer._momentums[index], optimizer._velocities[index]
 

@@ -6,7 +6,15 @@ import logging
 
 @contextlib.contextmanager
 def muted(logger, text):
-    """Records of `logger` whose message contains `text` are dropped inside the block."""
+    """Records of `logger` whose message contains `text` are dropped inside the block.
+
+    Args:
+        logger: the name of a `logging` logger, e.g. "absl".
+        text: the substring that marks the message to drop.
+
+    Yields:
+        None; the filter is removed when the block exits, also on an exception.
+    """
 
     def keep(record):
         return text not in record.getMessage()

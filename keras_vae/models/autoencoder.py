@@ -17,14 +17,31 @@ import tensorflow as tf
 from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.core.layers import OneHot
 from keras_vae.models.architectures import ARCHITECTURES
-from keras_vae.models.base import as_batch
+from keras_vae.models.base import as_batch, plain
 from keras_vae.models.likelihood import ImageModel
 from keras_vae.core.checks import checked, hidden_activation, positive_ints
 from keras_vae.core.contract import NATS, Part, TensorInput, Term
 
 
 class Autoencoder(ImageModel):
-    """x -> code -> decoder mean; loss = -log p(x | code)."""
+    """x -> code -> decoder mean; loss = -log p(x | code), nats per example.
+
+    Args:
+        latent_dim: the size of the code (a VAE's z).
+        architecture: the networks, a name in `models.architectures.ARCHITECTURES` ("dense", "conv").
+        hidden_sizes: the dense architecture's hidden layers, encoder order; [] is one layer each way.
+        filters: the conv architecture's filters per stride-2 layer (H and W must divide by
+            2 ** len(filters)).
+        kernel_size: the conv architecture's kernel side (an integer >= 1; the conv networks need >= 2).
+
+        hidden_dim: the conv architecture's Dense layer between the convs and the code.
+        activation: the hidden layers' activation, one of `core.checks.HIDDEN_ACTIVATIONS`.
+        **kwargs: `ImageModel` arguments (image_shape, likelihood, ...) and `ZooModel`'s (seed).
+
+    Raises:
+        ConfigError: an unknown architecture or activation, a latent_dim < 1, sizes that are not
+            integers >= 1, or image sides the conv architecture cannot take.
+    """
 
     loss_names = ("loss", "reconstruction")
     code_names = ("code",)  # the encoder's outputs, as exported
@@ -59,18 +76,41 @@ class Autoencoder(ImageModel):
         (self.hidden_dim,) = positive_ints("hidden_dim", [hidden_dim])
         self.activation = hidden_activation(activation)
 
+    def get_config(self):
+        return {**super().get_config(), "latent_dim": self.latent_dim, "architecture": self.architecture,
+                "hidden_sizes": plain(self.hidden_sizes), "filters": plain(self.filters),
+                "kernel_size": self.kernel_size, "hidden_dim": self.hidden_dim, "activation": self.activation}
+
     # -- conditions ---------------------------------------------------------------------------
     @property
     def batch_keys(self):
         return ("images", *self.condition_classes)
 
     def conditions(self, batch):
-        """The conditions of a batch, in `condition_classes` order."""
+        """The conditions of a batch, in `condition_classes` order.
+
+        Args:
+            batch: a dict batch.
+
+        Returns:
+            {key: int [B]} for each key of `condition_classes` ({} if unconditional).
+        """
         return {key: batch[key] for key in self.condition_classes}
 
     def sample_conditions(self, n, given):
         """{key: int32 [n]} for `sample`: a given value (one int, or n ints) per condition; a
-        condition not given cycles through its classes (0, 1, ..., K-1, 0, ...)."""
+        condition not given cycles through its classes (0, 1, ..., K-1, 0, ...).
+
+        Args:
+            n: the number of samples.
+            given: {key: an int, or n ints} as passed to `sample`.
+
+        Returns:
+            {key: int32 [n]} for each key of `condition_classes`.
+
+        Raises:
+            UserError: an unknown condition, or a value that is not n or one integer in [0, K).
+        """
         unknown = sorted(set(given) - set(self.condition_classes))
         if unknown:
             takes = f"takes only {', '.join(self.condition_classes)}" if self.condition_classes else "is unconditional"
@@ -128,23 +168,66 @@ class Autoencoder(ImageModel):
         return keras.Model([z, *conditions] if conditions else z, outputs, name="decoder")
 
     def encode(self, batch, training=False):
-        """The encoder's outputs for a batch (a dict, or an image tensor if unconditional)."""
+        """The encoder's outputs for a batch.
+
+        Args:
+            batch: a dict ({"images": [B, H, W, C] float32 in [0, 1], and the conditions}), or an
+                image tensor if unconditional.
+            training: whether the encoder runs in training mode.
+
+        Returns:
+            the code [B, latent_dim]; a VAE's [mean, log_var], each [B, latent_dim].
+        """
         batch = as_batch(batch)
         return self.encoder(self._with_conditions(batch["images"], self.conditions(batch)), training=training)
 
     def code(self, batch, training=False):
-        """The deterministic latent [B, latent_dim] (the code; a VAE's posterior mean)."""
+        """The deterministic latent [B, latent_dim] (the code; a VAE's posterior mean).
+
+        Args:
+            batch: as for `encode`.
+            training: whether the encoder runs in training mode.
+
+        Returns:
+            float [B, latent_dim] in the compute dtype.
+        """
         return self.encode(batch, training=training)
 
     def decoder_raw(self, z, conditions, training=False):
+        """The decoder's raw outputs.
+
+        Args:
+            z: latents [B, latent_dim].
+            conditions: {key: int [B]} (`conditions(batch)`; {} if unconditional).
+            training: whether the decoder runs in training mode.
+
+        Returns:
+            [B, H, W, C]: logits (Bernoulli) or pre-sigmoid means (Gaussian).
+        """
         return self.decoder(self._with_conditions(z, conditions), training=training)
 
     def decode(self, z, training=False, **conditions):
-        """The decoder mean, images in [0, 1] (sigmoid of the raw outputs under either likelihood)."""
+        """The decoder mean, images in [0, 1] (sigmoid of the raw outputs under either likelihood).
+
+        Args:
+            z: latents [B, latent_dim].
+            training: whether the decoder runs in training mode.
+            **conditions: a conditional model's conditions, each int [B] (e.g. labels=...).
+
+        Returns:
+            images [B, H, W, C] in [0, 1].
+        """
         return self.mean(self.decoder_raw(z, conditions, training=training))
 
     def reconstruct(self, batch):
-        """The decoder mean at the code of each image of the batch."""
+        """The decoder mean at the code of each image of the batch.
+
+        Args:
+            batch: as for `encode`.
+
+        Returns:
+            images [B, H, W, C] in [0, 1].
+        """
         return self.call(batch)
 
     def call(self, batch, training=False):
@@ -154,11 +237,28 @@ class Autoencoder(ImageModel):
     # -- objective ----------------------------------------------------------------------------
     def encoder_input(self, target, training):
         """What the encoder sees: the target itself. A denoising model corrupts it when training,
-        so `call`, `test_step` and the exported encoder never see noise."""
+        so `call`, `test_step` and the exported encoder never see noise.
+
+        Args:
+            target: images [B, H, W, C] (`targets`).
+            training: whether this is a training step.
+
+        Returns:
+            the encoder's input images, the shape of target.
+        """
         return target
 
     def loss_terms(self, batch, training=False):
-        """Per-example terms; "code" is the encoder output, for penalties on the code."""
+        """Per-example terms; "code" is the encoder output, for penalties on the code.
+
+        Args:
+            batch: {"images": [B, H, W, C] float32 in [0, 1], and the conditions}.
+            training: whether the networks run in training mode.
+
+        Returns:
+            {"loss": float32 [B], "reconstruction": float32 [B] (both -log p(x | code), nats per
+            example), "code": [B, latent_dim]}.
+        """
         target = self.targets(batch["images"], training)
         conditions = self.conditions(batch)
         code = self.encode({"images": self.encoder_input(target, training), **conditions}, training=training)

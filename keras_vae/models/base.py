@@ -33,13 +33,22 @@ from keras_vae.core.keras_internals import BuildWithoutBatch
 from keras_vae.core.errors import UserError
 from keras_vae.core.layers import Noise
 from keras_vae.core.contract import NATS, Term
-from keras_vae.core.registration import constructor_args
 
 
-def _plain(value):
-    """Config values as JSON-able Python (Keras wraps list attributes in tracked lists)."""
+def plain(value):
+    """A config value as JSON-able Python, for a `get_config`.
+
+    Keras wraps list attributes of a layer in tracked lists, and shapes are kept as tuples; a
+    config holds plain lists (as the JSON of a `.keras` file does), nested lists included.
+
+    Args:
+        value: an attribute value: a list, tuple or tracked list (of any depth), or anything else.
+
+    Returns:
+        `value` with every list or tuple in it a plain `list`; other values unchanged.
+    """
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
@@ -54,7 +63,15 @@ class BuildAfterInit(type):
 
 def as_batch(data):
     """A batch as a dict: Keras may hand `train_step` a bare image tensor (`fit(x)`) or an
-    (images, labels) pair; the pipelines of `keras_vae.data.datasets` yield dicts already."""
+    (images, labels) pair; the pipelines of `keras_vae.data.datasets` yield dicts already.
+
+    Args:
+        data: a dict of tensors; an images tensor [B, H, W, C]; an (images,) or (images, labels)
+            tuple or list (labels [B] int, or None).
+
+    Returns:
+        dict: {"images": ...} and "labels" when given; a dict is returned as it is.
+    """
     if isinstance(data, (tuple, list)) and len(data) == 1:
         data = data[0]
     if isinstance(data, dict):
@@ -72,6 +89,14 @@ class _Untracked:
 
 
 class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
+    """The base of every zoo model (the module docstring lists what a family declares).
+
+    Args:
+        seed: int seed of the model's noise source (`Noise`: reparameterization, binarization,
+            corruption, and a VQ-VAE's code restarts); None draws one from NumPy's global state.
+        **kwargs: `keras.Model` arguments (name, dtype, trainable).
+    """
+
     batch_keys = ("images",)
     condition_classes = {}  # integer conditions the model takes: {batch key: number of classes}
     loss_names = ("loss",)
@@ -97,7 +122,17 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
 
     # -- what a family supplies ---------------------------------------------------------------
     def loss_terms(self, batch, training=False):
-        """{name: per-example float32 tensor [B]} with at least every name in `loss_names`."""
+        """The per-example terms of a batch, "loss" the objective.
+
+        Args:
+            batch: a dict of tensors with at least `batch_keys` (images [B, H, W, C] float32 in [0, 1]).
+            training: whether the networks run in training mode (and fresh noise is drawn where
+                the family draws it only in training, e.g. dynamic binarization).
+
+        Returns:
+            {name: per-example float32 tensor [B]} with at least every name in `loss_names`
+            (nats per example unless `term_docs` says otherwise); a family may add other entries.
+        """
         raise NotImplementedError
 
     @property
@@ -107,55 +142,137 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
         return self.loss_names
 
     def evaluation_terms(self, batch, terms):
-        """Per-example measures beyond `terms` (this batch's `loss_terms`, computed once) for
-        `evaluate`: {name: [B] or [B, ...]}."""
+        """Per-example measures beyond `terms` for `evaluate`.
+
+        Args:
+            batch: a dict batch of the test split.
+            terms: this batch's `loss_terms(batch, training=False)`, computed once.
+
+        Returns:
+            {name: [B] or [B, ...]}: values `summarize` reduces; {} by default.
+        """
         return {}
 
     def summarize(self, per_example):
         """Test-split metrics from the concatenated per-example values: the mean of every
-        [N] array; a family with vector-valued terms reduces them itself."""
+        [N] array; a family with vector-valued terms reduces them itself.
+
+        Args:
+            per_example: {name: np.ndarray [N] or [N, ...]} over the N test examples.
+
+        Returns:
+            {name: float} for every [N] array (others are left out).
+        """
         return {name: float(np.mean(value)) for name, value in per_example.items() if np.ndim(value) == 1}
 
     def evaluation_header(self):
-        """What the evaluated numbers are (likelihood, units, ...), for metrics.json."""
+        """What the evaluated numbers are (likelihood, units, ...), for metrics.json.
+
+        Returns:
+            dict of plain JSON; at least "units".
+        """
         return {"units": NATS}
 
     prior_description = "the model's prior"  # what `sample` draws, for figure titles
 
     def card_table(self, metrics):
-        """Markdown the model card shows above the metrics table (its own view of `metrics`), or ''."""
+        """Markdown the model card shows above the metrics table (its own view of `metrics`), or ''.
+
+        Args:
+            metrics: the evaluated metrics, as in metrics.json.
+
+        Returns:
+            str.
+        """
         return ""
 
     def sample(self, n, seed=None, **conditions):
-        """n new examples from the model's prior; the same seed gives the same examples."""
+        """n new examples from the model's prior; the same seed gives the same examples.
+
+        Args:
+            n: the number of examples.
+            seed: int for repeatable draws (stateless), or None.
+            **conditions: a conditional model's conditions, e.g. labels=3.
+
+        Returns:
+            the examples, e.g. images [n, H, W, C] float32 in [0, 1].
+
+        Raises:
+            UserError: the model is not generative (this default), or a condition is wrong.
+        """
         raise UserError(f"{type(self).__name__} is not a generative model: it has no prior to sample")
 
     def export_parts(self):
+        """The parts that export alone.
+
+        Returns:
+            list of `keras_vae.core.contract.Part`; [] by default.
+        """
         return []
 
     # -- later training stages (learned priors) ---------------------------------------------
     def stage_model(self, name):
         """A fresh, uncompiled ZooModel for stage `name` (a learned prior), sized from this
-        model's config."""
+        model's config.
+
+        Args:
+            name: one of `stages`.
+
+        Returns:
+            ZooModel.
+
+        Raises:
+            NotImplementedError: the model declares no such stage (this default).
+        """
         raise NotImplementedError(f"{type(self).__name__} declares no stage {name!r}")
 
     def stage_batch(self, name, batch):
-        """The inputs of stage `name` for a batch of the data ({"codes": int32 [B, H, W]}), computed
-        by this model in inference mode: the stage trains on the frozen model's outputs."""
+        """The inputs of stage `name` for a batch of the data, computed by this model in inference
+        mode: the stage trains on the frozen model's outputs.
+
+        Args:
+            name: one of `stages`.
+            batch: a dict batch of the data (images [B, H, W, C] float32 in [0, 1]).
+
+        Returns:
+            the stage model's batch, e.g. {"codes": int32 [B, h, w]}.
+
+        Raises:
+            NotImplementedError: the model declares no such stage (this default).
+        """
         raise NotImplementedError(f"{type(self).__name__} declares no stage {name!r}")
 
     def attach(self, name, model):
         """Hand the trained stage `name` to this model (sampling, evaluation and export use it).
 
         Kept out of Keras's tracking: the stage is saved in its own file, never in this
-        model's weights."""
+        model's weights.
+
+        Args:
+            name: one of `stages`.
+            model: the trained stage model (a ZooModel).
+
+        Raises:
+            ValueError: `name` is not one of `stages`.
+        """
         if name not in self.stages:
             raise ValueError(f"{type(self).__name__} declares no stage {name!r}")
         self._trained_stages.models[name] = model
 
     def attached(self, name, required=True):
         """The trained stage `name`; if it is missing, None, or with `required` a UserError
-        that says how to train it."""
+        that says how to train it.
+
+        Args:
+            name: one of `stages`.
+            required: whether a missing stage is an error.
+
+        Returns:
+            the attached ZooModel, or None.
+
+        Raises:
+            UserError: `required` and the stage is not attached.
+        """
         model = self._trained_stages.models.get(name)
         if model is None and required:
             raise UserError(f"{type(self).__name__}'s {name} is not trained yet: train it with "
@@ -172,6 +289,17 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
         return distributed.record_means(self.trackers, terms)
 
     def check_batch(self, batch):
+        """`batch` if it has every key in `batch_keys`.
+
+        Args:
+            batch: a dict batch.
+
+        Returns:
+            `batch`, unchanged.
+
+        Raises:
+            UserError: naming the missing keys.
+        """
         missing = [key for key in self.batch_keys if key not in batch]
         if missing:
             raise UserError(f"{type(self).__name__} needs batches with {list(self.batch_keys)}; missing {missing}")
@@ -179,7 +307,15 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
 
     def objective(self, terms):
         """The scalar to minimize: per-example loss averaged over the global batch, so gradients
-        summed across replicas by tf.distribute equal the single-device gradient."""
+        summed across replicas by tf.distribute equal the single-device gradient.
+
+        Args:
+            terms: `loss_terms` output; "loss" float32 [B], nats per example.
+
+        Returns:
+            float32 scalar: the mean loss over the global batch, plus the scaled regularization
+            losses of the layers (`self.losses`) if any.
+        """
         loss = tf.nn.compute_average_loss(
             terms["loss"], global_batch_size=distributed.global_batch_size(terms["loss"])
         )
@@ -201,8 +337,6 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
 
     # -- serialization ------------------------------------------------------------------------
     def get_config(self):
-        """Every constructor argument, read from the attribute of the same name."""
-        config = super().get_config()
-        for name in constructor_args(type(self)):
-            config[name] = _plain(getattr(self, name))
-        return config
+        """keras.Model's config and `seed`. Each subclass whose `__init__` adds arguments adds
+        them in its own `get_config` (tests/test_serialization.py checks that none is left out)."""
+        return {**super().get_config(), "seed": self.seed}

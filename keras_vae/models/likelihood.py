@@ -16,12 +16,30 @@ import tensorflow as tf
 
 from keras_vae.core import losses
 from keras_vae.core.errors import ConfigError
-from keras_vae.models.base import ZooModel
+from keras_vae.models.base import ZooModel, plain
 from keras_vae.core.checks import checked
 from keras_vae.core.contract import NATS
 
 
 class ImageModel(ZooModel):
+    """A ZooModel of images through a decoder likelihood (the module docstring).
+
+    Args:
+        image_shape: (H, W, C) of the images; the entries fill it in from the data.
+        likelihood: "bernoulli" (the decoder's raw outputs are logits; the loss is the Bernoulli
+            cross-entropy) or "gaussian" (mean sigmoid(raw), one sigma per channel).
+        gaussian_sigma: the Gaussian's initial (or fixed) standard deviation, pixels in [0, 1];
+            at least `losses.SIGMA_MIN`.
+        learn_sigma: whether the Gaussian's log sigma per channel is trained.
+        binarize: dynamic binarization (Bernoulli only): train on fresh draws x_b ~ Bernoulli(x)
+            each step, evaluate on one fixed draw.
+        **kwargs: `ZooModel` arguments (seed) and `keras.Model` arguments.
+
+    Raises:
+        ConfigError: an unknown likelihood, an image_shape that is not three sides >= 1,
+            binarize with the Gaussian likelihood, or gaussian_sigma < SIGMA_MIN.
+    """
+
     def __init__(self, image_shape=(28, 28, 1), likelihood="bernoulli", gaussian_sigma=0.1, learn_sigma=False,
                  binarize=False, **kwargs):
         super().__init__(**kwargs)
@@ -38,8 +56,13 @@ class ImageModel(ZooModel):
         self.learn_sigma = learn_sigma
         self.binarize = binarize
 
+    def get_config(self):
+        return {**super().get_config(), "image_shape": plain(self.image_shape), "likelihood": self.likelihood,
+                "gaussian_sigma": self.gaussian_sigma, "learn_sigma": self.learn_sigma, "binarize": self.binarize}
+
     def build_likelihood(self):
-        """The likelihood's own weight, from `build_networks`: a Gaussian's log sigma per channel."""
+        """The likelihood's own weight, from `build_networks`: a Gaussian's log sigma per channel
+        (`log_sigma`, float [C]; None for the Bernoulli likelihood)."""
         self.log_sigma = None
         if self.likelihood == "gaussian":
             self.log_sigma = self.add_weight(
@@ -51,7 +74,14 @@ class ImageModel(ZooModel):
 
     @staticmethod
     def mean(raw):
-        """The decoder mean, images in [0, 1]: sigmoid of the raw outputs under either likelihood."""
+        """The decoder mean, images in [0, 1]: sigmoid of the raw outputs under either likelihood.
+
+        Args:
+            raw: the decoder's raw outputs [B, H, W, C].
+
+        Returns:
+            [B, H, W, C] in [0, 1], raw's dtype.
+        """
         return tf.sigmoid(raw)
 
     def targets(self, x, training):
@@ -59,6 +89,13 @@ class ImageModel(ZooModel):
 
         Training draws a fresh binarization each step (dynamic binarization); evaluation uses a
         fixed seed so the test loss is repeatable.
+
+        Args:
+            x: images [B, H, W, C] in [0, 1].
+            training: whether to draw a fresh binarization (else the fixed stateless one).
+
+        Returns:
+            x itself without `binarize`, else a {0, 1} tensor of x's shape and dtype.
         """
         if not self.binarize:
             return x
@@ -69,13 +106,29 @@ class ImageModel(ZooModel):
         return tf.cast(u < x, x.dtype)
 
     def reconstruction_nll(self, x, raw):
-        """-log p(x | latent) per example [B], nats, from the decoder's raw outputs."""
+        """-log p(x | latent) per example, from the decoder's raw outputs.
+
+        Args:
+            x: the targets [B, H, W, C] in [0, 1] (`targets`).
+            raw: the decoder's raw outputs [B, H, W, C].
+
+        Returns:
+            float32 [B], nats per example.
+        """
         if self.likelihood == "bernoulli":
             return -losses.bernoulli_log_prob(x, raw)
         return -losses.gaussian_log_prob(x, tf.sigmoid(raw), self.log_sigma)
 
     def reconstruction_errors(self, target, raw):
-        """BCE (nats per example, summed over pixels) and MSE (per pixel) of the decoder mean."""
+        """BCE (nats per example, summed over pixels) and MSE (per pixel) of the decoder mean.
+
+        Args:
+            target: images [B, H, W, C] in [0, 1].
+            raw: the decoder's raw outputs [B, H, W, C].
+
+        Returns:
+            {"bce": float32 [B], "mse": float32 [B]}; bce under either likelihood.
+        """
         axes = tuple(range(1, len(target.shape)))
         error = tf.cast(target, tf.float32) - tf.cast(self.mean(raw), tf.float32)
         return {"bce": -losses.bernoulli_log_prob(target, raw), "mse": tf.reduce_mean(tf.square(error), axes)}

@@ -32,6 +32,19 @@ def _sum_per_example(t):
 
 @register_model
 class ContractiveAE(AE):
+    """The contractive autoencoder of Rifai et al. (2011) (the module docstring).
+
+    Args:
+        contractive_weight: lambda, the weight of ||J_f(x)||_F^2 in the loss (>= 0).
+        jacobian: how the penalty is computed: "auto", "closed_form", "exact" or "estimate".
+        projections: the Rademacher projections P per example of "estimate" (>= 1).
+        **kwargs: `AE` arguments (code_activation, latent_dim, ...).
+
+    Raises:
+        ConfigError: a negative weight, projections < 1, an unknown jacobian, or "closed_form"
+            for an encoder that is not a single dense sigmoid layer (checked once built).
+    """
+
     loss_names = ("loss", "reconstruction", "contractive")
     term_docs = {**AE.term_docs,
                  "contractive": Term("squared Frobenius norm per example", "||J_f(x)||_F^2, the Jacobian of the code with respect to the input")}
@@ -42,17 +55,35 @@ class ContractiveAE(AE):
         self.projections = checked("projections", projections, lambda v: v >= 1, "an integer >= 1", kind=int)
         self.jacobian = jacobian
 
+    def get_config(self):
+        return {**super().get_config(), "contractive_weight": self.contractive_weight, "jacobian": self.jacobian,
+                "projections": self.projections}
+
     def build_networks(self):
         super().build_networks()
         self.jacobian_method(self.jacobian)  # the choice is checked against the encoder just built
 
     def has_closed_form(self):
-        """Whether the encoder is h = sigmoid(W x + b): the code layer is its only weighted layer."""
+        """Whether the encoder is h = sigmoid(W x + b): the code layer is its only weighted layer.
+
+        Returns:
+            bool.
+        """
         weighted = [layer.name for layer in self.encoder.layers if layer.weights]
         return self.code_activation == "sigmoid" and weighted == ["code"]
 
     def jacobian_method(self, jacobian):
-        """The computation `jacobian` names for this encoder ("auto" resolved)."""
+        """The computation `jacobian` names for this encoder ("auto" resolved).
+
+        Args:
+            jacobian: one of JACOBIANS.
+
+        Returns:
+            "closed_form", "exact" or "estimate".
+
+        Raises:
+            ConfigError: an unknown name, or "closed_form" without a single dense sigmoid layer.
+        """
         if jacobian not in JACOBIANS:
             raise ConfigError(f"jacobian must be one of {JACOBIANS}, got {jacobian!r}")
         if jacobian == "auto":
@@ -62,7 +93,19 @@ class ContractiveAE(AE):
         return jacobian
 
     def jacobian_norm(self, x, method=None, training=False):
-        """||J_f(x)||_F^2 per example, by `method` (default: the model's own `jacobian`)."""
+        """||J_f(x)||_F^2 per example, by `method` (default: the model's own `jacobian`).
+
+        Args:
+            x: images [B, H, W, C] in [0, 1], the point the Jacobian is taken at.
+            method: one of JACOBIANS, or None for the model's `jacobian`.
+            training: whether the encoder runs in training mode.
+
+        Returns:
+            float32 [B]: the squared Frobenius norm (an unbiased estimate with "estimate").
+
+        Raises:
+            ConfigError: as `jacobian_method`.
+        """
         method = self.jacobian_method(method or self.jacobian)
         x = tf.convert_to_tensor(x)
         if method == "closed_form":

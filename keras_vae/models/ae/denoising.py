@@ -28,6 +28,15 @@ class DenoisingAE(AE):
       for each example, are set to 0 (the paper's choice);
     - salt_and_pepper: as many dimensions are set to 0 or 1 by a fair coin flip;
     - gaussian: x + N(0, noise_level^2) on every dimension, not clipped, so sigma is exact.
+
+    Args:
+        corruption: "masking", "gaussian" or "salt_and_pepper".
+        noise_level: a fraction in [0, 1] (masking, salt_and_pepper) or a sigma >= 0 (gaussian),
+            pixels in [0, 1].
+        **kwargs: `AE` arguments (code_activation, latent_dim, ...).
+
+    Raises:
+        ConfigError: an unknown corruption, or a noise_level out of its range.
     """
 
     figures = ("denoising", "latent_space", "interpolation")
@@ -48,8 +57,18 @@ class DenoisingAE(AE):
         self.corruption = corruption
         self.noise_level = noise_level
 
+    def get_config(self):
+        return {**super().get_config(), "corruption": self.corruption, "noise_level": self.noise_level}
+
     def corrupt(self, x):
-        """x with fresh corruption noise drawn from the model's generator."""
+        """x with fresh corruption noise drawn from the model's generator.
+
+        Args:
+            x: images [B, H, W, C] in [0, 1].
+
+        Returns:
+            the corrupted images, x's shape and dtype (not clipped under "gaussian").
+        """
         x = tf.convert_to_tensor(x)
         if self.corruption == "gaussian":
             return x + tf.cast(self.noise_level, x.dtype) * self.noise.normal(tf.shape(x), x.dtype)

@@ -19,7 +19,17 @@ tfd = tfp.distributions
 
 
 def d_block(name, input_sizes, hidden, size):
-    """Inputs of `input_sizes` (a list, concatenated) -> [mean [size], log_var [size]]."""
+    """The paper's "D" layer as a functional model.
+
+    Args:
+        name: the model's name.
+        input_sizes: the sizes of its vector inputs, concatenated in order.
+        hidden: the units of the gated hidden layer.
+        size: the size of the Gaussian.
+
+    Returns:
+        keras.Model [inputs [B, n_i]...] -> [mean [B, size], log_var [B, size]].
+    """
     inputs = [keras.Input((n,), name=f"in_{i}") for i, n in enumerate(input_sizes)]
     x = inputs[0] if len(inputs) == 1 else keras.layers.Concatenate(name="inputs")(inputs)
     gate = keras.layers.Dense(hidden, activation="sigmoid", name="gate")(x)
@@ -30,17 +40,41 @@ def d_block(name, input_sizes, hidden, size):
 
 
 def frame_encoder(image_shape, hidden_sizes):
+    """A dense frame encoder (`dense_trunk`, ReLU).
+
+    Args:
+        image_shape: (H, W, C) of a frame.
+        hidden_sizes: the Dense layers' units, in order (non-empty).
+
+    Returns:
+        keras.Model frames [B, H, W, C] -> features [B, hidden_sizes[-1]].
+    """
     frame = keras.Input(image_shape, name="frame")
     return keras.Model(frame, dense_trunk(frame, hidden_sizes), name="frame_encoder")
 
 
 def frame_decoder(state_size, hidden_sizes, image_shape):
+    """The mirrored dense decoder (`dense_decoder_body`).
+
+    Args:
+        state_size: the size of a state z (2 * state_dim).
+        hidden_sizes: the encoder's hidden sizes (taken in reverse).
+        image_shape: (H, W, C) of a frame.
+
+    Returns:
+        keras.Model z [B, state_size] -> Bernoulli logits [B, H, W, C].
+    """
     z = keras.Input((state_size,), name="z")
     return keras.Model(z, dense_decoder_body(z, hidden_sizes, image_shape), name="decoder")
 
 
 class Gaussian:
-    """N(mean, diag(exp(log_var))) with log_var clamped as the VAEs clamp it (float32)."""
+    """N(mean, diag(exp(log_var))) with log_var clamped as the VAEs clamp it (float32).
+
+    Args:
+        mean: [B, size], any float dtype.
+        log_var: [B, size], clamped to [LOG_VAR_MIN, LOG_VAR_MAX].
+    """
 
     def __init__(self, mean, log_var):
         self.mean = tf.cast(mean, tf.float32)
@@ -53,11 +87,34 @@ class Gaussian:
         return tfd.Normal(loc=self.mean, scale=tf.exp(0.5 * self.log_var))
 
     def sample(self, eps):
-        """mean + sigma * eps: differentiable in mean and log_var."""
+        """mean + sigma * eps: differentiable in mean and log_var.
+
+        Args:
+            eps: N(0, 1) noise [B, size].
+
+        Returns:
+            float32 [B, size].
+        """
         return self.mean + tf.exp(0.5 * self.log_var) * eps
 
     def log_prob(self, z):
+        """log N(z; mean, sigma^2) summed over the dimensions.
+
+        Args:
+            z: [B, size].
+
+        Returns:
+            float32 [B], nats.
+        """
         return tf.reduce_sum(self.distribution.log_prob(z), -1)
 
     def kl(self, other):
+        """KL(self || other) in closed form, summed over the dimensions.
+
+        Args:
+            other: a `Gaussian` of the same size.
+
+        Returns:
+            float32 [B], nats.
+        """
         return tf.reduce_sum(tfd.kl_divergence(self.distribution, other.distribution), -1)

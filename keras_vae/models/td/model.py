@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from keras_vae.core import losses
 from keras_vae.core.errors import ConfigError, UserError
-from keras_vae.models.base import ZooModel
+from keras_vae.models.base import ZooModel, plain
 from keras_vae.core.checks import checked, positive_ints
 from keras_vae.core.contract import NATS, Part, TensorInput, Term
 from keras_vae.models.td import layers, rollouts
@@ -40,6 +40,27 @@ int_at_least = lambda name, value, low: checked(name, value, lambda v: v >= low,
 
 @register_model
 class TDVAE(ZooModel):
+    """TD-VAE (Gregor et al. 2019; the module docstring): batches {"frames": float32 [B, T, H, W, C]
+    in [0, 1]}, T >= `frames_needed`.
+
+    Args:
+        image_shape: (H, W, C) of a frame; the entry fills it in from the data.
+        belief_dim: the LSTM's belief size.
+        state_dim: the size of each of the two stochastic layers z2, z1 (a state is 2 * state_dim).
+        hidden_dim: the units of the gated hidden layer of every D block.
+        hidden_sizes: the frame encoder's Dense layers (the decoder mirrors them); non-empty.
+        max_jump: the largest jump t2 - t1 drawn in training (>= 1).
+        jump_input: whether the transition takes the jump one-hot (True: rollouts step one frame).
+        context: the frames observed before a rollout.
+        horizon: the frames a rollout predicts, in [1, rollouts.HORIZONS].
+        pairs: the (t1, t2) pairs drawn per sequence and step, averaged (1: the paper's one pair).
+        **kwargs: `ZooModel` arguments (seed) and `keras.Model` arguments.
+
+    Raises:
+        ConfigError: an image_shape that is not three sides >= 1, a size or count out of range,
+            or a jump_input that is not a bool.
+    """
+
     batch_keys = ("frames",)
     loss_names = ("loss", "reconstruction", "smoothing_kl", "transition", "belief")
     figures = ("rollouts",)
@@ -72,6 +93,12 @@ class TDVAE(ZooModel):
         self.horizon = checked("horizon", horizon, lambda v: 1 <= v <= rollouts.HORIZONS,
                                f"an integer in [1, {rollouts.HORIZONS}]", kind=int)
 
+    def get_config(self):
+        return {**super().get_config(), "image_shape": plain(self.image_shape), "belief_dim": self.belief_dim,
+                "state_dim": self.state_dim, "hidden_dim": self.hidden_dim, "hidden_sizes": plain(self.hidden_sizes),
+                "max_jump": self.max_jump, "jump_input": self.jump_input, "context": self.context,
+                "horizon": self.horizon, "pairs": self.pairs}
+
     @property
     def frames_needed(self):
         """Frames a sequence needs: a pair max_jump apart, and context + horizon for rollouts."""
@@ -96,7 +123,15 @@ class TDVAE(ZooModel):
     # -- the networks as distributions -------------------------------------------------------
     @plain_python
     def beliefs(self, frames, training=False):
-        """b_1..b_T [B, T, belief_dim]: the LSTM over the encoded frames (T static)."""
+        """b_1..b_T: the LSTM over the encoded frames.
+
+        Args:
+            frames: float32 [B, T, H, W, C] in [0, 1], T static.
+            training: whether the networks run in training mode.
+
+        Returns:
+            float32 [B, T, belief_dim].
+        """
         frames = tf.convert_to_tensor(frames)
         steps = frames.shape[1]
         features = self.frame_encoder(tf.reshape(frames, [-1, *self.image_shape]), training=training)
@@ -119,7 +154,15 @@ class TDVAE(ZooModel):
         return layers.Gaussian(*self.belief_top(b)), layers.Gaussian(*self.belief_bottom([b, z2]))
 
     def sample_belief(self, b, eps):
-        """z ~ p_B(z | b) with noise eps [B, 2 * state_dim]; returns (z, top, bottom)."""
+        """z ~ p_B(z | b), reparameterized.
+
+        Args:
+            b: beliefs [B, belief_dim].
+            eps: N(0, 1) noise [B, 2 * state_dim] (z2's, then z1's).
+
+        Returns:
+            (z float32 [B, 2 * state_dim], top p(z2 | b), bottom p(z1 | b, z2)); both `Gaussian`.
+        """
         top = layers.Gaussian(*self.belief_top(b))
         z2 = top.sample(eps[:, : self.state_dim])
         bottom = layers.Gaussian(*self.belief_bottom([b, z2]))
@@ -130,19 +173,43 @@ class TDVAE(ZooModel):
                 layers.Gaussian(*self.transition_bottom([z, z2_next, *self._jump(jump, z)])))
 
     def step(self, z, eps, jump=1):
-        """z' ~ p_T(z' | z, jump) with noise eps [B, 2 * state_dim]."""
+        """z' ~ p_T(z' | z, jump), reparameterized.
+
+        Args:
+            z: states [B, 2 * state_dim].
+            eps: N(0, 1) noise [B, 2 * state_dim].
+            jump: the jump k in 1..max_jump, an int or int [B] (ignored without jump_input).
+
+        Returns:
+            float32 [B, 2 * state_dim].
+        """
         top = layers.Gaussian(*self.transition_top([z, *self._jump(jump, z)]))
         z2 = top.sample(eps[:, : self.state_dim])
         bottom = layers.Gaussian(*self.transition_bottom([z, z2, *self._jump(jump, z)]))
         return tf.concat([z2, bottom.sample(eps[:, self.state_dim :])], -1)
 
     def decode(self, z):
-        """The decoder mean of p_D(x | z): frames [B, H, W, C] in [0, 1]."""
+        """The decoder mean of p_D(x | z).
+
+        Args:
+            z: states [B, 2 * state_dim].
+
+        Returns:
+            frames [B, H, W, C] in [0, 1].
+        """
         return tf.sigmoid(self.decoder(z))
 
     # -- the objective -----------------------------------------------------------------------
     def draw_pairs(self, size, steps):
-        """Per example: jump k ~ U{1..max_jump}, t1 ~ U{0..T-1-k}; int32 [B] each."""
+        """Per example: jump k ~ U{1..min(max_jump, T - 1)}, t1 ~ U{0..T-1-k}.
+
+        Args:
+            size: the number of pairs to draw.
+            steps: T, the frames per sequence.
+
+        Returns:
+            (t1, jump), int32 [size] each.
+        """
         u = self.noise.uniform([2, size])
         jump = 1 + tf.cast(tf.floor(u[0] * min(self.max_jump, steps - 1)), tf.int32)
         t1 = tf.cast(tf.floor(u[1] * tf.cast(steps - jump, tf.float32)), tf.int32)
@@ -153,7 +220,18 @@ class TDVAE(ZooModel):
         """Per-example terms of a pair (t1, t1 + jump), averaged over `pairs` pairs drawn per
         sequence (one LSTM pass serves them all; pairs=1 is the paper's single pair). t1, jump
         (int32 [B]) and eps (float32 [2, B, 2 * state_dim]: the noise of z_t2, then of z_t1)
-        are drawn unless given (tests; then pairs is 1)."""
+        are drawn unless given (tests; then pairs is 1).
+
+        Args:
+            batch: {"frames": float32 [B, T, H, W, C] in [0, 1]}.
+            training: whether the networks run in training mode.
+            t1: int32 [B] first frames, or None.
+            jump: int32 [B] jumps, given with t1.
+            eps: float32 [2, B, 2 * state_dim] noise, or None.
+
+        Returns:
+            {"loss", "reconstruction", "smoothing_kl", "transition", "belief"}: float32 [B], nats.
+        """
         frames = tf.convert_to_tensor(batch["frames"])
         size, steps, s = tf.shape(frames)[0], frames.shape[1], self.state_dim
         pairs = 1 if t1 is not None else self.pairs
@@ -186,7 +264,16 @@ class TDVAE(ZooModel):
     @plain_python
     def rollout(self, observed, steps, eps=None):
         """Frames [B, steps, H, W, C] (decoder means) after observing `observed` [B, k, H, W, C]:
-        z ~ p_B(z | b_k), then `steps` one-frame jumps of p_T. eps: [steps + 1, B, 2 * state_dim]."""
+        z ~ p_B(z | b_k), then `steps` one-frame jumps of p_T.
+
+        Args:
+            observed: float32 [B, k, H, W, C] in [0, 1].
+            steps: the number of frames to predict.
+            eps: N(0, 1) noise [steps + 1, B, 2 * state_dim], or None to draw it from the model's noise.
+
+        Returns:
+            float32 [B, steps, H, W, C] in [0, 1].
+        """
         if eps is None:
             eps = self.noise.normal([steps + 1, tf.shape(observed)[0], 2 * self.state_dim])
         z, _, _ = self.sample_belief(self.beliefs(observed)[:, -1], eps[0])
@@ -198,7 +285,20 @@ class TDVAE(ZooModel):
 
     def sample(self, n, seed=None, frames=None, **conditions):
         """Rollouts [n, horizon, H, W, C] in [0, 1] from observed `frames` [n, k, H, W, C]; the
-        same seed gives the same rollouts. TD-VAE predicts from what it saw: no frames, no sample."""
+        same seed gives the same rollouts. TD-VAE predicts from what it saw: no frames, no sample.
+
+        Args:
+            n: the number of rollouts (the first n sequences of frames).
+            seed: int for repeatable draws (stateless normal), or None.
+            frames: float [n, k, H, W, C] in [0, 1], the observed frames.
+            **conditions: none are taken.
+
+        Returns:
+            float32 [n, horizon, H, W, C] in [0, 1].
+
+        Raises:
+            UserError: conditions given, or no frames.
+        """
         if conditions:
             raise UserError(f"TDVAE is unconditional: it cannot be given {', '.join(sorted(conditions))}")
         if frames is None:

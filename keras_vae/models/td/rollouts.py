@@ -36,7 +36,15 @@ TERM_DOCS = {
 
 
 def per_pixel(truth, prediction):
-    """(mse, bce), each [B, H]: means over the pixels of each predicted frame."""
+    """Per-pixel errors of each predicted frame.
+
+    Args:
+        truth: float32 [B, H, h, w, c], the true frames in [0, 1] (H horizons).
+        prediction: float32 of the same shape, in [0, 1] (clipped to [CLIP, 1 - CLIP] for bce).
+
+    Returns:
+        (mse, bce), each float32 [B, H]: means over the pixels of each frame (bce in nats).
+    """
     axes = [2, 3, 4]
     p = tf.clip_by_value(prediction, CLIP, 1 - CLIP)
     bce = -(truth * tf.math.log(p) + (1 - truth) * tf.math.log(1 - p))
@@ -44,7 +52,15 @@ def per_pixel(truth, prediction):
 
 
 def velocity(observed, horizon):
-    """[B, horizon, H, W, C]: the last frame rolled by h * v, v fitted on the last two frames."""
+    """The constant-velocity baseline: the last frame rolled by h * v, v fitted on the last two frames.
+
+    Args:
+        observed: float32 [B, k, H, W, C], k >= 2 observed frames.
+        horizon: the number of frames to predict.
+
+    Returns:
+        float32 [B, horizon, H, W, C].
+    """
     before, last = observed[:, -2], observed[:, -1]
     shifts = sorted(range(-MAX_SHIFT, MAX_SHIFT + 1), key=lambda v: (abs(v), -v))  # 0, 1, -1, 2, ...: ties go to the slower
     fit = tf.stack([tf.reduce_mean(tf.square(tf.roll(before, v, axis=2) - last), [1, 2, 3]) for v in shifts], -1)
@@ -58,7 +74,16 @@ def velocity(observed, horizon):
 
 
 def errors(truth, observed, rollout):
-    """{name: [B]} for every predictor and horizon, and the rollouts' means over horizons."""
+    """{name: [B]} for every predictor and horizon, and the rollouts' means over horizons.
+
+    Args:
+        truth: float32 [B, H, h, w, c], the frames after the observed ones (H horizons).
+        observed: float32 [B, k, h, w, c], the observed frames (k >= 2).
+        rollout: the model's predictions, the shape of truth.
+
+    Returns:
+        {"mse", "bce", "{prefix}mse_h{h}", "{prefix}bce_h{h}": float32 [B]} per pixel (see TERM_DOCS).
+    """
     horizon = truth.shape[1]
     repeat = tf.repeat(observed[:, -1:], horizon, axis=1)
     out = {}
@@ -72,7 +97,15 @@ def errors(truth, observed, rollout):
 
 
 def table(metrics, horizon):
-    """Markdown: per-pixel MSE (and BCE) per horizon of the rollouts and both baselines."""
+    """Markdown: per-pixel MSE (and BCE) per horizon of the rollouts and both baselines.
+
+    Args:
+        metrics: evaluated metrics with every "{prefix}{mse,bce}_h{h}" up to horizon.
+        horizon: the number of rows.
+
+    Returns:
+        str, a Markdown table.
+    """
     rows = ["| frames ahead | rollout MSE | repeat last frame MSE | constant velocity MSE | rollout BCE | repeat BCE | velocity BCE |",
             "|---|---|---|---|---|---|---|"]
     for h in range(1, horizon + 1):

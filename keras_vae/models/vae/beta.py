@@ -20,6 +20,21 @@ from keras_vae.core.registration import register_model
 
 @register_model
 class BetaVAE(VAE):
+    """beta-VAE (Higgins et al. 2017), or with `capacity_max` the capacity objective of
+    Burgess et al. (2017) (the module docstring).
+
+    Args:
+        beta: the KL weight without a capacity target (>= 0; 1 is the VAE).
+        capacity_max: C_max in nats, the final KL target; None for the beta objective.
+        capacity_steps: training steps over which C rises linearly from 0 to C_max (>= 1).
+        gamma: the weight of |KL - C| with a capacity target (>= 0).
+        architecture: as for `Autoencoder`; "conv" by default.
+        **kwargs: `VAE` (`Autoencoder`, `ImageModel`, `ZooModel`) arguments.
+
+    Raises:
+        ConfigError: a negative beta, capacity_max or gamma, or capacity_steps < 1.
+    """
+
     def __init__(self, beta=4.0, capacity_max=None, capacity_steps=100_000, gamma=1000.0, architecture="conv", **kwargs):
         super().__init__(architecture=architecture, **kwargs)
         self.beta = checked("beta", beta, lambda v: v >= 0, "a KL weight >= 0")
@@ -28,6 +43,10 @@ class BetaVAE(VAE):
         self.capacity_max = capacity_max
         self.capacity_steps = checked("capacity_steps", capacity_steps, lambda v: v >= 1, "an integer >= 1", kind=int)
         self.gamma = checked("gamma", gamma, lambda v: v >= 0, "a weight >= 0")
+
+    def get_config(self):
+        return {**super().get_config(), "beta": self.beta, "capacity_max": self.capacity_max,
+                "capacity_steps": self.capacity_steps, "gamma": self.gamma}
 
     def build_networks(self):
         super().build_networks()
@@ -56,7 +75,11 @@ class BetaVAE(VAE):
         return {**VAE.term_docs, "capacity": Term(NATS, "the KL target C at this step"), **per_dimension}
 
     def capacity(self):
-        """C at the current step: capacity_max * min(step / capacity_steps, 1)."""
+        """C at the current step: capacity_max * min(step / capacity_steps, 1).
+
+        Returns:
+            float32 scalar tensor, nats.
+        """
         progress = tf.cast(self.capacity_step, tf.float32) / float(self.capacity_steps)
         return float(self.capacity_max) * tf.minimum(progress, 1.0)
 

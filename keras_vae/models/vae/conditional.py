@@ -17,6 +17,17 @@ from keras_vae.core.registration import register_model
 
 @register_model
 class CVAE(VAE):
+    """The conditional VAE (the module docstring): batches {"images": [B, H, W, C] float32 in
+    [0, 1], "labels": int32 [B] in [0, num_classes)}.
+
+    Args:
+        num_classes: the number of label classes (>= 2).
+        **kwargs: `VAE` (`Autoencoder`, `ImageModel`, `ZooModel`) arguments.
+
+    Raises:
+        ConfigError: num_classes not an integer >= 2.
+    """
+
     figures = ("reconstructions", "class_samples", "latent_space")
     term_docs = {
         **VAE.term_docs,
@@ -29,6 +40,9 @@ class CVAE(VAE):
     def __init__(self, num_classes=10, **kwargs):
         super().__init__(**kwargs)
         self.num_classes = checked("num_classes", num_classes, lambda v: v >= 2, "an integer >= 2", kind=int)
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes}
 
     @property
     def condition_classes(self):

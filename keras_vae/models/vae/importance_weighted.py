@@ -28,6 +28,16 @@ from keras_vae.core.registration import register_model
 
 @register_model
 class IWAE(VAE):
+    """The IWAE of Burda et al. (2016), trained on -L_k (the module docstring).
+
+    Args:
+        k: the importance samples per example in the training objective (>= 1).
+        **kwargs: `VAE` (`Autoencoder`, `ImageModel`, `ZooModel`) arguments.
+
+    Raises:
+        ConfigError: k not an integer >= 1.
+    """
+
     term_docs = {
         **VAE.term_docs,
         "loss": Term(NATS, "-L_k, the importance-weighted bound with the model's k training samples (Burda et al. 2016)"),
@@ -39,9 +49,21 @@ class IWAE(VAE):
         super().__init__(**kwargs)
         self.k = checked("k", k, lambda v: v >= 1, "an integer >= 1 (importance samples per example)", kind=int)
 
+    def get_config(self):
+        return {**super().get_config(), "k": self.k}
+
     def loss_terms(self, batch, training=False, eps=None):
-        """Per-example float32 terms [B], nats: loss = -L_k, reconstruction, kl (and kl_per_dim
-        [B, latent_dim]). `eps` [k, B, latent_dim] fixes the reparameterization noise (tests)."""
+        """The per-example terms of the k-sample bound.
+
+        Args:
+            batch: {"images": [B, H, W, C] float32 in [0, 1], and the conditions}.
+            training: whether the networks run in training mode.
+            eps: N(0, 1) noise [k, B, latent_dim] to use (tests); None draws it.
+
+        Returns:
+            {"loss": -L_k, "reconstruction", "kl": float32 [B], nats per example;
+            "kl_per_dim": float32 [B, latent_dim]}.
+        """
         batch = {**batch, "images": self.targets(batch["images"], training)}  # one binarization for all k
         mean, log_var = self.encode(batch, training=training)
         if eps is None:

@@ -22,13 +22,29 @@ ACTIVE_THRESHOLD = 0.01
 
 def active_units(latent_means, threshold=ACTIVE_THRESHOLD):
     """(count, per-dimension activity): unit i is active when Cov_x(E_q[z_i]) > threshold, the
-    covariance taken over the test inputs (Burda et al. 2016, section 5.2)."""
+    covariance taken over the test inputs (Burda et al. 2016, section 5.2).
+
+    Args:
+        latent_means: posterior means E_q[z] [N, latent_dim] of N inputs.
+        threshold: the activity above which a unit is active.
+
+    Returns:
+        (int count of active units, np.ndarray float64 [latent_dim] of per-unit activity).
+    """
     activity = np.var(np.asarray(latent_means, np.float64), axis=0)
     return int((activity > threshold).sum()), activity
 
 
 @register_model
 class VAE(Autoencoder):
+    """q(z|x) = N(mean, diag(exp(log_var))), p(z) = N(0, I); loss = -ELBO, nats per example
+    (Kingma & Welling 2014; the module docstring).
+
+    Args:
+        **kwargs: `Autoencoder` arguments (latent_dim: the size of z; architecture, ...),
+            `ImageModel`'s (image_shape, likelihood, ...) and `ZooModel`'s (seed).
+    """
+
     loss_names = ("loss", "reconstruction", "kl")
     code_names = ("z_mean", "z_log_var")
     bound = "iwae"
@@ -58,7 +74,17 @@ class VAE(Autoencoder):
         return self.encode(batch, training=training)[0]
 
     def loss_terms(self, batch, training=False, eps=None):
-        """Per-example -ELBO terms; `eps` fixes the reparameterization noise (tests)."""
+        """Per-example -ELBO terms, one reparameterized sample per example.
+
+        Args:
+            batch: {"images": [B, H, W, C] float32 in [0, 1], and the conditions}.
+            training: whether the networks run in training mode.
+            eps: N(0, 1) noise [B, latent_dim] to use (tests); None draws it.
+
+        Returns:
+            {"loss", "reconstruction", "kl": float32 [B], nats per example (loss = reconstruction
+            + kl); "kl_per_dim": float32 [B, latent_dim]}.
+        """
         target = self.targets(batch["images"], training)
         conditions = self.conditions(batch)
         mean, log_var = self.encode({"images": self.encoder_input(target, training), **conditions}, training=training)
@@ -72,7 +98,19 @@ class VAE(Autoencoder):
 
     def sample(self, n, seed=None, **conditions):
         """n images [n, H, W, C] in [0, 1] decoded from z ~ N(0, I); the same seed gives the same
-        images. A conditional model takes its conditions (`labels=3`, or one per sample)."""
+        images. A conditional model takes its conditions (`labels=3`, or one per sample).
+
+        Args:
+            n: the number of images.
+            seed: int for repeatable draws (stateless normal), or None.
+            **conditions: the conditions of a conditional model (each an int, or n ints).
+
+        Returns:
+            images [n, H, W, C] in [0, 1].
+
+        Raises:
+            UserError: a condition the model does not take, or out of range.
+        """
         conditions = self.sample_conditions(n, conditions)
         shape = (n, self.latent_dim)
         z = tf.random.normal(shape) if seed is None else tf.random.stateless_normal(shape, seed=[seed, 0])
@@ -83,7 +121,16 @@ class VAE(Autoencoder):
         """This VAE as `keras_vae.core.iwae` sees it: posterior, prior and likelihood of a batch, the
         networks run with `training`. The images are binarized as `loss_terms` binarizes them at
         evaluation, unless `targets`: then they already are the targets (training draws them
-        once per step, so the posterior and the likelihood see the same draw)."""
+        once per step, so the posterior and the likelihood see the same draw).
+
+        Args:
+            training: the mode the networks run in.
+            targets: whether the batches given are already binarized targets.
+
+        Returns:
+            `keras_vae.core.iwae.LatentModel`: posterior q(z|x) and likelihood over dict batches
+            {"images": [B, H, W, C], and the conditions}; prior N(0, I).
+        """
 
         def evaluated(batch):
             return batch if targets else {**batch, "images": self.targets(batch["images"], training=False)}

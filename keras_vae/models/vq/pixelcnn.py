@@ -32,7 +32,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_vae.core.errors import ConfigError, UserError
-from keras_vae.models.base import ZooModel
+from keras_vae.models.base import ZooModel, plain
 from keras_vae.core.checks import checked, positive_ints
 from keras_vae.core.contract import NATS, Part, TensorInput, Term
 from keras_vae.core.registration import register_model
@@ -47,6 +47,14 @@ def causal_mask(kernel_shape, mask_type, stack):
 
     vertical: the rows above the centre, all columns; "B" adds the centre row (whole).
     horizontal: the centre row left of the centre; "B" adds the centre.
+
+    Args:
+        kernel_shape: (kh, kw), both odd.
+        mask_type: "A" (excludes the centre) or "B" (includes it).
+        stack: "vertical" or "horizontal".
+
+    Returns:
+        np.ndarray float32 [kh, kw, 1, 1] of 0s and 1s.
     """
     kh, kw = kernel_shape
     mask = np.zeros((kh, kw, 1, 1), np.float32)
@@ -65,6 +73,17 @@ class MaskedConv2D(keras.layers.Conv2D):
     [B, H, W, C] -> [B, H, W, filters]. stack "vertical" (kernel k x k) or "horizontal"
     (kernel 1 x k); mask "A" excludes the output's own position, "B" includes it (`causal_mask`).
     The mask is not a weight: it is rebuilt from the config.
+
+    Args:
+        filters: the output channels.
+        kernel_size: an int k or (kh, kw); odd sides, 1 x k for "horizontal".
+        mask_type: "A" or "B".
+        stack: "vertical" or "horizontal".
+        **kwargs: `keras.layers.Conv2D` arguments, but padding "same", strides 1, dilation 1 only.
+
+    Raises:
+        ConfigError: an unknown mask_type or stack, other padding, strides or dilation, or
+            kernel sides that are even (or a horizontal kernel taller than 1).
     """
 
     def __init__(self, filters, kernel_size, mask_type="B", stack="vertical", **kwargs):
@@ -92,7 +111,14 @@ class MaskedConv2D(keras.layers.Conv2D):
 
 
 def gate(x):
-    """tanh(a) * sigmoid(b) of the two halves of the last axis: [..., 2p] -> [..., p]."""
+    """tanh(a) * sigmoid(b) of the two halves of the last axis.
+
+    Args:
+        x: [..., 2p].
+
+    Returns:
+        [..., p], x's dtype.
+    """
     a, b = ops.split(x, 2, axis=-1)
     return ops.tanh(a) * ops.sigmoid(b)
 
@@ -109,6 +135,13 @@ class GatedMaskedConv(keras.layers.Layer):
     H_k is 1 x k (left of the position; "B": and the position). The link reads v at the same
     position: fine, because after a first "A" layer the vertical features of row r only depend on
     rows above r. The residual is left out of an "A" layer, where it would pass the current code.
+
+    Args:
+        filters: the channels of both stacks' outputs (and of the horizontal input with "B").
+        kernel_size: the odd side k of the vertical k x k and horizontal 1 x k kernels.
+        mask_type: "A" (the first layer) or "B".
+        conditioned: whether a third input, the condition features [B, H, W, c], adds its bias.
+        **kwargs: `keras.layers.Layer` arguments (name, dtype).
     """
 
     def __init__(self, filters, kernel_size=3, mask_type="B", conditioned=False, **kwargs):
@@ -176,6 +209,21 @@ class PixelCNN(ZooModel):
 
     Batches: {"codes": int32 [B, H, W]} (and "condition": int32 [B, h, w] when conditioned).
     `network` is the functional sub-model codes [, condition] -> logits float32 [B, H, W, num_codes].
+
+    Args:
+        grid_shape: (H, W) of the code grid.
+        num_codes: the number of code values (the VQ codebook size, >= 2).
+        filters: the width of the embedding and of every gated layer.
+        num_layers: the gated layers L; the receptive field covers the grid once
+            L * (kernel_size // 2) >= max(H, W) - 1.
+        kernel_size: the odd kernel side k (>= 3).
+        condition_shape: (h, w) of the condition grid, dividing grid_shape; None if unconditioned.
+        condition_codes: the number of condition code values (>= 2); given with condition_shape.
+        **kwargs: `ZooModel` arguments (seed) and `keras.Model` arguments.
+
+    Raises:
+        ConfigError: a value out of range, only one of condition_shape and condition_codes, or a
+            grid_shape that is not a multiple of condition_shape.
     """
 
     loss_names = ("loss",)
@@ -200,6 +248,11 @@ class PixelCNN(ZooModel):
         if self.conditioned and any(g % c for g, c in zip(self.grid_shape, self.condition_shape)):
             raise ConfigError(f"grid_shape {list(self.grid_shape)} must be an integer multiple of "
                               f"condition_shape {list(self.condition_shape)}")
+
+    def get_config(self):
+        return {**super().get_config(), "grid_shape": plain(self.grid_shape), "num_codes": self.num_codes,
+                "filters": self.filters, "num_layers": self.num_layers, "kernel_size": self.kernel_size,
+                "condition_shape": plain(self.condition_shape), "condition_codes": self.condition_codes}
 
     @property
     def conditioned(self):
@@ -243,7 +296,19 @@ class PixelCNN(ZooModel):
         return keras.Model(inputs if self.conditioned else codes, logits, name="prior")
 
     def logits(self, codes, condition=None, training=False):
-        """float32 [B, H, W, num_codes]: the logits of p(c_i | c_<i [, condition]) at every i."""
+        """The logits of p(c_i | c_<i [, condition]) at every position i.
+
+        Args:
+            codes: int [B, H, W] in [0, num_codes).
+            condition: int [B, h, w] in [0, condition_codes) if conditioned, else None.
+            training: whether the network runs in training mode.
+
+        Returns:
+            float32 [B, H, W, num_codes].
+
+        Raises:
+            UserError: a condition missing for a conditioned prior, or given to an unconditioned one.
+        """
         codes = tf.cast(codes, tf.int32)
         if self.conditioned != (condition is not None):
             raise UserError(f"this PixelCNN {'needs' if self.conditioned else 'takes no'} condition grid")
@@ -255,7 +320,12 @@ class PixelCNN(ZooModel):
         return self.logits(batch["codes"], batch.get("condition"), training=training)
 
     def loss_terms(self, batch, training=False):
-        """{"loss": [B]}: -log p(codes [| condition]), nats per example."""
+        """{"loss": float32 [B]}: -log p(codes [| condition]), nats per example.
+
+        Args:
+            batch: {"codes": int32 [B, H, W]} (and "condition": int32 [B, h, w] when conditioned).
+            training: whether the network runs in training mode.
+        """
         codes = tf.cast(batch["codes"], tf.int32)
         logits = self.logits(codes, batch.get("condition"), training=training)
         nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=codes, logits=logits)
@@ -275,6 +345,16 @@ class PixelCNN(ZooModel):
         position i, with p = softmax(logits_i) and cdf = cumsum(p), both float32, the code is the
         inverse CDF at u = uniforms[:, i]: the smallest k with cdf[k] > u, i.e. the number of k
         with cdf[k] <= u, clipped to num_codes - 1 (for u above a rounded cdf[-1] < 1).
+
+        Args:
+            uniforms: float [n, H * W] or [n, H, W] in [0, 1).
+            condition: int [n, h, w] when conditioned (`condition_grid`), else None.
+
+        Returns:
+            int32 tensor [n, H, W].
+
+        Raises:
+            UserError: uniforms not one per grid position.
         """
         u = np.asarray(uniforms, np.float32)
         n = u.shape[0]
@@ -304,7 +384,20 @@ class PixelCNN(ZooModel):
 
     def sample(self, n, seed=None, condition=None, **conditions):
         """int32 [n, H, W] codes from the prior; the same seed gives the same codes. A conditioned
-        prior takes `condition`: int [h, w] (shared) or [n, h, w]."""
+        prior takes `condition`: int [h, w] (shared) or [n, h, w].
+
+        Args:
+            n: the number of code grids.
+            seed: int for repeatable draws (stateless uniforms), or None.
+            condition: the condition codes of a conditioned prior, else None.
+            **conditions: none are taken.
+
+        Returns:
+            int32 [n, H, W] in [0, num_codes).
+
+        Raises:
+            UserError: other conditions, or a condition missing, unexpected or malformed.
+        """
         if conditions:
             raise UserError(f"PixelCNN takes only condition=, not {', '.join(sorted(conditions))}")
         shape = (n, self.positions)
@@ -312,7 +405,19 @@ class PixelCNN(ZooModel):
         return self.sample_from_uniforms(uniforms, self.condition_grid(n, condition))
 
     def condition_grid(self, n, condition):
-        """The condition for n samples, int32 [n, h, w], checked; None when unconditioned."""
+        """The condition for n samples, checked.
+
+        Args:
+            n: the number of samples.
+            condition: int [h, w] (shared) or [n, h, w] in [0, condition_codes), or None.
+
+        Returns:
+            np.ndarray int32 [n, h, w]; None when unconditioned.
+
+        Raises:
+            UserError: a condition missing for a conditioned prior, given to an unconditioned one,
+                or of the wrong shape, dtype or range.
+        """
         if not self.conditioned:
             if condition is not None:
                 raise UserError("this PixelCNN is unconditional: it takes no condition")

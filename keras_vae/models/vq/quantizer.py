@@ -31,11 +31,18 @@ def _per_example_sum(x):
 class VectorQuantizer(keras.layers.Layer):
     """z_e [..., D] -> nearest codes and their vectors, with the VQ-VAE loss terms.
 
-    num_codes: K, the codebook size. code_dim: D, the last axis of z_e. beta: the commitment
-    weight (the paper's 0.25). ema: learn the codebook by moving averages (decay, and epsilon for
-    the Laplace smoothing of cluster sizes) instead of by gradient. reinit_unused: restart dead
-    codes, those whose moving-average usage (assignments per global batch, same decay) falls
-    below reinit_threshold, at encoder outputs of the batch drawn with seed.
+    Args:
+        num_codes: K, the codebook size.
+        code_dim: D, the last axis of z_e.
+        beta: the commitment weight (the paper's 0.25).
+        ema: learn the codebook by exponential moving averages (appendix A.1) instead of by gradient.
+        decay: the moving averages' decay gamma, in (0, 1), for ema and for the usage of reinit_unused.
+        epsilon: the Laplace smoothing of the ema cluster sizes.
+        reinit_unused: restart dead codes, those whose moving-average usage (assignments per
+            global batch) falls below reinit_threshold, at encoder outputs of the batch.
+        reinit_threshold: the usage below which a code is dead.
+        seed: int seed of the codebook's initializer and of the restarts' draws, or None.
+        **kwargs: `keras.layers.Layer` arguments (name, dtype).
 
     Weights (float32 under any dtype policy; distances are computed in float32):
         codebook [K, D], trainable unless ema;
@@ -104,7 +111,11 @@ class VectorQuantizer(keras.layers.Layer):
             "commitment": float32 [B], sum of ||z_e - sg(e)||^2 (not times beta),
             "vq_loss": float32 [B], codebook + beta * commitment (beta * commitment with ema)}.
         training updates the EMA codebook and restarts dead codes. With from_codes, the input is
-        int codes and the output their vectors (see `lookup`)."""
+        int codes and the output their vectors (see `lookup`).
+
+        Raises:
+            ValueError: the last axis of z_e is not code_dim.
+        """
         if from_codes:
             return tf.cast(tf.gather(self.codebook, tf.cast(z_e, "int32")), self.compute_dtype)
         if z_e.shape[-1] is not None and z_e.shape[-1] != self.code_dim:
@@ -169,7 +180,14 @@ class VectorQuantizer(keras.layers.Layer):
 
     def lookup(self, codes):
         """The code vectors of int codes [...] -> [..., D] in the compute dtype (a Gather in ONNX).
-        Works on symbolic inputs too, so a decoder-from-codes can be a functional model."""
+        Works on symbolic inputs too, so a decoder-from-codes can be a functional model.
+
+        Args:
+            codes: int [...] in [0, num_codes).
+
+        Returns:
+            [..., code_dim] in the compute dtype.
+        """
         return self(codes, from_codes=True)
 
     def get_config(self):
@@ -190,7 +208,15 @@ class VectorQuantizer(keras.layers.Layer):
 def code_statistics(codes, num_codes):
     """How the batch uses the codebook, over all positions of int codes [...]:
     {"perplexity": float32, exp(entropy of the empirical code distribution), between 1 (one
-    code) and num_codes (all equally often); "codes_used": int32, the number of distinct codes}."""
+    code) and num_codes (all equally often); "codes_used": int32, the number of distinct codes}.
+
+    Args:
+        codes: int [...] in [0, num_codes), any shape.
+        num_codes: K, the codebook size.
+
+    Returns:
+        {"perplexity": float32 scalar tensor, "codes_used": int32 scalar tensor}.
+    """
     flat = tf.reshape(tf.cast(codes, "int32"), [-1])
     counts = tf.math.unsorted_segment_sum(tf.ones_like(flat, dtype="float32"), flat, num_codes)
     p = counts / tf.reduce_sum(counts)

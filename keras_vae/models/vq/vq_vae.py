@@ -24,6 +24,7 @@ import tensorflow as tf
 from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.core.checks import checked, positive_ints
 from keras_vae.core.contract import NATS, Part, TensorInput, Term
+from keras_vae.models.base import plain
 from keras_vae.models.likelihood import ImageModel
 from keras_vae.models.vq.pixelcnn import PixelCNN
 from keras_vae.models.vq.quantizer import VectorQuantizer, code_statistics
@@ -32,7 +33,17 @@ from keras_vae.core.registration import register_model
 
 def residual_stack(h, blocks, hidden, name):
     """`blocks` residual blocks (ReLU, 3x3 conv to `hidden`, ReLU, 1x1 conv back) and a ReLU, as in
-    the VQ-VAE paper's encoder and decoder."""
+    the VQ-VAE paper's encoder and decoder.
+
+    Args:
+        h: symbolic features [B, h, w, c].
+        blocks: the number of residual blocks (0: just the ReLU).
+        hidden: the channels of each block's 3x3 conv.
+        name: the prefix of the layer names.
+
+    Returns:
+        symbolic features [B, h, w, c].
+    """
     channels = h.shape[-1]
     for i in range(blocks):
         r = keras.layers.ReLU()(h)
@@ -43,14 +54,33 @@ def residual_stack(h, blocks, hidden, name):
 
 
 def down(h, filters, name):
-    """Strided 4x4 convolutions, each halving height and width."""
+    """Strided 4x4 convolutions, each halving height and width.
+
+    Args:
+        h: symbolic input [B, H, W, C].
+        filters: the filters of each stride-2 ReLU conv, in order.
+        name: the prefix of the layer names.
+
+    Returns:
+        symbolic features [B, H / 2**len(filters), W / 2**len(filters), filters[-1]].
+    """
     for i, f in enumerate(filters):
         h = keras.layers.Conv2D(f, 4, strides=2, padding="same", activation="relu", name=f"{name}_down{i}")(h)
     return h
 
 
 def up(h, filters, channels, name):
-    """Transposed 4x4 convolutions doubling height and width, the last one to `channels` raw outputs."""
+    """Transposed 4x4 convolutions doubling height and width, the last one to `channels` raw outputs.
+
+    Args:
+        h: symbolic features [B, h, w, c].
+        filters: one entry per stride-2 transposed conv; each but the last sets its filters (ReLU).
+        channels: the raw outputs of the last (linear) one.
+        name: the prefix of the layer names.
+
+    Returns:
+        symbolic outputs [B, h * 2**len(filters), w * 2**len(filters), channels].
+    """
     for i, f in enumerate(filters):
         last = i == len(filters) - 1
         h = keras.layers.Conv2DTranspose(channels if last else f, 4, strides=2, padding="same",
@@ -63,12 +93,30 @@ DISTANCE = "squared distance per example"
 
 def prior_bound(reconstruction, nll, positions):
     """From -log p(x | z_q) and the prior's -log p(c) [B] over `positions` codes per image: prior_nll,
-    bits_per_code and the ELBO under the learned prior, log p(x | z_q) + log p(c) (module docstring)."""
+    bits_per_code and the ELBO under the learned prior, log p(x | z_q) + log p(c) (module docstring).
+
+    Args:
+        reconstruction: -log p(x | z_q), float32 [B], nats per example.
+        nll: -log p(c) under the prior, float32 [B], nats per example.
+        positions: the number of codes per image.
+
+    Returns:
+        {"prior_nll": [B] nats, "bits_per_code": [B] bits per code, "elbo": [B] nats}.
+    """
     return {"prior_nll": nll, "bits_per_code": nll / (math.log(2) * positions), "elbo": -(reconstruction + nll)}
 
 
 def code_usage(codes, num_codes, suffix=""):
-    """perplexity, codes_used and code_counts (one count per code) of int codes [N, ...], names + suffix."""
+    """perplexity, codes_used and code_counts (one count per code) of int codes [N, ...], names + suffix.
+
+    Args:
+        codes: np.ndarray int [N, ...] in [0, num_codes).
+        num_codes: the codebook size K.
+        suffix: appended to each name ("_top", "_bottom"; "" for one level).
+
+    Returns:
+        {"perplexity" + suffix: float, "codes_used" + suffix: int, "code_counts" + suffix: K ints}.
+    """
     stats = code_statistics(tf.constant(codes), num_codes)
     return {f"perplexity{suffix}": float(stats["perplexity"]), f"codes_used{suffix}": int(stats["codes_used"]),
             f"code_counts{suffix}": np.bincount(np.ravel(codes), minlength=num_codes).tolist()}
@@ -76,6 +124,28 @@ def code_usage(codes, num_codes, suffix=""):
 
 @register_model
 class VQVAE(ImageModel):
+    """The VQ-VAE of van den Oord, Vinyals & Kavukcuoglu (2017) with a PixelCNN prior (the module
+    docstring): images [B, H, W, C] float32 in [0, 1] -> codes int32 [B, H / s, W / s], s = 2**len(filters).
+
+    Args:
+        num_codes: K, the codebook size (>= 2).
+        code_dim: D, the size of each code vector (>= 1).
+        filters: the filters of the encoder's stride-2 4x4 convs (the decoder mirrors them);
+            H and W must divide by 2**len(filters).
+        residual_blocks: the residual blocks of the encoder and of the decoder (>= 0).
+        residual_hidden: the channels of each residual block's 3x3 conv.
+        beta: the commitment weight (the paper's 0.25; >= 0).
+        ema: learn the codebook by exponential moving averages (`VectorQuantizer`).
+        decay: the moving averages' decay, in (0, 1).
+        reinit_unused: restart dead codes at encoder outputs (`VectorQuantizer`).
+        prior_filters: the PixelCNN prior's width (`PixelCNN` filters).
+        prior_layers: the PixelCNN prior's gated layers.
+        **kwargs: `ImageModel` arguments (image_shape, likelihood, ...) and `ZooModel`'s (seed).
+
+    Raises:
+        ConfigError: a value out of range, or image sides that do not divide by 2**len(filters).
+    """
+
     stages = ("prior",)
     loss_names = ("loss", "reconstruction", "codebook", "commitment", "perplexity")
     figures = ("reconstructions", "prior_samples", "codebook_usage")
@@ -114,6 +184,13 @@ class VQVAE(ImageModel):
         if self.image_shape[0] % stride or self.image_shape[1] % stride:
             raise ConfigError(f"image sides {self.image_shape[:2]} must divide by {stride} (2 ** len(filters))")
 
+    def get_config(self):
+        return {**super().get_config(), "num_codes": self.num_codes, "code_dim": self.code_dim,
+                "filters": plain(self.filters), "residual_blocks": self.residual_blocks,
+                "residual_hidden": self.residual_hidden, "beta": self.beta, "ema": self.ema, "decay": self.decay,
+                "reinit_unused": self.reinit_unused, "prior_filters": self.prior_filters,
+                "prior_layers": self.prior_layers}
+
     @property
     def grid_shape(self):
         stride = 2 ** len(self.filters)
@@ -136,11 +213,22 @@ class VQVAE(ImageModel):
         self.build_likelihood()
 
     def codes(self, images):
-        """The encoder's codes of images [B, H, W, C]: int32 [B, h, w]."""
+        """The encoder's codes of images.
+
+        Args:
+            images: [B, H, W, C] float32 in [0, 1].
+
+        Returns:
+            int32 [B, h, w] in [0, num_codes).
+        """
         return self.quantizer(self.encoder(images))["codes"]
 
     def code_levels(self, images):
-        """{level: (int32 codes [B, h, w], codebook size)} for each quantizer (the codebook-usage figure)."""
+        """{level: (int32 codes [B, h, w], codebook size)} for each quantizer (the codebook-usage figure).
+
+        Args:
+            images: [B, H, W, C] float32 in [0, 1].
+        """
         return {"codes": (self.codes(images), self.num_codes)}
 
     def code_grids(self):
@@ -148,7 +236,14 @@ class VQVAE(ImageModel):
         return [("codes", "", self.num_codes)]
 
     def decode_codes(self, codes):
-        """Images [B, H, W, C] in [0, 1]: the decoder mean at the code vectors of `codes` [B, h, w]."""
+        """The decoder mean at the code vectors of `codes`.
+
+        Args:
+            codes: int [B, h, w] in [0, num_codes).
+
+        Returns:
+            images [B, H, W, C] in [0, 1].
+        """
         return self.mean(self.decoder(self.quantizer.lookup(codes)))
 
     def call(self, batch, training=False):
@@ -159,7 +254,17 @@ class VQVAE(ImageModel):
         return self.call(batch)
 
     def loss_terms(self, batch, training=False):
-        """Per-example terms [B]; "codes" [B, h, w] for evaluation."""
+        """Per-example terms of a batch.
+
+        Args:
+            batch: {"images": [B, H, W, C] float32 in [0, 1]}.
+            training: whether the networks run in training mode (and the codebook updates).
+
+        Returns:
+            {"loss", "reconstruction" (nats), "codebook", "commitment" (squared distances),
+            "perplexity" (the batch's, repeated): float32 [B]; "codes": int32 [B, h, w];
+            "raw": the decoder's raw outputs and "target": the targets, [B, H, W, C]}.
+        """
         target = self.targets(batch["images"], training)
         quantized = self.quantizer(self.encoder(target, training=training), training=training)
         raw = self.decoder(quantized["quantized"], training=training)
@@ -179,7 +284,16 @@ class VQVAE(ImageModel):
 
     def sample(self, n, seed=None, **conditions):
         """n images [n, H, W, C] in [0, 1]: codes drawn from the PixelCNN prior (seeded: repeatable),
-        decoded."""
+        decoded.
+
+        Args:
+            n: the number of images.
+            seed: int for repeatable draws, or None.
+            **conditions: none are taken.
+
+        Raises:
+            UserError: conditions given, or the prior not trained yet.
+        """
         if conditions:
             raise UserError(f"{type(self).__name__} is unconditional: it cannot be given {', '.join(conditions)}")
         return self.decode_codes(self.attached("prior").sample(n, seed=seed))
@@ -221,7 +335,17 @@ class VQVAE(ImageModel):
     @staticmethod
     def prior_parts(prior, name, generates, condition_from=None):
         """A prior's exported part, named `name`, its metadata saying which decoder input its
-        loop generates and which grid its condition is (for the ONNX consumer and the web page)."""
+        loop generates and which grid its condition is (for the ONNX consumer and the web page).
+
+        Args:
+            prior: a trained `PixelCNN`.
+            name: the part's name ("prior", "top_prior", "bottom_prior").
+            generates: the decoder input its sampling loop fills ("codes", "top_codes", ...).
+            condition_from: the decoder input that is its condition, or None.
+
+        Returns:
+            list of one `Part`.
+        """
         (part,) = prior.export_parts()
         extra = {"generates": generates, **({"condition_from": condition_from} if condition_from else {})}
         return [dataclasses.replace(part, name=name, metadata={**part.metadata, **extra})]

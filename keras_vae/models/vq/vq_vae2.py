@@ -34,7 +34,15 @@ LEVELS = ("top", "bottom")
 
 
 def level_docs(level, grid):
-    """The term docs of one level's quantizer and codes."""
+    """The term docs of one level's quantizer and codes.
+
+    Args:
+        level: "top" or "bottom".
+        grid: the level's grid as text, e.g. "7x7".
+
+    Returns:
+        {term name with the level's suffix: Term}.
+    """
     return {
         f"codebook_{level}": Term(DISTANCE, f"||sg(z_e) - z_q||^2 summed over the {grid} {level} grid"),
         f"commitment_{level}": Term(DISTANCE, f"||z_e - sg(z_q)||^2 summed over the {grid} {level} grid "
@@ -51,6 +59,19 @@ def level_docs(level, grid):
 
 @register_model
 class VQVAE2(VQVAE):
+    """The two-level VQ-VAE-2 of Razavi, van den Oord & Vinyals (2019) (the module docstring):
+    top codes int32 [B, h, w] and bottom codes int32 [B, 2h, 2w], h = H / 2**len(filters).
+
+    Args:
+        num_codes: the bottom codebook's size (>= 2).
+        num_codes_top: the top codebook's size (>= 2).
+        **kwargs: `VQVAE` arguments; filters needs two or more entries (the bottom encoder's
+            strides, then the top's last one).
+
+    Raises:
+        ConfigError: a value out of range, or fewer than two filters.
+    """
+
     stages = ("top_prior", "bottom_prior")
     loss_names = ("loss", "reconstruction", "codebook_top", "commitment_top", "codebook_bottom", "commitment_bottom",
                   "perplexity_top", "perplexity_bottom")
@@ -60,6 +81,10 @@ class VQVAE2(VQVAE):
         self.num_codes_top = checked("num_codes_top", num_codes_top, lambda v: v >= 2, "an integer >= 2", kind=int)
         if len(self.filters) < 2:
             raise ConfigError(f"filters needs two or more entries (the bottom strides, then the top's), got {self.filters}")
+
+    def get_config(self):
+        # num_codes (the bottom codebook) only changes VQVAE's default: its get_config has it.
+        return {**super().get_config(), "num_codes_top": self.num_codes_top}
 
     @property
     def bottom_grid_shape(self):
@@ -84,6 +109,16 @@ class VQVAE2(VQVAE):
 
     # -- networks -----------------------------------------------------------------------------
     def quantizer_for(self, level, num_codes, grid):
+        """A built `VectorQuantizer` named quantizer_{level}, with the model's quantizer settings.
+
+        Args:
+            level: "top" or "bottom".
+            num_codes: its codebook size.
+            grid: (h, w) of the level's grid.
+
+        Returns:
+            VectorQuantizer.
+        """
         quantizer = VectorQuantizer(num_codes, self.code_dim, beta=self.beta, ema=self.ema, decay=self.decay,
                                     reinit_unused=self.reinit_unused, seed=self.seed, name=f"quantizer_{level}")
         quantizer.build((None, *grid, self.code_dim))
@@ -123,7 +158,15 @@ class VQVAE2(VQVAE):
         self.build_likelihood()
 
     def quantize_levels(self, target, training=False):
-        """Both levels' quantizer outputs (`VectorQuantizer.call`) for images [B, H, W, C]."""
+        """Both levels' quantizer outputs (`VectorQuantizer.call`).
+
+        Args:
+            target: images [B, H, W, C] float32 in [0, 1].
+            training: whether the networks run in training mode (and the codebooks update).
+
+        Returns:
+            (top, bottom): the quantizer output dicts of the [B, h, w] and [B, 2h, 2w] grids.
+        """
         h_b = self.encoder(target, training=training)
         top = self.quantizer_top(self.top_encoder(h_b, training=training), training=training)
         bottom = self.quantizer_bottom(self.bottom_encoder([h_b, top["quantized"]], training=training),
@@ -138,12 +181,27 @@ class VQVAE2(VQVAE):
         return [("codes_top", "_top", self.num_codes_top), ("codes_bottom", "_bottom", self.num_codes)]
 
     def codes(self, images):
-        """The codes of images [B, H, W, C]: (top int32 [B, h, w], bottom int32 [B, 2h, 2w])."""
+        """The codes of images.
+
+        Args:
+            images: [B, H, W, C] float32 in [0, 1].
+
+        Returns:
+            (top int32 [B, h, w], bottom int32 [B, 2h, 2w]).
+        """
         top, bottom = self.quantize_levels(images)
         return top["codes"], bottom["codes"]
 
     def decode_codes(self, top_codes, bottom_codes):
-        """Images [B, H, W, C] in [0, 1]: the decoder mean at the code vectors of both grids."""
+        """The decoder mean at the code vectors of both grids.
+
+        Args:
+            top_codes: int [B, h, w] in [0, num_codes_top).
+            bottom_codes: int [B, 2h, 2w] in [0, num_codes).
+
+        Returns:
+            images [B, H, W, C] in [0, 1].
+        """
         return self.mean(self.decoder([self.quantizer_top.lookup(top_codes), self.quantizer_bottom.lookup(bottom_codes)]))
 
     def call(self, batch, training=False):
@@ -152,7 +210,17 @@ class VQVAE2(VQVAE):
         return self.mean(self.decoder([top["quantized"], bottom["quantized"]], training=training))
 
     def loss_terms(self, batch, training=False):
-        """Per-example terms [B]; "codes_top" [B, h, w] and "codes_bottom" [B, 2h, 2w] for evaluation."""
+        """Per-example terms of a batch.
+
+        Args:
+            batch: {"images": [B, H, W, C] float32 in [0, 1]}.
+            training: whether the networks run in training mode (and the codebooks update).
+
+        Returns:
+            {"loss", "reconstruction" (nats) and per level "codebook_*", "commitment_*" (squared
+            distances) and "perplexity_*": float32 [B]; "codes_top" int32 [B, h, w],
+            "codes_bottom" int32 [B, 2h, 2w]; "raw" and "target" [B, H, W, C]}.
+        """
         target = self.targets(batch["images"], training)
         levels = dict(zip(LEVELS, self.quantize_levels(target, training=training)))
         raw = self.decoder([levels["top"]["quantized"], levels["bottom"]["quantized"]], training=training)
@@ -182,7 +250,16 @@ class VQVAE2(VQVAE):
 
     def sample(self, n, seed=None, **conditions):
         """n images [n, H, W, C] in [0, 1]: top codes from the top prior, bottom codes from the bottom
-        prior given them, decoded. One seed gives two (one per prior): repeatable."""
+        prior given them, decoded. One seed gives two (one per prior): repeatable.
+
+        Args:
+            n: the number of images.
+            seed: int for repeatable draws, or None.
+            **conditions: none are taken.
+
+        Raises:
+            UserError: conditions given, or a prior not trained yet.
+        """
         if conditions:
             raise UserError(f"{type(self).__name__} is unconditional: it cannot be given {', '.join(conditions)}")
         seeds = [None, None] if seed is None else [int(s) for s in np.random.SeedSequence(seed).generate_state(2) >> 1]
