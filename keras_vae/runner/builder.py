@@ -6,19 +6,37 @@ from keras_vae.runner.distribute import loss_scaled, steps_per_execution
 from keras_vae.runner.optimizers import FusedAdam
 
 
-def build_from_config(config, compile=True):
+def build_from_config(config, compile=True, optimizer=FusedAdam):
     """A model for a resolved config, compiled with Adam (fused) at the config's learning rate.
 
     Under a mixed_float16 policy Adam is wrapped in a LossScaleOptimizer.
+
+    Args:
+        config: a resolved run config.
+        compile: whether to compile the model (`compile_model`).
+        optimizer: the optimizer class, called with the learning rate: FusedAdam, or
+            `keras.optimizers.Adam` for the bench's comparison of the two.
+
+    Returns:
+        the `keras.Model`.
     """
     model = model_class(config["class"])(**config["params"])
-    return compile_model(model, config) if compile else model
+    return compile_model(model, config, optimizer) if compile else model
 
 
-def compile_model(model, config):
-    """Compile `model` for training with the config's learning rate and speed settings."""
+def compile_model(model, config, optimizer=FusedAdam):
+    """Compile `model` for training with the config's learning rate and speed settings.
+
+    Args:
+        model: a zoo `keras.Model`.
+        config: a resolved run config.
+        optimizer: the optimizer class, called with the learning rate (default FusedAdam).
+
+    Returns:
+        `model`, compiled.
+    """
     model.compile(
-        optimizer=loss_scaled(model, FusedAdam(config["learning_rate"])),
+        optimizer=loss_scaled(model, optimizer(config["learning_rate"])),
         jit_compile=config.get("jit_compile", False),
         steps_per_execution=steps_per_execution(config),
     )
