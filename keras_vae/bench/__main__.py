@@ -1,4 +1,7 @@
-"""`python -m keras_vae.bench [--entries A B ...] [--out bench.json] [--set KEY=VALUE ...]`"""
+"""`python -m keras_vae.bench [--entries A B ...] [--out bench.json] [--set KEY=VALUE ...]`
+
+For dense_vae and conv_vae it also times training with the zoo's FusedAdam against
+keras.optimizers.Adam in interleaved rounds (--no-optimizers skips it)."""
 
 import argparse
 import json
@@ -11,7 +14,7 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from keras_vae.bench.report import checks, render
+from keras_vae.bench.report import OPTIMIZER_ENTRIES, checks, render
 from keras_vae.cli.numbers import bounded
 
 
@@ -27,6 +30,9 @@ def parse(argv):
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override an entry field for every entry, e.g. steps_per_execution=1")
     parser.add_argument("--no-inference", action="store_true", help="skip export and serving")
+    parser.add_argument("--no-optimizers", action="store_true",
+                        help="skip FusedAdam against keras.optimizers.Adam (timed, --rounds rounds, for "
+                             + " and ".join(OPTIMIZER_ENTRIES) + ")")
     parser.add_argument("--peers-python", default=sys.executable, metavar="PATH",
                         help="a Python with torch and pythae for the peer comparison, e.g. a separate venv's "
                              "(default: this one; without them the comparison is skipped, saying why)")
@@ -42,6 +48,7 @@ def measure(entry, args, workdir):
     command = [sys.executable, "-m", "keras_vae.bench.entry", entry, str(out),
                "--epochs", str(args.epochs), "--rounds", str(args.rounds)]
     command += [f"--set={pair}" for pair in args.set] + (["--no-inference"] if args.no_inference else [])
+    command += ["--optimizers"] if entry in OPTIMIZER_ENTRIES and not args.no_optimizers else []
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True)

@@ -1,4 +1,4 @@
-"""`python -m keras_vae.bench.entry ENTRY OUT.json [--epochs N] [--rounds R] [--set K=V ...]`:
+"""`python -m keras_vae.bench.entry ENTRY OUT.json [--epochs N] [--rounds R] [--set K=V ...] [--optimizers]`:
 measure one zoo entry in this process and write the result as JSON (run by `keras_vae.bench`)."""
 
 import argparse
@@ -15,6 +15,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--no-inference", action="store_true")
+    parser.add_argument("--optimizers", action="store_true", help="also FusedAdam against keras.optimizers.Adam")
     args = parser.parse_args(argv)
 
     from keras_vae.bench.training import measure_training
@@ -26,6 +27,10 @@ def main(argv=None):
         from keras_vae.bench.bound import measure_bound
 
         result["bound"] = measure_bound(model, train.load_data(config)[1])
+    if args.optimizers:
+        from keras_vae.bench.training import measure_optimizers
+
+        result["optimizer"] = measure_optimizers(args.entry, parse_settings(args.set), args.rounds)
     if not args.no_inference:
         from keras_vae.bench.inference import measure_inference
 

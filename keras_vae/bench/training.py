@@ -5,6 +5,10 @@ A first fit of `epochs` epochs gives the steady-state images/s (median of epoch 
 tracing and warm-up are left out) and resident memory after epoch 2 and after the last. Then
 each of `rounds` rounds times, in rotating order, an epoch fed by the real pipeline, one fed
 from a single cached batch, one with XLA, and the matmul rate, so all four see the same load.
+
+`measure_optimizers` trains the entry twice from the same weights on the same batches, with
+the zoo's FusedAdam and with `keras.optimizers.Adam`, in interleaved rounds, for the issue
+"FusedAdam either shows its gain in the bench against keras.optimizers.Adam or goes".
 """
 
 import dataclasses
@@ -15,16 +19,29 @@ import tensorflow as tf
 
 from keras_vae.runner import builder, distribute, fit, train
 from keras_vae.runner import config as run_config
+from keras_vae.runner.optimizers import FusedAdam
 from keras_vae.bench.clock import EpochClock, MatmulRate, peak_rss_mb
 from keras_vae.bench.flops import train_flops_per_image
 
 DATASET = "mnist_5k"
+# The two optimizers `measure_optimizers` compares, by their key in the bench's JSON.
+OPTIMIZERS = {"fused_adam": FusedAdam, "keras_adam": keras.optimizers.Adam}
 
 
-def build(config):
+def build(config, optimizer=FusedAdam):
+    """The compiled model for resolved `config`, its weights drawn from config.seed.
+
+    Args:
+        config: a RunConfig with a seed.
+        optimizer: the optimizer class it is compiled with (`builder.compile_model`).
+
+    Returns:
+        the `keras.Model`.
+    """
     keras.utils.set_random_seed(config.seed)
     return distribute.build(
-        lambda: builder.build_from_config(config), tf.distribute.get_strategy(), config.precision
+        lambda: builder.build_from_config(config, optimizer=optimizer), tf.distribute.get_strategy(),
+        config.precision,
     )
 
 
@@ -85,6 +102,49 @@ def measure_training(entry, overrides=None, epochs=10, rounds=8):
         values = compare(model, xla, feed, cached_like(pipeline), rounds)
         result.update(ratios(values, flops * images / 1e9), xla_images_per_second=images / statistics.median(values["xla"]))
     return model, config, result
+
+
+def measure_optimizers(entry, overrides=None, rounds=8):
+    """Training images/s of zoo entry `entry` with FusedAdam and with `keras.optimizers.Adam`.
+
+    Both models start from the same weights (the same seed) and train on the same feed at the
+    entry's settings. After a warm-up fit of each, every round times one epoch of each (the
+    second of a two-epoch fit, as `epoch_seconds`), alternating which goes first (A B, B A, ...),
+    so the machine's other work falls on both alike.
+
+    Args:
+        entry: a zoo entry name.
+        overrides: entry fields to override, as for `prepare`.
+        rounds: timed epochs of each optimizer, >= 1.
+
+    Returns:
+        dict: "fused_adam" and "keras_adam", images/s from each one's median epoch; "gain",
+        their ratio (> 1: FusedAdam faster); "gain_median", the median of the per-round ratios;
+        "gain_best", the ratio of the fastest epochs (the least disturbed); "rounds"; and
+        "epoch_seconds", each optimizer's timed epochs in order.
+    """
+    config, data, fused_model, _, feed = prepare(entry, overrides)  # compiled with FusedAdam
+    plain_model = build(config, OPTIMIZERS["keras_adam"])
+    plain_model.steps_per_execution = fused_model.steps_per_execution  # as `feed` set it
+    models = {"fused_adam": fused_model, "keras_adam": plain_model}
+    for each in models.values():
+        epoch_seconds(each, feed)  # trace and warm up
+    order = list(models)
+    seconds = {name: [] for name in models}
+    for round_ in range(rounds):
+        for name in order[round_ % 2 :] + order[: round_ % 2]:
+            seconds[name].append(epoch_seconds(models[name], feed))
+    images = len(data.x_train)
+    rate = {name: images / statistics.median(values) for name, values in seconds.items()}
+    fused, plain = seconds["fused_adam"], seconds["keras_adam"]
+    return {
+        **rate,
+        "gain": rate["fused_adam"] / rate["keras_adam"],
+        "gain_median": statistics.median(k / f for f, k in zip(fused, plain)),
+        "gain_best": min(plain) / min(fused),
+        "rounds": rounds,
+        "epoch_seconds": seconds,
+    }
 
 
 def compare(model, xla, feed, cached, rounds):

@@ -6,27 +6,37 @@ from keras_vae.runner.distribute import loss_scaled, steps_per_execution
 from keras_vae.runner.optimizers import FusedAdam
 
 
-def build_from_config(config, compile=True):
+def build_from_config(config, compile=True, optimizer=FusedAdam):
     """A model for `config` (a RunConfig), compiled with Adam (fused) at its learning rate.
 
     Under a mixed_float16 policy Adam is wrapped in a LossScaleOptimizer.
 
     Args:
         config: a RunConfig whose params are complete (`RunConfig.for_data` filled the shape).
-        compile: whether to compile it for training.
+        compile: whether to compile the model (`compile_model`).
+        optimizer: the optimizer class, called with the learning rate: FusedAdam, or
+            `keras.optimizers.Adam` for the bench's comparison of the two.
 
     Returns:
-        the ZooModel.
+        the `keras.Model`.
     """
     model = model_class(config.class_name)(**plain(config.params))
-    return compile_model(model, config) if compile else model
+    return compile_model(model, config, optimizer) if compile else model
 
 
-def compile_model(model, config):
-    """Compile `model` for training with the learning rate and speed settings of `config` (a
-    RunConfig, or a stage's: `config.stage(name)`); returns the model."""
+def compile_model(model, config, optimizer=FusedAdam):
+    """Compile `model` for training with the learning rate and speed settings of `config`.
+
+    Args:
+        model: a zoo `keras.Model`.
+        config: a RunConfig, or a stage's (`config.stage(name)`).
+        optimizer: the optimizer class, called with the learning rate (default FusedAdam).
+
+    Returns:
+        `model`, compiled.
+    """
     model.compile(
-        optimizer=loss_scaled(model, FusedAdam(config.learning_rate)),
+        optimizer=loss_scaled(model, optimizer(config.learning_rate)),
         jit_compile=config.jit_compile,
         steps_per_execution=steps_per_execution(config),
     )
