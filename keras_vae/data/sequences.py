@@ -114,7 +114,7 @@ class SequenceData:
         if tuple(model.image_shape) != self.image_shape:
             raise UserError(f"dataset {self.name} has frames of shape {list(self.image_shape)} but the model "
                             f"expects {list(model.image_shape)}")
-        needed = getattr(model, "frames_needed", 2)
+        needed = model.frames_needed
         if self.frames < needed:
             raise UserError(f"dataset {self.name} has sequences of {self.frames} frames; the model needs at least {needed}")
 

@@ -9,7 +9,12 @@ and declares what the rest of the package asks of it (see `keras_vae.core.contra
     condition_classes integer conditions it takes, {batch key: number of classes} (a CVAE's labels)
     loss_names        the per-example terms it logs, "loss" (the objective) first
     term_docs         name -> Term(units, description) for every logged or evaluated term
-    figures           names of the figures `keras_vae.runner.figures` draws for it
+    figures           names of the figures `plot` draws for it, in order; each is the family's
+                      own (`drawers`, `draw_figure`) or a generic one of keras_vae.runner.figures
+                      (prior_samples: `sample` and `prior_description`)
+    figure_file(name) the file a figure is written to; `figure_files(name)` every file it writes
+    card_figures      the figures a model card shows (and `pretrain` ships)
+    frames_needed     frames a sequence must have for a model that reads sequences (2: a pair)
     sample_figure     None: `sample` writes a grid of `sample(n)`; or the name of a figure that
                       `sample` draws from n test examples instead (td_vae: "rollouts")
     bound             "iwae" when `latent_model()` supports the importance-weighted bound, else None
@@ -77,7 +82,10 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
     loss_names = ("loss",)
     term_docs = {"loss": Term(NATS, "the training objective")}
     figures = ()
+    drawers = {}  # figure name -> drawer(model, examples, seed) -> pictures (keras_vae.core.pictures)
+    card_figures = ()
     sample_figure = None
+    frames_needed = 2
     bound = None
     artifacts = ("model",)
 
@@ -121,6 +129,34 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
         return {"units": NATS}
 
     prior_description = "the model's prior"  # what `sample` draws, for figure titles
+
+    # -- figures ------------------------------------------------------------------------------
+    def figure_file(self, name):
+        """The file name figure `name` is written to (a str, "<name>.png" unless the family says
+        otherwise: a denoiser's figure is its reconstructions.png)."""
+        return f"{name}.png"
+
+    def figure_files(self, name):
+        """Every file figure `name` writes, `figure_file(name)` first (a tuple of str): a
+        figure with an animation also writes <stem>.gif."""
+        return (self.figure_file(name),)
+
+    def draw_figure(self, name, examples=None, seed=0):
+        """Figure `name`, one of the family's own `drawers`, as data.
+
+        Args:
+            name: a key of `drawers`.
+            examples: the test split, {batch key: array [N, ...]}, for figures that show data.
+            seed: int, for figures that sample.
+
+        Returns:
+            A `keras_vae.core.pictures` picture, or a tuple of them (written in order: the first
+            to `figure_file(name)`, an Animation beside it as a GIF).
+
+        Raises:
+            KeyError: the family draws no figure `name`.
+        """
+        return self.drawers[name](self, examples=examples, seed=seed)
 
     def card_table(self, metrics):
         """Markdown the model card shows above the metrics table (its own view of `metrics`), or ''."""

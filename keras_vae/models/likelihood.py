@@ -16,12 +16,15 @@ import tensorflow as tf
 
 from keras_vae.core import losses
 from keras_vae.core.errors import ConfigError
+from keras_vae.models import figures as image_figures
 from keras_vae.models.base import ZooModel
 from keras_vae.core.checks import checked
 from keras_vae.core.contract import NATS
 
 
 class ImageModel(ZooModel):
+    drawers = {"reconstructions": image_figures.reconstructions}
+
     def __init__(self, image_shape=(28, 28, 1), likelihood="bernoulli", gaussian_sigma=0.1, learn_sigma=False,
                  binarize=False, **kwargs):
         super().__init__(**kwargs)

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from keras_vae.core.errors import ConfigError
 from keras_vae.core.layers import top_k_mask
+from keras_vae.models.ae import figures as ae_figures
 from keras_vae.models.ae.plain import AE
 from keras_vae.core.checks import checked
 from keras_vae.core.contract import NATS, Term
@@ -31,6 +32,8 @@ class DenoisingAE(AE):
     """
 
     figures = ("denoising", "latent_space", "interpolation")
+    drawers = {**AE.drawers, "denoising": ae_figures.denoising}
+    card_figures = ("denoising",)
     term_docs = {
         **AE.term_docs,
         "corrupted_bce": Term(NATS, "bce of the clean image when the input is corrupted"),
@@ -47,6 +50,10 @@ class DenoisingAE(AE):
             checked("noise_level", noise_level, lambda v: 0 <= v <= 1, f"a {corruption} fraction in [0, 1]")
         self.corruption = corruption
         self.noise_level = noise_level
+
+    def figure_file(self, name):
+        """A denoiser's figure is its reconstructions: reconstructions.png."""
+        return "reconstructions.png" if name == "denoising" else super().figure_file(name)
 
     def corrupt(self, x):
         """x with fresh corruption noise drawn from the model's generator."""

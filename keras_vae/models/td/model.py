@@ -30,7 +30,7 @@ from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.models.base import ZooModel
 from keras_vae.core.checks import checked, positive_ints
 from keras_vae.core.contract import NATS, Part, TensorInput, Term
-from keras_vae.models.td import layers, rollouts
+from keras_vae.models.td import figures as td_figures, layers, rollouts
 from keras_vae.core.registration import register_model
 
 # Static Python (loops over a known number of frames): autograph would only slow the tracing.
@@ -43,6 +43,8 @@ class TDVAE(ZooModel):
     batch_keys = ("frames",)
     loss_names = ("loss", "reconstruction", "smoothing_kl", "transition", "belief")
     figures = ("rollouts",)
+    drawers = {"rollouts": td_figures.rollouts}
+    card_figures = figures
     sample_figure = "rollouts"  # `sample` draws rollouts of test sequences, not prior samples
     term_docs = {
         "loss": Term(NATS, "negative TD-VAE bound of a pair (t1, t2), t2 - t1 in 1..max_jump: the sum of the next four"),
@@ -71,6 +73,11 @@ class TDVAE(ZooModel):
         self.pairs = int_at_least("pairs", pairs, 1)
         self.horizon = checked("horizon", horizon, lambda v: 1 <= v <= rollouts.HORIZONS,
                                f"an integer in [1, {rollouts.HORIZONS}]", kind=int)
+
+    def figure_files(self, name):
+        """rollouts.png and its animation, rollouts.gif."""
+        files = super().figure_files(name)
+        return (*files, files[0][: -len(".png")] + ".gif") if name == "rollouts" else files
 
     @property
     def frames_needed(self):
