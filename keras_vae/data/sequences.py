@@ -132,6 +132,23 @@ def moving(images, frames=FRAMES, seed=SEED, name=None):
     return SequenceData(name or f"{PREFIX}{images.name}", images, frames, directions, offsets)
 
 
+def describe(name, source):
+    """What the sequences `name` are, for a model card.
+
+    Args:
+        name: `moving:<image dataset>`.
+        source: (what the images are, their split) of the image dataset, or None if unknown.
+
+    Returns:
+        A str (Markdown).
+    """
+    if source is None:
+        return f"sequences of `{name}`"
+    what, split = source
+    return (f"sequences of `{name}`: each of {what} moves one pixel per frame left or right (wrap-around, "
+            f"direction and start drawn with a fixed seed), split along the digits' per-class split: {split} sequences")
+
+
 def load(name, load_images):
     """`moving:<image dataset>`; `load_images(name)` loads the underlying images."""
     base = name[len(PREFIX):]

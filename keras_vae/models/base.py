@@ -14,6 +14,7 @@ and declares what the rest of the package asks of it (see `keras_vae.core.contra
                       (prior_samples: `sample` and `prior_description`)
     figure_file(name) the file a figure is written to; `figure_files(name)` every file it writes
     card_figures      the figures a model card shows (and `pretrain` ships)
+    report_columns    the evaluated metrics a sweep report tabulates (`Column`s)
     frames_needed     frames a sequence must have for a model that reads sequences (2: a pair)
     sample_figure     None: `sample` writes a grid of `sample(n)`; or the name of a figure that
                       `sample` draws from n test examples instead (td_vae: "rollouts")
@@ -37,7 +38,7 @@ from keras_vae.core import distributed
 from keras_vae.core.keras_internals import BuildWithoutBatch
 from keras_vae.core.errors import UserError
 from keras_vae.core.layers import Noise
-from keras_vae.core.contract import NATS, Term
+from keras_vae.core.contract import NATS, Column, Term
 from keras_vae.core.registration import constructor_args
 
 
@@ -113,6 +114,12 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
         """The logged terms `evaluate` reports and the training curves show (not, say, one
         per latent dimension)."""
         return self.loss_names
+
+    @property
+    def report_columns(self):
+        """The columns of a sweep report (a tuple of `keras_vae.core.contract.Column`): one per
+        evaluated name unless the family chooses."""
+        return tuple(Column(name, name) for name in self.evaluated_names)
 
     def evaluation_terms(self, batch, terms):
         """Per-example measures beyond `terms` (this batch's `loss_terms`, computed once) for
