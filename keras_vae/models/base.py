@@ -18,6 +18,7 @@ and declares what the rest of the package asks of it (see `keras_vae.core.contra
     frames_needed     frames a sequence must have for a model that reads sequences (2: a pair)
     sample_figure     None: `sample` writes a grid of `sample(n)`; or the name of a figure that
                       `sample` draws from n test examples instead (td_vae: "rollouts")
+    image_shape       (H, W, C) of the images or frames it reads; None for a model of codes
     bound             "iwae" when `latent_model()` supports the importance-weighted bound, else None
     artifacts         what a run folder holds for it: "model" first, then any later training
                       stage ("prior"), each its own ZooModel trained on the frozen model's outputs
@@ -87,6 +88,7 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
     card_figures = ()
     sample_figure = None
     frames_needed = 2
+    image_shape = None  # (H, W, C) of the images (or frames) the model reads; set by the family
     bound = None
     artifacts = ("model",)
 
@@ -130,6 +132,14 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
         """Test-split metrics from the concatenated per-example values: the mean of every
         [N] array; a family with vector-valued terms reduces them itself."""
         return {name: float(np.mean(value)) for name, value in per_example.items() if np.ndim(value) == 1}
+
+    def latent_model(self, training=False, targets=False):
+        """This model as `keras_vae.core.iwae` sees it (a `LatentModel`), when `bound` is "iwae".
+
+        Raises:
+            NotImplementedError: the model declares no importance-weighted bound (`bound` None).
+        """
+        raise NotImplementedError(f"{type(self).__name__} declares no importance-weighted bound")
 
     def evaluation_header(self):
         """What the evaluated numbers are (likelihood, units, ...), for metrics.json."""
