@@ -8,7 +8,8 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from keras_vae.runner import figures
+from keras_vae.models import figures as image_figures
+from keras_vae.models.vae import figures as vae_figures
 from keras_vae.runner import plots
 from keras_vae.runner import runs
 from keras_vae.runner import loading
@@ -36,7 +37,7 @@ def chart(panels, panel):
 
 def test_quantile_grid_is_the_inverse_normal_cdf_of_evenly_spaced_probabilities():
     q = [NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, 7)]
-    points = figures.quantile_grid(7)
+    points = vae_figures.quantile_grid(7)
     assert points.shape == (49, 2)
     expected = [(q[c], q[6 - r]) for r in range(7) for c in range(7)]  # row-major, z2 falls down the rows
     np.testing.assert_allclose(points, expected, rtol=1e-5, atol=1e-6)
@@ -66,15 +67,15 @@ def test_every_figure_has_its_expected_pixel_size_and_a_title(plotted):
     curves = [n for n in history if n not in ("epoch", "seconds") and not n.startswith("val_")]
     assert len(curves) == (3 if entry == "conv_vae" else 2)  # loss, reconstruction (, kl)
     expected = {
-        "reconstructions.png": titled(3 if entry == "denoising_ae" else 2, figures.SHOWN),
-        "interpolation.png": titled(figures.PAIRS, figures.STEPS + 2),
+        "reconstructions.png": titled(3 if entry == "denoising_ae" else 2, image_figures.SHOWN),
+        "interpolation.png": titled(image_figures.PAIRS, image_figures.STEPS + 2),
         "training_curves.png": chart(len(curves), plots.PANEL),
         ("latent_scatter.png" if latent_dim == 2 else "latent_pca.png"): chart(1, plots.SCATTER),
     }
     if entry == "conv_vae":
         expected["prior_samples.png"] = titled(8, 8)
         if latent_dim == 2:
-            expected["manifold.png"] = titled(figures.MANIFOLD_SIDE, figures.MANIFOLD_SIDE, scale=1)
+            expected["manifold.png"] = titled(vae_figures.MANIFOLD_SIDE, vae_figures.MANIFOLD_SIDE, scale=1)
     assert set(pngs) == set(expected)
     for name, image in pngs.items():
         assert image.shape[:2] == expected[name], name
@@ -104,7 +105,7 @@ def test_manifold_corners_decode_the_extreme_quantiles(plotted):
         return
     model = loading.load_run_model(run_dir)
     lo, hi = NormalDist().inv_cdf(0.05), NormalDist().inv_cdf(0.95)
-    image, side = pngs["manifold.png"][..., 0], figures.MANIFOLD_SIDE
+    image, side = pngs["manifold.png"][..., 0], vae_figures.MANIFOLD_SIDE
     left = (image.shape[1] - grid_side(side, scale=1)) // 2
     top_left = image[TB : TB + 28, left : left + 28]
     bottom_right = image[TB + (side - 1) * 29 : TB + side * 29 - 1, left + (side - 1) * 29 : left + side * 29 - 1]

@@ -126,6 +126,7 @@ def test_a_sweep_prints_no_tf_function_retracing_warnings(cli, tmp_path, monkeyp
 
     class Trained:
         figures = ()  # nothing to sample: the stand-in is not a model
+        report_columns = ()
 
     def fake_train(entry, settings, run_dir, **kwargs):
         logging.getLogger("tensorflow").warning("5 out of the last 5 calls to <function f> triggered tf.function retracing.")

@@ -46,9 +46,10 @@ def runners(model, folders):
     def keras_inputs(inputs):
         return list(inputs.values()) if len(inputs) > 1 else next(iter(inputs.values()))
 
+    [decoder] = [part.module for part in model.export_parts() if part.name == "decoder"]
     return {
-        "keras_predict": (lambda x: model.decoder.predict(keras_inputs(x), verbose=0),
-                          lambda x: model.decoder.predict(keras_inputs(x), batch_size=BATCH, verbose=0)),
+        "keras_predict": (lambda x: decoder.predict(keras_inputs(x), verbose=0),
+                          lambda x: decoder.predict(keras_inputs(x), batch_size=BATCH, verbose=0)),
         "savedmodel": (savedmodel, in_batches(savedmodel)),
         "onnx": (onnx, in_batches(onnx)),
     }

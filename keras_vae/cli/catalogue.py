@@ -8,24 +8,22 @@ def add(commands):
     parser.set_defaults(run=run, tensorflow=False)
 
 
-def shipped(metrics):
-    """The headline numbers of an entry's shipped metrics.json, in one cell."""
+def shipped(metrics, class_name):
+    """The headline numbers of an entry's shipped metrics.json, in one cell, as the model's
+    family states them (`keras_vae.models.headline_of`, read without TensorFlow).
+
+    Args:
+        metrics: the shipped metrics.json as a dict, or None.
+        class_name: the entry's model class ("VAE"), from its config.json.
+
+    Returns:
+        A str: "<dataset>: <headline parts>", or "no shipped weights".
+    """
+    from keras_vae import models
+
     if metrics is None:
         return "no shipped weights"
-    if "elbo" in metrics:
-        parts = [f"ELBO {metrics['elbo']:.1f}"]
-        if metrics.get("iwae") is not None:
-            parts.append(f"IWAE (k = {metrics['iwae_k']}) {metrics['iwae']:.1f}")
-        if "active_units" in metrics:
-            parts.append(f"{metrics['active_units']}/{metrics['latent_dim']} active units")
-    elif "repeat_mse_h1" in metrics:  # a sequence model's rollouts beside repeating the last frame
-        last = max(int(name[len("mse_h"):]) for name in metrics if name.startswith("mse_h"))
-        parts = [f"pair loss {metrics['loss']:.1f}",
-                 f"rollout MSE 1 / {last} ahead {metrics['mse_h1']:.4f} / {metrics[f'mse_h{last}']:.4f} (repeating "
-                 f"the last frame {metrics['repeat_mse_h1']:.4f} / {metrics[f'repeat_mse_h{last}']:.4f})"]
-    else:
-        parts = [f"BCE {metrics['bce']:.1f}", f"MSE {metrics['mse']:.4f}"]
-    return f"{metrics['dataset']}: " + ", ".join(parts)
+    return f"{metrics['dataset']}: " + ", ".join(models.headline_of(class_name, metrics))
 
 
 def run(args):
@@ -39,7 +37,7 @@ def run(args):
             entry["dataset"],
             "-" if entry["latent_dim"] is None else str(entry["latent_dim"]),
             "?" if entry["parameters"] is None else f"{entry['parameters']:,}",
-            shipped(entry["metrics"]),
+            shipped(entry["metrics"], entry["class"]),
             entry["description"],
         ))
     w = [max(len(row[i]) for row in [HEADER, *rows]) for i in range(4)]

@@ -52,7 +52,7 @@ def sample_figure(model, args, out):
 
     if args.label is not None:
         raise UserError(f"{type(model).__name__} takes no --label")
-    path = out / f"{PREFIX}{figures.figure_file(model.sample_figure, model)}"
+    path = out / f"{PREFIX}{model.figure_file(model.sample_figure)}"
     if path.exists() and not args.overwrite:
         raise UserError(f"{path} exists; pass --overwrite to replace it")
     dataset = data.load(runs.read_config(args.run_dir).dataset)

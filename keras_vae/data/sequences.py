@@ -114,7 +114,7 @@ class SequenceData:
         if tuple(model.image_shape) != self.image_shape:
             raise UserError(f"dataset {self.name} has frames of shape {list(self.image_shape)} but the model "
                             f"expects {list(model.image_shape)}")
-        needed = getattr(model, "frames_needed", 2)
+        needed = model.frames_needed
         if self.frames < needed:
             raise UserError(f"dataset {self.name} has sequences of {self.frames} frames; the model needs at least {needed}")
 
@@ -130,6 +130,23 @@ def moving(images, frames=FRAMES, seed=SEED, name=None):
         directions[split] = rng.choice(np.array([-1, 1], np.int32), size=n)
         offsets[split] = rng.integers(0, images.image_shape[1], size=n, dtype=np.int32)
     return SequenceData(name or f"{PREFIX}{images.name}", images, frames, directions, offsets)
+
+
+def describe(name, source):
+    """What the sequences `name` are, for a model card.
+
+    Args:
+        name: `moving:<image dataset>`.
+        source: (what the images are, their split) of the image dataset, or None if unknown.
+
+    Returns:
+        A str (Markdown).
+    """
+    if source is None:
+        return f"sequences of `{name}`"
+    what, split = source
+    return (f"sequences of `{name}`: each of {what} moves one pixel per frame left or right (wrap-around, "
+            f"direction and start drawn with a fixed seed), split along the digits' per-class split: {split} sequences")
 
 
 def load(name, load_images):

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.core.layers import OneHot
+from keras_vae.models import figures as image_figures
 from keras_vae.models.architectures import ARCHITECTURES
 from keras_vae.models.base import as_batch, plain
 from keras_vae.models.likelihood import ImageModel
@@ -47,6 +48,8 @@ class Autoencoder(ImageModel):
     code_names = ("code",)  # the encoder's outputs, as exported
     code_activation = None
     figures = ("reconstructions", "latent_space", "interpolation")
+    drawers = {**ImageModel.drawers, "latent_space": image_figures.latent_space, "interpolation": image_figures.interpolation}
+    card_figures = ("reconstructions",)
     term_docs = {
         **ImageModel.term_docs,
         "reconstruction": Term(NATS, "-log p(x | z), the decoder's negative log-likelihood of the image"),
@@ -142,6 +145,10 @@ class Autoencoder(ImageModel):
             return h
         one_hots = [OneHot(k, name=f"{key}_one_hot")(x) for (key, k), x in zip(self.condition_classes.items(), inputs)]
         return keras.layers.Concatenate(name="with_conditions")([h, *one_hots])
+
+    def figure_file(self, name):
+        """The latent space is a scatter up to 2-D (latent_scatter.png), a PCA above (latent_pca.png)."""
+        return image_figures.latent_file(self) if name == "latent_space" else super().figure_file(name)
 
     # -- networks -----------------------------------------------------------------------------
     def build_networks(self):

@@ -9,9 +9,16 @@ and declares what the rest of the package asks of it (see `keras_vae.core.contra
     condition_classes integer conditions it takes, {batch key: number of classes} (a CVAE's labels)
     loss_names        the per-example terms it logs, "loss" (the objective) first
     term_docs         name -> Term(units, description) for every logged or evaluated term
-    figures           names of the figures `keras_vae.runner.figures` draws for it
+    figures           names of the figures `plot` draws for it, in order; each is the family's
+                      own (`drawers`, `draw_figure`) or a generic one of keras_vae.runner.figures
+                      (prior_samples: `sample` and `prior_description`)
+    figure_file(name) the file a figure is written to; `figure_files(name)` every file it writes
+    card_figures      the figures a model card shows (and `pretrain` ships)
+    report_columns    the evaluated metrics a sweep report tabulates (`Column`s)
+    frames_needed     frames a sequence must have for a model that reads sequences (2: a pair)
     sample_figure     None: `sample` writes a grid of `sample(n)`; or the name of a figure that
                       `sample` draws from n test examples instead (td_vae: "rollouts")
+    image_shape       (H, W, C) of the images or frames it reads; None for a model of codes
     bound             "iwae" when `latent_model()` supports the importance-weighted bound, else None
     stages            the later training stages it has ("prior"), each its own ZooModel trained
                       after it on the frozen model's outputs (`stage_model`, `stage_batch`,
@@ -32,7 +39,7 @@ from keras_vae.core import distributed
 from keras_vae.core.keras_internals import BuildWithoutBatch
 from keras_vae.core.errors import UserError
 from keras_vae.core.layers import Noise
-from keras_vae.core.contract import NATS, Term
+from keras_vae.core.contract import NATS, Column, Term
 
 
 def plain(value):
@@ -102,7 +109,11 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
     loss_names = ("loss",)
     term_docs = {"loss": Term(NATS, "the training objective")}
     figures = ()
+    drawers = {}  # figure name -> drawer(model, examples, seed) -> pictures (keras_vae.core.pictures)
+    card_figures = ()
     sample_figure = None
+    frames_needed = 2
+    image_shape = None  # (H, W, C) of the images (or frames) the model reads; set by the family
     bound = None
     stages = ()  # later training stages (learned priors), trained after the model itself
 
@@ -141,6 +152,12 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
         per latent dimension)."""
         return self.loss_names
 
+    @property
+    def report_columns(self):
+        """The columns of a sweep report (a tuple of `keras_vae.core.contract.Column`): one per
+        evaluated name unless the family chooses."""
+        return tuple(Column(name, name) for name in self.evaluated_names)
+
     def evaluation_terms(self, batch, terms):
         """Per-example measures beyond `terms` for `evaluate`.
 
@@ -165,6 +182,14 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
         """
         return {name: float(np.mean(value)) for name, value in per_example.items() if np.ndim(value) == 1}
 
+    def latent_model(self, training=False, targets=False):
+        """This model as `keras_vae.core.iwae` sees it (a `LatentModel`), when `bound` is "iwae".
+
+        Raises:
+            NotImplementedError: the model declares no importance-weighted bound (`bound` None).
+        """
+        raise NotImplementedError(f"{type(self).__name__} declares no importance-weighted bound")
+
     def evaluation_header(self):
         """What the evaluated numbers are (likelihood, units, ...), for metrics.json.
 
@@ -174,6 +199,34 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
         return {"units": NATS}
 
     prior_description = "the model's prior"  # what `sample` draws, for figure titles
+
+    # -- figures ------------------------------------------------------------------------------
+    def figure_file(self, name):
+        """The file name figure `name` is written to (a str, "<name>.png" unless the family says
+        otherwise: a denoiser's figure is its reconstructions.png)."""
+        return f"{name}.png"
+
+    def figure_files(self, name):
+        """Every file figure `name` writes, `figure_file(name)` first (a tuple of str): a
+        figure with an animation also writes <stem>.gif."""
+        return (self.figure_file(name),)
+
+    def draw_figure(self, name, examples=None, seed=0):
+        """Figure `name`, one of the family's own `drawers`, as data.
+
+        Args:
+            name: a key of `drawers`.
+            examples: the test split, {batch key: array [N, ...]}, for figures that show data.
+            seed: int, for figures that sample.
+
+        Returns:
+            A `keras_vae.core.pictures` picture, or a tuple of them (written in order: the first
+            to `figure_file(name)`, an Animation beside it as a GIF).
+
+        Raises:
+            KeyError: the family draws no figure `name`.
+        """
+        return self.drawers[name](self, examples=examples, seed=seed)
 
     def card_table(self, metrics):
         """Markdown the model card shows above the metrics table (its own view of `metrics`), or ''.

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from keras_vae.core import losses
 from keras_vae.core.errors import ConfigError
+from keras_vae.models import figures as image_figures
 from keras_vae.models.base import ZooModel, plain
 from keras_vae.core.checks import checked
 from keras_vae.core.contract import NATS
@@ -39,6 +40,8 @@ class ImageModel(ZooModel):
         ConfigError: an unknown likelihood, an image_shape that is not three sides >= 1,
             binarize with the Gaussian likelihood, or gaussian_sigma < SIGMA_MIN.
     """
+
+    drawers = {"reconstructions": image_figures.reconstructions}
 
     def __init__(self, image_shape=(28, 28, 1), likelihood="bernoulli", gaussian_sigma=0.1, learn_sigma=False,
                  binarize=False, **kwargs):

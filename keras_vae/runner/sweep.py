@@ -73,34 +73,37 @@ def sweep(entry, latent_dims=None, likelihoods=None, overrides=None, out=None, s
     runs.write_json(out / ROWS, rows)
     report = out / REPORT
     with runs.atomic(report) as tmp:
-        tmp.write_text(markdown(entry, rows))
+        tmp.write_text(markdown(entry, rows, model.report_columns))
     return report
 
 
-def _cell(row, key, digits=1):
-    value = row.get(key)
-    return "-" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+def markdown(entry, rows, columns):
+    """The report: what was run, the table, the sample grids side by side.
 
+    Args:
+        entry: the zoo entry swept.
+        rows: one dict a run: its settings, timings, "sampled" and its metrics.json values.
+        columns: the model's `report_columns`, between the settings and the timings.
 
-def markdown(entry, rows):
-    """The report: what was run, the table, the sample grids side by side."""
+    Returns:
+        The Markdown text (str).
+    """
     first = rows[0]
     k = first.get("iwae_k")
+    headers = ["run", "latent dim", "likelihood", *(column.header.format(k=k) for column in columns), "train s", "eval s"]
     lines = [
         f"# Sweep of `{entry}` on {first['dataset']}",
         "",
         f"Each run trained with the same seed and settings apart from the swept ones; metrics on the "
         f"{first['split']} split ({first['split_examples']} images), in nats per image (MSE per pixel).",
         "",
-        f"| run | latent dim | likelihood | ELBO | log p(x), IWAE k={k} | active units | MSE | train s | eval s |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| " + " | ".join(headers) + " |",
+        "|---|---:|---|" + "---:|" * len(columns) + "---:|---:|",
     ]
     for row in rows:
-        active = f"{row['active_units']} / {row['latent_dim']}" if "active_units" in row else "-"
-        lines.append(
-            f"| {row['name']} | {row.get('latent_dim', '-')} | {row['likelihood']} | {_cell(row, 'elbo')} | "
-            f"{_cell(row, 'iwae')} | {active} | {_cell(row, 'mse', 4)} | {row['train_seconds']} | {row['eval_seconds']} |"
-        )
+        cells = [row["name"], row.get("latent_dim", "-"), row["likelihood"], *(column.cell(row) for column in columns),
+                 row["train_seconds"], row["eval_seconds"]]
+        lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     lines += [""] + [f"- {name} likelihood, binarization {text}." for name, text in
                      sorted({(r["likelihood"], r["binarization"]) for r in rows})]
     if len({r["likelihood"] for r in rows}) > 1:

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from keras_vae.core.errors import ConfigError
 from keras_vae.core.layers import top_k_mask
+from keras_vae.models.ae import figures as ae_figures
 from keras_vae.models.ae.plain import AE
 from keras_vae.core.checks import checked
 from keras_vae.core.contract import NATS, Term
@@ -40,6 +41,8 @@ class DenoisingAE(AE):
     """
 
     figures = ("denoising", "latent_space", "interpolation")
+    drawers = {**AE.drawers, "denoising": ae_figures.denoising}
+    card_figures = ("denoising",)
     term_docs = {
         **AE.term_docs,
         "corrupted_bce": Term(NATS, "bce of the clean image when the input is corrupted"),
@@ -59,6 +62,10 @@ class DenoisingAE(AE):
 
     def get_config(self):
         return {**super().get_config(), "corruption": self.corruption, "noise_level": self.noise_level}
+
+    def figure_file(self, name):
+        """A denoiser's figure is its reconstructions: reconstructions.png."""
+        return "reconstructions.png" if name == "denoising" else super().figure_file(name)
 
     def corrupt(self, x):
         """x with fresh corruption noise drawn from the model's generator.

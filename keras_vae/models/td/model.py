@@ -30,7 +30,7 @@ from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.models.base import ZooModel, plain
 from keras_vae.core.checks import checked, positive_ints
 from keras_vae.core.contract import NATS, Part, TensorInput, Term
-from keras_vae.models.td import layers, rollouts
+from keras_vae.models.td import figures as td_figures, layers, rollouts
 from keras_vae.core.registration import register_model
 
 # Static Python (loops over a known number of frames): autograph would only slow the tracing.
@@ -64,6 +64,8 @@ class TDVAE(ZooModel):
     batch_keys = ("frames",)
     loss_names = ("loss", "reconstruction", "smoothing_kl", "transition", "belief")
     figures = ("rollouts",)
+    drawers = {"rollouts": td_figures.rollouts}
+    card_figures = figures
     sample_figure = "rollouts"  # `sample` draws rollouts of test sequences, not prior samples
     term_docs = {
         "loss": Term(NATS, "negative TD-VAE bound of a pair (t1, t2), t2 - t1 in 1..max_jump: the sum of the next four"),
@@ -98,6 +100,11 @@ class TDVAE(ZooModel):
                 "state_dim": self.state_dim, "hidden_dim": self.hidden_dim, "hidden_sizes": plain(self.hidden_sizes),
                 "max_jump": self.max_jump, "jump_input": self.jump_input, "context": self.context,
                 "horizon": self.horizon, "pairs": self.pairs}
+
+    def figure_files(self, name):
+        """rollouts.png and its animation, rollouts.gif."""
+        files = super().figure_files(name)
+        return (*files, files[0][: -len(".png")] + ".gif") if name == "rollouts" else files
 
     @property
     def frames_needed(self):

@@ -29,6 +29,7 @@ class CVAE(VAE):
     """
 
     figures = ("reconstructions", "class_samples", "latent_space")
+    card_figures = ("reconstructions", "class_samples")
     term_docs = {
         **VAE.term_docs,
         "reconstruction": Term(NATS, "-log p(x | z, y), the decoder's negative log-likelihood of the image given its label"),

@@ -14,7 +14,8 @@ from keras_vae.core import iwae
 from keras_vae.core import losses
 from keras_vae.core.layers import reparameterize
 from keras_vae.models.autoencoder import Autoencoder
-from keras_vae.core.contract import NATS, Term
+from keras_vae.models.vae import figures as vae_figures
+from keras_vae.core.contract import NATS, Column, Term
 from keras_vae.core.registration import register_model
 
 ACTIVE_THRESHOLD = 0.01
@@ -48,6 +49,10 @@ class VAE(Autoencoder):
     loss_names = ("loss", "reconstruction", "kl")
     code_names = ("z_mean", "z_log_var")
     bound = "iwae"
+    drawers = {**Autoencoder.drawers, "manifold": vae_figures.manifold, "class_samples": vae_figures.class_samples}
+    card_figures = ("reconstructions", "prior_samples")
+    report_columns = (Column("elbo", "ELBO"), Column("iwae", "log p(x), IWAE k={k}"),
+                      Column("active_units", "active units", of="latent_dim"), Column("mse", "MSE", digits=4))
     term_docs = {
         **Autoencoder.term_docs,
         "kl": Term(NATS, "KL(q(z|x) || p(z)), in closed form"),

@@ -26,6 +26,7 @@ from keras_vae.core.checks import checked, positive_ints
 from keras_vae.core.contract import NATS, Part, TensorInput, Term
 from keras_vae.models.base import plain
 from keras_vae.models.likelihood import ImageModel
+from keras_vae.models.vq import figures as vq_figures
 from keras_vae.models.vq.pixelcnn import PixelCNN
 from keras_vae.models.vq.quantizer import VectorQuantizer, code_statistics
 from keras_vae.core.registration import register_model
@@ -149,6 +150,8 @@ class VQVAE(ImageModel):
     stages = ("prior",)
     loss_names = ("loss", "reconstruction", "codebook", "commitment", "perplexity")
     figures = ("reconstructions", "prior_samples", "codebook_usage")
+    drawers = {**ImageModel.drawers, "codebook_usage": vq_figures.codebook_usage}
+    card_figures = figures
     term_docs = {
         **ImageModel.term_docs,
         "loss": Term("per example", "reconstruction (nats) + codebook + beta * commitment (squared distances; without "
