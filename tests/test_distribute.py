@@ -162,10 +162,10 @@ def test_mirrored_step_equals_single_device_step():
     assert report["replicas"] == 2
     # SGD: one step on 16 images; then 16 + an unevenly split 5. Then one fused-Adam step, whose
     # division by sqrt(v) magnifies rounding in near-zero gradients.
-    for fit, tolerance in zip(report["fits"], (1e-6, 1e-6, 1e-5)):
-        assert fit["max_update"] > 1e-4  # the step moved the weights...
-        assert fit["max_weight_difference"] < tolerance  # ...as on one device
-        assert fit["max_replica_difference"] == 0  # ...and on every replica alike
+    for step, tolerance in zip(report["fits"], (1e-6, 1e-6, 1e-5)):
+        assert step["max_update"] > 1e-4  # the step moved the weights...
+        assert step["max_weight_difference"] < tolerance  # ...as on one device
+        assert step["max_replica_difference"] == 0  # ...and on every replica alike
         for name, value in fit["logs_single"].items():
             assert fit["logs_mirrored"][name] == pytest.approx(value, rel=1e-6)
     first, second = report["noise_per_replica"]

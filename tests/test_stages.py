@@ -1,5 +1,5 @@
 """A run folder holds later training stages beside its model (a VQ-VAE's PixelCNN prior in
-RUN/prior/), each with its own checkpoints, history and resume (keras_vae/train.py)."""
+RUN/prior/), each with its own checkpoints, history and resume (keras_vae/runner/stages.py)."""
 
 import numpy as np
 import pytest

@@ -64,7 +64,7 @@ def measure_inference(model, config, workdir, repeats=50):
     result = {}
     for name, (one_batch, all_batches) in runners(model, folders).items():
         result[name] = {
-            "images_per_second": IMAGES / median_seconds(lambda: all_batches(inputs), 5, warmup=1),
-            "batch1_ms": 1e3 * median_seconds(lambda: one_batch(first), repeats, warmup=5),
+            "images_per_second": IMAGES / median_seconds(lambda run=all_batches: run(inputs), 5, warmup=1),
+            "batch1_ms": 1e3 * median_seconds(lambda run=one_batch: run(first), repeats, warmup=5),
         }
     return result

@@ -52,5 +52,5 @@ def model_class(class_name):
 
 def list_entries():
     """[(name, one-line description, parameter count)] for every zoo entry, read from its
-    config.json (`parameters`, checked against the built model by tests/test_foundation.py)."""
+    config.json (`parameters`, checked against the built model by tests/test_vae.py)."""
     return [(s["name"], s["description"], s["parameters"]) for s in map(summary, entry_names())]

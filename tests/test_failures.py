@@ -1,4 +1,6 @@
-"""Issue 15: faults users of VAE tools report, each turned into the behaviour keras_vae promises."""
+"""When things go wrong: divergence, NaN in data or JSON, names that try to be paths, files that
+would be overwritten, bad options and files. Each a fault users of VAE tools report, turned into
+the behaviour keras_vae promises (one `error:` line, nothing on disk lost)."""
 
 import json
 import math
