@@ -16,14 +16,32 @@ ONNX_FILE = "model.onnx"  # in the version folder, as in a Triton model reposito
 
 
 def check_installed():
-    """ONNX export is an optional feature: the `onnx` extra brings what it needs."""
+    """ONNX export is an optional feature: the `onnx` extra brings what it needs.
+
+    Raises:
+        UserError: tf2onnx, onnx or onnxruntime cannot be imported (with the pip command).
+    """
     missing = [name for name in ("tf2onnx", "onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
     if missing:
         raise UserError(f"ONNX export needs {', '.join(missing)}: pip install 'keras_vae[onnx]'")
 
 
 def convert(function):
-    """The ONNX ModelProto of a serving function (one named input, dict of named outputs)."""
+    """The ONNX ModelProto of a serving function (one named input, dict of named outputs).
+
+    Converted by `tf2onnx.convert.from_function` at opset OPSET (17); the first axis of every
+    graph input and output is named "batch".
+
+    Args:
+        function: a `tf.function` with an `input_signature` of named TensorSpecs, batch axis None
+            (`keras_vae.export.parts.ExportedPart.function`).
+
+    Returns:
+        onnx.ModelProto.
+
+    Raises:
+        ExportFailed: the graph has a ConvTranspose with negative pads (`check_conv_transpose_pads`).
+    """
     import tf2onnx
 
     logging.getLogger("tf2onnx").setLevel(logging.WARNING)  # it logs every rewrite at INFO
@@ -37,7 +55,14 @@ def convert(function):
 def check_conv_transpose_pads(proto):
     """tf2onnx writes negative `pads` for a Conv2DTranspose whose kernel is smaller than its
     stride, and onnxruntime refuses to load such a node. The zoo's conv builders reject those
-    configs (`layers.check_conv_shape`); this names the layer if another model has one."""
+    configs (`layers.check_conv_shape`); this names the layer if another model has one.
+
+    Args:
+        proto: an onnx.ModelProto.
+
+    Raises:
+        ExportFailed: a ConvTranspose node has a negative pad, naming the node.
+    """
     for node in proto.graph.node:
         for attribute in node.attribute:
             if node.op_type == "ConvTranspose" and attribute.name == "pads" and min(attribute.ints) < 0:
@@ -49,6 +74,17 @@ def check_conv_transpose_pads(proto):
 
 
 def write(part, folder, metadata):
+    """Convert `part` to ONNX and write FOLDER/model.onnx, with `metadata` as model properties.
+
+    Args:
+        part: a `keras_vae.export.parts.ExportedPart`.
+        folder: the version folder (a Path), created here with its parents; it must not exist.
+        metadata: {key: value}; str values are stored as they are, others as JSON.
+
+    Raises:
+        ExportFailed: `convert`'s check fails.
+        FileExistsError: `folder` exists already.
+    """
     import onnx
 
     proto = convert(part.function)

@@ -13,6 +13,19 @@ METADATA = "assets.extra/keras_vae.json"  # beside the graph; TF Serving ignores
 
 
 def write(part, path, metadata):
+    """Write `part` as a SavedModel at `path`, with `metadata` as JSON beside the graph.
+
+    The artifact carries only the variables of `part.module` (one sub-model, or each of a tuple)
+    and one endpoint, "serving_default", traced from `part.function`.
+
+    Args:
+        part: a `keras_vae.export.parts.ExportedPart`.
+        path: the version folder (a Path), written by `keras.export.ExportArchive.write_out`.
+        metadata: plain JSON, written to PATH/assets.extra/keras_vae.json (METADATA).
+
+    Raises:
+        FileExistsError: PATH/assets.extra exists already.
+    """
     archive = keras.export.ExportArchive()
     # Only the part's own sub-models' variables go into the artifact (a VQ decoder: codebook and decoder).
     for module in part.module if isinstance(part.module, (tuple, list)) else (part.module,):
