@@ -32,6 +32,17 @@ FORMATS = {
 
 @dataclasses.dataclass
 class Artifact:
+    """One verified artifact of an export, as `export_run` returns it.
+
+    Args:
+        format: "savedmodel" or "onnx".
+        model_name: "<entry>_<part>", the TF Serving model name.
+        version: the export's version number N, an int >= 1.
+        folder: the version folder in OUT (OUT/<model_name>/N, or OUT/onnx/<model_name>/N), a Path.
+        errors: {batch size: max abs error against the Keras model}, floats, at each of
+            `keras_vae.export.verify.BATCHES` (1 and 64).
+        seconds: wall time of writing and verifying it, in seconds.
+    """
     format: str
     model_name: str
     version: int
@@ -41,7 +52,19 @@ class Artifact:
 
 
 def choose(value, known, flag):
-    """'all' or one name from `known` -> list of names."""
+    """'all' or one name from `known` -> list of names.
+
+    Args:
+        value: "all" or one of `known`.
+        known: the valid names, in order.
+        flag: the option's name for the message, e.g. "--format".
+
+    Returns:
+        list of str: every known name for "all", else [value].
+
+    Raises:
+        UserError: `value` is neither "all" nor in `known`.
+    """
     if value == "all":
         return list(known)
     if value not in known:
@@ -50,11 +73,28 @@ def choose(value, known, flag):
 
 
 def version_dirs(out, model_name):
-    """The folders that hold versions of `model_name`, one per format."""
+    """The folders that hold versions of `model_name`, one per format.
+
+    Args:
+        out: OUT, a Path.
+        model_name: "<entry>_<part>".
+
+    Returns:
+        [OUT/<model_name>, OUT/onnx/<model_name>] (Paths; they may not exist).
+    """
     return [out / model_name, out / ONNX_DIR / model_name]
 
 
 def existing_versions(out, model_name):
+    """The version numbers either format holds for `model_name`.
+
+    Args:
+        out: OUT, a Path.
+        model_name: "<entry>_<part>".
+
+    Returns:
+        a set of int: the all-digit folder names in `version_dirs(out, model_name)`.
+    """
     return {
         int(child.name)
         for folder in version_dirs(out, model_name)
@@ -65,6 +105,19 @@ def existing_versions(out, model_name):
 
 
 def pick_version(out, model_names, version):
+    """The export's version: one more than the highest taken, or `version` if it is free.
+
+    Args:
+        out: OUT, a Path.
+        model_names: the "<entry>_<part>" names this export writes.
+        version: an int >= 1, or None for max(taken, default 0) + 1.
+
+    Returns:
+        int >= 1, held by no format of any of `model_names`.
+
+    Raises:
+        UserError: `version` is not an int >= 1 (a bool is refused), or it exists already.
+    """
     taken = set().union(*(existing_versions(out, name) for name in model_names))
     if version is None:
         return max(taken, default=0) + 1
@@ -79,14 +132,30 @@ def pick_version(out, model_names, version):
 
 
 def check_out(out, model_names):
-    """OUT and every folder an artifact goes in must be folders (or not exist yet)."""
+    """OUT and every folder an artifact goes in must be folders (or not exist yet).
+
+    Args:
+        out: OUT, a Path.
+        model_names: the "<entry>_<part>" names this export writes.
+
+    Raises:
+        UserError: one of those paths is an existing file.
+    """
     for path in [out, out / ONNX_DIR, *(d for name in model_names for d in version_dirs(out, name))]:
         if path.exists() and not path.is_dir():
             raise UserError(f"output path {path} is an existing file, not a folder")
 
 
 def make_dirs(path, created):
-    """mkdir -p that records each folder it creates, so a failed export can remove them."""
+    """mkdir -p that records each folder it creates, so a failed export can remove them.
+
+    Args:
+        path: the folder to create, a Path.
+        created: a list; each folder created is appended, parents first.
+
+    Raises:
+        OSError: a folder cannot be created.
+    """
     missing = [p for p in [path, *path.parents] if not p.exists()]
     for folder in reversed(missing):
         folder.mkdir()
@@ -97,6 +166,28 @@ def export_run(run_dir, formats="all", part="decoder", out=None, version=None):
     """Export `part` of the model in `run_dir` as `formats`; returns the verified Artifacts.
 
     Every input is checked before anything is written; a failed export leaves OUT as it was.
+    The model is loaded with float32 compute (`parts.load_float32`); each artifact is written
+    in a staging folder, verified against the Keras model (`keras_vae.export.verify`), and only
+    when all are verified moved to OUT/<entry>_<part>/N and OUT/onnx/<entry>_<part>/N.
+
+    Args:
+        run_dir: a run folder, or a zoo entry name (its shipped run).
+        formats: "savedmodel", "onnx" or "all".
+        part: one of the parts the model declares (`export_parts()`: "decoder", "encoder", ...),
+            or "all".
+        out: OUT; default EXPORT_DIR ("export") in the run's output folder
+            (`keras_vae.runner.runs.output_dir`).
+        version: the version number N, an int >= 1 not yet used; None for the next free one.
+
+    Returns:
+        list of Artifact, one per part and format (parts in order, formats within each part).
+
+    Raises:
+        UserError: an unknown format or part, ONNX requested but not installed, not a run folder,
+            no trained model, an OUT inside the zoo catalogue, a path in OUT that is a file, or a
+            bad or taken version.
+        ExportFailed: a layer does not compute in float32, an artifact fails verification, or an
+            OSError while writing (nothing is kept).
     """
     formats = choose(formats, list(FORMATS), "--format")
     if "onnx" in formats:
@@ -146,7 +237,15 @@ def export_run(run_dir, formats="all", part="decoder", out=None, version=None):
 
 
 def describe(artifact):
-    """One line for the CLI: where the artifact is and how close it is to the Keras model."""
+    """One line for the CLI: where the artifact is and how close it is to the Keras model.
+
+    Args:
+        artifact: an Artifact.
+
+    Returns:
+        a str of two lines: format, model name, version and path (the .onnx file for ONNX); the max
+        abs error at each batch size and the seconds it took.
+    """
     path = artifact.folder / onnx.ONNX_FILE if artifact.format == "onnx" else artifact.folder
     errors = ", ".join(f"{e:.2g} at batch {b}" for b, e in artifact.errors.items())
     return (

@@ -23,7 +23,15 @@ from keras_vae.core.contract import Part
 
 @dataclasses.dataclass
 class ExportedPart:
-    """A model's declared `Part` made ready to export: a tf.function over named TensorSpecs."""
+    """A model's declared `Part` made ready to export: a tf.function over named TensorSpecs.
+
+    Args:
+        declared: the model's `keras_vae.core.contract.Part`.
+        model_name: "<entry>_<part>": the TF Serving model name and the artifact folder.
+        function: a `tf.function` of the declared inputs, in order, with input_signature one named
+            TensorSpec [None, *shape] per input; it returns {output name: float32 tensor}.
+        metadata: plain JSON written into every artifact (see `make_part`).
+    """
 
     declared: Part
     model_name: str  # "<entry>_<part>": the TF Serving model name and the artifact folder
@@ -32,27 +40,50 @@ class ExportedPart:
 
     @property
     def name(self):
+        """The part's name ("decoder", "encoder", "prior", ...), a str."""
         return self.declared.name
 
     @property
     def module(self):
+        """The sub-model (or model, or tuple of layers) whose variables the artifact carries."""
         return self.declared.module
 
     @property
     def inputs(self):
-        """{input name: (dtype name, shape with None for the free batch axis)}."""
+        """{input name: (dtype name, shape with None for the free batch axis)}.
+
+        e.g. {"z": ("float32", (None, 2))}; the interface an artifact must have.
+        """
         return {i.name: (i.dtype, (None, *i.shape)) for i in self.declared.inputs}
 
     @property
     def outputs(self):
+        """{output name: ("float32", shape with None for the free batch axis)}: every output is float32."""
         return {name: ("float32", (None, *shape)) for name, shape in self.declared.outputs.items()}
 
     def sample_inputs(self, rng, batch):
-        """Fresh valid inputs: {name: array}, drawn as each input declares (latents, images, labels)."""
+        """Fresh valid inputs: {name: array}, drawn as each input declares (latents, images, labels).
+
+        Args:
+            rng: a `numpy.random.Generator`.
+            batch: the batch size, the leading axis.
+
+        Returns:
+            {input name: np.ndarray [batch, *shape] of the input's dtype}: N(0, 1) for latents and
+            noise, uniform in [0, 1) for images, integers in [0, classes) for indices
+            (`keras_vae.core.contract.TensorInput.draw`).
+        """
         return {i.name: i.draw(rng, batch) for i in self.declared.inputs}
 
     def keras_outputs(self, inputs):
-        """The Keras model's answer, run eagerly: the reference every artifact must match."""
+        """The Keras model's answer, run eagerly: the reference every artifact must match.
+
+        Args:
+            inputs: {input name: np.ndarray [batch, *shape]}, as `sample_inputs` gives.
+
+        Returns:
+            {output name: np.ndarray [batch, *shape]}, float32 for a model from `load_float32`.
+        """
         outputs = self.declared.function(**{name: tf.constant(x) for name, x in inputs.items()})
         return {name: np.asarray(value) for name, value in outputs.items()}
 
@@ -63,6 +94,17 @@ def load_float32(run_dir):
     Constructors build their layers under the global dtype policy and mixed-precision variables
     are float32 already, so loading under "float32" turns a mixed_float16 model into a float32
     one with the same weights: the exported graph has no float16 op or cast.
+
+    Args:
+        run_dir: a run folder, or a zoo entry name (its shipped run).
+
+    Returns:
+        the ZooModel with its trained stages (`keras_vae.runner.loading.load_run_model`), compiled;
+        the global dtype policy is restored afterwards.
+
+    Raises:
+        UserError: not a run folder, no trained model, or a file that does not load.
+        ExportFailed: a layer still computes in a dtype other than float32 or int32.
     """
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32")
@@ -78,7 +120,18 @@ def load_float32(run_dir):
 
 
 def make_part(declared, config, run_dir):
-    """A model's declared `Part`, with its serving function and metadata."""
+    """A model's declared `Part`, with its serving function and metadata.
+
+    Args:
+        declared: a `keras_vae.core.contract.Part` from `model.export_parts()`.
+        config: the run's `keras_vae.runner.config.RunConfig` (entry, class_name, dataset are read).
+        run_dir: the run folder; its name is the entry when the config names none.
+
+    Returns:
+        ExportedPart named "<entry>_<part>", with metadata {"entry", "class", "part", "inputs"
+        (`TensorInput.describe()` each), "outputs" ({name: shape without the batch axis}),
+        "dataset", "keras_vae_version"} and the part's own metadata (latent_dim, image_shape, ...).
+    """
     entry = config.entry or Path(run_dir).resolve().name
     names = [i.name for i in declared.inputs]
     specs = [tf.TensorSpec([None, *i.shape], i.dtype, name=i.name) for i in declared.inputs]
