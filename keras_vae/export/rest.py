@@ -20,7 +20,19 @@ REQUEST_FORMATS = ("inputs", "instances")
 
 
 def request_body(inputs, request_format):
-    """`inputs`: {name: array} (a bare array means {"z": array})."""
+    """`inputs`: {name: array} (a bare array means {"z": array}).
+
+    Args:
+        inputs: {input name: array [N, ...]} (latents float32 [N, latent_dim], labels int [N]), or a
+            bare array, the latents z.
+        request_format: "inputs" (columnar) or "instances" (row), see the module docstring.
+
+    Returns:
+        the JSON-ready request body, a dict of nested lists.
+
+    Raises:
+        UserError: an unknown `request_format`.
+    """
     if not isinstance(inputs, dict):
         inputs = {"z": inputs}
     # float32 -> JSON doubles -> float32 is exact; labels stay integers.
@@ -35,6 +47,19 @@ def request_body(inputs, request_format):
 
 
 def images_from(answer, request_format):
+    """The images in TF Serving's answer to a request in `request_format`.
+
+    Args:
+        answer: the decoded JSON answer, a dict.
+        request_format: "inputs" (the answer has "outputs") or "instances" ("predictions"); with
+            several outputs, the one named "images" is taken.
+
+    Returns:
+        np.ndarray float32 [N, H, W, C], the values as the server sent them.
+
+    Raises:
+        UserError: the answer lacks its key, or the images are not 4-D.
+    """
     key = "outputs" if request_format == "inputs" else "predictions"
     if key not in answer:
         raise UserError(f"the server answered without {key!r}: {str(answer)[:200]}")
@@ -52,7 +77,22 @@ def images_from(answer, request_format):
 def predict(url, model, z, request_format="inputs", timeout=30.0):
     """POST /v1/models/MODEL:predict and return the decoded images as float32 [N, H, W, C].
 
-    `z`: latents [N, latent_dim], or {input name: array} for a decoder with several inputs."""
+    `z`: latents [N, latent_dim], or {input name: array} for a decoder with several inputs.
+
+    Args:
+        url: the TF Serving REST base URL, e.g. "http://localhost:8501".
+        model: the served model's name, e.g. "conv_vae_decoder".
+        z: latents float32 [N, latent_dim], or {input name: array} (e.g. z and int labels [N]).
+        request_format: "inputs" (columnar) or "instances" (row).
+        timeout: seconds to wait for the answer.
+
+    Returns:
+        np.ndarray float32 [N, H, W, C]: the decoder's "images" output, as served.
+
+    Raises:
+        UserError: an unknown request format, an HTTP error status (with TF Serving's message), an
+            unreachable server or a timeout, an answer that is not JSON, or one without images.
+    """
     endpoint = f"{url.rstrip('/')}/v1/models/{model}:predict"
     request = urllib.request.Request(
         endpoint,

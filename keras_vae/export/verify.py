@@ -20,7 +20,25 @@ RANDOM_OP = re.compile(r"Random|Rng|Multinomial|TruncatedNormal|Stateful(Uniform
 
 
 def compare(part, run, tolerance, label):
-    """{batch: max abs error} of `run(x) -> {name: array}` against the Keras model."""
+    """{batch: max abs error} of `run(x) -> {name: array}` against the Keras model.
+
+    At each batch size in BATCHES (1 and 64), fresh inputs (a new unseeded generator) go to both
+    the artifact and `part.keras_outputs`; the error passes when it is at most
+    tolerance * max(1, the Keras outputs' largest magnitude).
+
+    Args:
+        part: a `keras_vae.export.parts.ExportedPart`.
+        run: the reloaded artifact, {input name: array} -> {output name: array}.
+        tolerance: the format's absolute tolerance (SAVEDMODEL_TOLERANCE 1e-6, ONNX_TOLERANCE 1e-5).
+        label: what is compared, for the messages (e.g. "ONNX conv_vae_decoder").
+
+    Returns:
+        {batch size: max abs error over every output}, floats.
+
+    Raises:
+        ExportFailed: other output names, an output not float32 or of another shape, NaN or inf
+            in either model's outputs, or an error above the tolerance (NaN included).
+    """
     rng = np.random.default_rng()  # fresh inputs on every export
     errors = {}
     for batch in BATCHES:
@@ -51,18 +69,49 @@ def compare(part, run, tolerance, label):
 
 
 def check_interface(label, inputs, outputs, part):
-    """inputs / outputs: {name: (dtype name, shape with None for the free batch axis)}."""
+    """inputs / outputs: {name: (dtype name, shape with None for the free batch axis)}.
+
+    Args:
+        label: the artifact, for the message.
+        inputs: the artifact's inputs, {name: (dtype name, shape)}.
+        outputs: the artifact's outputs, likewise.
+        part: the `keras_vae.export.parts.ExportedPart` whose `inputs` and `outputs` they must equal.
+
+    Raises:
+        ExportFailed: either differs from the declared interface.
+    """
     if inputs != part.inputs or outputs != part.outputs:
         raise ExportFailed(f"{label}: interface {inputs} -> {outputs}, expected {part.inputs} -> {part.outputs}")
 
 
 def random_ops(graph_def):
-    """Op types in a TF GraphDef (its function library included) that draw random numbers."""
+    """Op types in a TF GraphDef (its function library included) that draw random numbers.
+
+    Args:
+        graph_def: a `tf.compat.v1.GraphDef`.
+
+    Returns:
+        sorted list of the op type names matching RANDOM_OP; [] for a deterministic graph.
+    """
     nodes = [*graph_def.node, *(n for f in graph_def.library.function for n in f.node_def)]
     return sorted({n.op for n in nodes if RANDOM_OP.search(n.op)})
 
 
 def savedmodel(part, path):
+    """Reload the SavedModel at `path` and check it against the Keras model.
+
+    Args:
+        part: the `keras_vae.export.parts.ExportedPart` it was written from.
+        path: the version folder (a Path).
+
+    Returns:
+        {batch size: max abs error}, floats, within SAVEDMODEL_TOLERANCE (1e-6, relative to outputs
+        larger than 1) at batches 1 and 64.
+
+    Raises:
+        ExportFailed: no serving_default signature, another interface, random ops in the graph, or
+            outputs that `compare` refuses.
+    """
     import tensorflow as tf
 
     label = f"SavedModel {part.model_name}"
@@ -86,6 +135,20 @@ def savedmodel(part, path):
 
 
 def onnx_model(part, folder):
+    """Check the ONNX model in `folder`, run it with onnxruntime (CPU), and compare it with Keras.
+
+    Args:
+        part: the `keras_vae.export.parts.ExportedPart` it was written from.
+        folder: the version folder (a Path) holding ONNX_FILE (model.onnx).
+
+    Returns:
+        {batch size: max abs error}, floats, within ONNX_TOLERANCE (1e-5, relative to outputs
+        larger than 1) at batches 1 and 64.
+
+    Raises:
+        ExportFailed: the ONNX checker or onnxruntime refuses the model, another interface, random
+            ops in the graph, or outputs that `compare` refuses.
+    """
     import onnx
     import onnxruntime
 
