@@ -19,6 +19,10 @@ STRATEGIES = ("default", "mirrored", "multi_worker")
 def check_options(config):
     """Reject bad values and combinations of the speed and scale fields of `config` (a RunConfig).
 
+    Args:
+        config: a `keras_vae.runner.config.RunConfig`; precision, strategy, jit_compile and
+            steps_per_execution are read.
+
     Raises:
         ConfigError: one line naming the field and the values it takes.
     """
@@ -50,7 +54,15 @@ SINGLE_DEVICE_STEPS = 32
 
 
 def steps_per_execution(config):
-    """The config's steps_per_execution, with null (the default) resolved for its strategy."""
+    """The config's steps_per_execution, with null (the default) resolved for its strategy.
+
+    Args:
+        config: a RunConfig.
+
+    Returns:
+        int >= 1: the config's value, else SINGLE_DEVICE_STEPS (32) under strategy "default" and 1
+        under any other.
+    """
     steps = config.steps_per_execution
     if steps is None:
         return SINGLE_DEVICE_STEPS if config.strategy == "default" else 1
@@ -58,7 +70,15 @@ def steps_per_execution(config):
 
 
 def tf_config_workers():
-    """The number of tasks in the cluster that TF_CONFIG describes (a UserError if it is unusable)."""
+    """The number of tasks in the cluster that TF_CONFIG describes (a UserError if it is unusable).
+
+    Returns:
+        int >= 2: the number of addresses over every task type in TF_CONFIG's "cluster".
+
+    Raises:
+        UserError: TF_CONFIG is unset or empty, is not JSON with "cluster" and "task" (type and
+            index), or names a single task.
+    """
     text = os.environ.get("TF_CONFIG")
     if not text:
         raise UserError("strategy multi_worker needs TF_CONFIG (cluster and task) set on every worker")
@@ -75,7 +95,18 @@ def tf_config_workers():
 
 def make_strategy(name):
     """The tf.distribute strategy `name`. `mirrored` uses every GPU, or every (logical) CPU when
-    there is no GPU; `multi_worker` reads the cluster from TF_CONFIG."""
+    there is no GPU; `multi_worker` reads the cluster from TF_CONFIG.
+
+    Args:
+        name: "default", "mirrored" or "multi_worker".
+
+    Returns:
+        a `tf.distribute.Strategy` ("default": the current one, no replicas beyond it).
+
+    Raises:
+        ConfigError: an unknown `name`.
+        UserError: "multi_worker" with an unusable TF_CONFIG (`tf_config_workers`).
+    """
     import tensorflow as tf
 
     if name == "default":
@@ -97,7 +128,18 @@ INITIAL_LOSS_SCALE = 2.0**7
 
 def loss_scaled(model, optimizer):
     """`optimizer`, wrapped in a LossScaleOptimizer when the model computes in float16 (compile
-    would wrap it too, at a starting scale too large for our objectives)."""
+    would wrap it too, at a starting scale too large for our objectives).
+
+    Dynamic loss scaling as in Micikevicius et al. 2018 ("Mixed Precision Training"), starting
+    at INITIAL_LOSS_SCALE (2**7).
+
+    Args:
+        model: a Keras model; its `dtype_policy.name` is read.
+        optimizer: a Keras optimizer.
+
+    Returns:
+        `optimizer` itself, or for "mixed_float16" a `keras.optimizers.LossScaleOptimizer` around it.
+    """
     import keras
 
     if model.dtype_policy.name != "mixed_float16":
@@ -106,7 +148,19 @@ def loss_scaled(model, optimizer):
 
 
 def strategy_for(config):
-    """The config's strategy, checked against its global batch size."""
+    """The config's strategy, checked against its global batch size.
+
+    Args:
+        config: a RunConfig; strategy and batch_size (the global batch) are read.
+
+    Returns:
+        a `tf.distribute.Strategy` whose replicas each see batch_size / replicas examples.
+
+    Raises:
+        UserError: batch_size is not a multiple of the number of replicas, or (multi_worker) an
+            unusable TF_CONFIG.
+        ConfigError: an unknown strategy.
+    """
     strategy = make_strategy(config.strategy)
     replicas = strategy.num_replicas_in_sync
     if config.batch_size % replicas:
@@ -121,7 +175,17 @@ def strategy_for(config):
 @contextlib.contextmanager
 def dtype_policy(name):
     """Set the global Keras dtype policy while layers are built; restore the previous one after
-    (each layer keeps the policy it was built with)."""
+    (each layer keeps the policy it was built with).
+
+    Args:
+        name: a Keras dtype policy name: "float32", "mixed_float16" or "mixed_bfloat16" (PRECISIONS).
+
+    Yields:
+        None, with the policy set.
+
+    Raises:
+        ValueError: Keras knows no policy `name`.
+    """
     import keras
 
     previous = keras.config.dtype_policy()
@@ -138,6 +202,17 @@ def build(make, strategy, precision="float32"):
     The models' noise generators are created lazily; created here, in the scope, a
     tf.random.Generator gives every replica its own stream (created later, inside the replica
     function, it would repeat the same noise on every replica).
+
+    Args:
+        make: a function of no arguments that returns the model (a ZooModel, built or loaded).
+        strategy: a `tf.distribute.Strategy`.
+        precision: the dtype policy to build under (PRECISIONS).
+
+    Returns:
+        the model `make` returned, its `Noise` layers' generators created.
+
+    Raises:
+        UserError: as `make` raises it (e.g. a saved model that does not load).
     """
     from keras_vae.core.keras_internals import flatten_layers
     from keras_vae.core.layers import Noise

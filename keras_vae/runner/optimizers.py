@@ -14,9 +14,28 @@ from keras_vae.core.keras_internals import adam_slots
 
 @keras.saving.register_keras_serializable(package="keras_vae")
 class FusedAdam(keras.optimizers.Adam):
-    """`keras.optimizers.Adam` with a fused update (AMSGrad keeps Keras's own)."""
+    """`keras.optimizers.Adam` with a fused update (AMSGrad keeps Keras's own).
+
+    Adam: Kingma & Ba 2015 ("Adam: A Method for Stochastic Optimization"), algorithm 1 with the
+    bias correction folded into the step size (their section 2, last paragraph), epsilon outside
+    the square root, as Keras and `ResourceApplyAdam` compute it.
+
+    Args:
+        **kwargs: as `keras.optimizers.Adam` (learning_rate, beta_1, beta_2, epsilon, amsgrad, ...);
+            registered as "keras_vae>FusedAdam", so saved models reload it.
+    """
 
     def update_step(self, gradient, variable, learning_rate):
+        """Update `variable` in place from `gradient`: one fused `ResourceApplyAdam` (AMSGrad: Keras's update).
+
+        Args:
+            gradient: the gradient of the loss, the shape of `variable` (cast to its dtype).
+            variable: the tf.Variable (or one replica's copy) to update.
+            learning_rate: the step's learning rate, a scalar.
+
+        Returns:
+            None: the variable and its slots m and v are updated in place.
+        """
         if self.amsgrad:
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype
