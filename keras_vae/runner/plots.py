@@ -25,6 +25,11 @@ TILE = 56  # image grids are upscaled until a tile is at least this many pixels 
 
 
 def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (no display needed).
+
+    Returns:
+        the `matplotlib.pyplot` module.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -34,7 +39,21 @@ def pyplot():
 
 
 def grid(images, columns=None):
-    """[N, H, W, C] images in [0, 1] -> one [rows*H, columns*W, C] image, a 1-pixel gap between."""
+    """[N, H, W, C] images in [0, 1] -> one [rows*H, columns*W, C] image, a 1-pixel gap between.
+
+    Exactly: [rows * (H + 1) - 1, columns * (W + 1) - 1, C] float32; values are clipped to [0, 1],
+    and the gaps and empty cells are white (1.0).
+
+    Args:
+        images: array-like [N, H, W, C] in [0, 1].
+        columns: images a row; default ceil(sqrt(N)). rows = ceil(N / columns).
+
+    Returns:
+        np.ndarray float32 [rows * (H + 1) - 1, columns * (W + 1) - 1, C] in [0, 1].
+
+    Raises:
+        ValueError: `images` is not 4-D.
+    """
     images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
     n, height, width, channels = images.shape
     columns = columns or math.ceil(math.sqrt(n))
@@ -47,7 +66,16 @@ def grid(images, columns=None):
 
 
 def save_grid(images, path, columns=None):
-    """Write images as one PNG grid, pixel for pixel (grayscale for one channel)."""
+    """Write images as one PNG grid, pixel for pixel (grayscale for one channel).
+
+    Args:
+        images: [N, H, W, C] in [0, 1], C 1 or 3.
+        path: the PNG file, written atomically (`keras_vae.runner.runs.atomic`).
+        columns: images a row, as `grid`.
+
+    Returns:
+        `path`.
+    """
     plt = pyplot()
     canvas = grid(images, columns)
     with runs.atomic(path) as tmp:
@@ -59,6 +87,14 @@ def save_grid(images, path, columns=None):
 
 
 def default_scale(image_height):
+    """The upscaling factor that makes a tile of `image_height` pixels at least TILE (56) high.
+
+    Args:
+        image_height: H, in pixels.
+
+    Returns:
+        int >= 1: ceil(56 / H).
+    """
     return max(1, math.ceil(TILE / image_height))
 
 
@@ -70,7 +106,21 @@ def _save(fig, path):
 
 
 def save_titled_grid(images, path, title, columns=None, scale=None):
-    """Write images as a grid under `title`, pixel-exact (see the module docstring for the size)."""
+    """Write images as a grid under `title`, pixel-exact (see the module docstring for the size).
+
+    Args:
+        images: [N, H, W, C] in [0, 1]; one channel is drawn grey, more than 3 keep the first 3.
+        path: the PNG file, written atomically.
+        title: the title, wrapped to at most TITLE_LINES (3) lines.
+        columns: images a row, as `grid`.
+        scale: pixels a pixel, default `default_scale(H)`.
+
+    Returns:
+        `path`.
+
+    Raises:
+        ValueError: the title needs more than 3 lines at this width.
+    """
     plt = pyplot()
     images = np.asarray(images, np.float32)
     scale = scale or default_scale(images.shape[1])
@@ -105,7 +155,25 @@ def _chart(panels, title, panel=PANEL):
 
 
 def save_scatter(points, labels, path, title, xlabel, ylabel):
-    """points [N, 2] coloured by integer label (-1: unlabeled), one legend entry per class."""
+    """points [N, 2] coloured by integer label (-1: unlabeled), one legend entry per class.
+
+    Unlabeled points are drawn (grey) only when no point has a label; a legend appears for 1 to 20
+    classes. The figure is SCATTER (560 x 520) pixels plus the title band.
+
+    Args:
+        points: float [N, 2], e.g. 2-D latent means.
+        labels: int [N], >= 0 for a class, -1 for none.
+        path: the PNG file, written atomically.
+        title: the title (at most 3 lines at the figure's width).
+        xlabel: the x axis label.
+        ylabel: the y axis label.
+
+    Returns:
+        `path`.
+
+    Raises:
+        ValueError: the title is too long.
+    """
     fig, (ax,) = _chart(1, title, SCATTER)
     labels = np.asarray(labels)
     classes = np.unique(labels[labels >= 0])
@@ -123,7 +191,23 @@ def save_scatter(points, labels, path, title, xlabel, ylabel):
 
 def save_curves(history, names, path, title, held_out="validation"):
     """One panel per metric name of a run's history: the training value and, dashed, the
-    held-out one (val_NAME, labelled `held_out`) in the epochs that recorded it."""
+    held-out one (val_NAME, labelled `held_out`) in the epochs that recorded it.
+
+    Args:
+        history: the run's history.json, a list of dicts {"epoch": int (1-based), NAME: float,
+            "val_NAME": float (optional), ...}; every record has each of `names`.
+        names: the metric names, one panel each (PANEL, 400 x 320 pixels; three a row).
+        path: the PNG file, written atomically.
+        title: the title.
+        held_out: the legend label of the val_ curves.
+
+    Returns:
+        `path`.
+
+    Raises:
+        KeyError: a record lacks one of `names`.
+        ValueError: the title is too long.
+    """
     fig, axes = _chart(len(names), title)
     epochs = [h["epoch"] for h in history]
     for ax, name in zip(axes, names):
@@ -138,7 +222,21 @@ def save_curves(history, names, path, title, held_out="validation"):
 
 def save_bars(values, path, title, xlabel, ylabel):
     """One bar per index of `values` (a histogram whose bins are given); {panel title: values}
-    draws one such chart a panel."""
+    draws one such chart a panel.
+
+    Args:
+        values: a sequence of bar heights (e.g. code usage counts), or {panel title: sequence}.
+        path: the PNG file, written atomically.
+        title: the figure's title.
+        xlabel: the x axis label (the index).
+        ylabel: the y axis label.
+
+    Returns:
+        `path`.
+
+    Raises:
+        ValueError: the title is too long.
+    """
     panels = values if isinstance(values, dict) else {None: values}
     fig, axes = _chart(len(panels), title, SCATTER)
     for ax, (name, bars) in zip(axes, panels.items()):
@@ -150,7 +248,19 @@ def save_bars(values, path, title, xlabel, ylabel):
 
 
 def save_gif(pictures, path, columns, seconds_per_frame=0.25, scale=None):
-    """An animated GIF: picture i [N, H, W, C] in [0, 1] is frame i, a grid of `columns` (looping)."""
+    """An animated GIF: picture i [N, H, W, C] in [0, 1] is frame i, a grid of `columns` (looping).
+
+    Args:
+        pictures: a sequence of frames, each [N, H, W, C] in [0, 1] (C 1 or 3), all one shape;
+            stored uint8 0..255.
+        path: the GIF file, written atomically.
+        columns: images a row of each frame's grid.
+        seconds_per_frame: each frame's duration, in seconds (stored in whole milliseconds).
+        scale: pixels a pixel, default `default_scale(H)`.
+
+    Returns:
+        `path`.
+    """
     from PIL import Image
 
     scale = scale or default_scale(np.shape(pictures[0])[1])

@@ -25,11 +25,29 @@ REPORT, ROWS = "report.md", "sweep.json"
 
 
 def default_out(entry, root="runs"):
+    """The sweep's default folder: ROOT/sweeps/<entry>-<local time YYYYmmdd-HHMMSS>.
+
+    Args:
+        entry: the zoo entry swept.
+        root: the runs folder.
+
+    Returns:
+        a Path (not created).
+    """
     return Path(root) / "sweeps" / f"{entry}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
 def settings_grid(latent_dims, likelihoods):
-    """[(folder name, settings)] for every combination; an empty list keeps the entry's value."""
+    """[(folder name, settings)] for every combination; an empty list keeps the entry's value.
+
+    Args:
+        latent_dims: latent sizes (ints), or None / [] to keep the entry's.
+        likelihoods: likelihood names ("bernoulli", "gaussian"), or None / [] to keep the entry's.
+
+    Returns:
+        list of (name, {"latent_dim": int, "likelihood": str}, each only when swept), e.g.
+        ("z2-bernoulli", {...}); the name is "run" when nothing is swept.
+    """
     grid = []
     for latent_dim, likelihood in itertools.product(latent_dims or [None], likelihoods or [None]):
         settings = {"latent_dim": latent_dim, "likelihood": likelihood}
@@ -40,6 +58,15 @@ def settings_grid(latent_dims, likelihoods):
 
 
 def check_out(out, overwrite):
+    """OUT may be written: absent, empty, or replaced with `overwrite`.
+
+    Args:
+        out: the sweep folder, a Path.
+        overwrite: whether a non-empty folder may be written into.
+
+    Raises:
+        UserError: `out` is a file, or a non-empty folder without `overwrite`.
+    """
     if out.exists() and not out.is_dir():
         raise UserError(f"{out} exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not overwrite:
@@ -48,7 +75,31 @@ def check_out(out, overwrite):
 
 def sweep(entry, latent_dims=None, likelihoods=None, overrides=None, out=None, seed=0, k=1000, limit=None,
           overwrite=False, verbose=0):
-    """Train, evaluate and sample one run per setting; write the report. Returns its path."""
+    """Train, evaluate and sample one run per setting; write the report. Returns its path.
+
+    Every setting is checked (its model built) before any training. Each run is an ordinary run
+    folder OUT/<name>; OUT/sweep.json holds one row per run and OUT/report.md the table.
+
+    Args:
+        entry: a zoo entry name.
+        latent_dims: latent sizes to sweep, or None to keep the entry's.
+        likelihoods: likelihoods to sweep, or None to keep the entry's.
+        overrides: {setting: value} for every run, as `--set` takes them.
+        out: the sweep folder; default `default_out(entry)`.
+        seed: the random seed of every run, its evaluation and its samples.
+        k: importance samples per example for the evaluated IWAE bound (`evaluate_run`).
+        limit: keep the first N examples of each split, or None for all.
+        overwrite: replace an existing sweep folder's runs and report.
+        verbose: Keras's fit verbosity.
+
+    Returns:
+        the Path of OUT/report.md.
+
+    Raises:
+        UserError: `out` cannot be used (`check_out`), a bad entry or setting (ConfigError
+            included), or a run's training or evaluation fails (e.g. a non-finite loss).
+        keras_vae.runner.fit.Interrupted: Ctrl-C during a run's training.
+    """
     out = Path(out or default_out(entry))
     check_out(out, overwrite)
     grid = [(name, {**(overrides or {}), **settings}) for name, settings in settings_grid(latent_dims, likelihoods)]
@@ -86,7 +137,10 @@ def markdown(entry, rows, columns):
         columns: the model's `report_columns`, between the settings and the timings.
 
     Returns:
-        The Markdown text (str).
+        The Markdown text (str). Metrics are in nats per image (MSE per pixel), timings in seconds.
+
+    Raises:
+        IndexError: `rows` is empty.
     """
     first = rows[0]
     k = first.get("iwae_k")
