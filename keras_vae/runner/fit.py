@@ -18,7 +18,11 @@ from keras_vae.runner.schedules import learning_rate_callbacks
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during training; `run_dir` keeps the checkpoint of the last finished epoch."""
+    """Ctrl-C during training; `run_dir` keeps the checkpoint of the last finished epoch.
+
+    Args:
+        run_dir: the run folder to resume (`python -m keras_vae.zoo train --resume RUN_DIR`).
+    """
 
     def __init__(self, run_dir):
         super().__init__(str(run_dir))
@@ -27,7 +31,12 @@ class Interrupted(KeyboardInterrupt):
 
 class RunRecorder(keras.callbacks.Callback):
     """After each epoch: checkpoint, history and state, each written atomically, in that order,
-    so state.json never names an epoch whose checkpoint is not on disk."""
+    so state.json never names an epoch whose checkpoint is not on disk.
+
+    Args:
+        run_dir: the folder written (a run folder, or a stage's sub-folder).
+        history: the list of epoch records so far; each epoch's record is appended to it in place.
+    """
 
     def __init__(self, run_dir, history):
         super().__init__()
@@ -35,9 +44,25 @@ class RunRecorder(keras.callbacks.Callback):
         self.history = history
 
     def on_epoch_begin(self, epoch, logs=None):
+        """Start the epoch's clock.
+
+        Args:
+            epoch: the 0-based epoch index.
+            logs: Keras's logs (unused).
+        """
         self._started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
+        """Record the epoch and write the checkpoint, then history.json, then state.json.
+
+        Args:
+            epoch: the 0-based epoch index; recorded 1-based as "epoch".
+            logs: Keras's epoch logs {metric: value}, recorded as floats (nats per example for the
+                losses), with "seconds": the epoch's wall time in seconds.
+
+        Raises:
+            UserError: a non-finite value cannot be written as JSON (`keras_vae.runner.runs.write_json`).
+        """
         record = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
         record["seconds"] = round(time.perf_counter() - self._started, 3)
         self.history.append(record)
@@ -51,6 +76,11 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
     The epoch's metrics are running means, so one NaN step makes the logged loss NaN from then on;
     with steps_per_execution > 1 the step is known to the group of steps run in one call.
+
+    Args:
+        run_dir: the run folder the message tells the user to resume.
+        config: the RunConfig; learning_rate and precision go into the message.
+        stage: "model", or the later stage being trained (e.g. "prior").
     """
 
     def __init__(self, run_dir, config, stage="model"):
@@ -61,15 +91,45 @@ class NonFiniteGuard(keras.callbacks.Callback):
         self._first_step = 0
 
     def on_epoch_begin(self, epoch, logs=None):
+        """Remember the 0-based epoch index, for the message.
+
+        Args:
+            epoch: the 0-based epoch index.
+            logs: Keras's logs (unused).
+        """
         self._epoch = epoch
 
     def on_train_batch_begin(self, batch, logs=None):
+        """Remember the first step of this call (of steps_per_execution steps), for the message.
+
+        Args:
+            batch: the 0-based step index within the epoch.
+            logs: Keras's logs (unused).
+        """
         self._first_step = batch
 
     def on_train_batch_end(self, batch, logs=None):
+        """Check the running loss after a call's steps.
+
+        Args:
+            batch: the 0-based index of the call's last step within the epoch.
+            logs: Keras's logs; "loss" is checked.
+
+        Raises:
+            UserError: the loss is NaN or infinite: which steps, likely causes, and what is kept.
+        """
         self._check(logs, "loss", self._steps(batch))
 
     def on_epoch_end(self, epoch, logs=None):
+        """Check every logged value at the end of the epoch (val_ ones: the validation split).
+
+        Args:
+            epoch: the 0-based epoch index.
+            logs: Keras's epoch logs {metric: value}.
+
+        Raises:
+            UserError: a value is NaN or infinite.
+        """
         for name in sorted(logs or {}):
             self._check(logs, name, "the end of the epoch (the validation split)" if name.startswith("val_") else "the end of the epoch")
 
@@ -97,9 +157,19 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
 class StepProgbar(keras.callbacks.ProgbarLogger):
     """Keras's progress bar, which counts a call of steps_per_execution steps as all of them even
-    when the epoch ends inside it ('32/22' and a negative ETA): the count stops at the epoch's steps."""
+    when the epoch ends inside it ('32/22' and a negative ETA): the count stops at the epoch's steps.
+
+    Args:
+        none of its own: built as `keras.callbacks.ProgbarLogger()`.
+    """
 
     def on_train_batch_end(self, batch, logs=None):
+        """Show the step, counted no further than the epoch's last.
+
+        Args:
+            batch: the 0-based index of the call's last step.
+            logs: Keras's logs, passed on.
+        """
         if self.target:
             batch = min(batch, self.target - 1)
         super().on_train_batch_end(batch, logs)
@@ -107,7 +177,22 @@ class StepProgbar(keras.callbacks.ProgbarLogger):
 
 def batches(data, split, config, keys, limit=None, **kwargs):
     """The pipeline that feeds training (the bench times this one): dict batches with only the
-    `keys` the model reads (the images alone for most models, which is cheaper)."""
+    `keys` the model reads (the images alone for most models, which is cheaper).
+
+    Args:
+        data: an ImageData or SequenceData (`keras_vae.data`).
+        split: "train", "validation" or "test".
+        config: the RunConfig; batch_size (the global batch) is read.
+        keys: the model's `batch_keys`.
+        limit: keep the first N examples, or None for all.
+        **kwargs: passed on to `data.batches` (shuffle, seed).
+
+    Returns:
+        a `tf.data.Dataset` of dict batches, e.g. {"images": float32 [B, H, W, C] in [0, 1]}.
+
+    Raises:
+        UserError: an unknown split, or a key the data lacks.
+    """
     return data.batches(split, config.batch_size, limit=limit, keys=keys, **kwargs)
 
 
@@ -121,6 +206,15 @@ def feed(model, dataset, automatic=False):
     steps_per_epoch says, so that only keeps epochs exact when it divides the epoch; otherwise
     each epoch runs the dataset dry. With `automatic` (the config leaves steps_per_execution
     unset), the steps per call are chosen to divide the epoch (`steps_per_call`).
+
+    Args:
+        model: the compiled Keras model; its steps_per_execution is read (and set with `automatic`).
+        dataset: a finite `tf.data.Dataset` of batches, of known cardinality.
+        automatic: choose the model's steps_per_execution for this epoch length.
+
+    Returns:
+        (the repeated dataset, steps per epoch: int), or (`dataset` unchanged, None) when the steps
+        per call do not divide the epoch.
     """
     steps = int(dataset.cardinality())
     if automatic:
@@ -134,7 +228,15 @@ def steps_per_call(steps, most):
     """Steps per call for an epoch of `steps` steps when the config leaves it to us: the largest
     divisor of `steps` from most / 2 to `most`; else, for an epoch of at most 4 x `most` steps,
     the whole epoch in one call (3,600 digits at batch 32: 113 steps, a prime); else `most`,
-    and the epoch restarts its input, a small cost in a long epoch."""
+    and the epoch restarts its input, a small cost in a long epoch.
+
+    Args:
+        steps: batches per epoch, an int >= 1.
+        most: the largest steps per call wanted (SINGLE_DEVICE_STEPS, 32, by default).
+
+    Returns:
+        int >= 1: the steps per tf.function call.
+    """
     divisors = [d for d in range(most, (most + 1) // 2 - 1, -1) if steps % d == 0]
     if divisors:
         return divisors[0]
@@ -143,7 +245,28 @@ def steps_per_call(steps, most):
 
 def fit(model, data, config, run_dir, initial_epoch, history, verbose="auto", callbacks=()):
     """Fit the model up to config.epochs on config.limit examples per split (None:
-    all), validating on the validation split (never the test split, which only `evaluate` reads)."""
+    all), validating on the validation split (never the test split, which only `evaluate` reads).
+
+    The train split is shuffled with seed config.seed + initial_epoch.
+
+    Args:
+        model: the compiled ZooModel.
+        data: an ImageData or SequenceData, validation split already set (`with_validation`).
+        config: the RunConfig (epochs, limit, seed, batch_size, learning rate schedule, ...).
+        run_dir: the run folder, written every epoch.
+        initial_epoch: epochs already done (0 for a new run).
+        history: the epoch records so far, appended to in place.
+        verbose: Keras's fit verbosity.
+        callbacks: extra Keras callbacks.
+
+    Returns:
+        the trained model (also saved as the run's final model).
+
+    Raises:
+        UserError: the model does not fit the data (`check_fits`), or a non-finite loss
+            (`NonFiniteGuard`).
+        Interrupted: Ctrl-C; the run folder keeps its last checkpoint.
+    """
     data.check_fits(model)
     keys, limit = model.batch_keys, config.limit
     train_batches = batches(data, "train", config, keys, limit, shuffle=True, seed=config.seed + initial_epoch)
@@ -154,7 +277,30 @@ def fit(model, data, config, run_dir, initial_epoch, history, verbose="auto", ca
 def fit_batches(model, train_batches, validation, config, folder, initial_epoch, history, verbose="auto",
                 callbacks=(), stage="model"):
     """Fit `model` on dict batches up to config.epochs, checkpointing every epoch in `folder`
-    (a run folder, or a stage's sub-folder), and save its final model there."""
+    (a run folder, or a stage's sub-folder), and save its final model there.
+
+    Callbacks, in order: `callbacks`, the learning-rate schedule (`learning_rate_callbacks`),
+    StepProgbar, NonFiniteGuard, RunRecorder and TensorBoard (FOLDER/logs).
+
+    Args:
+        model: the compiled Keras model.
+        train_batches: a finite, shuffled `tf.data.Dataset` of dict batches (see `feed`).
+        validation: a `tf.data.Dataset` of validation batches, or None.
+        config: the RunConfig (epochs, steps_per_execution, learning rate, precision).
+        folder: where checkpoints, history, state, logs and the final model go (a path).
+        initial_epoch: epochs already done.
+        history: the epoch records so far, appended to in place.
+        verbose: Keras's fit verbosity.
+        callbacks: extra Keras callbacks, run first.
+        stage: "model" (folder is the run folder), or the stage trained (folder is its sub-folder).
+
+    Returns:
+        `model`, trained; its final model (without optimizer) is saved in `folder`.
+
+    Raises:
+        UserError: a non-finite loss (`NonFiniteGuard`), or a value that cannot be written.
+        Interrupted: Ctrl-C; the run folder keeps its last checkpoint.
+    """
     folder = Path(folder)
     run_dir = folder if stage == "model" else folder.parent  # what the user resumes
     train_batches, steps = feed(model, train_batches, automatic=config.steps_per_execution is None)
@@ -185,7 +331,20 @@ def fit_batches(model, train_batches, validation, config, folder, initial_epoch,
 
 def restore(folder, done, config, strategy):
     """(model, history) of a run or stage folder after its `done` checkpointed epochs, with the
-    random seed of epoch `done` (so a resumed run draws as an unbroken one would)."""
+    random seed of epoch `done` (so a resumed run draws as an unbroken one would).
+
+    Args:
+        folder: the run or stage folder (a path) holding the checkpoint and history.json.
+        done: the epochs checkpointed (state.json's "epoch").
+        config: the RunConfig; seed and precision are read.
+        strategy: the `tf.distribute.Strategy` to load the model under.
+
+    Returns:
+        (the checkpointed model, with its optimizer; history's first `done` records, a list of dicts).
+
+    Raises:
+        UserError: the checkpoint does not load, or history.json is missing or corrupt.
+    """
     keras.utils.set_random_seed(config.seed + done)
     model = distribute.build(lambda: runs.load_model(folder / runs.CHECKPOINT), strategy, config.precision)
     return model, runs.read_json(folder / runs.HISTORY)[:done]
