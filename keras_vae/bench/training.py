@@ -79,7 +79,7 @@ def prepare(entry, overrides=None):
 def measure_training(entry, overrides=None, epochs=10, rounds=8):
     """(trained model, its config, measurements) for zoo entry `entry` with `overrides`."""
     config, data, model, pipeline, feed = prepare(entry, overrides)
-    images = len(data.x_train)
+    images = len(data.train_images)
     clock = EpochClock()
     model.fit(feed[0], steps_per_epoch=feed[1], epochs=epochs, verbose=0, callbacks=[clock], shuffle=False)
     flops = train_flops_per_image(model, config.batch_size)
@@ -134,7 +134,7 @@ def measure_optimizers(entry, overrides=None, rounds=8):
     for round_ in range(rounds):
         for name in order[round_ % 2 :] + order[: round_ % 2]:
             seconds[name].append(epoch_seconds(models[name], feed))
-    images = len(data.x_train)
+    images = len(data.train_images)
     rate = {name: images / statistics.median(values) for name, values in seconds.items()}
     fused, plain = seconds["fused_adam"], seconds["keras_adam"]
     return {

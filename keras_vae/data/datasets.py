@@ -25,6 +25,7 @@ import numpy as np
 
 from keras_vae.core.errors import UserError
 from keras_vae.core.quiet import muted
+from keras_vae.data import stores
 
 log = logging.getLogger(__name__)
 
@@ -95,30 +96,54 @@ def split_off(n, fraction, seed):
 
 @dataclasses.dataclass
 class ImageData:
-    """A train/test split of float32 images in [0, 1], shape [N, H, W, C], with int64 labels
-    [N] in [0, num_classes), or None for a dataset without labels.
+    """A train/test split of images [N, H, W, C] kept in their stored dtype (uint8 0..255, or
+    float32 in [0, 1]) in a store (`keras_vae.data.stores`: in memory, or rows of a file read as
+    batches ask for them), with int64 labels [N] in [0, num_classes), or None for a dataset
+    without labels. Images become float32 in [0, 1] only a batch at a time, inside the tf.data
+    graph (`batches`), so no copy of the whole dataset is ever made.
 
-    x_train/y_train are the source's whole train split; `with_validation` holds a seeded
-    fraction of it out as the "validation" split, and the "train" split is the rest.
+    train_images/y_train are the source's whole train split; `with_validation` holds a seeded
+    fraction of it out as the "validation" split (a list of indices), and the "train" split is
+    the rest.
 
     Args:
         name: the dataset's name, as `load` takes it (e.g. "mnist_5k", "npz:PATH").
-        x_train: float32 [N_train, H, W, C] in [0, 1]: the source's whole train split.
+        train_images: a store of [N_train, H, W, C] images: the source's whole train split.
         y_train: int64 [N_train] labels >= 0, or None.
-        x_test: float32 [N_test, H, W, C] in [0, 1], the shape of x_train's images.
+        test_images: a store of [N_test, H, W, C] images, the shape of the train images.
         y_test: int64 [N_test] labels >= 0, or None (None exactly when y_train is None).
-        validation_fraction: the share of x_train held out as "validation", in [0, 1); set it with
-            `with_validation`, which checks it.
+        validation_fraction: the share of the train split held out as "validation", in [0, 1);
+            set it with `with_validation`, which checks it.
         validation_seed: the seed of that split (`split_off`).
+        shuffle_buffer: examples in the shuffle buffer of `batches(shuffle=True)`; None (the
+            default): the whole split, an exact reshuffle every pass (a buffer of int64 indices,
+            8 bytes per example, never of images).
     """
 
     name: str
-    x_train: np.ndarray
+    train_images: object
     y_train: np.ndarray | None
-    x_test: np.ndarray
+    test_images: object
     y_test: np.ndarray | None
     validation_fraction: float = 0.0
     validation_seed: int = 0
+    shuffle_buffer: int | None = None
+
+    def __post_init__(self):
+        for name in ("train_images", "test_images"):  # an array given directly is held in memory
+            if isinstance(getattr(self, name), np.ndarray):
+                setattr(self, name, stores.InMemory(getattr(self, name)))
+
+    @property
+    def x_train(self):
+        """The whole train split as float32 [N, H, W, C] in [0, 1], a copy in memory: for small
+        data (tests, the judge's classifier); training reads `batches`."""
+        return to_float(self.train_images.rows(np.arange(len(self.train_images))))
+
+    @property
+    def x_test(self):
+        """The test split as float32 [N, H, W, C] in [0, 1], a copy in memory (see `x_train`)."""
+        return to_float(self.test_images.rows(np.arange(len(self.test_images))))
 
     def with_validation(self, fraction, seed=0):
         """This data with `fraction` of its train split held out (seeded) as "validation".
@@ -145,13 +170,31 @@ class ImageData:
         Sorted, disjoint and cached (`split_off` of len(x_train), validation_fraction, validation_seed);
         reading it raises UserError for a fraction that leaves a split empty.
         """
-        kept, held = split_off(len(self.x_train), self.validation_fraction, self.validation_seed)
+        kept, held = split_off(len(self.train_images), self.validation_fraction, self.validation_seed)
         return {"train": kept, "validation": held}
+
+    def indices(self, split):
+        """int64 [N]: the rows of the split's store that make split `split`, in order.
+
+        Raises:
+            UserError: `split` is not one of "train", "validation", "test".
+        """
+        if split not in SPLITS:
+            raise UserError(f"unknown split {split!r}: use one of {', '.join(SPLITS)}")
+        if split == "test":
+            return np.arange(len(self.test_images), dtype=np.int64)
+        if split == "train" and not self.validation_fraction:
+            return np.arange(len(self.train_images), dtype=np.int64)
+        return self.split_indices[split]
+
+    def store(self, split):
+        """(images store, labels or None) that split `split`'s indices point into."""
+        return (self.test_images, self.y_test) if split == "test" else (self.train_images, self.y_train)
 
     @property
     def image_shape(self):
         """The images' shape (H, W, C) without the batch axis, a tuple of int."""
-        return tuple(self.x_train.shape[1:])
+        return tuple(self.train_images.shape[1:])
 
     @property
     def num_classes(self):
@@ -175,24 +218,17 @@ class ImageData:
                 "validation"), or None for all.
 
         Returns:
-            {"images": float32 [N, H, W, C] in [0, 1]} and, for labelled data, "labels": int64 [N].
-            The test split and the whole train split are views, not copies.
+            {"images": float32 [N, H, W, C] in [0, 1]} and, for labelled data, "labels": int64 [N]:
+            a copy in memory, so for evaluation and figures (a test split), not for training.
 
         Raises:
             UserError: `split` is not one of "train", "validation", "test".
         """
-        if split not in SPLITS:
-            raise UserError(f"unknown split {split!r}: use one of {', '.join(SPLITS)}")
-        if split == "test":
-            images, labels = self.x_test, self.y_test
-        elif split == "train" and not self.validation_fraction:  # the whole train split, not copied
-            images, labels = self.x_train, self.y_train
-        else:
-            index = self.split_indices[split][:limit]
-            images, labels = self.x_train[index], None if self.y_train is None else self.y_train[index]
-        examples = {"images": images[:limit]}
+        index = self.indices(split)[:limit]
+        images, labels = self.store(split)
+        examples = {"images": to_float(images.rows(index))}
         if labels is not None:
-            examples["labels"] = labels[:limit]
+            examples["labels"] = labels[index]
         return examples
 
     def batches(self, split, batch_size, shuffle=False, seed=None, limit=None, keys=None):
@@ -200,10 +236,16 @@ class ImageData:
         training asks only for what its model reads, which is cheaper); `limit` keeps the
         first N examples.
 
+        The pipeline runs over the split's indices: shuffled (a buffer of `shuffle_buffer`
+        indices, default the whole split), batched, then each batch of indices reads its rows
+        from the store (a gather in the graph for data in memory, a file read for data on disk,
+        in parallel and in order under `tf.data.AUTOTUNE`) and converts them to float32 in the
+        graph. The same seed gives the same batches.
+
         Args:
             split: "train", "validation" or "test" (see `examples`).
             batch_size: examples per batch; the last batch of a pass may be smaller.
-            shuffle: shuffle the whole split (a buffer of the split's size), anew every pass.
+            shuffle: shuffle the split anew every pass.
             seed: the shuffle's seed, or None.
             limit: keep the first `limit` examples of the split, or None for all.
             keys: the keys of each batch, a subset of `keys`; None for all of them.
@@ -217,15 +259,25 @@ class ImageData:
         """
         import tensorflow as tf
 
-        examples = self.examples(split, limit)
-        if keys is not None:
-            self.check_keys(keys)
-            examples = {key: examples[key] for key in keys}
-        # The arrays are already float32 in memory, so there is nothing to cache.
-        ds = tf.data.Dataset.from_tensor_slices(examples)
+        keys = self.keys if keys is None else keys
+        self.check_keys(keys)
+        index = self.indices(split)[:limit]
+        images, labels = self.store(split)
+        read = rows_in_graph(images)
+        labels = tf.constant(labels) if "labels" in keys else None
+
+        def batch_of(rows):
+            batch = {"images": read(rows)} if "images" in keys else {}
+            if labels is not None:
+                batch["labels"] = tf.gather(labels, rows)
+            return batch
+
+        ds = tf.data.Dataset.from_tensor_slices(index)
         if shuffle:
-            ds = ds.shuffle(len(examples["images"]), seed=seed, reshuffle_each_iteration=True)
-        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+            buffer = len(index) if self.shuffle_buffer is None else min(self.shuffle_buffer, len(index))
+            ds = ds.shuffle(max(buffer, 1), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch_size).map(batch_of, num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.prefetch(tf.data.AUTOTUNE)
 
     @property
     def keys(self):
@@ -267,18 +319,47 @@ class ImageData:
                 raise UserError(f"dataset {self.name} has {key} up to {self.num_classes - 1} but the model takes {classes} classes")
 
 
-def to_unit_float(images, source):
-    """uint8 0..255 or float 0..1 images, [N, H, W] or [N, H, W, C] -> float32 [N, H, W, C].
+def to_float(images):
+    """Stored images (uint8 0..255, or float32 in [0, 1]) [N, ...] -> float32 in [0, 1]: the
+    NumPy twin of `rows_in_graph`'s conversion (uint8 / 255 in float32)."""
+    images = np.asarray(images)
+    return images.astype(np.float32) / np.float32(255) if images.dtype == np.uint8 else images.astype(np.float32)
 
-    uint8 is divided by 255; any other numeric dtype is cast to float32 and must already lie in
-    [0, 1] (so integer 0/1 masks pass, integer 0..255 that is not uint8 does not).
+
+def rows_in_graph(store):
+    """A function (int64 indices [B] tensor) -> float32 images [B, H, W, C] in [0, 1] tensor,
+    for use inside tf.data: a gather from a constant for a store in memory, a file read
+    (`tf.numpy_function`) for one on disk; uint8 becomes float32 / 255 in the graph."""
+    import tensorflow as tf
+
+    if store.on_disk:
+        def read(rows):
+            images = tf.numpy_function(store.rows, [rows], tf.as_dtype(store.dtype), stateful=False)
+            return tf.ensure_shape(images, [None, *store.shape[1:]])
+    else:
+        constant = tf.constant(store.array)
+
+        def read(rows):
+            return tf.gather(constant, rows)
+
+    def as_float(rows):
+        images = read(rows)
+        return tf.cast(images, tf.float32) / 255.0 if images.dtype == tf.uint8 else tf.cast(images, tf.float32)
+
+    return as_float
+
+
+def stored_images(images, source):
+    """Images as a source gives them, checked and kept in their stored form: uint8 stays uint8
+    (0..255, converted a batch at a time); any other numeric dtype becomes float32 and must
+    already lie in [0, 1] (so integer 0/1 masks pass, integer 0..255 that is not uint8 does not).
 
     Args:
-        images: an array-like of images, N >= 1; [N, H, W] gets a channel axis of 1.
+        images: an array-like of images, N >= 1; [N, H, W] gets a channel axis of 1 (a view).
         source: what the images are, for the messages (e.g. "mnist x_train").
 
     Returns:
-        float32 [N, H, W, C] in [0, 1].
+        uint8 or float32 [N, H, W, C].
 
     Raises:
         UserError: not 3-D or 4-D, no images (N = 0), not numbers (bool included), NaN or inf, or
@@ -290,7 +371,7 @@ def to_unit_float(images, source):
     if images.ndim != 4 or images.shape[0] == 0:
         raise UserError(f"{source}: expected images of shape [N, H, W] or [N, H, W, C], got {list(images.shape)}")
     if images.dtype == np.uint8:
-        return images.astype(np.float32) / 255.0
+        return images
     if not np.issubdtype(images.dtype, np.number):
         raise UserError(f"{source}: images must be numbers, got dtype {images.dtype}")
     images = images.astype(np.float32)
@@ -314,25 +395,39 @@ def _labels(labels, n, source):
     return labels.astype(np.int64).reshape(n)
 
 
+def as_store(images, source):
+    """A store of `images`: a `stores.FileRows` (uint8 on disk) as it is, with a channel axis
+    of 1 added to [N, H, W]; else the array checked by `stored_images`, held in memory."""
+    if isinstance(images, stores.FileRows):
+        if images.dtype != np.uint8 or len(images.shape) not in (3, 4) or images.shape[0] == 0:
+            raise UserError(f"{source}: expected uint8 images [N, H, W] or [N, H, W, C], got "
+                            f"{images.dtype} {list(images.shape)}")
+        if len(images.shape) == 3:
+            images = stores.FileRows(images.path, images.offset, (*images.shape, 1), images.dtype)
+        return images
+    return stores.InMemory(stored_images(images, source))
+
+
 def make(name, x_train, x_test, y_train=None, y_test=None):
-    """An ImageData from a source's raw arrays, every array checked.
+    """An ImageData from a source's raw arrays (or file-backed stores), every array checked.
 
     Args:
         name: the dataset's name, for the data and the messages.
-        x_train: train images, uint8 0..255 or float in [0, 1], [N, H, W] or [N, H, W, C].
+        x_train: train images, uint8 0..255 or float in [0, 1], [N, H, W] or [N, H, W, C]; or a
+            `stores.FileRows` of uint8 images, read as batches ask for them.
         x_test: test images, likewise, with the train images' H, W and C.
         y_train: integer labels >= 0 of the train images, [N_train] (or any shape of that size), or
             None.
         y_test: the test images' labels, likewise; None exactly when y_train is None.
 
     Returns:
-        ImageData: images float32 [N, H, W, C] in [0, 1], labels int64 [N] or None.
+        ImageData: images in their stored dtype [N, H, W, C], labels int64 [N] or None.
 
     Raises:
-        UserError: images that `to_unit_float` refuses, train and test images of different shapes,
+        UserError: images that `stored_images` refuses, train and test images of different shapes,
             labels for one split only, or labels that are not N integers >= 0.
     """
-    x_train, x_test = to_unit_float(x_train, f"{name} x_train"), to_unit_float(x_test, f"{name} x_test")
+    x_train, x_test = as_store(x_train, f"{name} x_train"), as_store(x_test, f"{name} x_test")
     if x_train.shape[1:] != x_test.shape[1:]:
         raise UserError(f"{name}: train images {x_train.shape[1:]} and test images {x_test.shape[1:]} differ")
     if (y_train is None) != (y_test is None):
@@ -462,7 +557,8 @@ def from_npz(path):
             Pickled objects are never loaded.
 
     Returns:
-        ImageData "npz:PATH": float32 [N, H, W, C] in [0, 1], int64 labels [N] or None.
+        ImageData "npz:PATH": images in their stored dtype (uint8 read from the file a batch at a time
+        when stored uncompressed), int64 labels [N] or None.
 
     Raises:
         UserError: no such file, not a zip archive, x_train or x_test missing, arrays of Python
@@ -478,10 +574,12 @@ def from_npz(path):
             missing = {"x_train", "x_test"} - set(arrays.files)
             if missing:
                 raise UserError(f"{path} lacks {sorted(missing)} (has {arrays.files}); use the Keras mnist.npz layout")
+            # Stored uncompressed (numpy.savez), uint8 images are read from the file a batch at a
+            # time; compressed (savez_compressed) or float ones are read into memory here.
             return make(
                 f"npz:{path}",
-                arrays["x_train"],
-                arrays["x_test"],
+                on_disk_or_loaded(path, arrays, "x_train"),
+                on_disk_or_loaded(path, arrays, "x_test"),
                 arrays["y_train"] if "y_train" in arrays.files else None,
                 arrays["y_test"] if "y_test" in arrays.files else None,
             )
@@ -492,6 +590,13 @@ def from_npz(path):
             raise UserError(f"{path} holds Python objects (pickled), which keras_vae never loads; "
                             "store numeric arrays (uint8 0..255 or float 0..1)") from None
         raise UserError(f"cannot read {path} as .npz: {error}") from None
+
+
+def on_disk_or_loaded(path, arrays, name):
+    """Array `name` of the npz archive `path`: a `stores.FileRows` when it is uint8 stored
+    without compression, else the array itself, read into memory from `arrays` (np.load's)."""
+    member = stores.npz_member(path, name)
+    return member if member is not None and member.dtype == np.uint8 else arrays[name]
 
 
 def _decode(path):

@@ -1,0 +1,139 @@
+"""Where a split's images live, read a batch of rows at a time, in their stored dtype.
+
+- `InMemory`: a NumPy array (uint8 0..255, or float32 in [0, 1]) that is small enough to hold
+  (mnist_5k, a compressed npz, gzipped IDX files). The input pipeline gathers its rows inside
+  the tf.data graph.
+- `FileRows`: an uncompressed array inside a file (an .npy member of an npz stored without
+  compression, a raw IDX file): rows are read with `os.pread` as a batch asks for them, so the
+  process holds one batch, not the dataset, and the kernel's page cache (not counted in the
+  process's resident memory) does the caching.
+
+Both give `shape`, `dtype`, `len()` and `rows(indices)` -> array [len(indices), *shape[1:]] in
+the stored dtype; the conversion to float32 happens in the tf.data graph
+(`keras_vae.data.datasets.ImageData.batches`).
+"""
+
+import os
+
+import numpy as np
+
+
+class InMemory:
+    """Rows of an array held in memory.
+
+    Args:
+        array: [N, ...] uint8 or float32.
+    """
+
+    on_disk = False
+
+    def __init__(self, array):
+        self.array = array
+
+    @property
+    def shape(self):
+        return self.array.shape
+
+    @property
+    def dtype(self):
+        return self.array.dtype
+
+    def __len__(self):
+        return len(self.array)
+
+    def rows(self, indices):
+        """The rows at `indices` (int [n]), a copy in the stored dtype."""
+        return self.array[np.asarray(indices)]
+
+
+class FileRows:
+    """Rows of a C-ordered array stored uncompressed at `offset` bytes into `path`.
+
+    Args:
+        path: the file.
+        offset: where the array's first byte is.
+        shape: the array's shape [N, ...].
+        dtype: its NumPy dtype (uint8, or a float type for images in [0, 1]).
+    """
+
+    on_disk = True
+
+    def __init__(self, path, offset, shape, dtype):
+        self.path = str(path)
+        self.offset = int(offset)
+        self.shape = tuple(int(s) for s in shape)
+        self.dtype = np.dtype(dtype)
+        self.row_bytes = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+        self._fd = None
+        self._pid = None
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getstate__(self):  # a file descriptor does not cross processes
+        return {**self.__dict__, "_fd": None, "_pid": None}
+
+    def _descriptor(self):
+        if self._fd is None or self._pid != os.getpid():
+            self._fd, self._pid = os.open(self.path, os.O_RDONLY), os.getpid()
+        return self._fd
+
+    def rows(self, indices):
+        """The rows at `indices` (int [n]), read from the file: runs of consecutive indices in
+        one read each.
+
+        Raises:
+            IndexError: an index outside [0, N).
+        """
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if indices.size and (indices.min() < 0 or indices.max() >= self.shape[0]):
+            raise IndexError(f"row index out of range [0, {self.shape[0]}) in {self.path}")
+        out = np.empty((indices.size, *self.shape[1:]), self.dtype)
+        flat = out.reshape(indices.size, -1).view(np.uint8)
+        fd = self._descriptor()
+        start = 0
+        while start < indices.size:  # one pread per run of consecutive rows
+            end = start + 1
+            while end < indices.size and indices[end] == indices[end - 1] + 1:
+                end += 1
+            length = (end - start) * self.row_bytes
+            data = os.pread(fd, length, self.offset + int(indices[start]) * self.row_bytes)
+            if len(data) != length:
+                raise OSError(f"{self.path} is shorter than its header says")
+            flat[start:end] = np.frombuffer(data, np.uint8).reshape(end - start, self.row_bytes)
+            start = end
+        return out
+
+    def __del__(self):
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+
+
+def npz_member(path, name):
+    """A `FileRows` for array `name` of the npz archive `path` if the archive stores it without
+    compression (numpy.savez), else None (numpy.savez_compressed: the caller reads it into
+    memory).
+
+    The member is an .npy file inside the zip: its data starts after the zip's local file header
+    and the .npy header, both read here.
+    """
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(f"{name}.npy")
+        if info.compress_type != zipfile.ZIP_STORED:
+            return None
+        with open(path, "rb") as raw:
+            raw.seek(info.header_offset)
+            header = raw.read(30)  # the local file header: its name and extra field lengths at 26..30
+            name_length = int.from_bytes(header[26:28], "little")
+            extra_length = int.from_bytes(header[28:30], "little")
+            member_start = info.header_offset + 30 + name_length + extra_length
+            raw.seek(member_start)
+            version = np.lib.format.read_magic(raw)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read_header(raw)
+            data_start = raw.tell()
+    if fortran or dtype.hasobject:
+        return None
+    return FileRows(path, data_start, shape, dtype)
