@@ -15,9 +15,7 @@ __version__ = "0.1.0"
 
 def _register_models():
     try:
-        import keras_vae.models
-
-        keras_vae.models.register()  # each class registers itself with Keras as its module loads
+        import keras_vae.models  # noqa: F401  (importing the families registers every class)
     except ImportError as error:  # a broken install must not break `import keras`
         logging.getLogger(__name__).warning("keras_vae models not registered with Keras: %s", error)
 

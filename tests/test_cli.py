@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from keras_vae.catalogue.entries import zoo_dir
+from keras_vae.catalogue.entries import entry_names, shipped_metrics, zoo_dir
 
 TINY = ["--set", "dataset=mnist_5k", "--set", "latent_dim=2", "--set", "filters=[4, 8]",
         "--set", "hidden_dim=16", "--set", "batch_size=64", "--limit", "256"]
@@ -53,6 +53,27 @@ def test_list_shows_each_entrys_dataset_latent_size_parameters_and_shipped_metri
     header, ae = out.splitlines()[0], next(line for line in out.splitlines() if line.startswith("ae "))
     assert header.index("latent") + len("latent") == ae.index("256") + len("256")  # right-aligned numbers
     assert "Convolutional VAE: strided Conv2D encoder" in out  # the description, indented below
+
+
+def test_list_prints_each_shipped_headline_as_evaluate_stored_it(cli):
+    code, out, _ = cli("list")
+    assert code == 0
+    for name in entry_names():
+        metrics = shipped_metrics(name)
+        if metrics is not None:
+            assert metrics["headline"], name  # every shipped metrics.json states its headline
+            assert f"  {metrics['dataset']}: " + ", ".join(metrics["headline"]) in out, name
+
+
+def test_list_states_a_metrics_json_without_a_headline_generically():
+    """A metrics.json written before `evaluate` stored the model's headline."""
+    from keras_vae.cli.catalogue import shipped
+
+    assert shipped({"dataset": "mnist", "headline": ["ELBO -96.5", "9/10 active units"], "bce": 1.0, "mse": 0.1}) == (
+        "mnist: ELBO -96.5, 9/10 active units")
+    assert shipped({"dataset": "mnist", "loss": 80.04, "bce": 58.49, "mse": 0.00399}) == "mnist: BCE 58.5, MSE 0.0040"
+    assert shipped({"dataset": "moving_mnist", "loss": 115.42}) == "moving_mnist: loss 115.4"
+    assert shipped(None) == "no shipped weights"
 
 
 def test_list_builds_no_model_and_imports_no_tensorflow():

@@ -152,3 +152,24 @@ def test_a_shipped_zoo_entry_is_evaluated_but_never_written_into(cli, run_dir, t
     assert json.loads((tmp_path / "runs" / "tiny" / "pretrained" / "metrics.json").read_text())["split_examples"] == 20
     assert not (zoo / "tiny" / "pretrained" / "metrics.json").exists()
     assert "wrote runs/tiny/pretrained/metrics.json" in out
+
+
+def test_evaluate_writes_the_models_headline_and_list_prints_it(cli, run_dir, tmp_path, monkeypatch):
+    from keras_vae.runner import loading
+
+    zoo = tmp_path / "zoo"
+    shipped = zoo / "tiny" / "pretrained"
+    shutil.copytree(run_dir, shipped)
+    shutil.copy(run_dir / "config.json", zoo / "tiny" / "config.json")
+    (shipped / "metrics.json").unlink(missing_ok=True)
+    copy = shutil.copytree(run_dir, tmp_path / "run")
+    evaluate.evaluate_run(copy, limit=50, k=5, overwrite=True)
+    written = json.loads((copy / "metrics.json").read_text())
+    headline = written.pop("headline")
+    assert headline == loading.load_run_model(copy).headline(written)
+    assert headline[0] == f"ELBO {written['elbo']:.1f}" and all(isinstance(part, str) for part in headline)
+    shutil.copy(copy / "metrics.json", shipped / "metrics.json")
+    monkeypatch.setenv("KERAS_VAE_ZOO", str(zoo))
+    code, out, _ = cli("list")
+    assert code == 0
+    assert "mnist_5k: " + ", ".join(headline) in out.splitlines()[1]

@@ -49,7 +49,6 @@ def summary(name):
     entry = read_entry(name)
     return {
         "name": name,
-        "class": entry.get("class"),
         "description": entry.get("description", ""),
         "dataset": entry.get("dataset", "mnist"),
         "latent_dim": entry.get("params", {}).get("latent_dim"),

@@ -8,22 +8,35 @@ def add(commands):
     parser.set_defaults(run=run, tensorflow=False)
 
 
-def shipped(metrics, class_name):
-    """The headline numbers of an entry's shipped metrics.json, in one cell, as the model's
-    family states them (`keras_vae.models.headline_of`, read without TensorFlow).
+def fallback_headline(metrics):
+    """The headline of a metrics.json written before `evaluate` stored one: BCE and MSE when it
+    has them, else the loss.
+
+    Args:
+        metrics: the metrics.json as a dict.
+
+    Returns:
+        A list of str.
+    """
+    if "bce" in metrics and "mse" in metrics:
+        return [f"BCE {metrics['bce']:.1f}", f"MSE {metrics['mse']:.4f}"]
+    return [f"loss {metrics['loss']:.1f}"]
+
+
+def shipped(metrics):
+    """The headline numbers of an entry's shipped metrics.json, in one cell: its "headline", as
+    the model stated it when it was evaluated (`ZooModel.headline`), else `fallback_headline`.
 
     Args:
         metrics: the shipped metrics.json as a dict, or None.
-        class_name: the entry's model class ("VAE"), from its config.json.
 
     Returns:
         A str: "<dataset>: <headline parts>", or "no shipped weights".
     """
-    from keras_vae import models
-
     if metrics is None:
         return "no shipped weights"
-    return f"{metrics['dataset']}: " + ", ".join(models.headline_of(class_name, metrics))
+    parts = metrics["headline"] if "headline" in metrics else fallback_headline(metrics)
+    return f"{metrics['dataset']}: " + ", ".join(parts)
 
 
 def run(args):
@@ -37,7 +50,7 @@ def run(args):
             entry["dataset"],
             "-" if entry["latent_dim"] is None else str(entry["latent_dim"]),
             "?" if entry["parameters"] is None else f"{entry['parameters']:,}",
-            shipped(entry["metrics"], entry["class"]),
+            shipped(entry["metrics"]),
             entry["description"],
         ))
     w = [max(len(row[i]) for row in [HEADER, *rows]) for i in range(4)]

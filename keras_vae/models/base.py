@@ -14,6 +14,7 @@ and declares what the rest of the package asks of it (see `keras_vae.core.contra
                       (prior_samples: `sample` and `prior_description`)
     figure_file(name) the file a figure is written to; `figure_files(name)` every file it writes
     card_figures      the figures a model card shows (and `pretrain` ships)
+    headline(metrics) the numbers `list` shows for an evaluation (stored in metrics.json)
     report_columns    the evaluated metrics a sweep report tabulates (`Column`s)
     frames_needed     frames a sequence must have for a model that reads sequences (2: a pair)
     sample_figure     None: `sample` writes a grid of `sample(n)`; or the name of a figure that
@@ -197,6 +198,19 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
             dict of plain JSON; at least "units".
         """
         return {"units": NATS}
+
+    def headline(self, metrics):
+        """The few numbers that sum up an evaluation, as `list` shows them beside the entry
+        (`evaluate` stores them in metrics.json as "headline"): the loss unless the family says more.
+
+        Args:
+            metrics: the evaluated metrics, as in metrics.json (at least this model's summarized
+                terms, e.g. "loss").
+
+        Returns:
+            A list of str, each one number with its name, e.g. ["ELBO -96.5", "IWAE (k = 1000) -91.2"].
+        """
+        return [f"loss {metrics['loss']:.1f}"]
 
     prior_description = "the model's prior"  # what `sample` draws, for figure titles
 

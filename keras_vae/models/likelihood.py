@@ -22,6 +22,37 @@ from keras_vae.core.checks import checked
 from keras_vae.core.contract import NATS
 
 
+def reconstruction_headline(metrics):
+    """["BCE 58.5", "MSE 0.0040"]: an image model's headline (`ZooModel.headline`).
+
+    Args:
+        metrics: evaluated metrics with "bce" (nats per example) and "mse" (per pixel).
+
+    Returns:
+        A list of str.
+    """
+    return [f"BCE {metrics['bce']:.1f}", f"MSE {metrics['mse']:.4f}"]
+
+
+def bound_headline(metrics):
+    """["ELBO -96.5", "IWAE (k = 1000) -91.2", "9/10 active units"]: the headline of a model with
+    a bound on log p(x) (`ZooModel.headline`).
+
+    Args:
+        metrics: evaluated metrics with "elbo" (nats); "iwae" and "iwae_k" when the bound was
+            run; "active_units" of "latent_dim" when the model counts them.
+
+    Returns:
+        A list of str.
+    """
+    parts = [f"ELBO {metrics['elbo']:.1f}"]
+    if metrics.get("iwae") is not None:
+        parts.append(f"IWAE (k = {metrics['iwae_k']}) {metrics['iwae']:.1f}")
+    if "active_units" in metrics:
+        parts.append(f"{metrics['active_units']}/{metrics['latent_dim']} active units")
+    return parts
+
+
 class ImageModel(ZooModel):
     """A ZooModel of images through a decoder likelihood (the module docstring).
 
@@ -145,3 +176,7 @@ class ImageModel(ZooModel):
         else:
             binarization = "none: Gaussian density of pixel values scaled to [0, 1], without dequantization"
         return {"likelihood": self.likelihood, "binarization": binarization, "units": f"{NATS} (mse: per pixel)"}
+
+    def headline(self, metrics):
+        """The reconstruction errors (`reconstruction_headline`)."""
+        return reconstruction_headline(metrics)

@@ -101,7 +101,8 @@ def evaluate_run(run_dir, dataset=None, batch_size=None, limit=None, k=1000, see
                  progress=False):
     """Evaluate a run on the test split of its dataset (or `dataset`); write `metrics_path`.
 
-    Returns the metrics, with "dataset" and "split" first; losses are nats per example.
+    Returns the metrics, with "dataset" and "split" first and "headline" (`model.headline`, the
+    numbers `list` shows) last; losses are nats per example.
     """
     run_dir = runs.check_run_dir(run_dir)  # a zoo entry name means its shipped run
     if write:  # refuse before minutes of work, not after
@@ -113,6 +114,7 @@ def evaluate_run(run_dir, dataset=None, batch_size=None, limit=None, k=1000, see
     metrics = {"dataset": data.name, "split": "test"}
     metrics.update(evaluate_model(model, data.examples("test", limit), batch_size or config.batch_size, k, seed,
                                   progress))
+    metrics["headline"] = model.headline(metrics)  # what `list` shows, in the model's own words
     if write:
         write_metrics(metrics_path(run_dir), metrics, overwrite)
     return metrics

@@ -174,9 +174,7 @@ def load_model(path):
     """A saved keras_vae model; a corrupt file is a UserError, not a traceback."""
     import keras
 
-    import keras_vae.models
-
-    keras_vae.models.register()  # the classes the file names
+    import keras_vae.models  # noqa: F401  (importing the families registers every class)
 
     try:
         model = keras.models.load_model(path)

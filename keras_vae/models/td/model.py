@@ -341,6 +341,10 @@ class TDVAE(ZooModel):
     def card_table(self, metrics):
         return rollouts.table(metrics, self.horizon)
 
+    def headline(self, metrics):
+        """The pair loss and the rollouts beside repeating the last frame (`rollouts.headline`)."""
+        return rollouts.headline(metrics)
+
     def export_parts(self):
         s = 2 * self.state_dim
         jump = (TensorInput("skip", (), "int32", "index", self.max_jump),) if self.jump_input else ()

@@ -112,3 +112,20 @@ def table(metrics, horizon):
         values = [metrics[f"{p}{e}_h{h}"] for e in ("mse", "bce") for p in PREDICTORS]
         rows.append(f"| {h} | " + " | ".join(f"{v:.4f}" for v in values) + " |")
     return "\n".join(rows)
+
+
+def headline(metrics):
+    """["pair loss 60.1", "rollout MSE 1 / 8 ahead ... (repeating the last frame ...)"]: TD-VAE's
+    headline (`ZooModel.headline`).
+
+    Args:
+        metrics: evaluated metrics with "loss" (nats per pair) and "mse_h<j>", "repeat_mse_h<j>"
+            per horizon j (per pixel).
+
+    Returns:
+        A list of str.
+    """
+    last = max(int(name[len("mse_h"):]) for name in metrics if name.startswith("mse_h"))
+    return [f"pair loss {metrics['loss']:.1f}",
+            f"rollout MSE 1 / {last} ahead {metrics['mse_h1']:.4f} / {metrics[f'mse_h{last}']:.4f} (repeating "
+            f"the last frame {metrics['repeat_mse_h1']:.4f} / {metrics[f'repeat_mse_h{last}']:.4f})"]

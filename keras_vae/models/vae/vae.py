@@ -14,6 +14,7 @@ from keras_vae.core import iwae
 from keras_vae.core import losses
 from keras_vae.core.layers import reparameterize
 from keras_vae.models.autoencoder import Autoencoder
+from keras_vae.models.likelihood import bound_headline
 from keras_vae.models.vae import figures as vae_figures
 from keras_vae.core.contract import NATS, Column, Term
 from keras_vae.core.registration import register_model
@@ -169,3 +170,7 @@ class VAE(Autoencoder):
         return {**metrics, "active_units": count, "latent_dim": self.latent_dim,
                 "activity_per_dim": activity.round(6).tolist(),
                 "kl_per_dim": np.mean(per_example["kl_per_dim"], axis=0).round(6).tolist()}
+
+    def headline(self, metrics):
+        """The bounds and the active units (`likelihood.bound_headline`)."""
+        return bound_headline(metrics)

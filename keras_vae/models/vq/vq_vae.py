@@ -25,7 +25,7 @@ from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.core.checks import checked, positive_ints
 from keras_vae.core.contract import NATS, Part, TensorInput, Term
 from keras_vae.models.base import plain
-from keras_vae.models.likelihood import ImageModel
+from keras_vae.models.likelihood import ImageModel, bound_headline
 from keras_vae.models.vq import figures as vq_figures
 from keras_vae.models.vq.pixelcnn import PixelCNN
 from keras_vae.models.vq.quantizer import VectorQuantizer, code_statistics
@@ -321,6 +321,11 @@ class VQVAE(ImageModel):
         for key, suffix, num_codes in self.code_grids():
             usage.update(code_usage(per_example.pop(key), num_codes, suffix))
         return {**super().summarize(per_example), **usage}
+
+    def headline(self, metrics):
+        """The bound with the learned prior once it is trained (metrics with an "elbo"), else the
+        reconstruction errors."""
+        return bound_headline(metrics) if "elbo" in metrics else super().headline(metrics)
 
     # -- export -------------------------------------------------------------------------------
     def export_parts(self):
