@@ -166,8 +166,8 @@ def test_mirrored_step_equals_single_device_step():
         assert step["max_update"] > 1e-4  # the step moved the weights...
         assert step["max_weight_difference"] < tolerance  # ...as on one device
         assert step["max_replica_difference"] == 0  # ...and on every replica alike
-        for name, value in fit["logs_single"].items():
-            assert fit["logs_mirrored"][name] == pytest.approx(value, rel=1e-6)
+        for name, value in step["logs_single"].items():
+            assert step["logs_mirrored"][name] == pytest.approx(value, rel=1e-6)
     first, second = report["noise_per_replica"]
     assert not np.allclose(first, second)  # each replica draws its own noise
     assert report["uneven_batch_error"].startswith("batch_size 15 does not split evenly across 2 replicas")
