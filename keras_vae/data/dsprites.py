@@ -26,8 +26,9 @@ the sprite's translation, rotation (counter-clockwise as displayed, about the sh
 `render(factors)` draws chosen combinations in memory (uint8 in {0, 255}). `load()` draws the whole grid once
 into a cache file of packed bits (np.packbits of each image's 4,096 pixels: 512 bytes an image, 377,487,360
 bytes of pixels behind a 4,096-byte header, 360 MiB) and reads it back through np.memmap; `subset(indices)`
-and `load(limit=...)` give the same interface without the cache. Rendering the full grid took 61 s on this
-machine (2 shared cores, one used; chunks of 4,096 images, peak memory about 0.3 GB).
+and `load(limit=...)` give the same interface without the cache. Drawing and writing the full grid took 70 s
+on this machine (one of 2 shared cores; chunks of 4,096 images, peak resident memory 0.43 GB); a second
+`load` opens the cache in 0.01 s, and 2,000 random images come back from it in 0.01 s.
 
 This module imports only numpy (and keras_vae.core.errors): no TensorFlow.
 """
@@ -273,8 +274,10 @@ class Sprites:
     """
 
     def __init__(self, indices):
-        """Args:
-        indices: integer array_like [n] of grid indices, in any order.
+        """Images of the grid's `indices`, drawn on demand.
+
+        Args:
+            indices: integer array_like [n] of grid indices, in any order.
 
         Raises:
             UserError: as `check_indices`.
@@ -317,15 +320,26 @@ class CachedSprites(Sprites):
     """Images read from a cache file of packed bits (see `build_cache`) through np.memmap."""
 
     def __init__(self, path, indices):
-        """Args:
-        path: the cache file, already checked to hold `indices` (`open_cache`).
-        indices: integer array_like [n] of the grid indices its rows hold, in row order.
+        """Images of the grid's `indices` read from the rows of a cache file.
+
+        Args:
+            path: the cache file, already checked to hold `indices` (`open_cache`).
+            indices: integer array_like [n] of the grid indices its rows hold, in row order.
+
+        Raises:
+            UserError: as `check_indices`.
         """
         super().__init__(indices)
         self.path = Path(path)
-        self.rows = np.memmap(self.path, np.uint8, "r", offset=HEADER_BYTES, shape=(len(self.indices), ROW_BYTES))
+        shape = (len(self.indices), ROW_BYTES)
+        self.rows = (
+            np.memmap(self.path, np.uint8, "r", offset=HEADER_BYTES, shape=shape)
+            if shape[0]
+            else np.empty(shape, np.uint8)
+        )
 
     def images(self, positions):
+        """Images by position (row) in the cache: see `Sprites.images`."""
         positions = self._positions(positions)
         order = np.argsort(positions, kind="stable")  # reads in file order, then puts them back
         packed = np.empty((len(positions), ROW_BYTES), np.uint8)
@@ -479,7 +493,7 @@ def cached(path, indices):
         return sprites
     if reason != "missing":
         log.warning("dSprites cache %s is unusable: %s; drawing it again", path, reason)
-    log.info("drawing %d dSprites images into %s (a minute or so, once)", len(np.reshape(indices, -1)), path)
+    log.info("drawing %d dSprites images into %s (about a minute, once)", len(np.reshape(indices, -1)), path)
     build_cache(path, indices)
     sprites, reason = open_cache(path, indices)
     if sprites is None:
