@@ -17,7 +17,7 @@ import tensorflow as tf
 from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.core.layers import OneHot
 from keras_vae.models import figures as image_figures
-from keras_vae.models.architectures import ARCHITECTURES
+from keras_vae.models.architectures import ARCHITECTURES, conv_stages
 from keras_vae.models.base import as_batch, plain
 from keras_vae.models.likelihood import ImageModel
 from keras_vae.core.checks import checked, hidden_activation, positive_ints
@@ -32,10 +32,12 @@ class Autoencoder(ImageModel):
         architecture: the networks, a name in `models.architectures.ARCHITECTURES` ("dense", "conv").
         hidden_sizes: the dense architecture's hidden layers, encoder order; [] is one layer each way.
         filters: the conv architecture's filters per stride-2 layer (H and W must divide by
-            2 ** len(filters)).
-        kernel_size: the conv architecture's kernel side (an integer >= 1; the conv networks need >= 2).
-
-        hidden_dim: the conv architecture's Dense layer between the convs and the code.
+            2 ** len(filters)); None: chosen from the image size (`architectures.conv_stages`:
+            32, 64 below 64x64, 32, 32, 64, 64 from 64x64).
+        kernel_size: the conv architecture's kernel side (an integer >= 1; the conv networks need >= 2);
+            None: chosen from the image size (3, or 4 from 64x64).
+        hidden_dim: the conv architecture's Dense layer between the convs and the code; None: chosen
+            from the image size (128, or 256 from 64x64).
         activation: the hidden layers' activation, one of `core.checks.HIDDEN_ACTIVATIONS`.
         **kwargs: `ImageModel` arguments (image_shape, likelihood, ...) and `ZooModel`'s (seed).
 
@@ -62,9 +64,9 @@ class Autoencoder(ImageModel):
         latent_dim=16,
         architecture="dense",
         hidden_sizes=(512, 256),
-        filters=(32, 64),
-        kernel_size=3,
-        hidden_dim=128,
+        filters=None,
+        kernel_size=None,
+        hidden_dim=None,
         activation="relu",
         **kwargs,
     ):
@@ -74,9 +76,16 @@ class Autoencoder(ImageModel):
         self.latent_dim = checked("latent_dim", latent_dim, lambda v: v >= 1, "an integer >= 1", kind=int)
         self.architecture = architecture
         self.hidden_sizes = positive_ints("hidden_sizes", hidden_sizes, allow_empty=True)  # []: one layer each way
-        self.filters = positive_ints("filters", filters)
-        (self.kernel_size,) = positive_ints("kernel_size", [kernel_size])
-        (self.hidden_dim,) = positive_ints("hidden_dim", [hidden_dim])
+        # A conv setting left None is chosen from the image size (conv_stages: the shipped
+        # 28x28 network below 64x64, Higgins et al.'s four stages from 64x64); get_config records
+        # the values chosen, so a saved model rebuilds the same network whatever the rule becomes.
+        chosen = dict(zip(("filters", "kernel_size", "hidden_dim"), conv_stages(self.image_shape)))
+        given = {"filters": filters, "kernel_size": kernel_size, "hidden_dim": hidden_dim}
+        self.chosen_from_image = tuple(key for key, value in given.items() if value is None)
+        given.update({key: chosen[key] for key in self.chosen_from_image})
+        self.filters = positive_ints("filters", given["filters"])
+        (self.kernel_size,) = positive_ints("kernel_size", [given["kernel_size"]])
+        (self.hidden_dim,) = positive_ints("hidden_dim", [given["hidden_dim"]])
         self.activation = hidden_activation(activation)
 
     def get_config(self):
