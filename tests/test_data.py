@@ -3,6 +3,7 @@
 import logging
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -270,3 +271,84 @@ def test_training_validates_on_the_validation_split_and_never_reads_the_test_spl
     assert Recording.requested == ["train"] and "before validation splits" in caplog.text
     history = runs.read_json(run_dir / "history.json")
     assert "val_loss" in history[1] and "val_loss" not in history[2]
+
+
+# -- streamed storage: stored dtype, rows read from disk, the same batches for the same seed ------
+def batches_of(dataset, **kwargs):
+    return [{k: v.numpy() for k, v in batch.items()} for batch in dataset.batches("train", 16, **kwargs)]
+
+
+def test_an_uncompressed_npz_is_read_from_disk_as_the_compressed_one_is_from_memory(tmp_path):
+    from keras_vae.data import stores
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (100, 8, 8, 3), dtype=np.uint8)
+    y = rng.integers(0, 4, 100)
+    np.savez(tmp_path / "plain.npz", x_train=x[:80], x_test=x[80:], y_train=y[:80], y_test=y[80:])
+    np.savez_compressed(tmp_path / "packed.npz", x_train=x[:80], x_test=x[80:], y_train=y[:80], y_test=y[80:])
+    plain, packed = data.load(f"npz:{tmp_path / 'plain.npz'}"), data.load(f"npz:{tmp_path / 'packed.npz'}")
+    assert isinstance(plain.train_images, stores.FileRows) and isinstance(packed.train_images, stores.InMemory)
+    assert packed.train_images.dtype == np.uint8  # stored as given, never a float32 copy
+    first, second = batches_of(plain, shuffle=True, seed=3), batches_of(packed, shuffle=True, seed=3)
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a["images"], b["images"])
+        np.testing.assert_array_equal(a["labels"], b["labels"])
+    # Each batch is the stored rows / 255 in float32, with their labels, and a pass sees each row once.
+    seen = np.concatenate([b["images"] for b in first])
+    assert seen.dtype == np.float32 and len(seen) == 80
+    order = np.concatenate([b["labels"] for b in first])
+    expected = x[:80].astype(np.float32) / 255
+    assert sorted(map(bytes, seen)) == sorted(map(bytes, expected))
+    assert sorted(order.tolist()) == sorted(y[:80].tolist())
+    # The same seed gives the same batches; another seed another order.
+    assert all((a["images"] == b["images"]).all() for a, b in zip(first, batches_of(plain, shuffle=True, seed=3)))
+    assert not all((a["images"] == b["images"]).all() for a, b in zip(first, batches_of(plain, shuffle=True, seed=4)))
+
+
+def write_idx(path, array):
+    import struct
+
+    code = 0x08
+    header = struct.pack(">BBBB", 0, 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    path.write_bytes(header + np.ascontiguousarray(array, np.uint8).tobytes())
+
+
+def test_an_idx_folder_loads_with_raw_files_read_from_disk(tmp_path):
+    from keras_vae.data import stores
+
+    rng = np.random.default_rng(1)
+    images, labels = rng.integers(0, 256, (30, 28, 28), dtype=np.uint8), rng.integers(0, 10, 30).astype(np.uint8)
+    write_idx(tmp_path / "train-images-idx3-ubyte", images[:20])
+    write_idx(tmp_path / "train-labels-idx1-ubyte", labels[:20])
+    write_idx(tmp_path / "t10k-images-idx3-ubyte", images[20:])
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte", labels[20:])
+    loaded = data.load(f"idx:{tmp_path}")
+    assert loaded.name == f"idx:{tmp_path}" and loaded.image_shape == (28, 28, 1)
+    assert isinstance(loaded.train_images, stores.FileRows)
+    np.testing.assert_array_equal(loaded.x_test[..., 0], images[20:] / np.float32(255))
+    assert loaded.y_test.tolist() == labels[20:].tolist()
+
+
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+                    reason="Debian's dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)")
+def test_fashion_mnist_offline_reads_debians_files(monkeypatch):
+    monkeypatch.setenv("KERAS_VAE_OFFLINE", "1")  # no network probe: TFDS cannot prepare it here
+    fashion = data.load("fashion_mnist")
+    assert fashion.name == "idx:/usr/share/datasets/fashion-mnist"
+    assert (len(fashion.train_images), len(fashion.test_images), fashion.num_classes) == (60000, 10000, 10)
+    assert np.bincount(fashion.y_train).tolist() == [6000] * 10
+
+
+def test_dsprites_streams_its_grid_with_a_held_out_test_split(monkeypatch):
+    from keras_vae.data import dsprites
+
+    sample = dsprites.load(limit=200, seed=0)  # drawn on demand: the 377 MB cache is not built here
+    monkeypatch.setattr(dsprites, "load", lambda: sample)
+    sprites = data.load("dsprites")
+    assert sprites.image_shape == (64, 64, 1) and sprites.y_train is None
+    assert (len(sprites.train_images), len(sprites.test_images)) == (180, 20)
+    batch = next(iter(sprites.batches("test", 20)))["images"].numpy()
+    kept, held = data.split_off(200, data.DSPRITES_TEST_FRACTION, 0)
+    np.testing.assert_array_equal(batch, sample.images(held) / np.float32(255))
+    assert set(np.unique(batch)) == {0.0, 1.0}
+    assert data.known_model_params("dsprites") == {"image_shape": [64, 64, 1], "num_classes": None}

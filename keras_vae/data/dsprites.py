@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_vae.core.errors import UserError
+from keras_vae.data import stores
 
 log = logging.getLogger(__name__)
 
@@ -331,19 +332,16 @@ class CachedSprites(Sprites):
         """
         super().__init__(indices)
         self.path = Path(path)
-        shape = (len(self.indices), ROW_BYTES)
-        self.rows = (
-            np.memmap(self.path, np.uint8, "r", offset=HEADER_BYTES, shape=shape)
-            if shape[0]
-            else np.empty(shape, np.uint8)
-        )
+        # Read with pread, not a memory map: a full epoch would otherwise leave all 377 MB of the
+        # file resident in this process (the kernel's page cache still holds it for the next).
+        self.rows = stores.FileRows(self.path, HEADER_BYTES, (len(self.indices), ROW_BYTES), np.uint8)
 
     def images(self, positions):
         """Images by position (row) in the cache: see `Sprites.images`."""
         positions = self._positions(positions)
         order = np.argsort(positions, kind="stable")  # reads in file order, then puts them back
         packed = np.empty((len(positions), ROW_BYTES), np.uint8)
-        packed[order] = self.rows[positions[order]]
+        packed[order] = self.rows.rows(positions[order])
         pixels = np.unpackbits(packed, axis=1) * np.uint8(255)
         return pixels.reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)
 

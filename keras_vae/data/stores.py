@@ -3,6 +3,7 @@
 - `InMemory`: a NumPy array (uint8 0..255, or float32 in [0, 1]) that is small enough to hold
   (mnist_5k, a compressed npz, gzipped IDX files). The input pipeline gathers its rows inside
   the tf.data graph.
+- `Computed`: rows made by a function as batches ask for them (dSprites from its cache).
 - `FileRows`: an uncompressed array inside a file (an .npy member of an npz stored without
   compression, a raw IDX file): rows are read with `os.pread` as a batch asks for them, so the
   process holds one batch, not the dataset, and the kernel's page cache (not counted in the
@@ -107,6 +108,28 @@ class FileRows:
     def __del__(self):
         if self._fd is not None and self._pid == os.getpid():
             os.close(self._fd)
+
+
+class Computed:
+    """Rows made by a function, a batch at a time (a generated dataset read from its own cache).
+
+    Args:
+        shape: [N, ...] of the whole split.
+        dtype: the rows' NumPy dtype.
+        rows: a function (int64 indices [n]) -> array [n, *shape[1:]] of `dtype`.
+    """
+
+    on_disk = True  # read outside the graph, through tf.numpy_function
+
+    def __init__(self, shape, dtype, rows):
+        self.shape, self.dtype, self._rows = tuple(shape), np.dtype(dtype), rows
+
+    def __len__(self):
+        return self.shape[0]
+
+    def rows(self, indices):
+        """The rows at `indices` (int [n])."""
+        return self._rows(np.asarray(indices, dtype=np.int64))
 
 
 def npz_member(path, name):
