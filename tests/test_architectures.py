@@ -2,7 +2,6 @@
 (the shipped two-stage network below 64x64, the four-stage network of Higgins et al. 2017 and
 Locatello et al. 2019 from 64x64); an explicit setting is kept."""
 
-
 import keras
 import numpy as np
 import pytest
@@ -22,8 +21,15 @@ def layers_of(network, kind):
 
 @pytest.mark.parametrize(
     "shape, stages",
-    [((28, 28, 1), SMALL_CONV), ((32, 32, 3), SMALL_CONV), ((48, 48, 3), SMALL_CONV), ((64, 32, 1), SMALL_CONV),
-     ((64, 64, 1), LARGE_CONV), ((64, 64, 3), LARGE_CONV), ((128, 96, 3), LARGE_CONV)],
+    [
+        ((28, 28, 1), SMALL_CONV),
+        ((32, 32, 3), SMALL_CONV),
+        ((48, 48, 3), SMALL_CONV),
+        ((64, 32, 1), SMALL_CONV),
+        ((64, 64, 1), LARGE_CONV),
+        ((64, 64, 3), LARGE_CONV),
+        ((128, 96, 3), LARGE_CONV),
+    ],
 )
 def test_the_rule_goes_by_the_shorter_side(shape, stages):
     assert conv_stages(shape) == stages
@@ -38,10 +44,15 @@ def test_at_64x64_the_network_is_the_locatello_encoder_mirrored():
     assert all(c.strides == (2, 2) and c.padding == "same" for c in convs)
     assert [c.output.shape[1:] for c in convs] == [(32, 32, 32), (16, 16, 32), (8, 8, 64), (4, 4, 64)]
     assert [(d.name, tuple(d.kernel.shape)) for d in layers_of(model.encoder, keras.layers.Dense)] == [
-        ("dense", (1024, 256)), ("z_mean", (256, 10)), ("z_log_var", (256, 10))]
+        ("dense", (1024, 256)),
+        ("z_mean", (256, 10)),
+        ("z_log_var", (256, 10)),
+    ]
     # The decoder mirrors it: Dense(256), Dense(4x4x64), transposed 4x4 convs back up to 64x64.
     assert [(d.name, tuple(d.kernel.shape)) for d in layers_of(model.decoder, keras.layers.Dense)] == [
-        ("dense", (10, 256)), ("project", (256, 1024))]
+        ("dense", (10, 256)),
+        ("project", (256, 1024)),
+    ]
     deconvs = layers_of(model.decoder, keras.layers.Conv2DTranspose)
     assert [tuple(d.kernel.shape[:2]) for d in deconvs] == [(4, 4)] * 4 and all(d.strides == (2, 2) for d in deconvs)
     assert [d.output.shape[1:] for d in deconvs] == [(8, 8, 64), (16, 16, 64), (32, 32, 32), (64, 64, 32)]
@@ -62,15 +73,17 @@ def test_a_64x64_colour_forward_pass_and_train_step(rng):
     assert all(np.isfinite(v) for v in logs.values())
     # The four-stage network: 836,515 parameters, where two stages gave 4,292,771.
     assert model.count_params() == 836515
-    two_stages = VAE(architecture="conv", image_shape=(64, 64, 3), latent_dim=16, filters=[32, 64], kernel_size=3,
-                     hidden_dim=128)
+    two_stages = VAE(
+        architecture="conv", image_shape=(64, 64, 3), latent_dim=16, filters=[32, 64], kernel_size=3, hidden_dim=128
+    )
     assert two_stages.count_params() == 4292771
 
 
 @pytest.mark.parametrize("entry", CONV_ENTRIES)
 def test_28x28_models_are_unchanged(entry):
     assert {key: read_entry(entry)["params"][key] for key in ("filters", "kernel_size", "hidden_dim")} == dict.fromkeys(
-        ("filters", "kernel_size", "hidden_dim"))
+        ("filters", "kernel_size", "hidden_dim")
+    )
     model = builder.build(entry, compile=False)
     assert model.image_shape == (28, 28, 1)
     assert (model.filters, model.kernel_size, model.hidden_dim) == ((32, 64), 3, 128)
@@ -99,16 +112,26 @@ def test_conv_vae_on_a_folder_of_64x64_photos_gets_the_four_stage_network(tmp_pa
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"image_shape": (66, 66, 3)}, "image sides 66x66 must be divisible by 16 (stride 2 ** 4 conv layers) "
-                                       "(filters, kernel_size, hidden_dim chosen from the image size by conv_stages; "
-                                       "give them explicitly, or use other image sides)"),
-        ({"image_shape": (30, 30, 1)}, "image sides 30x30 must be divisible by 4 (stride 2 ** 2 conv layers) "
-                                       "(filters, kernel_size, hidden_dim chosen from the image size by conv_stages; "
-                                       "give them explicitly, or use other image sides)"),
-        ({"image_shape": (30, 30, 1), "filters": [8, 16], "kernel_size": 3, "hidden_dim": 8},
-         "image sides 30x30 must be divisible by 4 (stride 2 ** 2 conv layers)"),
-        ({"image_shape": (64, 64, 1), "filters": [8] * 7, "kernel_size": 3, "hidden_dim": 8},
-         "image sides 64x64 must be divisible by 128 (stride 2 ** 7 conv layers)"),
+        (
+            {"image_shape": (66, 66, 3)},
+            "image sides 66x66 must be divisible by 16 (stride 2 ** 4 conv layers) "
+            "(filters, kernel_size, hidden_dim chosen from the image size by conv_stages; "
+            "give them explicitly, or use other image sides)",
+        ),
+        (
+            {"image_shape": (30, 30, 1)},
+            "image sides 30x30 must be divisible by 4 (stride 2 ** 2 conv layers) "
+            "(filters, kernel_size, hidden_dim chosen from the image size by conv_stages; "
+            "give them explicitly, or use other image sides)",
+        ),
+        (
+            {"image_shape": (30, 30, 1), "filters": [8, 16], "kernel_size": 3, "hidden_dim": 8},
+            "image sides 30x30 must be divisible by 4 (stride 2 ** 2 conv layers)",
+        ),
+        (
+            {"image_shape": (64, 64, 1), "filters": [8] * 7, "kernel_size": 3, "hidden_dim": 8},
+            "image sides 64x64 must be divisible by 128 (stride 2 ** 7 conv layers)",
+        ),
     ],
 )
 def test_bad_sizes_are_one_config_error_line(kwargs, message):
@@ -128,4 +151,5 @@ def test_the_cli_reports_a_folder_of_bad_sides_in_one_line(cli, tmp_path, rng):
     assert code == 2 and not (tmp_path / "run").exists()
     assert err.strip().splitlines() == [
         "error: image sides 66x66 must be divisible by 16 (stride 2 ** 4 conv layers) (filters, kernel_size, "
-        "hidden_dim chosen from the image size by conv_stages; give them explicitly, or use other image sides)"]
+        "hidden_dim chosen from the image size by conv_stages; give them explicitly, or use other image sides)"
+    ]

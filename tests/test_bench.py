@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_vae.runner import builder
-from keras_vae.catalogue import entries
 from keras_vae.bench import report
 from keras_vae.bench.flops import train_flops_per_image
 from keras_vae.bench.training import cached_like
+from keras_vae.catalogue import entries
 from keras_vae.core.errors import UserError
+from keras_vae.runner import builder
 
 
 def test_train_flops_match_the_dense_layer_shapes():
@@ -40,8 +40,11 @@ def test_cached_like_repeats_one_batch_in_the_same_sizes():
 
 def result(entry="dense_vae", fraction=0.6, overhead=0.02, growth=1.0, onnx_ms=0.03, saved_ms=0.4):
     return {
-        "entry": entry, "matmul_fraction": fraction, "pipeline_overhead": overhead,
-        "rss_mb_epoch2": 1000.0, "rss_mb_last": 1000.0 + growth,
+        "entry": entry,
+        "matmul_fraction": fraction,
+        "pipeline_overhead": overhead,
+        "rss_mb_epoch2": 1000.0,
+        "rss_mb_last": 1000.0 + growth,
         "inference": {"onnx": {"batch1_ms": onnx_ms}, "savedmodel": {"batch1_ms": saved_ms}},
     }
 
@@ -55,8 +58,10 @@ def result(entry="dense_vae", fraction=0.6, overhead=0.02, growth=1.0, onnx_ms=0
         ([result(), result("conv_vae", overhead=0.12)], ["input pipeline"]),
         ([result(growth=40.0)], ["memory"]),
         ([result(onnx_ms=0.5)], ["ONNX"]),
-        ([{**result(), "optimizer": {"gain": 1.2}}, {**result("conv_vae"), "optimizer": {"gain": 1.01}}],
-         ["FusedAdam trains conv_vae >= 1.05x"]),  # the issue: FusedAdam shows its gain or goes
+        (
+            [{**result(), "optimizer": {"gain": 1.2}}, {**result("conv_vae"), "optimizer": {"gain": 1.01}}],
+            ["FusedAdam trains conv_vae >= 1.05x"],
+        ),  # the issue: FusedAdam shows its gain or goes
     ],
 )
 def test_checks_name_exactly_the_missed_targets(results, failing):
@@ -74,19 +79,39 @@ def test_table_is_markdown_with_one_row_per_entry():
 
 
 def test_the_optimizer_comparison_is_a_table_of_its_own():
-    optimizer = {"fused_adam": 9000.0, "keras_adam": 6000.0, "gain": 1.5, "gain_median": 1.49, "gain_best": 1.52,
-                 "rounds": 4}
+    optimizer = {
+        "fused_adam": 9000.0,
+        "keras_adam": 6000.0,
+        "gain": 1.5,
+        "gain_median": 1.49,
+        "gain_best": 1.52,
+        "rounds": 4,
+    }
     row = {key: value for key, value in result().items() if key != "inference"}
-    text = report.render([{**row, "batch_size": 32, "steps_per_execution": 113, "images_per_second": 9000.0,
-                           "train_mflop_per_image": 5.7, "gflops": 50.0, "matmul_gflops": 100.0, "xla_speedup": 1.0,
-                           "peak_rss_mb": 900.0, "optimizer": optimizer}])
+    text = report.render(
+        [
+            {
+                **row,
+                "batch_size": 32,
+                "steps_per_execution": 113,
+                "images_per_second": 9000.0,
+                "train_mflop_per_image": 5.7,
+                "gflops": 50.0,
+                "matmul_gflops": 100.0,
+                "xla_speedup": 1.0,
+                "peak_rss_mb": 900.0,
+                "optimizer": optimizer,
+            }
+        ]
+    )
     assert "| dense_vae | 9,000              | 6,000               | 1.500x" in text
     assert "- [x] FusedAdam trains dense_vae >= 1.05x as fast as keras.optimizers.Adam: 1.500x" in text
 
 
 def test_unknown_entry_is_one_line_error():
-    done = subprocess.run([sys.executable, "-m", "keras_vae.bench", "--entries", "dense_vea"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "keras_vae.bench", "--entries", "dense_vea"], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "error: unknown zoo entry 'dense_vea' (did you mean 'dense_vae'?); known entries: "
@@ -95,11 +120,21 @@ def test_unknown_entry_is_one_line_error():
 
 
 def test_peer_and_bound_targets_are_checked_and_a_skip_is_said():
-    peers = [{"comparison": "MLP", "key": "pythae_steady", "ours": 13.0, "peer": 10.0, "ratio": 1.3},
-             {"comparison": "short", "key": "short_run", "ours": 11.0, "peer": 10.0, "ratio": 10 / 11},
-             {"comparison": "conv", "key": "torch_conv", "ours": 1.0, "peer": 2.0, "ratio": 0.5}]  # no target
-    bounded = {**result("iwae"), "bound": {"k": 1000, "decodes_per_second": 1e4, "gflops": 50.0,
-                                           "matmul_gflops": 200.0, "matmul_fraction": 0.25}}
+    peers = [
+        {"comparison": "MLP", "key": "pythae_steady", "ours": 13.0, "peer": 10.0, "ratio": 1.3},
+        {"comparison": "short", "key": "short_run", "ours": 11.0, "peer": 10.0, "ratio": 10 / 11},
+        {"comparison": "conv", "key": "torch_conv", "ours": 1.0, "peer": 2.0, "ratio": 0.5},
+    ]  # no target
+    bounded = {
+        **result("iwae"),
+        "bound": {
+            "k": 1000,
+            "decodes_per_second": 1e4,
+            "gflops": 50.0,
+            "matmul_gflops": 200.0,
+            "matmul_fraction": 0.25,
+        },
+    }
     missed = [name for name, passed, _ in report.checks([result(), bounded], peers) if not passed]
     assert len(missed) == 2 and "iwae's importance-weighted" in missed[0] and "short" in missed[1]
     text = report.render([], "skipped: /usr/bin/python3 cannot import torch and pythae")
@@ -114,14 +149,21 @@ def test_peers_missing_names_the_python_that_lacks_them():
     assert "does not run" in peers.peers_missing("/nonexistent/python")
 
 
-@pytest.mark.parametrize("option, value, message", [
-    ("--epochs", "2", "--epochs must be >= 3, got 2"),  # the rate is the median of epochs 3 onwards
-    ("--rounds", "0", "--rounds must be >= 1, got 0"),
-    ("--peer-repeats", "0", "--peer-repeats must be >= 1, got 0"),
-])
+@pytest.mark.parametrize(
+    "option, value, message",
+    [
+        ("--epochs", "2", "--epochs must be >= 3, got 2"),  # the rate is the median of epochs 3 onwards
+        ("--rounds", "0", "--rounds must be >= 1, got 0"),
+        ("--peer-repeats", "0", "--peer-repeats must be >= 1, got 0"),
+    ],
+)
 def test_bad_counts_are_refused_as_they_are_parsed(option, value, message):
-    done = subprocess.run([sys.executable, "-m", "keras_vae.bench", "--entries", "ae", option, value],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "keras_vae.bench", "--entries", "ae", option, value],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and done.stderr.strip().splitlines()[-1].endswith(f"error: {message}")
 
 
@@ -140,7 +182,6 @@ def test_op_profile_splits_a_steps_busy_time_into_the_kernels_the_optimizer_and_
     assert "| optimizer update |" in ops.render("dense_vae", seconds, setting)
     with pytest.raises(UserError, match="sets dataset itself"):
         ops.profile_training("dense_vae", {"dataset": "mnist"})
-
 
 
 @pytest.mark.parametrize("entry", ["dense_vae", "conv_vae"])

@@ -4,11 +4,8 @@ checkpoint and resume."""
 import numpy as np
 import pytest
 
-from keras_vae.runner import builder
-from keras_vae.runner import runs
-from keras_vae.runner import loading
-from keras_vae.runner import train
-from keras_vae.models import BetaVAE, VAE
+from keras_vae.models import VAE, BetaVAE
+from keras_vae.runner import builder, loading, runs, train
 
 SMALL = {"latent_dim": 4, "filters": [4, 8], "hidden_dim": 16}
 
@@ -34,7 +31,9 @@ def test_beta_1_is_exactly_the_vae_loss_and_beta_reweights_the_kl(x, rng):
     vae = VAE(architecture="conv", **SMALL, seed=0)
     eps = rng.standard_normal((len(x), 4)).astype(np.float32)
     expected = vae.loss_terms({"images": x}, eps=eps)
-    np.testing.assert_array_equal(twin(vae, beta=1.0).loss_terms({"images": x}, eps=eps)["loss"].numpy(), expected["loss"].numpy())
+    np.testing.assert_array_equal(
+        twin(vae, beta=1.0).loss_terms({"images": x}, eps=eps)["loss"].numpy(), expected["loss"].numpy()
+    )
 
     terms = twin(vae, beta=4.0).loss_terms({"images": x}, eps=eps)
     mean, log_var = (t.numpy() for t in vae.encode(x))
@@ -65,7 +64,14 @@ def test_capacity_rises_linearly_then_holds_and_sets_the_objective(x, rng):
 
 
 def test_the_schedule_survives_checkpoint_and_resume(tmp_path):
-    overrides = {**SMALL, "dataset": "mnist_5k", "capacity_max": 10.0, "capacity_steps": 6, "epochs": 1, "batch_size": 64}
+    overrides = {
+        **SMALL,
+        "dataset": "mnist_5k",
+        "capacity_max": 10.0,
+        "capacity_steps": 6,
+        "epochs": 1,
+        "batch_size": 64,
+    }
     _, run_dir = train.train("beta_vae", overrides, run_dir=tmp_path / "run", seed=0, verbose=0, limit=256)
     assert int(runs.load_model(run_dir / runs.CHECKPOINT).capacity_step.numpy()) == 4  # 256 / 64 steps
     model, _ = train.resume(run_dir, epochs=2, verbose=0, limit=256)

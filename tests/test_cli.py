@@ -10,8 +10,20 @@ import pytest
 
 from keras_vae.catalogue.entries import entry_names, shipped_metrics, zoo_dir
 
-TINY = ["--set", "dataset=mnist_5k", "--set", "latent_dim=2", "--set", "filters=[4, 8]",
-        "--set", "hidden_dim=16", "--set", "batch_size=64", "--limit", "256"]
+TINY = [
+    "--set",
+    "dataset=mnist_5k",
+    "--set",
+    "latent_dim=2",
+    "--set",
+    "filters=[4, 8]",
+    "--set",
+    "hidden_dim=16",
+    "--set",
+    "batch_size=64",
+    "--limit",
+    "256",
+]
 
 
 @pytest.fixture(scope="module")
@@ -19,9 +31,23 @@ def run_dir(tmp_path_factory):
     """One tiny conv_vae run (1 epoch), trained through the CLI in a subprocess as a user would."""
     out = tmp_path_factory.mktemp("cli") / "run"
     result = subprocess.run(
-        [sys.executable, "-m", "keras_vae.zoo", "train", "conv_vae", "--epochs", "1", "--seed", "3",
-         "--out", str(out), *TINY],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "keras_vae.zoo",
+            "train",
+            "conv_vae",
+            "--epochs",
+            "1",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+            *TINY,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert "kl:" in result.stdout and "val_loss:" in result.stdout  # the Keras progress bar
@@ -70,21 +96,23 @@ def test_list_states_a_metrics_json_without_a_headline_generically():
     from keras_vae.cli.catalogue import shipped
 
     assert shipped({"dataset": "mnist", "headline": ["ELBO -96.5", "9/10 active units"], "bce": 1.0, "mse": 0.1}) == (
-        "mnist: ELBO -96.5, 9/10 active units")
+        "mnist: ELBO -96.5, 9/10 active units"
+    )
     assert shipped({"dataset": "mnist", "loss": 80.04, "bce": 58.49, "mse": 0.00399}) == "mnist: BCE 58.5, MSE 0.0040"
     assert shipped({"dataset": "moving_mnist", "loss": 115.42}) == "moving_mnist: loss 115.4"
     assert shipped(None) == "no shipped weights"
 
 
 def test_list_builds_no_model_and_imports_no_tensorflow():
-    code = ("import sys; from keras_vae.cli import main; assert main(['list']) == 0; "
-            "assert not {'tensorflow', 'keras'} & set(sys.modules), 'list imported TensorFlow'")
+    code = (
+        "import sys; from keras_vae.cli import main; assert main(['list']) == 0; "
+        "assert not {'tensorflow', 'keras'} & set(sys.modules), 'list imported TensorFlow'"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
 
 
 def test_ctrl_c_during_train_prints_the_exact_resume_command(cli, tmp_path, monkeypatch):
-    from keras_vae.runner import train
     from keras_vae.runner import fit
 
     finished = fit.RunRecorder.on_epoch_end
@@ -162,8 +190,10 @@ def _bad_inputs(tmp_path):
         (["train", "conv_vae", "--set", "latent_dim=0"], "latent_dim must be an integer >= 1"),
         (["train", "conv_vae", "--epochs", "0"], "--epochs must be >= 1"),
         (["train", "conv_vae", "--set", "batch_size=0"], "batch_size must be an integer >= 1"),
-        (["train", "conv_vae", "--set", "dataset=mnist_5k", "--set", "image_shape=[32,32,3]"],
-         "has images of shape [28, 28, 1] but the model expects [32, 32, 3]"),
+        (
+            ["train", "conv_vae", "--set", "dataset=mnist_5k", "--set", "image_shape=[32,32,3]"],
+            "has images of shape [28, 28, 1] but the model expects [32, 32, 3]",
+        ),
         (["train", "dense_vae", "--set", f"dataset=npz:{nan}"], "NaN or inf"),
         (["train", "dense_vae", "--set", f"dataset=npz:{tmp_path / 'missing.npz'}"], "npz file not found"),
         (["train", "dense_vae", "--set", f"dataset=folder:{empty}"], "0 readable PNG/JPEG"),

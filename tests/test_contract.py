@@ -26,8 +26,14 @@ def model_reads(source):
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Attribute) and holds_model(node.value):
             reads.append((node.lineno, node.attr))
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr")
-              and len(node.args) >= 2 and holds_model(node.args[0]) and isinstance(node.args[1], ast.Constant)):
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "hasattr")
+            and len(node.args) >= 2
+            and holds_model(node.args[0])
+            and isinstance(node.args[1], ast.Constant)
+        ):
             reads.append((node.lineno, node.args[1].value))
     return reads
 
@@ -38,8 +44,14 @@ def instance_attributes(cls):
     import textwrap
 
     tree = ast.parse(textwrap.dedent(inspect.getsource(cls.__init__)))
-    return {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
-            and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name) and node.value.id == "self"}
+    return {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.ctx, ast.Store)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    }
 
 
 def declared():
@@ -50,8 +62,12 @@ def declared():
 
 def undeclared_reads(paths):
     known = declared()
-    return [f"{path.relative_to(PACKAGE.parent)}:{line}: model.{attr}"
-            for path in paths for line, attr in model_reads(path.read_text()) if attr not in known]
+    return [
+        f"{path.relative_to(PACKAGE.parent)}:{line}: model.{attr}"
+        for path in paths
+        for line, attr in model_reads(path.read_text())
+        if attr not in known
+    ]
 
 
 def outside_models():
@@ -63,7 +79,9 @@ def outside_models():
 def test_the_checker_finds_an_undeclared_read():
     """The old runner/figures.py read `model.corrupt`, which ZooModel does not declare."""
     assert sorted(model_reads("def f(model):\n    return model.corrupt(x), self.model.figures\n")) == [
-        (2, "corrupt"), (2, "figures")]
+        (2, "corrupt"),
+        (2, "figures"),
+    ]
     assert model_reads('needed = getattr(model, "frames_needed", 2)') == [(1, "frames_needed")]
     assert "corrupt" not in declared() and "figures" in declared()
 

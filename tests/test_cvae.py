@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_vae.data import datasets
 from keras_vae import judge, zoo
 from keras_vae.core.errors import UserError
+from keras_vae.data import datasets
 from keras_vae.models import CVAE
 
 SHAPE, CLASSES = (2, 2, 1), 3
@@ -51,7 +51,9 @@ def test_the_label_reaches_both_networks_and_sampling():
     assert not np.allclose(model.sample(4, seed=7, labels=0), model.sample(4, seed=7, labels=1))
     # Without labels, sampling cycles through the classes.
     np.testing.assert_array_equal(model.sample(4, seed=7), model.decode(z, labels=tf.constant([0, 1, 2, 0])))
-    with pytest.raises(UserError, match=r"labels must be an integer in \[0, 2\], or 2 of them \(one per sample\), got 3"):
+    with pytest.raises(
+        UserError, match=r"labels must be an integer in \[0, 2\], or 2 of them \(one per sample\), got 3"
+    ):
         model.sample(2, labels=3)
     with pytest.raises(UserError, match=r"labels must be an integer in \[0, 2\], or 2 of them"):
         model.sample(2, labels=[0, 1, 2])
@@ -59,12 +61,21 @@ def test_the_label_reaches_both_networks_and_sampling():
 
 def test_the_iwae_likelihood_pairs_each_sample_with_its_own_label(rng):
     model = CVAE(image_shape=(4, 4, 1), latent_dim=3, num_classes=CLASSES, hidden_sizes=[8])
-    batch = {"images": (rng.uniform(size=(5, 4, 4, 1)) > 0.5).astype(np.float32), "labels": np.array([0, 2, 1, 1, 0], np.int32)}
+    batch = {
+        "images": (rng.uniform(size=(5, 4, 4, 1)) > 0.5).astype(np.float32),
+        "labels": np.array([0, 2, 1, 1, 0], np.int32),
+    }
     z = rng.normal(size=(2, 5, 3)).astype(np.float32)
     got = model.latent_model().log_likelihood(batch, z).numpy()
-    expected = [[-model.reconstruction_nll(batch["images"][b : b + 1],
-                                           model.decoder([z[s, b : b + 1], batch["labels"][b : b + 1]]))[0]
-                 for b in range(5)] for s in range(2)]
+    expected = [
+        [
+            -model.reconstruction_nll(
+                batch["images"][b : b + 1], model.decoder([z[s, b : b + 1], batch["labels"][b : b + 1]])
+            )[0]
+            for b in range(5)
+        ]
+        for s in range(2)
+    ]
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
@@ -77,7 +88,9 @@ def test_a_dataset_without_labels_is_refused_in_one_line(cli, tmp_path):
         Image.fromarray(np.full((28, 28), i * 20, np.uint8)).save(folder / f"{i:02d}.png")
     code, _, err = cli("train", "cvae", "--set", f"dataset=folder:{folder}", "--epochs", "1", "--out", tmp_path / "run")
     assert code == 2
-    assert err.strip().splitlines() == [f"error: dataset folder:{folder} has no labels, and CVAE is conditioned on them"]
+    assert err.strip().splitlines() == [
+        f"error: dataset folder:{folder} has no labels, and CVAE is conditioned on them"
+    ]
     assert not (tmp_path / "run").exists()
 
 

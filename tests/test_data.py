@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_vae.data import datasets as data
 from keras_vae.core.errors import UserError
+from keras_vae.data import datasets as data
 
 
 def test_mnist_5k_is_a_deterministic_stratified_split(mnist_5k):
@@ -49,7 +49,9 @@ def test_batches_are_dicts_that_shuffle_repeatably_and_keep_labels(mnist_5k):
         assert set(batch) == {"images", "labels"}
         assert batch["images"].shape == (32, 28, 28, 1) and batch["images"].dtype == tf.float32
         # Shuffling keeps each image with its own label.
-        index = [np.flatnonzero((mnist_5k.x_train == image).all(axis=(1, 2, 3)))[0] for image in batch["images"][:4].numpy()]
+        index = [
+            np.flatnonzero((mnist_5k.x_train == image).all(axis=(1, 2, 3)))[0] for image in batch["images"][:4].numpy()
+        ]
         np.testing.assert_array_equal(mnist_5k.y_train[index], batch["labels"][:4])
         return batch["labels"].numpy()
 
@@ -113,8 +115,10 @@ def _write_png(path, array):
 
 def test_image_folder_with_class_subfolders(tmp_path, rng):
     for i in range(20):
-        _write_png(tmp_path / ("cats" if i % 2 else "dogs") / f"{i:02d}.png",
-                   rng.integers(0, 256, size=(12, 16, 3), dtype=np.uint8))
+        _write_png(
+            tmp_path / ("cats" if i % 2 else "dogs") / f"{i:02d}.png",
+            rng.integers(0, 256, size=(12, 16, 3), dtype=np.uint8),
+        )
     (tmp_path / "notes.txt").write_text("not an image")
     loaded = data.load(f"folder:{tmp_path}")
     assert loaded.image_shape == (12, 16, 3)
@@ -206,38 +210,47 @@ def test_the_three_splits_are_disjoint_and_validation_comes_from_train(mnist_5k)
     assert all(len(splits) == 1 for splits in seen.values())  # no image in two splits
     np.testing.assert_array_equal(held.examples("test")["images"], mnist_5k.x_test)  # test untouched
     # The same seed draws the same split; another seed another one; a prefix (--limit) is a prefix.
-    np.testing.assert_array_equal(mnist_5k.with_validation(0.1, 0).split_indices["validation"],
-                                  held.split_indices["validation"])
-    assert not np.array_equal(mnist_5k.with_validation(0.1, 1).split_indices["validation"],
-                              held.split_indices["validation"])
+    np.testing.assert_array_equal(
+        mnist_5k.with_validation(0.1, 0).split_indices["validation"], held.split_indices["validation"]
+    )
+    assert not np.array_equal(
+        mnist_5k.with_validation(0.1, 1).split_indices["validation"], held.split_indices["validation"]
+    )
     np.testing.assert_array_equal(held.examples("validation", 7)["images"], validation["images"][:7])
     # Without a fraction: the whole train split and an empty validation split.
     assert len(mnist_5k.examples("train")["images"]) == 4000 and len(mnist_5k.examples("validation")["images"]) == 0
 
 
-@pytest.mark.parametrize("fraction, n, message", [
-    (-0.1, 10, r"validation_fraction must be a number in \[0, 1\)"),
-    (1.0, 10, r"validation_fraction must be a number in \[0, 1\)"),
-    (True, 10, r"validation_fraction must be a number"),
-    (0.01, 10, "validation_fraction=0.01 of 10 training examples leaves an empty validation split"),
-    (0.99, 10, "validation_fraction=0.99 of 10 training examples leaves an empty training split"),
-])
+@pytest.mark.parametrize(
+    "fraction, n, message",
+    [
+        (-0.1, 10, r"validation_fraction must be a number in \[0, 1\)"),
+        (1.0, 10, r"validation_fraction must be a number in \[0, 1\)"),
+        (True, 10, r"validation_fraction must be a number"),
+        (0.01, 10, "validation_fraction=0.01 of 10 training examples leaves an empty validation split"),
+        (0.99, 10, "validation_fraction=0.99 of 10 training examples leaves an empty training split"),
+    ],
+)
 def test_a_bad_validation_fraction_is_one_error(fraction, n, message):
     with pytest.raises(UserError, match=message):
         data.split_off(n, fraction, seed=0)
 
 
 def test_the_cli_refuses_a_bad_validation_fraction_in_one_line(cli, tmp_path):
-    code, _, err = cli("train", "ae", "--set", "dataset=mnist_5k", "--set", "validation_fraction=1.5", "--out", tmp_path / "r")
+    code, _, err = cli(
+        "train", "ae", "--set", "dataset=mnist_5k", "--set", "validation_fraction=1.5", "--out", tmp_path / "r"
+    )
     assert code == 2 and err.strip().splitlines() == [
-        "error: validation_fraction must be a number in [0, 1) (0: no validation split), got 1.5"]
+        "error: validation_fraction must be a number in [0, 1) (0: no validation split), got 1.5"
+    ]
 
 
-def test_training_validates_on_the_validation_split_and_never_reads_the_test_split(mnist_5k, monkeypatch, tmp_path, caplog):
+def test_training_validates_on_the_validation_split_and_never_reads_the_test_split(
+    mnist_5k, monkeypatch, tmp_path, caplog
+):
     """A real train.train and resume: the data object records every split asked of it, and its
     test images are NaN, so a test batch anywhere in training would make a logged value NaN."""
-    from keras_vae.runner import runs
-    from keras_vae.runner import train
+    from keras_vae.runner import runs, train
 
     class Recording(data.ImageData):
         requested = []
@@ -246,8 +259,9 @@ def test_training_validates_on_the_validation_split_and_never_reads_the_test_spl
             self.requested.append(split)
             return super().indices(split)
 
-    poisoned = Recording("mnist_5k", mnist_5k.x_train, mnist_5k.y_train, np.full_like(mnist_5k.x_test, np.nan),
-                         mnist_5k.y_test)
+    poisoned = Recording(
+        "mnist_5k", mnist_5k.x_train, mnist_5k.y_train, np.full_like(mnist_5k.x_test, np.nan), mnist_5k.y_test
+    )
     monkeypatch.setattr(data, "load", lambda name, fallback=True: poisoned)
     tiny = {"dataset": "mnist_5k", "latent_dim": 8, "epochs": 1, "batch_size": 32}
     model, run_dir = train.train("ae", tiny, run_dir=tmp_path / "run", seed=0, verbose=0, limit=64)
@@ -329,8 +343,10 @@ def test_an_idx_folder_loads_with_raw_files_read_from_disk(tmp_path):
     assert loaded.y_test.tolist() == labels[20:].tolist()
 
 
-@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
-                    reason="Debian's dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)")
+@pytest.mark.skipif(
+    not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+    reason="Debian's dataset-fashion-mnist is not installed (apt-get install dataset-fashion-mnist)",
+)
 def test_fashion_mnist_offline_reads_debians_files(monkeypatch):
     monkeypatch.setenv("KERAS_VAE_OFFLINE", "1")  # no network probe: TFDS cannot prepare it here
     fashion = data.load("fashion_mnist")

@@ -16,14 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_vae.runner import distribute
-from keras_vae.runner.config import resolve
-
-from keras_vae.runner import fit
-from keras_vae.runner import builder
-from keras_vae.runner import runs
-from keras_vae.runner import loading
 from keras_vae.core.errors import UserError
+from keras_vae.runner import builder, distribute, fit, loading, runs
+from keras_vae.runner.config import resolve
 
 ROOT = Path(__file__).resolve().parent.parent
 HELPERS = Path(__file__).resolve().parent / "helpers"
@@ -84,8 +79,13 @@ def test_jit_compile_and_steps_per_execution_reach_compile():
 def test_epochs_have_exactly_their_steps(tmp_path, steps_per_execution):
     from keras_vae.runner import train
 
-    overrides = {"dataset": "mnist_5k", "epochs": 2, "batch_size": 64, "hidden_sizes": [32],
-                 "steps_per_execution": steps_per_execution}
+    overrides = {
+        "dataset": "mnist_5k",
+        "epochs": 2,
+        "batch_size": 64,
+        "hidden_sizes": [32],
+        "steps_per_execution": steps_per_execution,
+    }
     model, _ = train.train("dense_vae", overrides, run_dir=tmp_path / "run", seed=0, verbose=0, limit=256)
     assert int(model.optimizer.iterations.numpy()) == 2 * 256 // 64
 
@@ -99,9 +99,10 @@ def test_an_epoch_shorter_than_the_automatic_steps_per_call_is_one_call(tmp_path
     assert int(model.optimizer.iterations.numpy()) == 2 * 5
 
 
-@pytest.mark.parametrize("steps, expected", [(113, 113), (29, 29), (1875, 25), (200, 25), (57, 19), (469, 32), (96, 32)])
+@pytest.mark.parametrize(
+    "steps, expected", [(113, 113), (29, 29), (1875, 25), (200, 25), (57, 19), (469, 32), (96, 32)]
+)
 def test_automatic_steps_per_call_divide_the_epoch_when_they_can(steps, expected):
-    from keras_vae.runner import train
 
     assert fit.steps_per_call(steps, 32) == expected
     model = builder.build("dense_vae", dataset="mnist_5k", hidden_sizes=[8])
@@ -143,7 +144,9 @@ def test_fused_adam_matches_keras_adam(mnist_5k):
         keras.utils.set_random_seed(0)
         model = builder.build("dense_vae", compile=False, dataset="mnist_5k", seed=1, hidden_sizes=[32])
         model.compile(optimizer=optimizer(1e-3))
-        model.fit(tf.data.Dataset.from_tensor_slices(mnist_5k.x_train[:128]).batch(32), epochs=2, verbose=0, shuffle=False)
+        model.fit(
+            tf.data.Dataset.from_tensor_slices(mnist_5k.x_train[:128]).batch(32), epochs=2, verbose=0, shuffle=False
+        )
         weights.append(model.get_weights())
     assert isinstance(builder.build("dense_vae", dataset="mnist_5k").optimizer, FusedAdam)
     # 8 Adam steps of up to 1e-3 each; the two differ by float rounding only. (Under XLA the
@@ -155,7 +158,11 @@ def test_fused_adam_matches_keras_adam(mnist_5k):
 def test_mirrored_step_equals_single_device_step():
     done = subprocess.run(
         [sys.executable, str(HELPERS / "mirrored_check.py")],
-        capture_output=True, text=True, timeout=240, env=subprocess_env(), cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=subprocess_env(),
+        cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
@@ -191,11 +198,39 @@ def test_two_workers_finish_with_identical_weights(tmp_path):
     processes = []
     for index in range(2):
         tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
-        command = [sys.executable, "-m", "keras_vae.zoo", "train", "cvae", "--strategy", "multi_worker",
-                   "--seed", "1", "--epochs", "2", "--limit", "301", "--set", "dataset=mnist_5k",
-                   "--set", "filters=[4,8]", "--set", "hidden_dim=16", "--out", str(tmp_path / f"worker{index}")]
-        processes.append(subprocess.Popen(command, env=subprocess_env(TF_CONFIG=tf_config), cwd=ROOT,
-                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        command = [
+            sys.executable,
+            "-m",
+            "keras_vae.zoo",
+            "train",
+            "cvae",
+            "--strategy",
+            "multi_worker",
+            "--seed",
+            "1",
+            "--epochs",
+            "2",
+            "--limit",
+            "301",
+            "--set",
+            "dataset=mnist_5k",
+            "--set",
+            "filters=[4,8]",
+            "--set",
+            "hidden_dim=16",
+            "--out",
+            str(tmp_path / f"worker{index}"),
+        ]
+        processes.append(
+            subprocess.Popen(
+                command,
+                env=subprocess_env(TF_CONFIG=tf_config),
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     try:
         outputs = [p.communicate(timeout=240)[0] for p in processes]  # a lost peer must not hang the suite
     finally:

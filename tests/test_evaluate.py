@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_vae.runner import evaluate
-from keras_vae.runner import train
 from keras_vae.models import VAE, BetaVAE, ContractiveAE, DenoisingAE, SparseAE
 from keras_vae.models.vae.vae import active_units
+from keras_vae.runner import evaluate, train
 
 SHAPE = (8, 8, 1)
 
@@ -95,8 +94,10 @@ def test_denoising_errors_on_fully_masked_inputs_are_those_of_the_blank_image(im
 def test_sparse_activity_is_the_code_statistics(images):
     model = SparseAE(image_shape=SHAPE, latent_dim=7, seed=0)
     metrics = evaluate.evaluate_model(model, {"images": images}, batch_size=100)
-    code = tf.sigmoid(tf.reshape(images, [len(images), -1]) @ model.encoder.get_layer("code").kernel
-                      + model.encoder.get_layer("code").bias).numpy()
+    code = tf.sigmoid(
+        tf.reshape(images, [len(images), -1]) @ model.encoder.get_layer("code").kernel
+        + model.encoder.get_layer("code").bias
+    ).numpy()
     assert metrics["mean_activation"] == pytest.approx(code.mean(), rel=1e-5)
     assert metrics["active_fraction"] == pytest.approx((code > 0.5).mean(), rel=1e-5)
 
@@ -114,10 +115,18 @@ def test_contractive_measure_is_the_jacobian_norm_on_test_inputs(images):
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    overrides = {"dataset": "mnist_5k", "latent_dim": 2, "filters": [4, 8], "hidden_dim": 16, "epochs": 1,
-                 "batch_size": 64, "binarize": True}
-    _, run_dir = train.train("conv_vae", overrides, run_dir=tmp_path_factory.mktemp("eval") / "run",
-                             seed=0, verbose=0, limit=256)
+    overrides = {
+        "dataset": "mnist_5k",
+        "latent_dim": 2,
+        "filters": [4, 8],
+        "hidden_dim": 16,
+        "epochs": 1,
+        "batch_size": 64,
+        "binarize": True,
+    }
+    _, run_dir = train.train(
+        "conv_vae", overrides, run_dir=tmp_path_factory.mktemp("eval") / "run", seed=0, verbose=0, limit=256
+    )
     return run_dir
 
 

@@ -86,13 +86,12 @@ def test_conv_transpose_pads_pitfall(trained):
     import tensorflow as tf
     import tf2onnx
 
-    from keras_vae.runner import builder
     from keras_vae.catalogue import entries
-    from keras_vae.runner import config as run_config
     from keras_vae.core.errors import ConfigError
+    from keras_vae.core.layers import CONV_STRIDE
     from keras_vae.export import ExportFailed
     from keras_vae.export.onnx import convert
-    from keras_vae.core.layers import CONV_STRIDE
+    from keras_vae.runner import builder
 
     with pytest.raises(ConfigError, match="kernel_size must be >= the stride"):
         builder.build("conv_vae", compile=False, kernel_size=1)
@@ -122,9 +121,8 @@ def test_mixed_precision_model_exports_float32_graphs(tmp_path):
     import onnx
     import tensorflow as tf
 
-    from keras_vae.runner import runs
-    from keras_vae.runner import loading
     from keras_vae.export import export_run
+    from keras_vae.runner import loading
 
     mixed, run_dir = train_tiny(tmp_path / "run", precision="mixed_float16")
     assert mixed.decoder.layers[-1].compute_dtype == "float16"
@@ -141,7 +139,9 @@ def test_mixed_precision_model_exports_float32_graphs(tmp_path):
     assert onnx.TensorProto.FLOAT16 not in casts
     signature = tf.saved_model.load(str(tmp_path / "out" / "conv_vae_decoder" / "1")).signatures["serving_default"]
     graph = signature.graph.as_graph_def()
-    dtypes = {a.type for n in [*graph.node, *(n for f in graph.library.function for n in f.node_def)] for a in n.attr.values()}
+    dtypes = {
+        a.type for n in [*graph.node, *(n for f in graph.library.function for n in f.node_def)] for a in n.attr.values()
+    }
     assert tf.float16.as_datatype_enum not in dtypes
     # The float32 graph computes the trained weights: close to the float16 forward pass.
     z = np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32)
@@ -155,8 +155,8 @@ def test_mismatch_fails_the_export_and_keeps_nothing(trained, tmp_path, cli, mon
     check: exit 2, no ONNX file, no SavedModel from the same export, earlier versions untouched."""
     import onnx.numpy_helper
 
-    from keras_vae.export import onnx as onnx_export
     from keras_vae.export import export_run
+    from keras_vae.export import onnx as onnx_export
 
     _, run_dir, _, _ = trained
     out = tmp_path / "out"
@@ -179,7 +179,9 @@ def test_mismatch_fails_the_export_and_keeps_nothing(trained, tmp_path, cli, mon
 
 
 def test_without_the_onnx_extra_export_says_what_to_install(cli, tmp_path, monkeypatch):
-    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None if name == "tf2onnx" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        "importlib.util.find_spec", lambda name, *a: None if name == "tf2onnx" else real_find_spec(name, *a)
+    )
     code, _, stderr = cli("export", "conv_vae", "--format", "onnx", "--out", tmp_path / "out")
     assert code == 2 and stderr == "error: ONNX export needs tf2onnx: pip install 'keras_vae[onnx]'\n"
     assert not (tmp_path / "out").exists()
@@ -200,8 +202,23 @@ def test_consumer_needs_no_tensorflow(trained, tmp_path):
     )
     png = tmp_path / "grid.png"
     result = subprocess.run(
-        [sys.executable, "-c", code, str(script), str(onnx_path(out, "decoder")), "--n", "10", "--seed", "5", "--out", str(png)],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        [
+            sys.executable,
+            "-c",
+            code,
+            str(script),
+            str(onnx_path(out, "decoder")),
+            "--n",
+            "10",
+            "--seed",
+            "5",
+            "--out",
+            str(png),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     modules = json.loads(result.stdout.strip().splitlines()[-1])
@@ -222,11 +239,8 @@ def test_every_zoo_entry_exports(entry, tmp_path):
     graph is what matters here. Autoencoders' encoders output `code`."""
     import onnx
 
-    from keras_vae.runner import builder
-    from keras_vae.catalogue import entries
-    from keras_vae.runner import config as run_config
-    from keras_vae.runner import runs
     from keras_vae.export import export_run
+    from keras_vae.runner import builder, runs
 
     folder = tmp_path / entry
     folder.mkdir()
@@ -248,25 +262,27 @@ def test_consumer_samples_a_vq_vae_as_keras_does(tmp_path):
     them into the Keras model's images."""
     import onnxruntime
 
-    from keras_vae.runner import builder
-    from keras_vae.catalogue import entries
-    from keras_vae.runner import config as run_config
-    from keras_vae.runner import runs
     from keras_vae.catalogue.entries import read_entry
     from keras_vae.export import export_run
+    from keras_vae.runner import builder, runs
+    from keras_vae.runner import config as run_config
 
     model = builder.build("vq_vae", compile=False, dataset="mnist_5k", **read_entry("vq_vae")["test_overrides"])
     prior = model.stage_model("prior")
     model.attach("prior", prior)
     folder = tmp_path / "run"
     (folder / "prior").mkdir(parents=True)
-    runs.write_config(folder, run_config.resolve("vq_vae", {"dataset": "mnist_5k", **read_entry("vq_vae")["test_overrides"]}))
+    runs.write_config(
+        folder, run_config.resolve("vq_vae", {"dataset": "mnist_5k", **read_entry("vq_vae")["test_overrides"]})
+    )
     runs.save_model(model, folder / runs.MODEL)
     runs.save_model(prior, folder / "prior" / runs.MODEL)
     export_run(folder, formats="onnx", part="all", out=tmp_path / "out")
     consumer = runpy.run_path(str(ROOT / "export" / "onnx" / "decode.py"))
-    session = {part: onnxruntime.InferenceSession(str(onnx_path(tmp_path / "out", part, "vq_vae")))
-               for part in ("decoder", "prior")}
+    session = {
+        part: onnxruntime.InferenceSession(str(onnx_path(tmp_path / "out", part, "vq_vae")))
+        for part in ("decoder", "prior")
+    }
     uniforms = np.random.default_rng(7).random((6, 49), dtype=np.float32)
     codes = consumer["sample_codes"](session["prior"], uniforms)
     np.testing.assert_array_equal(codes, prior.sample_from_uniforms(uniforms).numpy())

@@ -25,14 +25,18 @@ def tool(*args):
 def snapshot(folder):
     """{relative path: sha1} of every file under folder: proves an export left it untouched."""
     folder = Path(folder)
-    return {str(p.relative_to(folder)): hashlib.sha1(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha1(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()
+    }
 
 
 @pytest.fixture(scope="session")
 def run_dir(tmp_path_factory):
     from keras_vae.runner import train
 
-    _, run_dir = train.train("conv_vae", TINY, run_dir=tmp_path_factory.mktemp("sm") / "run", seed=0, limit=256, verbose=0)
+    _, run_dir = train.train(
+        "conv_vae", TINY, run_dir=tmp_path_factory.mktemp("sm") / "run", seed=0, limit=256, verbose=0
+    )
     return run_dir
 
 
@@ -45,13 +49,14 @@ def exported(run_dir):
         "import json, sys; from keras_vae.cli import main; code = main(sys.argv[1:]); "
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith('keras_vae')))); sys.exit(code)"
     )
-    stdout = tool(sys.executable, "-c", code, "export", run_dir, "--part", "all", "--format", "savedmodel", "--out", out)
+    stdout = tool(
+        sys.executable, "-c", code, "export", run_dir, "--part", "all", "--format", "savedmodel", "--out", out
+    )
     return out, stdout
 
 
 @pytest.fixture(scope="session")
 def model(run_dir):
-    from keras_vae.runner import runs
     from keras_vae.runner import loading
 
     return loading.load_run_model(run_dir)
@@ -77,7 +82,9 @@ def signature(show_output):
     """{'inputs'|'outputs': {name: (dtype, shape)}} of serving_default from `saved_model_cli show --all`."""
     block = show_output.split("signature_def['serving_default']:")[1].split("Method name is:")[0]
     found = {"inputs": {}, "outputs": {}}
-    for kind, name, dtype, shape in re.findall(r"(inputs|outputs)\['(\w+)'\] tensor_info:\s+dtype: (\w+)\s+shape: \(([^)]*)\)", block):
+    for kind, name, dtype, shape in re.findall(
+        r"(inputs|outputs)\['(\w+)'\] tensor_info:\s+dtype: (\w+)\s+shape: \(([^)]*)\)", block
+    ):
         found[kind][name] = (dtype, tuple(int(s) for s in shape.split(",") if s.strip()))
     return found
 
@@ -100,10 +107,24 @@ def saved_model_cli(exported, inputs):
         (work / part).mkdir(parents=True)
         np.save(work / part / "x.npy", x)
         jobs["show", part] = [SAVED_MODEL_CLI, "show", "--all", "--dir", folder]
-        jobs["run", part] = [SAVED_MODEL_CLI, "run", "--dir", folder, "--tag_set", "serve", "--signature_def",
-                             "serving_default", "--inputs", f"{name}={work / part / 'x.npy'}", "--outdir", work / part / "got"]
-    running = {key: subprocess.Popen([str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for key, args in jobs.items()}
+        jobs["run", part] = [
+            SAVED_MODEL_CLI,
+            "run",
+            "--dir",
+            folder,
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "serving_default",
+            "--inputs",
+            f"{name}={work / part / 'x.npy'}",
+            "--outdir",
+            work / part / "got",
+        ]
+    running = {
+        key: subprocess.Popen([str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for key, args in jobs.items()
+    }
     results = {}
     for key, process in running.items():
         stdout, stderr = process.communicate(timeout=300)
@@ -116,8 +137,13 @@ def saved_model_cli(exported, inputs):
     "part, expected",
     [
         ("decoder", {"inputs": {"z": ("DT_FLOAT", (-1, LATENT))}, "outputs": {"images": ("DT_FLOAT", (-1, *IMAGE))}}),
-        ("encoder", {"inputs": {"images": ("DT_FLOAT", (-1, *IMAGE))},
-                     "outputs": {"z_mean": ("DT_FLOAT", (-1, LATENT)), "z_log_var": ("DT_FLOAT", (-1, LATENT))}}),
+        (
+            "encoder",
+            {
+                "inputs": {"images": ("DT_FLOAT", (-1, *IMAGE))},
+                "outputs": {"z_mean": ("DT_FLOAT", (-1, LATENT)), "z_log_var": ("DT_FLOAT", (-1, LATENT))},
+            },
+        ),
     ],
 )
 def test_saved_model_cli_show(saved_model_cli, part, expected):
@@ -181,7 +207,10 @@ def bad_inputs(run_dir, tmp_path):
         "missing run": ([tmp_path / "nope", "--out", out], "run folder not found"),
         "untrained run": ([empty_run, "--out", out], "holds no trained model"),
         "not a run": ([tmp_path, "--out", out], "not a run folder"),
-        "unknown part": ([run_dir, "--out", out, "--part", "middle"], "unknown --part 'middle'; choose from decoder, encoder, all"),
+        "unknown part": (
+            [run_dir, "--out", out, "--part", "middle"],
+            "unknown --part 'middle'; choose from decoder, encoder, all",
+        ),
         "unknown format": ([run_dir, "--out", out, "--format", "tflite"], "invalid choice"),
         "out is a file": ([run_dir, "--out", tmp_path / "a_file"], "is an existing file"),
         "version exists": ([run_dir, "--out", out, "--version", "1"], "version 1 of conv_vae_decoder already exists"),

@@ -13,24 +13,30 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_vae.data import datasets as data
-from keras_vae.core import losses
-from keras_vae.runner import builder
-from keras_vae.runner import fit
 from keras_vae.catalogue import entries
-from keras_vae.runner import runs
-from keras_vae.runner import train
+from keras_vae.core import losses
 from keras_vae.core.errors import UserError
 from keras_vae.core.layers import reparameterize
+from keras_vae.data import datasets as data
+from keras_vae.runner import builder, fit, runs, train
 
 TINY_DENSE = {"dataset": "mnist_5k", "latent_dim": 2, "hidden_sizes": [16], "batch_size": 64, "epochs": 1}
-TINY_DENSE_CLI = ["--set", "dataset=mnist_5k", "--set", "latent_dim=2", "--set", "hidden_sizes=[16]",
-                  "--set", "batch_size=64"]
+TINY_DENSE_CLI = [
+    "--set",
+    "dataset=mnist_5k",
+    "--set",
+    "latent_dim=2",
+    "--set",
+    "hidden_sizes=[16]",
+    "--set",
+    "batch_size=64",
+]
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def strict_json(path):
     """Parse `path` as JSON that holds no NaN or Infinity (which json.loads would accept)."""
+
     def refuse(token):
         raise AssertionError(f"{path} holds {token}")
 
@@ -52,8 +58,21 @@ def one_error(code, err, *messages):
 # -- 1. non-finite training -------------------------------------------------------------------
 def test_a_diverging_run_stops_at_the_first_non_finite_loss(cli, tmp_path):
     out = tmp_path / "run"
-    code, _, err = cli("train", "dense_vae", *TINY_DENSE_CLI, "--set", "learning_rate=1e30", "--limit", 256,
-                       "--epochs", 2, "--seed", 0, "--out", out)
+    code, _, err = cli(
+        "train",
+        "dense_vae",
+        *TINY_DENSE_CLI,
+        "--set",
+        "learning_rate=1e30",
+        "--limit",
+        256,
+        "--epochs",
+        2,
+        "--seed",
+        0,
+        "--out",
+        out,
+    )
     line = one_error(code, err, "in epoch 1", "learning rate too high", "no checkpoint")
     assert "step" in line and "precision float32" in line
     assert not (out / "model.keras").exists() and not (out / "checkpoint.keras").exists()
@@ -78,8 +97,7 @@ def test_nan_in_a_later_epoch_keeps_the_last_good_checkpoint_resumable(tmp_path)
     run_dir = tmp_path / "run"
     overrides = {**TINY_DENSE, "epochs": 2}
     with pytest.raises(UserError, match=r"in epoch 2, steps 1-4 of 4.*checkpoint of epoch 1 is kept"):
-        train.train("dense_vae", overrides, run_dir=run_dir, seed=0, verbose=0, limit=256,
-                    callbacks=[PoisonAtEpoch(1)])
+        train.train("dense_vae", overrides, run_dir=run_dir, seed=0, verbose=0, limit=256, callbacks=[PoisonAtEpoch(1)])
     assert strict_json(run_dir / "state.json") == {"epoch": 1}
     assert [row["epoch"] for row in strict_json(run_dir / "history.json")] == [1]
     checkpoint = runs.load_model(run_dir / "checkpoint.keras")
@@ -154,10 +172,19 @@ def test_a_constant_colour_channel_with_learned_sigma_stays_bounded(tmp_path):
     images[..., 2] = 128  # one channel never varies: its learned sigma collapses
     path = tmp_path / "colour.npz"
     np.savez(path, x_train=images[:256], x_test=images[256:])
-    overrides = {"dataset": f"npz:{path}", "latent_dim": 2, "hidden_sizes": [16], "likelihood": "gaussian",
-                 "learn_sigma": True, "learning_rate": 0.01, "batch_size": 32, "epochs": 3}
-    model, run_dir = train.train("dense_vae", overrides, run_dir=tmp_path / "run", seed=0, verbose=0,
-                                 callbacks=[CollapseSigma()])
+    overrides = {
+        "dataset": f"npz:{path}",
+        "latent_dim": 2,
+        "hidden_sizes": [16],
+        "likelihood": "gaussian",
+        "learn_sigma": True,
+        "learning_rate": 0.01,
+        "batch_size": 32,
+        "epochs": 3,
+    }
+    model, run_dir = train.train(
+        "dense_vae", overrides, run_dir=tmp_path / "run", seed=0, verbose=0, callbacks=[CollapseSigma()]
+    )
     assert float(model.log_sigma[2]) <= losses.LOG_SIGMA_MIN  # collapsed below the floor, and held there
     bound = -8 * 8 * 3 * losses.LOG_PROB_MAX_PER_PIXEL  # loss >= -log p(x|z) >= this (KL >= 0)
     history = strict_json(run_dir / "history.json")
@@ -171,8 +198,21 @@ def test_a_constant_colour_channel_with_learned_sigma_stays_bounded(tmp_path):
 # -- 3. every setting is recorded and restored ------------------------------------------------
 def test_limit_and_overrides_are_recorded_and_resume_restores_them(cli, tmp_path, monkeypatch):
     out = tmp_path / "run"
-    code, _, err = cli("train", "dense_vae", *TINY_DENSE_CLI, "--set", "likelihood=gaussian", "--limit", 64,
-                       "--epochs", 1, "--seed", 5, "--out", out)
+    code, _, err = cli(
+        "train",
+        "dense_vae",
+        *TINY_DENSE_CLI,
+        "--set",
+        "likelihood=gaussian",
+        "--limit",
+        64,
+        "--epochs",
+        1,
+        "--seed",
+        5,
+        "--out",
+        out,
+    )
     assert code == 0, err
     config = strict_json(out / "config.json")
     assert config["limit"] == 64 and config["seed"] == 5 and config["dataset"] == "mnist_5k"
@@ -181,7 +221,11 @@ def test_limit_and_overrides_are_recorded_and_resume_restores_them(cli, tmp_path
     one_error(code, err, "was trained with --limit 64, not --limit 128")
     seen = []
     original = fit.batches
-    monkeypatch.setattr(fit, "batches", lambda d, split, c, keys, limit=None, **kw: seen.append(limit) or original(d, split, c, keys, limit, **kw))
+    monkeypatch.setattr(
+        fit,
+        "batches",
+        lambda d, split, c, keys, limit=None, **kw: seen.append(limit) or original(d, split, c, keys, limit, **kw),
+    )
     train.resume(out, epochs=2, verbose=0)
     assert seen == [64, 64]  # train and test split of epoch 2, as in epoch 1
 
@@ -190,11 +234,21 @@ def test_limit_and_overrides_are_recorded_and_resume_restores_them(cli, tmp_path
 def test_entry_names_are_not_paths_and_nothing_writes_into_the_zoo(cli, tmp_path):
     before = sorted(p.relative_to(entries.zoo_dir()) for p in entries.zoo_dir().rglob("*"))
     for name in ("../zoo/conv_vae", "conv_vae/../../zoo/dense_vae", "/tmp/x", "Conv_VAE"):
-        code, _, err = cli("train", name, "--epochs", 1, "--limit", 64, "--set", "dataset=mnist_5k",
-                           "--out", tmp_path / "run")
+        code, _, err = cli(
+            "train", name, "--epochs", 1, "--limit", 64, "--set", "dataset=mnist_5k", "--out", tmp_path / "run"
+        )
         one_error(code, err, "is not a zoo entry name")
-    code, _, err = cli("train", "dense_vae", *TINY_DENSE_CLI, "--epochs", 1, "--limit", 64,
-                       "--out", entries.zoo_dir() / "dense_vae" / "run")
+    code, _, err = cli(
+        "train",
+        "dense_vae",
+        *TINY_DENSE_CLI,
+        "--epochs",
+        1,
+        "--limit",
+        64,
+        "--out",
+        entries.zoo_dir() / "dense_vae" / "run",
+    )
     one_error(code, err, "inside the zoo catalogue")
     code, _, err = cli("sample", "dense_vae", "--out", entries.zoo_dir() / "dense_vae")
     one_error(code, err, "inside the zoo catalogue")
@@ -204,8 +258,9 @@ def test_entry_names_are_not_paths_and_nothing_writes_into_the_zoo(cli, tmp_path
 # -- 5. results are never overwritten silently ------------------------------------------------
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    _, run_dir = train.train("dense_vae", TINY_DENSE, run_dir=tmp_path_factory.mktemp("faults") / "run",
-                             seed=0, verbose=0, limit=128)
+    _, run_dir = train.train(
+        "dense_vae", TINY_DENSE, run_dir=tmp_path_factory.mktemp("faults") / "run", seed=0, verbose=0, limit=128
+    )
     return run_dir
 
 
@@ -243,13 +298,16 @@ def write_pngs(folder, channel_counts, size=(8, 8)):
     return folder
 
 
-@pytest.mark.parametrize("channels, expected", [
-    ([1] * 12, 1),            # grey
-    ([2] * 12, 1),            # grey + alpha: the alpha is dropped
-    ([4] * 12, 3),            # RGBA: the alpha is dropped
-    ([1, 3] * 6, 3),          # grey and RGB mixed: grey becomes RGB
-    ([2, 4, 1, 3] * 3, 3),
-])
+@pytest.mark.parametrize(
+    "channels, expected",
+    [
+        ([1] * 12, 1),  # grey
+        ([2] * 12, 1),  # grey + alpha: the alpha is dropped
+        ([4] * 12, 3),  # RGBA: the alpha is dropped
+        ([1, 3] * 6, 3),  # grey and RGB mixed: grey becomes RGB
+        ([2, 4, 1, 3] * 3, 3),
+    ],
+)
 def test_folder_images_load_as_one_or_three_channels(tmp_path, channels, expected):
     loaded = data.load(f"folder:{write_pngs(tmp_path / 'images', channels)}")
     assert loaded.image_shape == (8, 8, expected) and len(loaded.x_test) == 1
@@ -262,24 +320,27 @@ def test_a_folder_too_small_for_a_test_split_is_one_clear_line(cli, tmp_path):
 
 
 # -- 7. numeric options are checked at the command line ---------------------------------------
-@pytest.mark.parametrize("args, message", [
-    (["train", "dense_vae", "--seed", "-1"], "--seed must be in 0..2147483647, got -1"),
-    (["train", "dense_vae", "--seed", "4294967296"], "--seed must be in 0..2147483647"),
-    (["train", "dense_vae", "--limit", "0"], "--limit must be >= 1"),
-    (["train", "dense_vae", "--epochs", "0"], "--epochs must be >= 1"),
-    (["train", "dense_vae", "--steps-per-execution", "0"], "--steps-per-execution must be >= 1"),
-    (["sweep", "dense_vae", "--seed", "-1"], "--seed must be in 0..2147483647"),
-    (["sweep", "dense_vae", "--k", "-1"], "--k must be >= 0"),
-    (["evaluate", "dense_vae", "--k", "-5"], "--k must be >= 0"),
-    (["evaluate", "dense_vae", "--batch-size", "0"], "--batch-size must be >= 1"),
-    (["sample", "dense_vae", "--seed", "-3"], "--seed must be in 0..2147483647"),
-    (["plot", "dense_vae", "--seed", "99999999999"], "--seed must be in 0..2147483647"),
-    (["export", "dense_vae", "--version", "0"], "--version must be >= 1"),
-    (["serve-web", "--port", "70000"], "--port must be in 0..65535"),
-    (["serve-web", "--stop-after", "nan"], "--stop-after must be > 0"),
-    (["serve-request", "m", "--latent-dim", "0"], "--latent-dim must be >= 1"),
-    (["serve-request", "m", "--latent-dim", "2", "--timeout", "inf"], "--timeout must be > 0"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "dense_vae", "--seed", "-1"], "--seed must be in 0..2147483647, got -1"),
+        (["train", "dense_vae", "--seed", "4294967296"], "--seed must be in 0..2147483647"),
+        (["train", "dense_vae", "--limit", "0"], "--limit must be >= 1"),
+        (["train", "dense_vae", "--epochs", "0"], "--epochs must be >= 1"),
+        (["train", "dense_vae", "--steps-per-execution", "0"], "--steps-per-execution must be >= 1"),
+        (["sweep", "dense_vae", "--seed", "-1"], "--seed must be in 0..2147483647"),
+        (["sweep", "dense_vae", "--k", "-1"], "--k must be >= 0"),
+        (["evaluate", "dense_vae", "--k", "-5"], "--k must be >= 0"),
+        (["evaluate", "dense_vae", "--batch-size", "0"], "--batch-size must be >= 1"),
+        (["sample", "dense_vae", "--seed", "-3"], "--seed must be in 0..2147483647"),
+        (["plot", "dense_vae", "--seed", "99999999999"], "--seed must be in 0..2147483647"),
+        (["export", "dense_vae", "--version", "0"], "--version must be >= 1"),
+        (["serve-web", "--port", "70000"], "--port must be in 0..65535"),
+        (["serve-web", "--stop-after", "nan"], "--stop-after must be > 0"),
+        (["serve-request", "m", "--latent-dim", "0"], "--latent-dim must be >= 1"),
+        (["serve-request", "m", "--latent-dim", "2", "--timeout", "inf"], "--timeout must be > 0"),
+    ],
+)
 def test_every_numeric_option_is_checked(cli, args, message):
     one_error(*cli(*args)[::2], message)
 

@@ -37,7 +37,9 @@ for text in metadata.requires("keras_vae"):
 
 def run(args, cwd, env=None, timeout=600):
     result = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{args} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    assert result.returncode == 0, (
+        f"{args} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
     return result.stdout
 
 
@@ -76,8 +78,16 @@ def env_of(bin_dir):
 
 def test_the_package_and_its_zoo_come_from_the_install(installed):
     bin_dir, work = installed
-    out = run([bin_dir / "python", "-c", "import keras_vae, keras_vae.catalogue.entries as e; print(keras_vae.__file__); "
-               "print(e.zoo_dir()); print(len(e.entry_names()))"], cwd=work, env=env_of(bin_dir))
+    out = run(
+        [
+            bin_dir / "python",
+            "-c",
+            "import keras_vae, keras_vae.catalogue.entries as e; print(keras_vae.__file__); "
+            "print(e.zoo_dir()); print(len(e.entry_names()))",
+        ],
+        cwd=work,
+        env=env_of(bin_dir),
+    )
     package, zoo, entries = out.split()
     site_packages = bin_dir.parent / "lib"
     assert Path(package).is_relative_to(site_packages) and Path(zoo).is_relative_to(site_packages)
@@ -92,15 +102,34 @@ def test_list_sample_and_train_from_the_console_script(installed):
     assert time.perf_counter() - started < 5  # about 0.1 s here: no model is built, no TensorFlow
     shipped_elbo = json.loads((ROOT / "zoo" / "conv_vae" / "pretrained" / "metrics.json").read_text())["elbo"]
     assert "conv_vae" in out and "886,881" in out and f"ELBO {shipped_elbo:.1f}" in out
-    zoo = Path(run([bin_dir / "python", "-c", "import keras_vae.catalogue.entries as e; print(e.zoo_dir())"], cwd=work, env=env).strip())
+    zoo = Path(
+        run(
+            [bin_dir / "python", "-c", "import keras_vae.catalogue.entries as e; print(e.zoo_dir())"], cwd=work, env=env
+        ).strip()
+    )
     shipped = sorted(zoo.rglob("*"))
 
     run([bin_dir / "keras-vae", "sample", "conv_vae"], cwd=work, env=env)
     assert (work / "runs" / "conv_vae" / "pretrained" / "samples.png").is_file()
     assert sorted(zoo.rglob("*")) == shipped  # never written into
 
-    run([bin_dir / "keras-vae", "train", "dense_vae", "--epochs", "1", "--set", "dataset=mnist_5k",
-         "--limit", "256", "--out", "run"], cwd=work, env=env)
+    run(
+        [
+            bin_dir / "keras-vae",
+            "train",
+            "dense_vae",
+            "--epochs",
+            "1",
+            "--set",
+            "dataset=mnist_5k",
+            "--limit",
+            "256",
+            "--out",
+            "run",
+        ],
+        cwd=work,
+        env=env,
+    )
     assert json.loads((work / "run" / "state.json").read_text()) == {"epoch": 1}
     assert (work / "run" / "model.keras").is_file()
 

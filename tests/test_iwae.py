@@ -38,10 +38,9 @@ def linear_gaussian():
 
     model = iwae.LatentModel(posterior, tfd.MultivariateNormalDiag(tf.zeros(LATENT)), log_likelihood)
     mean = (x - b) @ to_mean
-    expected_nll = (
-        OBSERVED / 2 * np.log(2 * np.pi * SIGMA**2)
-        + (((x - b - mean @ W.T) ** 2).sum(1) + (var * (W**2).sum(0)).sum()) / (2 * SIGMA**2)
-    )
+    expected_nll = OBSERVED / 2 * np.log(2 * np.pi * SIGMA**2) + (
+        ((x - b - mean @ W.T) ** 2).sum(1) + (var * (W**2).sum(0)).sum()
+    ) / (2 * SIGMA**2)
     kl = 0.5 * (var + mean**2 - 1 - np.log(var)).sum(1)
     return {
         "model": model,
@@ -91,7 +90,9 @@ def test_vae_adapter_pairs_each_sample_with_its_own_example(rng):
     x = (rng.uniform(size=(5, 4, 4, 1)) > 0.5).astype(np.float32)
     z = rng.normal(size=(2, 5, 3)).astype(np.float32)
     got = vae.latent_model().log_likelihood({"images": x}, z).numpy()
-    expected = [[-vae.reconstruction_nll(x[b : b + 1], vae.decoder(z[s, b : b + 1]))[0] for b in range(5)] for s in range(2)]
+    expected = [
+        [-vae.reconstruction_nll(x[b : b + 1], vae.decoder(z[s, b : b + 1]))[0] for b in range(5)] for s in range(2)
+    ]
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 

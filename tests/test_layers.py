@@ -71,7 +71,9 @@ def graph():
 
 
 def test_every_module_has_a_layer():
-    unplaced = [m for m in modules() if m != "keras_vae" and m.split(".")[1] not in {t for tops in LAYERS for t in tops}]
+    unplaced = [
+        m for m in modules() if m != "keras_vae" and m.split(".")[1] not in {t for tops in LAYERS for t in tops}
+    ]
     assert not unplaced, f"modules outside every layer (add them to LAYERS and the README): {unplaced}"
 
 
@@ -141,8 +143,9 @@ print(json.dumps(sorted({m.split(".")[1] for m in sys.modules if m.startswith("k
 
 @pytest.mark.parametrize("layer", range(len(LAYERS) - 1), ids=[tops[0] for tops in LAYERS[:-1]])
 def test_importing_a_layer_loads_no_layer_above_it(layer):
-    names = sorted(m for m in modules() if m != "keras_vae" and m.split(".")[1] in LAYERS[layer]
-                   and not m.endswith("__main__"))
+    names = sorted(
+        m for m in modules() if m != "keras_vae" and m.split(".")[1] in LAYERS[layer] and not m.endswith("__main__")
+    )
     result = subprocess.run([sys.executable, "-c", PROBE, *names], capture_output=True, text=True, check=True)
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     above = sorted(top for top in loaded if layer_of(f"keras_vae.{top}") > layer)
@@ -160,8 +163,21 @@ def test_private_keras_api_is_all_present():
 
 
 def test_no_private_keras_api_outside_the_adapter():
-    private = ("_flatten_layers", "_maybe_symbolic_build", "_symbolic_build", "_distribute_strategy",
-               "_in_multi_worker_mode", "_momentums", "_velocities", "_get_variable_index")
-    users = [f"{path.relative_to(PACKAGE.parent)}: {name}" for path in PACKAGE.rglob("*.py")
-             if path.name != "keras_internals.py" for name in private if name in path.read_text()]
+    private = (
+        "_flatten_layers",
+        "_maybe_symbolic_build",
+        "_symbolic_build",
+        "_distribute_strategy",
+        "_in_multi_worker_mode",
+        "_momentums",
+        "_velocities",
+        "_get_variable_index",
+    )
+    users = [
+        f"{path.relative_to(PACKAGE.parent)}: {name}"
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "keras_internals.py"
+        for name in private
+        if name in path.read_text()
+    ]
     assert not users, users

@@ -47,7 +47,9 @@ def test_kl_matches_closed_form_and_tfp_multivariate(rng):
 
 
 def test_kl_is_zero_at_the_prior():
-    np.testing.assert_allclose(losses.gaussian_kl_per_dim(np.zeros((2, 3)), np.zeros((2, 3))).numpy().sum(axis=1), [0.0, 0.0], atol=1e-7)
+    np.testing.assert_allclose(
+        losses.gaussian_kl_per_dim(np.zeros((2, 3)), np.zeros((2, 3))).numpy().sum(axis=1), [0.0, 0.0], atol=1e-7
+    )
 
 
 def _constant_vae(likelihood, z_mean=1.0, z_log_var=0.0, pixel=0.0):
@@ -88,9 +90,7 @@ def test_gradients_flow_through_the_sampling_to_the_encoder(rng):
     with tf.GradientTape() as tape:
         # The reconstruction term reaches log_var only through z = mean + exp(log_var / 2) * eps.
         reconstruction = tf.reduce_mean(model.loss_terms({"images": x}, training=True)["reconstruction"])
-    gradients, log_var_gradient = tape.gradient(
-        reconstruction, [model.encoder.trainable_weights, log_var_kernel]
-    )
+    gradients, log_var_gradient = tape.gradient(reconstruction, [model.encoder.trainable_weights, log_var_kernel])
     assert all(g is not None and np.isfinite(g.numpy()).all() for g in gradients)
     assert np.abs(log_var_gradient.numpy()).max() > 0
 

@@ -8,13 +8,13 @@ import re
 
 import keras
 import pytest
-
 from helpers.model_check import run_model_test
+
 from keras_vae.catalogue import entries
-from keras_vae.runner import config as run_config
 from keras_vae.catalogue.entries import read_entry
 from keras_vae.core.errors import ConfigError
 from keras_vae.models import IWAE, VAE, BetaVAE, ContractiveAE, DenoisingAE, KSparseAE, SparseAE
+from keras_vae.runner import config as run_config
 
 
 @pytest.mark.slow
@@ -47,16 +47,32 @@ def test_every_entry_has_tiny_test_overrides_that_apply():
         (KSparseAE, {"k": 2.5}, "k must be an integer >= 1"),
         (KSparseAE, {"k": 17, "latent_dim": 16}, "k must be at most latent_dim=16, got 17"),
         (DenoisingAE, {"corruption": "gaussian", "noise_level": -0.1}, "noise_level must be a noise sigma >= 0"),
-        (DenoisingAE, {"corruption": "masking", "noise_level": 1.5}, "noise_level must be a masking fraction in [0, 1]"),
-        (DenoisingAE, {"corruption": "salt_and_pepper", "noise_level": -0.5}, "noise_level must be a salt_and_pepper fraction in [0, 1], got -0.5"),
+        (
+            DenoisingAE,
+            {"corruption": "masking", "noise_level": 1.5},
+            "noise_level must be a masking fraction in [0, 1]",
+        ),
+        (
+            DenoisingAE,
+            {"corruption": "salt_and_pepper", "noise_level": -0.5},
+            "noise_level must be a salt_and_pepper fraction in [0, 1], got -0.5",
+        ),
         (DenoisingAE, {"corruption": "blur"}, "corruption must be one of"),
         (ContractiveAE, {"contractive_weight": -1.0}, "contractive_weight must be >= 0"),
         (ContractiveAE, {"projections": 0}, "projections must be an integer >= 1"),
-        (ContractiveAE, {"jacobian": "closed_form", "code_activation": "relu"}, "jacobian='closed_form' needs a single dense sigmoid"),
+        (
+            ContractiveAE,
+            {"jacobian": "closed_form", "code_activation": "relu"},
+            "jacobian='closed_form' needs a single dense sigmoid",
+        ),
         (ContractiveAE, {"jacobian": "magic"}, "jacobian must be one of"),
         (IWAE, {"k": 0}, "k must be an integer >= 1 (importance samples per example), got 0"),
         (IWAE, {"k": 2.0}, "k must be an integer >= 1"),
-        (VAE, {"activation": "swish!"}, "activation must be one of relu, elu, silu, gelu, tanh, leaky_relu, got 'swish!'"),
+        (
+            VAE,
+            {"activation": "swish!"},
+            "activation must be one of relu, elu, silu, gelu, tanh, leaky_relu, got 'swish!'",
+        ),
     ],
 )
 def test_out_of_range_hyperparameters_are_one_config_error(cls, kwargs, message):
@@ -66,17 +82,24 @@ def test_out_of_range_hyperparameters_are_one_config_error(cls, kwargs, message)
 
 @pytest.mark.parametrize("architecture", ["dense", "conv"])
 def test_the_hidden_activation_is_every_hidden_layer_s_and_survives_a_round_trip(architecture, tmp_path):
-    model = VAE(architecture=architecture, latent_dim=2, hidden_sizes=[8, 4], filters=[4, 8], hidden_dim=8,
-                activation="elu")
+    model = VAE(
+        architecture=architecture, latent_dim=2, hidden_sizes=[8, 4], filters=[4, 8], hidden_dim=8, activation="elu"
+    )
     reloaded = keras.saving.load_model(model.save(tmp_path / "m.keras") or tmp_path / "m.keras")
     for network in (reloaded.encoder, reloaded.decoder):
-        hidden = [layer for layer in network.layers if layer.name not in ("z_mean", "z_log_var", "pixels", "outputs")
-                  and getattr(layer, "activation", None) is not None]
+        hidden = [
+            layer
+            for layer in network.layers
+            if layer.name not in ("z_mean", "z_log_var", "pixels", "outputs")
+            and getattr(layer, "activation", None) is not None
+        ]
         assert hidden and {layer.activation.__name__ for layer in hidden} == {"elu"}
 
 
 def test_the_cli_reports_a_bad_hyperparameter_in_one_line(cli, tmp_path):
-    code, out, err = cli("train", "sparse_ae", "--set", "rho=1.5", "--set", "dataset=mnist_5k", "--out", tmp_path / "run")
+    code, out, err = cli(
+        "train", "sparse_ae", "--set", "rho=1.5", "--set", "dataset=mnist_5k", "--out", tmp_path / "run"
+    )
     assert code == 2
     assert err.strip().splitlines() == ["error: rho must be a target activation in (0, 1), got 1.5"]
     assert not (tmp_path / "run").exists()

@@ -19,6 +19,7 @@ def seeded():
     """Every test starts from the same weights (random inits otherwise vary between runs)."""
     keras.utils.set_random_seed(0)
 
+
 H, W = 5, 6  # not square, so a swapped row / column shows
 
 
@@ -78,7 +79,7 @@ def test_masked_conv_sees_exactly_its_causal_field(x, stack, mask_type, k):
 
 
 def test_gated_layers_keep_the_stacks_causal(rng, x):
-    """"A" (the first layer, both stacks fed the embedding): the vertical output sees only the
+    """ "A" (the first layer, both stacks fed the embedding): the vertical output sees only the
     rows above, the horizontal one those and the positions to its left, never its own.
     "B": the vertical stack also reads its own row, and the horizontal one its own position and,
     through the link, the vertical features of its row; both are fine because after an "A" layer
@@ -92,8 +93,9 @@ def test_gated_layers_keep_the_stacks_causal(rng, x):
 
     later = GatedMaskedConv(4, 3, "B")
     h_in = rng.standard_normal(x.shape).astype(np.float32)
-    (v_from_v, v_from_h), (h_from_v, h_from_h) = (influence(lambda v, h, i=i: later([v, h])[i], [x, h_in])
-                                                  for i in (0, 1))
+    (v_from_v, v_from_h), (h_from_v, h_from_h) = (
+        influence(lambda v, h, i=i: later([v, h])[i], [x, h_in]) for i in (0, 1)
+    )
     np.testing.assert_array_equal(v_from_v, field(vertical(3, "B")))
     assert not v_from_h.any()  # the horizontal stack never feeds the vertical one
     np.testing.assert_array_equal(h_from_v, field(vertical(3, "B")))
@@ -143,8 +145,15 @@ def test_condition_reaches_every_position_and_codes_stay_causal(rng):
         model.logits(codes)
 
 
-@pytest.mark.parametrize("bad", [dict(grid_shape=(7, 7), condition_shape=(2, 2), condition_codes=4),
-                                 dict(kernel_size=4), dict(condition_shape=(7, 7)), dict(grid_shape=(7,))])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(grid_shape=(7, 7), condition_shape=(2, 2), condition_codes=4),
+        dict(kernel_size=4),
+        dict(condition_shape=(7, 7)),
+        dict(grid_shape=(7,)),
+    ],
+)
 def test_bad_configs_say_why(bad):
     with pytest.raises(ConfigError):
         PixelCNN(**bad)
@@ -218,7 +227,8 @@ def test_sampling_is_the_inverse_cdf_and_repeats_per_seed(rng):
     a = model.sample(5, seed=1).numpy()
     np.testing.assert_array_equal(a, model.sample(5, seed=1).numpy())
     np.testing.assert_array_equal(
-        a, model.sample_from_uniforms(tf.random.stateless_uniform((5, 12), seed=[1, 0])).numpy())
+        a, model.sample_from_uniforms(tf.random.stateless_uniform((5, 12), seed=[1, 0])).numpy()
+    )
     assert (a != model.sample(5, seed=2).numpy()).any()
     assert model.sample(2).shape == (2, 3, 4)
     with pytest.raises(UserError, match="unconditional"):
@@ -226,22 +236,24 @@ def test_sampling_is_the_inverse_cdf_and_repeats_per_seed(rng):
 
 
 def test_conditioned_sampling_follows_the_same_rule(rng):
-    model = PixelCNN(grid_shape=(2, 4), num_codes=5, filters=8, num_layers=2, condition_shape=(1, 2),
-                     condition_codes=3)
+    model = PixelCNN(grid_shape=(2, 4), num_codes=5, filters=8, num_layers=2, condition_shape=(1, 2), condition_codes=3)
     condition = np.array([[0, 2]], np.int32)
     u = rng.uniform(size=(3, 8)).astype(np.float32)
     got = model.sample_from_uniforms(u, np.repeat(condition[None], 3, 0)).numpy()
     np.testing.assert_array_equal(got, numpy_inverse_cdf(model, u, np.repeat(condition[None], 3, 0)))
-    np.testing.assert_array_equal(model.sample(3, seed=4, condition=condition).numpy(),
-                                  model.sample(3, seed=4, condition=np.repeat(condition[None], 3, 0)).numpy())
+    np.testing.assert_array_equal(
+        model.sample(3, seed=4, condition=condition).numpy(),
+        model.sample(3, seed=4, condition=np.repeat(condition[None], 3, 0)).numpy(),
+    )
     for bad in (None, np.array([[0, 3]]), np.zeros((2, 2), np.int32)):
         with pytest.raises(UserError, match="condition"):
             model.sample(3, seed=0, condition=bad)
 
 
 def conditioned_tiny():
-    return PixelCNN(grid_shape=(4, 4), num_codes=7, filters=8, num_layers=3, condition_shape=(2, 2),
-                    condition_codes=3, seed=0)
+    return PixelCNN(
+        grid_shape=(4, 4), num_codes=7, filters=8, num_layers=3, condition_shape=(2, 2), condition_codes=3, seed=0
+    )
 
 
 def test_config_and_keras_round_trip(tmp_path, rng):
@@ -252,8 +264,10 @@ def test_config_and_keras_round_trip(tmp_path, rng):
     assert model.batch_keys == ("codes", "condition") and model.loss_names == ("loss",)
     assert "nats per example" in str(model.term_docs["loss"])
 
-    batch = {"codes": rng.integers(0, 7, (3, 4, 4)).astype(np.int32),
-             "condition": rng.integers(0, 3, (3, 2, 2)).astype(np.int32)}
+    batch = {
+        "codes": rng.integers(0, 7, (3, 4, 4)).astype(np.int32),
+        "condition": rng.integers(0, 3, (3, 2, 2)).astype(np.int32),
+    }
     model.save(tmp_path / "prior.keras")
     loaded = keras.models.load_model(tmp_path / "prior.keras")  # no custom_objects
     assert type(loaded) is PixelCNN and loaded.get_config() == config
@@ -276,7 +290,9 @@ def test_exported_prior_runs_in_onnxruntime(tmp_path, rng):
     (part,) = model.export_parts()
     assert part.module is model.network and part.outputs == {"logits": (4, 4, 7)}
     assert [(i.name, i.shape, i.dtype, i.classes) for i in part.inputs] == [
-        ("codes", (4, 4), "int32", 7), ("condition", (2, 2), "int32", 3)]
+        ("codes", (4, 4), "int32", 7),
+        ("condition", (2, 2), "int32", 3),
+    ]
     assert part.metadata["grid_shape"] == [4, 4] and part.metadata["num_codes"] == 7
     proto = convert(make_part(part, RunConfig(class_name="PixelCNN", params={}, entry="pixelcnn"), tmp_path).function)
     onnx.checker.check_model(proto)

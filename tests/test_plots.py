@@ -8,13 +8,10 @@ import matplotlib.image
 import numpy as np
 import pytest
 
+from keras_vae.cli import main
 from keras_vae.models import figures as image_figures
 from keras_vae.models.vae import figures as vae_figures
-from keras_vae.runner import plots
-from keras_vae.runner import runs
-from keras_vae.runner import loading
-from keras_vae.runner import train
-from keras_vae.cli import main
+from keras_vae.runner import loading, plots, runs, train
 
 TINY = {"dataset": "mnist_5k", "filters": [4, 8], "hidden_dim": 16, "epochs": 1, "batch_size": 64}
 TB, M = plots.TITLE_BAND, plots.MARGIN
@@ -43,8 +40,11 @@ def test_quantile_grid_is_the_inverse_normal_cdf_of_evenly_spaced_probabilities(
     np.testing.assert_allclose(points, expected, rtol=1e-5, atol=1e-6)
 
 
-@pytest.fixture(scope="module", params=[("conv_vae", 2), ("conv_vae", 16), ("denoising_ae", 16)],
-                ids=["vae_2d", "vae_16d", "denoising_16d"])
+@pytest.fixture(
+    scope="module",
+    params=[("conv_vae", 2), ("conv_vae", 16), ("denoising_ae", 16)],
+    ids=["vae_2d", "vae_16d", "denoising_16d"],
+)
 def plotted(request, tmp_path_factory):
     entry, latent_dim = request.param
     overrides = {**TINY, "latent_dim": latent_dim}

@@ -8,9 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_vae.runner import distribute
-from keras_vae.runner import builder
-from keras_vae.runner import train
+from keras_vae.runner import builder, distribute, train
 
 MIXED = ("mixed_float16", "mixed_bfloat16")
 STEPS = 8  # 2 epochs of 4 batches of 64
@@ -80,8 +78,24 @@ def test_loss_scaling_only_for_float16():
 
 def test_cli_trains_and_resume_keeps_precision(cli, tmp_path):
     out = tmp_path / "run"
-    code, _, err = cli("train", "dense_vae", "--precision", "mixed_bfloat16", "--steps-per-execution", "2",
-                       "--epochs", "1", "--limit", "256", "--set", "dataset=mnist_5k", "--out", out, "--seed", "1")
+    code, _, err = cli(
+        "train",
+        "dense_vae",
+        "--precision",
+        "mixed_bfloat16",
+        "--steps-per-execution",
+        "2",
+        "--epochs",
+        "1",
+        "--limit",
+        "256",
+        "--set",
+        "dataset=mnist_5k",
+        "--out",
+        out,
+        "--seed",
+        "1",
+    )
     assert code == 0, err
     config = json.loads((out / "config.json").read_text())
     assert (config["precision"], config["steps_per_execution"]) == ("mixed_bfloat16", 2)

@@ -4,13 +4,11 @@ import numpy as np
 import pytest
 
 from keras_vae import zoo
-from keras_vae.runner import evaluate
-from keras_vae.runner import builder
 from keras_vae.catalogue import entries
-from keras_vae.runner import config as run_config
-from keras_vae.runner import runs
 from keras_vae.data import sequences
 from keras_vae.data.datasets import offline_variant
+from keras_vae.runner import builder, evaluate, runs
+from keras_vae.runner import config as run_config
 
 ENTRIES = entries.entry_names()
 # Re-evaluation repeats the shipped numbers: the same weights, test split, batch size and noise

@@ -146,6 +146,7 @@ def test_dead_codes_restart_at_encoder_outputs(rng, ema):
         z = z[:, ::-1]  # the same vectors in another order: the restarted codes now compete
         layer(z, training=True)
 
+
 def test_code_statistics():
     uniform = code_statistics(np.repeat(np.arange(5), 12).reshape(6, 2, 5), num_codes=16)
     assert uniform["perplexity"].numpy() == pytest.approx(5.0, rel=1e-6)
@@ -157,8 +158,17 @@ def test_code_statistics():
 
 
 def test_config_round_trip_and_saved_model_keep_the_codebook_and_ema_state(rng, tmp_path):
-    config = dict(num_codes=8, code_dim=4, beta=0.5, ema=True, decay=0.95, epsilon=1e-3,
-                  reinit_unused=True, reinit_threshold=0.5, seed=3)
+    config = dict(
+        num_codes=8,
+        code_dim=4,
+        beta=0.5,
+        ema=True,
+        decay=0.95,
+        epsilon=1e-3,
+        reinit_unused=True,
+        reinit_threshold=0.5,
+        seed=3,
+    )
     layer = VectorQuantizer(**config, name="vq")
     copy = VectorQuantizer.from_config(layer.get_config())
     assert {k: copy.get_config()[k] for k in config} == config
@@ -186,8 +196,9 @@ def test_lookup_exports_to_onnx_as_a_gather(rng):
     layer = quantizer(16, 5)
     codes_in = keras.Input((7, 7), dtype="int32")
     model = keras.Model(codes_in, layer.lookup(codes_in))
-    function = tf.function(lambda codes: {"vectors": model(codes)},
-                           input_signature=[tf.TensorSpec([None, 7, 7], tf.int32, name="codes")])
+    function = tf.function(
+        lambda codes: {"vectors": model(codes)}, input_signature=[tf.TensorSpec([None, 7, 7], tf.int32, name="codes")]
+    )
     proto, _ = tf2onnx.convert.from_function(function, input_signature=function.input_signature, opset=17)
     assert "Gather" in {node.op_type for node in proto.graph.node}
     session = onnxruntime.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])

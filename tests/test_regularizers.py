@@ -113,9 +113,13 @@ def test_contractive_closed_form_and_exact_penalties_are_the_batch_jacobian_norm
 
 @pytest.mark.parametrize(
     "make",
-    [lambda: ContractiveAE(latent_dim=10, jacobian="estimate", seed=0),
-     # Any other encoder: a conv trunk under the code layer, no closed form.
-     lambda: ContractiveAE(architecture="conv", latent_dim=6, filters=[4, 8], hidden_dim=16, jacobian="estimate", seed=0)],
+    [
+        lambda: ContractiveAE(latent_dim=10, jacobian="estimate", seed=0),
+        # Any other encoder: a conv trunk under the code layer, no closed form.
+        lambda: ContractiveAE(
+            architecture="conv", latent_dim=6, filters=[4, 8], hidden_dim=16, jacobian="estimate", seed=0
+        ),
+    ],
     ids=["dense_sigmoid", "conv"],
 )
 def test_contractive_estimator_is_unbiased(make, rng):

@@ -1,12 +1,12 @@
 """The learning-rate schedule of a run: its values against NumPy, through training and resume."""
 
 import dataclasses
+
 import numpy as np
 import pytest
 
-from keras_vae.runner import runs
-from keras_vae.runner import train
 from keras_vae.core.errors import ConfigError
+from keras_vae.runner import runs, train
 from keras_vae.runner.config import resolve
 from keras_vae.runner.schedules import learning_rate_at
 
@@ -27,7 +27,9 @@ def test_cosine_decays_from_the_rate_to_zero_and_constant_is_constant(epoch):
 def test_a_run_trains_on_the_curve_and_resumes_on_it(tmp_path):
     overrides = {**SMALL, "epochs": 2, "learning_rate": 1e-2, "learning_rate_schedule": "cosine"}
     _, run_dir = train.train("conv_vae", overrides, run_dir=tmp_path / "run", seed=0, verbose=0, limit=128)
-    runs.write_config(run_dir, runs.read_config(run_dir).with_epochs(4))  # as `train --resume RUN --epochs 4` records it
+    runs.write_config(
+        run_dir, runs.read_config(run_dir).with_epochs(4)
+    )  # as `train --resume RUN --epochs 4` records it
     model, _ = train.resume(run_dir, verbose=0, limit=128)
     history = runs.read_json(run_dir / runs.HISTORY)
     # Epochs 1-2 ran on the 2-epoch curve (1e-2, then 5e-3); epochs 3-4 on the 4-epoch one.

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from keras_vae.core.errors import UserError
 from keras_vae.data import datasets as data
 from keras_vae.data import sequences
-from keras_vae.core.errors import UserError
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +65,14 @@ def test_sequences_are_deterministic_for_a_seed_and_load_by_name(moving, mnist_5
     assert data.known_model_params("moving:mnist_5k") == {"image_shape": [28, 28, 1], "num_classes": None}
 
 
-@pytest.mark.parametrize("name, message", [
-    ("moving:", "names no image dataset"),
-    ("moving:moving:mnist_5k", "must be an image dataset"),
-    ("moving:nope", "unknown dataset 'nope'"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("moving:", "names no image dataset"),
+        ("moving:moving:mnist_5k", "must be an image dataset"),
+        ("moving:nope", "unknown dataset 'nope'"),
+    ],
+)
 def test_bad_sequence_dataset_names_are_one_error(name, message):
     with pytest.raises(UserError, match=message):
         data.load(name)

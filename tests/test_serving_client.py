@@ -100,10 +100,9 @@ def models(tmp_path_factory):
     Untrained (seeded) models suffice: the client is checked against what the Keras model computes."""
     import keras
 
-    from keras_vae.runner import builder
-    from keras_vae.runner import config as run_config
-    from keras_vae.runner import runs
     from keras_vae.export import export_run
+    from keras_vae.runner import builder, runs
+    from keras_vae.runner import config as run_config
 
     root = tmp_path_factory.mktemp("serving")
     keras.utils.set_random_seed(0)
@@ -162,8 +161,22 @@ def test_serve_request_writes_the_png_grid(cli, models, stand_in, tmp_path):
     from keras_vae.runner import plots
 
     png = tmp_path / "grid.png"
-    code, out, err = cli("serve-request", "conv_vae_decoder", "--latent-dim", LATENT, "--url", stand_in.url,
-                         "--request-format", "instances", "--n", 6, "--seed", 2, "--out", png)
+    code, out, err = cli(
+        "serve-request",
+        "conv_vae_decoder",
+        "--latent-dim",
+        LATENT,
+        "--url",
+        stand_in.url,
+        "--request-format",
+        "instances",
+        "--n",
+        6,
+        "--seed",
+        2,
+        "--out",
+        png,
+    )
     assert code == 0 and "wrote" in out, err
     z = np.random.default_rng(2).standard_normal((6, LATENT)).astype(np.float32)  # the documented latents
     assert np.array_equal(np.asarray(stand_in.bodies[-1][1]["instances"], np.float32), z)
@@ -175,9 +188,21 @@ def test_serve_request_writes_the_png_grid(cli, models, stand_in, tmp_path):
 
 
 def test_client_reports_server_errors_in_one_line(cli, stand_in, tmp_path):
-    code, _, err = cli("serve-request", "no_such_decoder", "--latent-dim", 3, "--url", stand_in.url, "--out", tmp_path / "a.png")
+    code, _, err = cli(
+        "serve-request", "no_such_decoder", "--latent-dim", 3, "--url", stand_in.url, "--out", tmp_path / "a.png"
+    )
     assert code == 2 and "answered 404: Servable not found" in err and len(err.strip().splitlines()) == 1
-    code, _, err = cli("serve-request", "conv_vae_decoder", "--latent-dim", 3, "--url", "http://127.0.0.1:9",
-                       "--timeout", 5, "--out", tmp_path / "a.png")
+    code, _, err = cli(
+        "serve-request",
+        "conv_vae_decoder",
+        "--latent-dim",
+        3,
+        "--url",
+        "http://127.0.0.1:9",
+        "--timeout",
+        5,
+        "--out",
+        tmp_path / "a.png",
+    )
     assert code == 2 and "cannot reach TF Serving" in err
     assert not (tmp_path / "a.png").exists()

@@ -4,14 +4,18 @@ RUN/prior/), each with its own checkpoints, history and resume (keras_vae/runner
 import numpy as np
 import pytest
 
-from keras_vae.runner import runs
-from keras_vae.runner import loading
-from keras_vae.runner import train
 from keras_vae.catalogue.entries import read_entry
 from keras_vae.core.errors import UserError
+from keras_vae.runner import loading, runs, train
 
-TINY = {**read_entry("vq_vae")["test_overrides"], "epochs": 1, "prior.epochs": 1, "batch_size": 32,
-        "prior.batch_size": 32, "dataset": "mnist_5k"}
+TINY = {
+    **read_entry("vq_vae")["test_overrides"],
+    "epochs": 1,
+    "prior.epochs": 1,
+    "batch_size": 32,
+    "prior.batch_size": 32,
+    "dataset": "mnist_5k",
+}
 
 
 @pytest.fixture(scope="module")

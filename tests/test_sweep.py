@@ -12,8 +12,20 @@ from PIL import Image
 
 from keras_vae.cli import main
 
-TINY = ["--set", "filters=[4,8]", "--set", "hidden_dim=16", "--set", "batch_size=64", "--epochs", "1",
-        "--k", "10", "--limit", "128"]
+TINY = [
+    "--set",
+    "filters=[4,8]",
+    "--set",
+    "hidden_dim=16",
+    "--set",
+    "batch_size=64",
+    "--epochs",
+    "1",
+    "--k",
+    "10",
+    "--limit",
+    "128",
+]
 
 
 def run_sweep(*args):
@@ -79,8 +91,19 @@ def test_sweep_writes_one_evaluated_run_per_latent_size_and_a_report(mnist_sweep
 @pytest.mark.slow
 def test_sweep_compares_likelihoods_on_a_folder_of_colour_images(tmp_path, colour_folder):
     out = tmp_path / "colour"
-    code, _ = run_sweep("sweep", "conv_vae", "--latent-dims", "3", "--likelihood", "bernoulli,gaussian",
-                        "--dataset", f"folder:{colour_folder}", "--out", out, *TINY)
+    code, _ = run_sweep(
+        "sweep",
+        "conv_vae",
+        "--latent-dims",
+        "3",
+        "--likelihood",
+        "bernoulli,gaussian",
+        "--dataset",
+        f"folder:{colour_folder}",
+        "--out",
+        out,
+        *TINY,
+    )
     assert code == 0
     report = (out / "report.md").read_text()
     assert {"z3-bernoulli", "z3-gaussian"} <= {p.name for p in out.iterdir()}
@@ -115,29 +138,37 @@ def test_sweep_rejects_bad_settings_before_training_anything(cli, tmp_path, args
     assert not (tmp_path / "out").exists()
 
 
-
 def test_a_sweep_prints_no_tf_function_retracing_warnings(cli, tmp_path, monkeypatch):
     """Every run builds a new model, so new tf.functions, and TF warns about retracing from the
     third run on (seen with three real 1-epoch runs, 60 s here); stand-in runs log that warning."""
     import logging
 
-    from keras_vae.runner import evaluate
-    from keras_vae.runner import train
+    from keras_vae.runner import evaluate, train
 
     class Trained:
         figures = ()  # nothing to sample: the stand-in is not a model
         report_columns = ()
 
     def fake_train(entry, settings, run_dir, **kwargs):
-        logging.getLogger("tensorflow").warning("5 out of the last 5 calls to <function f> triggered tf.function retracing.")
+        logging.getLogger("tensorflow").warning(
+            "5 out of the last 5 calls to <function f> triggered tf.function retracing."
+        )
         run_dir.mkdir(parents=True)
         return Trained(), run_dir
 
-    metrics = {"dataset": "mnist_5k", "split": "test", "split_examples": 64, "likelihood": "bernoulli",
-               "binarization": "none", "loss": 1.0}
+    metrics = {
+        "dataset": "mnist_5k",
+        "split": "test",
+        "split_examples": 64,
+        "likelihood": "bernoulli",
+        "binarization": "none",
+        "loss": 1.0,
+    }
     monkeypatch.setattr(train, "train", fake_train)
     monkeypatch.setattr(evaluate, "evaluate_run", lambda *args, **kwargs: metrics)
-    code, _, err = cli("sweep", "dense_vae", "--latent-dims", "2,3,4", "--set", "hidden_sizes=[16]", "--out", tmp_path / "s")
+    code, _, err = cli(
+        "sweep", "dense_vae", "--latent-dims", "2,3,4", "--set", "hidden_sizes=[16]", "--out", tmp_path / "s"
+    )
     assert code == 0 and err.count("sweep dense_vae: training") == 3
     assert "retracing" not in err
     assert not logging.getLogger("tensorflow").filters  # muted only while the sweep runs

@@ -9,16 +9,24 @@ import keras
 import numpy as np
 import pytest
 
-from keras_vae.data import datasets as data
-from keras_vae.runner import evaluate
-from keras_vae.runner import figures
-from keras_vae.data import sequences
 from keras_vae.core.errors import ConfigError, UserError
+from keras_vae.data import datasets as data
+from keras_vae.data import sequences
 from keras_vae.models import TDVAE
+from keras_vae.runner import evaluate, figures
 from keras_vae.runner.optimizers import FusedAdam
 
-SMALL = dict(image_shape=(6, 5, 1), belief_dim=5, state_dim=2, hidden_dim=4, hidden_sizes=[7], max_jump=3,
-             context=3, horizon=2, seed=0)
+SMALL = dict(
+    image_shape=(6, 5, 1),
+    belief_dim=5,
+    state_dim=2,
+    hidden_dim=4,
+    hidden_sizes=[7],
+    max_jump=3,
+    context=3,
+    horizon=2,
+    seed=0,
+)
 
 
 # -- an independent NumPy reading of the networks and the equation ---------------------------
@@ -134,8 +142,17 @@ def toy_sequences(side=6, count=200):
 def test_a_briefly_trained_rollout_beats_repeating_the_last_frame():
     keras.utils.set_random_seed(0)
     toys = toy_sequences()
-    model = TDVAE(image_shape=(6, 6, 1), belief_dim=16, state_dim=4, hidden_dim=16, hidden_sizes=[32],
-                  max_jump=2, context=4, horizon=3, seed=0)
+    model = TDVAE(
+        image_shape=(6, 6, 1),
+        belief_dim=16,
+        state_dim=4,
+        hidden_dim=16,
+        hidden_sizes=[32],
+        max_jump=2,
+        context=4,
+        horizon=3,
+        seed=0,
+    )
     model.compile(optimizer=FusedAdam(1e-2), steps_per_execution=25)
     model.fit(toys.batches("train", 32, shuffle=True, seed=0).repeat(), steps_per_epoch=100, epochs=1, verbose=0)
     metrics = evaluate.evaluate_model(model, toys.examples("test"), batch_size=100, k=0)
@@ -159,18 +176,25 @@ def test_rollouts_are_repeatable_and_sampling_needs_observed_frames(tmp_path):
     short = sequences.moving(data.make("tiny", np.zeros((4, 6, 5)), np.zeros((2, 6, 5))), frames=4)
     with pytest.raises(UserError, match="sequences of 4 frames; the model needs at least 5"):
         short.check_fits(model)
-    written = figures.draw("rollouts", model, tmp_path, sequences.moving(
-        data.make("tiny", np.zeros((4, 6, 5)), np.ones((2, 6, 5))), frames=5).examples("test"))
+    written = figures.draw(
+        "rollouts",
+        model,
+        tmp_path,
+        sequences.moving(data.make("tiny", np.zeros((4, 6, 5)), np.ones((2, 6, 5))), frames=5).examples("test"),
+    )
     assert written.is_file() and written.with_suffix(".gif").is_file()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"state_dim": 0}, "state_dim must be an integer >= 1"),
-    ({"max_jump": 0}, "max_jump must be an integer >= 1"),
-    ({"horizon": 9}, "horizon must be an integer in [1, 8]"),
-    ({"jump_input": "yes"}, "jump_input must be true or false"),
-    ({"hidden_sizes": []}, "hidden_sizes must be a non-empty list"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"state_dim": 0}, "state_dim must be an integer >= 1"),
+        ({"max_jump": 0}, "max_jump must be an integer >= 1"),
+        ({"horizon": 9}, "horizon must be an integer in [1, 8]"),
+        ({"jump_input": "yes"}, "jump_input must be true or false"),
+        ({"hidden_sizes": []}, "hidden_sizes must be a non-empty list"),
+    ],
+)
 def test_bad_hyperparameters_are_one_config_error(kwargs, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         TDVAE(**{**SMALL, **kwargs})
@@ -184,24 +208,46 @@ def test_the_onnx_rollout_example_needs_no_tensorflow_and_rolls_out_like_keras(t
     import sys
     from pathlib import Path
 
-    from keras_vae.runner import runs
     from keras_vae.export import export_run
+    from keras_vae.runner import runs
 
     model = TDVAE(**SMALL)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    runs.write_json(run_dir / runs.CONFIG, {"entry": "td_vae", "class": "TDVAE", "params": model.get_config(),
-                                            "dataset": "moving:mnist_5k"})
+    runs.write_json(
+        run_dir / runs.CONFIG,
+        {"entry": "td_vae", "class": "TDVAE", "params": model.get_config(), "dataset": "moving:mnist_5k"},
+    )
     runs.save_model(model, run_dir / runs.MODEL, include_optimizer=False)
     artifacts = {a.model_name: a.folder / "model.onnx" for a in export_run(run_dir, "onnx", "all", tmp_path / "out")}
     frames = np.random.default_rng(0).uniform(size=(3, 4, 6, 5, 1)).astype(np.float32)
     np.save(tmp_path / "frames.npy", frames)
     script = Path(__file__).parents[1] / "export" / "onnx" / "rollout.py"
-    code = ("import json, runpy, sys; consumer = runpy.run_path(sys.argv[1]); consumer['main'](sys.argv[2:]); "
-            "print(json.dumps(sorted(sys.modules)))")
-    result = subprocess.run([sys.executable, "-c", code, str(script), str(artifacts["td_vae_belief"]),
-                             str(artifacts["td_vae_rollout_step"]), "frames.npy", "--steps", "4", "--seed", "3",
-                             "--out", "rollouts.png"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    code = (
+        "import json, runpy, sys; consumer = runpy.run_path(sys.argv[1]); consumer['main'](sys.argv[2:]); "
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            str(script),
+            str(artifacts["td_vae_belief"]),
+            str(artifacts["td_vae_rollout_step"]),
+            "frames.npy",
+            "--steps",
+            "4",
+            "--seed",
+            "3",
+            "--out",
+            "rollouts.png",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     modules = json.loads(result.stdout.strip().splitlines()[-1])
     assert not [m for m in modules if m.split(".")[0] in ("tensorflow", "keras", "keras_vae", "tf2onnx")]
@@ -215,8 +261,8 @@ def test_the_onnx_rollout_example_needs_no_tensorflow_and_rolls_out_like_keras(t
 def test_the_cli_rolls_out_and_lists_the_shipped_td_vae(cli, tmp_path, monkeypatch, mnist_5k):
     """`sample td_vae` draws rollouts of test sequences (PNG and GIF) outside the zoo; the
     shipped metrics print with both baselines and beat repeating the last frame; `list` shows them."""
-    from keras_vae.runner import runs
     from keras_vae.cli.evaluate import format_metrics
+    from keras_vae.runner import runs
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(data, "mnist_5k", lambda: mnist_5k)  # loaded once per session

@@ -5,12 +5,11 @@ import keras
 import numpy as np
 import pytest
 
-from keras_vae.runner import builder
-from keras_vae.catalogue import entries
-from keras_vae.catalogue import registry
-from keras_vae.runner import config as run_config
+from keras_vae.catalogue import entries, registry
 from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.models import VAE
+from keras_vae.runner import builder
+from keras_vae.runner import config as run_config
 
 
 def test_unknown_entry_lists_known_names_and_closest_match():
@@ -69,8 +68,15 @@ def test_bad_hyperparameters_are_config_errors(kwargs, message):
 
 @pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
 def test_conv_vae_on_colour_images(likelihood, rng):
-    model = VAE(architecture="conv", image_shape=(32, 32, 3), latent_dim=4, filters=[8, 16], hidden_dim=32,
-                    likelihood=likelihood, learn_sigma=likelihood == "gaussian")
+    model = VAE(
+        architecture="conv",
+        image_shape=(32, 32, 3),
+        latent_dim=4,
+        filters=[8, 16],
+        hidden_dim=32,
+        likelihood=likelihood,
+        learn_sigma=likelihood == "gaussian",
+    )
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     x = rng.uniform(size=(8, 32, 32, 3)).astype(np.float32)
     reconstruction = model(x).numpy()
@@ -100,8 +106,15 @@ def test_sample_is_repeatable_per_seed():
 
 
 def test_keras_round_trip_keeps_outputs_config_and_train_step(tmp_path, rng):
-    model = VAE(architecture="dense", image_shape=(8, 8, 3), latent_dim=3, hidden_sizes=[16, 8], likelihood="gaussian",
-                     gaussian_sigma=0.2, learn_sigma=True)
+    model = VAE(
+        architecture="dense",
+        image_shape=(8, 8, 3),
+        latent_dim=3,
+        hidden_sizes=[16, 8],
+        likelihood="gaussian",
+        gaussian_sigma=0.2,
+        learn_sigma=True,
+    )
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     x = rng.uniform(size=(16, 8, 8, 3)).astype(np.float32)
     model.fit(x, epochs=1, batch_size=8, verbose=0)

@@ -15,8 +15,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers.web_page import (NEEDS_BROWSER, NEEDS_NPM, ROOT, TOLERANCE, browser, decode, error_text, open_page,  # noqa: F401
-                              page_uniforms, pixel_error, pixels, sampled, screenshot, serve_run, settled, vq_run)
+from helpers.web_page import (  # noqa: F401
+    NEEDS_BROWSER,
+    NEEDS_NPM,
+    ROOT,
+    TOLERANCE,
+    browser,
+    decode,
+    error_text,
+    open_page,
+    page_uniforms,
+    pixel_error,
+    pixels,
+    sampled,
+    screenshot,
+    serve_run,
+    settled,
+    vq_run,
+)
 
 
 def scaled_run(folder, latent_dim, entry="conv_vae", **params):
@@ -26,8 +42,7 @@ def scaled_run(folder, latent_dim, entry="conv_vae", **params):
     misplaced pixel."""
     import keras
 
-    from keras_vae.runner import builder
-    from keras_vae.runner import runs
+    from keras_vae.runner import builder, runs
     from keras_vae.runner import config as run_config
 
     keras.utils.set_random_seed(0)
@@ -59,8 +74,14 @@ def served(run2d):
     command = [sys.executable, "-m", "keras_vae.zoo", "serve-web", str(run2d), "--port", "0", "--stop-after", "150"]
     log = run2d.parent / "serve-web.stderr"
     with open(log, "w") as stderr:  # a file, not a pipe nobody reads (a full pipe would block it)
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=ROOT,
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
     lines = queue.Queue()
     threading.Thread(target=read_lines, args=(process.stdout, lines), daemon=True).start()
     try:
@@ -82,8 +103,8 @@ def served(run2d):
 @pytest.fixture(scope="module")
 def run4d_exported(tmp_path_factory):
     """A conv_vae with a 4-D latent space trained for one epoch, both parts exported to ONNX."""
-    from keras_vae.runner import train
     from keras_vae.export import export_run
+    from keras_vae.runner import train
 
     folder = tmp_path_factory.mktemp("web4")
     params = {"epochs": 1, "dataset": "mnist_5k", "latent_dim": 4, "filters": [4, 8], "hidden_dim": 16}
@@ -141,7 +162,9 @@ def test_browser_decodes_like_onnxruntime(page, served):
     expected = onnxruntime_images(onnx_file, z)[0]
     error = pixel_error(pixels(page), expected)
     floats = np.array(page.evaluate("Array.from(kerasVae.output)"), np.float32).reshape(expected.shape)
-    print(f"browser vs onnxruntime: max abs pixel error {error:.3g}, float error {np.max(np.abs(floats - expected)):.3g}")
+    print(
+        f"browser vs onnxruntime: max abs pixel error {error:.3g}, float error {np.max(np.abs(floats - expected)):.3g}"
+    )
     assert error <= TOLERANCE and np.max(np.abs(floats - expected)) <= 1e-5
     assert np.ptp(pixels(page)) > 100  # a real image, not a flat canvas
 
@@ -240,10 +263,14 @@ def test_bad_input_shows_a_readable_error(page, served, run4d_exported, tmp_path
     decode(page, "0.1, 0.2")  # a good vector clears the error
     assert page.is_hidden("#error") and z_of(page) == [0.1, 0.2]
 
-    plain = helper.make_model(helper.make_graph(  # an ONNX decoder-shaped graph without keras_vae metadata
-        [helper.make_node("Identity", ["z"], ["images"])], "plain",
-        [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", 2])],
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 2])]))
+    plain = helper.make_model(
+        helper.make_graph(  # an ONNX decoder-shaped graph without keras_vae metadata
+            [helper.make_node("Identity", ["z"], ["images"])],
+            "plain",
+            [helper.make_tensor_value_info("z", TensorProto.FLOAT, ["batch", 2])],
+            [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 2])],
+        )
+    )
     onnx.save(plain, tmp_path / "plain.onnx")
     (tmp_path / "digits.onnx").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
     cases = [
@@ -255,7 +282,8 @@ def test_bad_input_shows_a_readable_error(page, served, run4d_exported, tmp_path
         page.set_input_files("#file", path)
         page.wait_for_function(  # the state alone could still be the previous file's error
             "m => document.body.dataset.state === 'error' && document.getElementById('error').textContent.includes(m)",
-            arg=message)
+            arg=message,
+        )
         assert page.is_visible("#error")
         assert page.is_hidden("#panels")  # the message, not blank canvases
     screenshot(page, "decoder-explorer-error.png")
@@ -428,14 +456,18 @@ def test_older_exports_without_inputs_metadata(page, served, cvae_decoder, tmp_p
     assert pixel_error(pixels(page), onnxruntime_images(old, [-1, 0.75])[0]) <= TOLERANCE
 
     page.set_input_files("#file", without_inputs_metadata(cvae_decoder, tmp_path / "old-cvae.onnx"))
-    message = "does not have the decoder interface its keras_vae metadata declares, z -> images (it has z, labels -> images)"
+    message = (
+        "does not have the decoder interface its keras_vae metadata declares, z -> images (it has z, labels -> images)"
+    )
     page.wait_for_function(
         "m => document.body.dataset.state === 'error' && document.getElementById('error').textContent.includes(m)",
-        arg=message)
+        arg=message,
+    )
     assert page.is_hidden("#panels") and page.is_hidden("#conditions")
 
 
 # -- a VQ-VAE: codes sampled from its prior in the browser ---------------------------------------
+
 
 @pytest.fixture(scope="module")
 def vq_served(tmp_path_factory):
@@ -443,7 +475,10 @@ def vq_served(tmp_path_factory):
     does) and the page's URL, served in-process (serve-web's own process is tested above)."""
     with serve_run(*vq_run(tmp_path_factory.mktemp("web-vq") / "vq_vae")) as served:
         files = served["files"]
-        assert list(files) == ["decoder", "prior"] and files["prior"] == served["run"] / "export/onnx/vq_vae_prior/1/model.onnx"
+        assert (
+            list(files) == ["decoder", "prior"]
+            and files["prior"] == served["run"] / "export/onnx/vq_vae_prior/1/model.onnx"
+        )
         yield served
 
 
@@ -502,8 +537,10 @@ def test_vq_vae_samples_its_prior_in_the_browser(vq_page, vq_served):
     assert "codes 7×7 of 8 + prior v1, images 28×28×1" in page.inner_text("#info")
     assert page.is_hidden("#plane") and page.is_hidden("#sliders") and page.is_hidden("#new-samples")
     assert page.is_visible("#seed") and page.is_visible("#sample") and page.inner_text("#z-label") == "codes ="
-    assert page.evaluate("import('./images.js').then(m => Array.from(m.uniforms(6, 7)))") == \
-        page_uniforms(1, 6, 7)[0].tolist()  # the Python PRNG is the page's
+    assert (
+        page.evaluate("import('./images.js').then(m => Array.from(m.uniforms(6, 7)))")
+        == page_uniforms(1, 6, 7)[0].tolist()
+    )  # the Python PRNG is the page's
 
     sampled(page, 7)
     drawn = page.evaluate("({codes: kerasVae.samples.codes, images: Array.from(kerasVae.samples.images)})")
@@ -539,7 +576,9 @@ def test_vq_vae_samples_its_prior_in_the_browser(vq_page, vq_served):
     assert "The code 8 at position 0 is not one of this decoder's codes 0..7" in error_text(page)
     page.fill("#z", "1, 2, 3")
     page.press("#z", "Enter")
-    assert "The code grid has 3 values, but this decoder takes 49 (codes 7×7, the shape in its metadata)" in error_text(page)
+    assert "The code grid has 3 values, but this decoder takes 49 (codes 7×7, the shape in its metadata)" in error_text(
+        page
+    )
     page.fill("#seed", "-1")
     page.click("#sample")
     assert 'The seed "-1" is not an integer in 0..4294967295' in error_text(page)
@@ -559,7 +598,9 @@ def test_vq_files_opened_from_disk(vq_page, vq_served, tmp_path):
     page, files = vq_page, vq_served["files"]
     settled(page)
     page.set_input_files("#file", [files["prior"], files["decoder"]])
-    page.wait_for_function("document.body.dataset.state === 'ready' && kerasVae.sampler !== null && kerasVae.samples?.seed === 1")
+    page.wait_for_function(
+        "document.body.dataset.state === 'ready' && kerasVae.sampler !== null && kerasVae.samples?.seed === 1"
+    )
     first = page.evaluate("kerasVae.samples.codes")
     assert first == onnxruntime_prior_codes(files["prior"], page_uniforms(16, 49, 1)).ravel().tolist()
 
@@ -577,17 +618,22 @@ def test_vq_files_opened_from_disk(vq_page, vq_served, tmp_path):
     onnx.save(wider, tmp_path / "prior16.onnx")
     cases = [
         ([files["prior"]], "model.onnx is a prior: open it together with its decoder"),
-        ([files["decoder"], files["decoder"]],
-         "Open one decoder .onnx (and, for a decoder of codes, its priors), not model.onnx, model.onnx"),
-        ([files["decoder"], tmp_path / "prior16.onnx"],
-         "prior16.onnx cannot sample codes for the decoder model.onnx: it takes codes [batch, 7, 7] of 16 codes, "
-         "the decoder codes [batch, 7, 7] of 8"),
+        (
+            [files["decoder"], files["decoder"]],
+            "Open one decoder .onnx (and, for a decoder of codes, its priors), not model.onnx, model.onnx",
+        ),
+        (
+            [files["decoder"], tmp_path / "prior16.onnx"],
+            "prior16.onnx cannot sample codes for the decoder model.onnx: it takes codes [batch, 7, 7] of 16 codes, "
+            "the decoder codes [batch, 7, 7] of 8",
+        ),
     ]
     for paths, message in cases:
         page.set_input_files("#file", paths)
         page.wait_for_function(
             "m => document.body.dataset.state === 'error' && document.getElementById('error').textContent.includes(m)",
-            arg=message)
+            arg=message,
+        )
         assert page.is_hidden("#panels")
 
 
@@ -626,6 +672,8 @@ def test_serve_web_serves_and_refreshes_the_prior(cli, vq_served, monkeypatch):
         os.utime(path, (now - 100, now - 100))
     os.utime(run_dir / "prior" / "model.keras", (now - 50, now - 50))  # the prior was saved again since
     parts = web.page_parts(run_dir)
-    assert parts == {"decoder": (run_dir / "export/onnx/vq_vae_decoder/2/model.onnx", True),
-                     "prior": (run_dir / "export/onnx/vq_vae_prior/2/model.onnx", True)}
+    assert parts == {
+        "decoder": (run_dir / "export/onnx/vq_vae_decoder/2/model.onnx", True),
+        "prior": (run_dir / "export/onnx/vq_vae_prior/2/model.onnx", True),
+    }
     assert web.page_parts(run_dir) == {part: (path, False) for part, (path, _) in parts.items()}

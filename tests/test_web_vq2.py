@@ -10,8 +10,23 @@ import urllib.request
 
 import numpy as np
 import pytest
-from helpers.web_page import (NEEDS_BROWSER, NEEDS_NPM, ROOT, TOLERANCE, browser, decode, error_text, open_page,  # noqa: F401
-                              page_uniforms, pixel_error, pixels, screenshot, serve_run, settled, vq_run)
+from helpers.web_page import (  # noqa: F401
+    NEEDS_BROWSER,
+    NEEDS_NPM,
+    ROOT,
+    TOLERANCE,
+    browser,
+    decode,
+    error_text,
+    open_page,
+    page_uniforms,
+    pixel_error,
+    pixels,
+    screenshot,
+    serve_run,
+    settled,
+    vq_run,
+)
 
 N, TOP, BOTTOM = 16, 49, 196  # the page's samples; positions of the 7 x 7 and 14 x 14 grids
 PRIORS = ("top_prior", "bottom_prior")
@@ -39,7 +54,7 @@ def page_stream(seed):
         nonlocal used
         size = int(np.prod(shape))
         used += size
-        return draws[used - size:used].reshape(shape)
+        return draws[used - size : used].reshape(shape)
 
     return uniforms
 
@@ -50,7 +65,10 @@ def python_samples(files, seed):
     import onnxruntime
 
     consumer = runpy.run_path(str(ROOT / "export" / "onnx" / "decode.py"))
-    session = {part: onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]) for part, path in files.items()}
+    session = {
+        part: onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        for part, path in files.items()
+    }
     inputs = consumer["decoder_inputs"](session["decoder"].get_modelmeta().custom_metadata_map)
     priors = [session["bottom_prior"], session["top_prior"]]  # any order: the metadata orders the loops
     codes = consumer["prior_feeds"](inputs, priors, N, page_stream(seed))
@@ -78,8 +96,10 @@ def test_vq_vae2_samples_both_priors_in_the_browser(vq2_page, vq2_served):
     page.fill("#seed", "7")
     page.click("#sample")
     # The page stays live during the loops: its progress line is repainted while the bottom loop runs.
-    page.wait_for_function("document.getElementById('sample-status').textContent.startsWith("
-                           "'sampling bottom_codes (loop 2 of 2): position ')")
+    page.wait_for_function(
+        "document.getElementById('sample-status').textContent.startsWith("
+        "'sampling bottom_codes (loop 2 of 2): position ')"
+    )
     page.wait_for_function("kerasVae.samples?.seed === 7 && document.body.dataset.state === 'ready'")
     settled(page)
     status = page.inner_text("#sample-status")
@@ -89,21 +109,26 @@ def test_vq_vae2_samples_both_priors_in_the_browser(vq2_page, vq2_served):
     expected, ort_images = python_samples(files, 7)
     assert np.array_equal(top, expected["top_codes"]) and np.array_equal(bottom, expected["bottom_codes"])
     u = page_uniforms(1, N * (TOP + BOTTOM), 7)[0]  # the top loop takes the first N x 49 draws
-    keras_top = model.attached("top_prior").sample_from_uniforms(u[:N * TOP].reshape(N, TOP)).numpy()
-    keras_bottom = model.attached("bottom_prior").sample_from_uniforms(u[N * TOP:].reshape(N, BOTTOM), condition=keras_top)
+    keras_top = model.attached("top_prior").sample_from_uniforms(u[: N * TOP].reshape(N, TOP)).numpy()
+    keras_bottom = model.attached("bottom_prior").sample_from_uniforms(
+        u[N * TOP :].reshape(N, BOTTOM), condition=keras_top
+    )
     assert np.array_equal(top, keras_top) and np.array_equal(bottom, keras_bottom.numpy())
     assert len(np.unique(top)) > 3 and len(np.unique(bottom)) > 4  # real draws, not one code everywhere
     keras_images = model.decode_codes(top, bottom).numpy()
     errors = np.max(np.abs(images - ort_images)), np.max(np.abs(images - keras_images))
-    print(f"vq_vae2: {N} x ({TOP} + {BOTTOM}) codes equal; images max abs error {errors[0]:.3g} (onnxruntime), "
-          f"{errors[1]:.3g} (Keras); {status}")
+    print(
+        f"vq_vae2: {N} x ({TOP} + {BOTTOM}) codes equal; images max abs error {errors[0]:.3g} (onnxruntime), "
+        f"{errors[1]:.3g} (Keras); {status}"
+    )
     assert max(errors) <= 1e-4
     # Drawn as computed: 8-bit pixels of the page's floats (whose distance from onnxruntime's, up
     # to 1e-4, may cross an 8-bit rounding boundary).
     assert max(pixel_error(pixels(page, "#samples canvas", i), images[i]) for i in range(N)) <= TOLERANCE
     titles = page.eval_on_selector_all("#samples canvas", "cs => cs.map(c => c.title)")
-    assert titles[2] == (f"top_codes = {', '.join(map(str, top[2].ravel()))} | "
-                         f"bottom_codes = {', '.join(map(str, bottom[2].ravel()))}")
+    assert titles[2] == (
+        f"top_codes = {', '.join(map(str, top[2].ravel()))} | bottom_codes = {', '.join(map(str, bottom[2].ravel()))}"
+    )
     screenshot(page, "decoder-explorer-vq2.png")
 
     count = int(page.get_attribute("body", "data-decoded"))  # a sample's codes to the explorer
@@ -122,8 +147,10 @@ def test_vq_vae2_samples_both_priors_in_the_browser(vq2_page, vq2_served):
     assert "The code 8 at position 0 of bottom_codes is not one of its codes 0..7." in error_text(page)
     page.fill("#z", ", ".join(["0"] * TOP))
     page.press("#z", "Enter")
-    assert ("The code grids have 49 values, but this decoder takes 245 (top_codes 7×7 then bottom_codes 14×14, "
-            "the shapes in its metadata)") in error_text(page)
+    assert (
+        "The code grids have 49 values, but this decoder takes 245 (top_codes 7×7 then bottom_codes 14×14, "
+        "the shapes in its metadata)"
+    ) in error_text(page)
 
 
 @NEEDS_NPM
@@ -138,14 +165,18 @@ def test_vq_vae2_files_opened_from_disk(vq2_page, vq2_served):
     rows = np.concatenate([expected["top_codes"].reshape(N, -1), expected["bottom_codes"].reshape(N, -1)], axis=1)
     assert served == rows.ravel().tolist()  # each image's top codes, then its bottom codes
     page.set_input_files("#file", [files["bottom_prior"], files["decoder"], files["top_prior"]])
-    page.wait_for_function("document.body.dataset.state === 'ready' && kerasVae.sampler !== null && "
-                           "kerasVae.samples?.seed === 1 && kerasVae.samples.codes.length === 16 * 245")
+    page.wait_for_function(
+        "document.body.dataset.state === 'ready' && kerasVae.sampler !== null && "
+        "kerasVae.samples?.seed === 1 && kerasVae.samples.codes.length === 16 * 245"
+    )
     assert page.evaluate("kerasVae.samples.codes") == served
 
     page.set_input_files("#file", [files["decoder"], files["top_prior"]])
     message = "No prior draws bottom_codes of the decoder model.onnx: open every prior of the model together with it"
-    page.wait_for_function("m => document.body.dataset.state === 'error' && "
-                           "document.getElementById('error').textContent.includes(m)", arg=message)
+    page.wait_for_function(
+        "m => document.body.dataset.state === 'error' && document.getElementById('error').textContent.includes(m)",
+        arg=message,
+    )
     assert page.is_hidden("#panels")
 
 
@@ -196,18 +227,28 @@ def test_sampling_leaves_the_main_thread_free(watched_page):
     start = page.evaluate("performance.now()")
     page.fill("#seed", "7")
     page.click("#sample")
-    page.wait_for_function("document.getElementById('sample-status').textContent.startsWith("
-                           "'sampling bottom_codes (loop 2 of 2): position ')")
+    page.wait_for_function(
+        "document.getElementById('sample-status').textContent.startsWith("
+        "'sampling bottom_codes (loop 2 of 2): position ')"
+    )
     page.wait_for_function("kerasVae.samples?.seed === 7 && document.body.dataset.state === 'ready'")
     end = page.evaluate("performance.now()")
     watched = page.evaluate("mainThread")
-    during = [task["duration"] for task in watched["longTasks"] if task["start"] + task["duration"] > start and task["start"] < end]
-    print(f"main thread during {(end - start) / 1000:.1f} s of sampling: {len(during)} long tasks, longest "
-          f"{max(during, default=0):.0f} ms; {watched['wasmCompiles']} WebAssembly compiles; workers {watched['workers']}")
+    during = [
+        task["duration"]
+        for task in watched["longTasks"]
+        if task["start"] + task["duration"] > start and task["start"] < end
+    ]
+    print(
+        f"main thread during {(end - start) / 1000:.1f} s of sampling: {len(during)} long tasks, longest "
+        f"{max(during, default=0):.0f} ms; {watched['wasmCompiles']} WebAssembly compiles; workers {watched['workers']}"
+    )
     assert page.inner_text("#sample-status").startswith("16 samples, seed 7: 245 prior calls in ")
     assert max(during, default=0) <= LONGEST_TASK_MS, during
     assert watched["wasmCompiles"] == 0
-    assert [(worker["url"].rsplit("/", 1)[-1], worker["type"]) for worker in watched["workers"]] == [("inference-worker.js", "module")]
+    assert [(worker["url"].rsplit("/", 1)[-1], worker["type"]) for worker in watched["workers"]] == [
+        ("inference-worker.js", "module")
+    ]
 
 
 def test_serve_web_lists_both_priors(cli, vq2_served, monkeypatch):
@@ -233,11 +274,24 @@ def test_decode_py_samples_vq_vae2_and_names_a_missing_prior(vq2_served, tmp_pat
     files = vq2_served["files"]
     main = runpy.run_path(str(ROOT / "export" / "onnx" / "decode.py"))["main"]
     out = tmp_path / "vq2.png"
-    main([str(files["decoder"]), "--prior", str(files["bottom_prior"]), "--prior", str(files["top_prior"]),
-          "--n", "4", "--out", str(out)])
+    main(
+        [
+            str(files["decoder"]),
+            "--prior",
+            str(files["bottom_prior"]),
+            "--prior",
+            str(files["top_prior"]),
+            "--n",
+            "4",
+            "--out",
+            str(out),
+        ]
+    )
     assert out.read_bytes().startswith(b"\x89PNG") and "wrote" in capsys.readouterr().out
     with pytest.raises(SystemExit) as stopped:
         main([str(files["decoder"]), "--prior", str(files["top_prior"]), "--out", str(out)])
     assert stopped.value.code == 2
-    assert "error: the decoder takes a grid of codes 'bottom_codes': give the prior that draws it with --prior" in \
-        capsys.readouterr().err
+    assert (
+        "error: the decoder takes a grid of codes 'bottom_codes': give the prior that draws it with --prior"
+        in capsys.readouterr().err
+    )

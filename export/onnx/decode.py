@@ -85,13 +85,17 @@ def loop_order(grids, priors):
     for name in grids:
         if name not in by_target:
             raise ValueError(f"the decoder takes a grid of codes {name!r}: give the prior that draws it with --prior")
-        pending.append((name, by_target[name], by_target[name].get_modelmeta().custom_metadata_map.get("condition_from")))
+        pending.append(
+            (name, by_target[name], by_target[name].get_modelmeta().custom_metadata_map.get("condition_from"))
+        )
     order = []
     while pending:
         drawn = [name for name, _, _ in order]
         loop = next((loop for loop in pending if loop[2] is None or loop[2] in drawn), None)
         if loop is None:
-            raise ValueError(f"no prior draws {pending[0][2]!r}, the grid the prior of {pending[0][0]!r} is conditioned on")
+            raise ValueError(
+                f"no prior draws {pending[0][2]!r}, the grid the prior of {pending[0][0]!r} is conditioned on"
+            )
         order.append(loop)
         pending.remove(loop)
     return order
@@ -136,7 +140,9 @@ def write_png(path, image):
     rows = b"".join(b"\x00" + row.tobytes() for row in pixels)  # filter byte 0: raw scanline
     header = struct.pack(">IIBBBBB", width, height, 8, 0 if channels == 1 else 2, 0, 0, 0)
     with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+        f.write(
+            b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+        )
 
 
 def main(argv=None):
@@ -145,8 +151,12 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=64, help="number of images (default 64)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the latents (default 0)")
     parser.add_argument("--label", type=int, help="class to draw, for a decoder that takes labels")
-    parser.add_argument("--prior", action="append", default=[],
-                        help="the exported prior of a decoder that takes code grids (a VQ-VAE's; repeat for each level)")
+    parser.add_argument(
+        "--prior",
+        action="append",
+        default=[],
+        help="the exported prior of a decoder that takes code grids (a VQ-VAE's; repeat for each level)",
+    )
     parser.add_argument("--out", default="samples.png", help="PNG file to write (default samples.png)")
     args = parser.parse_args(argv)
     for path in (args.model, *args.prior):
@@ -161,7 +171,9 @@ def main(argv=None):
     try:
         inputs = feeds(decoder_inputs(metadata), args.n, args.seed, args.label)
         rng = np.random.default_rng(args.seed)
-        inputs.update(prior_feeds(decoder_inputs(metadata), priors, args.n, lambda shape: rng.random(shape, dtype=np.float32)))
+        inputs.update(
+            prior_feeds(decoder_inputs(metadata), priors, args.n, lambda shape: rng.random(shape, dtype=np.float32))
+        )
     except ValueError as error:
         parser.error(str(error))
     (images,) = session.run(["images"], inputs)

@@ -84,7 +84,10 @@ def main(argv=None):
             canvas[r * (height + 1) : r * (height + 1) + height, c * (width + 1) : c * (width + 1) + width] = rows[r, c]
     write_png(args.out, canvas)
     np.save(os.path.splitext(args.out)[0] + ".npy", predicted)
-    print(f"wrote {args.out}: {n} rollouts of {args.steps} frames from {metadata['entry']} v{metadata.get('version', '?')}")
+    print(
+        f"wrote {args.out}: {n} rollouts of {args.steps} frames from {metadata['entry']} "
+        f"v{metadata.get('version', '?')}"
+    )
 
 
 if __name__ == "__main__":

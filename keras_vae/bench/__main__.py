@@ -23,21 +23,49 @@ def parse(argv):
     parser.add_argument("--entries", nargs="+", help="zoo entries (default: all)")
     parser.add_argument("--out", help="write the results here as JSON")
     # The steady-state rate is the median of epochs 3 onwards (1 and 2 trace and warm up).
-    parser.add_argument("--epochs", type=int, default=10, action=bounded(minimum=3),
-                        help="epochs of the steady-state run, >= 3 (default 10)")
-    parser.add_argument("--rounds", type=int, default=8, action=bounded(minimum=1),
-                        help="rounds of pipeline/cached/XLA/matmul (default 8)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override an entry field for every entry, e.g. steps_per_execution=1")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=10,
+        action=bounded(minimum=3),
+        help="epochs of the steady-state run, >= 3 (default 10)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=8,
+        action=bounded(minimum=1),
+        help="rounds of pipeline/cached/XLA/matmul (default 8)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override an entry field for every entry, e.g. steps_per_execution=1",
+    )
     parser.add_argument("--no-inference", action="store_true", help="skip export and serving")
-    parser.add_argument("--no-optimizers", action="store_true",
-                        help="skip FusedAdam against keras.optimizers.Adam (timed, --rounds rounds, for "
-                             + " and ".join(OPTIMIZER_ENTRIES) + ")")
-    parser.add_argument("--peers-python", default=sys.executable, metavar="PATH",
-                        help="a Python with torch and pythae for the peer comparison, e.g. a separate venv's "
-                             "(default: this one; without them the comparison is skipped, saying why)")
-    parser.add_argument("--peer-repeats", type=int, default=3, action=bounded(minimum=1),
-                        help="interleaved pairs per peer comparison (default 3)")
+    parser.add_argument(
+        "--no-optimizers",
+        action="store_true",
+        help="skip FusedAdam against keras.optimizers.Adam (timed, --rounds rounds, for "
+        + " and ".join(OPTIMIZER_ENTRIES)
+        + ")",
+    )
+    parser.add_argument(
+        "--peers-python",
+        default=sys.executable,
+        metavar="PATH",
+        help="a Python with torch and pythae for the peer comparison, e.g. a separate venv's "
+        "(default: this one; without them the comparison is skipped, saying why)",
+    )
+    parser.add_argument(
+        "--peer-repeats",
+        type=int,
+        default=3,
+        action=bounded(minimum=1),
+        help="interleaved pairs per peer comparison (default 3)",
+    )
     parser.add_argument("--no-peers", action="store_true", help="skip the peer comparison")
     return parser.parse_args(argv)
 
@@ -45,8 +73,17 @@ def parse(argv):
 def measure(entry, args, workdir):
     """One entry in its own process: its peak memory and compiled functions are its own."""
     out = Path(workdir) / f"{entry}.json"
-    command = [sys.executable, "-m", "keras_vae.bench.entry", entry, str(out),
-               "--epochs", str(args.epochs), "--rounds", str(args.rounds)]
+    command = [
+        sys.executable,
+        "-m",
+        "keras_vae.bench.entry",
+        entry,
+        str(out),
+        "--epochs",
+        str(args.epochs),
+        "--rounds",
+        str(args.rounds),
+    ]
     command += [f"--set={pair}" for pair in args.set] + (["--no-inference"] if args.no_inference else [])
     command += ["--optimizers"] if entry in OPTIMIZER_ENTRIES and not args.no_optimizers else []
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
@@ -95,8 +132,12 @@ def main(argv=None):
     if args.out:
         report = {
             "command": "python -m keras_vae.bench " + " ".join(argv if argv is not None else sys.argv[1:]),
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                        **{name: version(name) for name in ("tensorflow", "keras", "onnxruntime")}},
+            "machine": {
+                "cpus": os.cpu_count(),
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+                **{name: version(name) for name in ("tensorflow", "keras", "onnxruntime")},
+            },
             "targets": [{"target": t, "passed": ok, "detail": d} for t, ok, d in checks(results, peers)],
             "results": results,
             "peers": peers,

@@ -4,9 +4,9 @@ fraction of the matmul rate measured in the same rounds (issue 17 asks 50%)."""
 
 import tensorflow as tf
 
-from keras_vae.core import iwae
 from keras_vae.bench.clock import MatmulRate, median_seconds
 from keras_vae.bench.flops import graph_flops
+from keras_vae.core import iwae
 
 K = 1000
 EXAMPLES = 32  # 32,000 decodes a timing
@@ -14,8 +14,9 @@ EXAMPLES = 32  # 32,000 decodes a timing
 
 def measure_bound(model, data, rounds=3, k=K, max_decodes=iwae.MAX_DECODES):
     latent = model.latent_model()
-    batch = {key: tf.constant(value) for key, value in data.examples("test", EXAMPLES).items()
-             if key in model.batch_keys}
+    batch = {
+        key: tf.constant(value) for key, value in data.examples("test", EXAMPLES).items() if key in model.batch_keys
+    }
     evaluate = lambda: iwae.iwae(latent, batch, k, max_decodes=max_decodes).numpy()  # noqa: E731
     evaluate()  # trace
     seed = tf.constant([0, 0], tf.int32)

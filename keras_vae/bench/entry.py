@@ -23,8 +23,8 @@ def main(argv=None):
 
     model, config, result = measure_training(args.entry, parse_settings(args.set), args.epochs, args.rounds)
     if model.bound == "iwae" and args.rounds:
-        from keras_vae.runner import train
         from keras_vae.bench.bound import measure_bound
+        from keras_vae.runner import train
 
         result["bound"] = measure_bound(model, train.load_data(config)[1])
     if args.optimizers:

@@ -8,8 +8,8 @@ timed is what `python -m keras_vae.zoo export` ships.
 import numpy as np
 import tensorflow as tf
 
-from keras_vae.runner import runs
 from keras_vae.bench.clock import median_seconds
+from keras_vae.runner import runs
 
 BATCH = 256
 IMAGES = 4096
@@ -34,8 +34,10 @@ def runners(model, folders):
     session = onnxruntime.InferenceSession(str(folders["onnx"] / "model.onnx"), providers=["CPUExecutionProvider"])
 
     def in_batches(run):
-        return lambda inputs: [run({k: v[i : i + BATCH] for k, v in inputs.items()})
-                               for i in range(0, len(next(iter(inputs.values()))), BATCH)]
+        return lambda inputs: [
+            run({k: v[i : i + BATCH] for k, v in inputs.items()})
+            for i in range(0, len(next(iter(inputs.values()))), BATCH)
+        ]
 
     def savedmodel(inputs):
         return signature(**{k: tf.constant(v) for k, v in inputs.items()})["images"].numpy()
@@ -48,8 +50,10 @@ def runners(model, folders):
 
     [decoder] = [part.module for part in model.export_parts() if part.name == "decoder"]
     return {
-        "keras_predict": (lambda x: decoder.predict(keras_inputs(x), verbose=0),
-                          lambda x: decoder.predict(keras_inputs(x), batch_size=BATCH, verbose=0)),
+        "keras_predict": (
+            lambda x: decoder.predict(keras_inputs(x), verbose=0),
+            lambda x: decoder.predict(keras_inputs(x), batch_size=BATCH, verbose=0),
+        ),
         "savedmodel": (savedmodel, in_batches(savedmodel)),
         "onnx": (onnx, in_batches(onnx)),
     }

@@ -65,19 +65,24 @@ def profile_training(entry, overrides=None, epochs=2, warmup=3):
 
     fixed = sorted(set(overrides or {}) & set(FIXED))
     if fixed:
-        raise UserError(f"the profile sets {', '.join(fixed)} itself (mnist_5k, one device, seed 0): drop --set {fixed[0]}")
+        raise UserError(
+            f"the profile sets {', '.join(fixed)} itself (mnist_5k, one device, seed 0): drop --set {fixed[0]}"
+        )
     config, _, model, _, (dataset, steps) = prepare(entry, overrides)
     model.fit(dataset, steps_per_epoch=steps, epochs=warmup, verbose=0, shuffle=False)
     with tempfile.TemporaryDirectory(prefix="keras_vae_ops_") as logdir:
         tf.profiler.experimental.start(logdir)
         try:
-            model.fit(dataset, steps_per_epoch=steps, epochs=warmup + epochs, initial_epoch=warmup, verbose=0,
-                      shuffle=False)
+            model.fit(
+                dataset, steps_per_epoch=steps, epochs=warmup + epochs, initial_epoch=warmup, verbose=0, shuffle=False
+            )
         finally:
             tf.profiler.experimental.stop()
         [xplane] = glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True)
-        setting = (f"batch {config.batch_size}, {model.steps_per_execution} steps per call, {steps or 'all'} steps an "
-                   f"epoch, {epochs} epochs recorded, {DATASET}")
+        setting = (
+            f"batch {config.batch_size}, {model.steps_per_execution} steps per call, {steps or 'all'} steps an "
+            f"epoch, {epochs} epochs recorded, {DATASET}"
+        )
         return op_seconds(xplane), setting
 
 
@@ -92,11 +97,17 @@ def shares(seconds):
 
 def render(entry, seconds, setting="", top=12):
     groups, ops = shares(seconds)
-    lines = [f"{entry} ({setting}): {sum(seconds.values()):.2f} s of busy thread time", "",
-             "| group | share |", "| --- | --- |",
-             *(f"| {group} | {groups.get(group, 0.0):.1%} |" for group in (*GROUPS, OTHER)), "",
-             "| op type | group | busy s | share |", "| --- | --- | --- | --- |",
-             *(f"| {op_type} | {group_of(op_type)} | {value:.3f} | {share:.1%} |" for op_type, value, share in ops[:top])]
+    lines = [
+        f"{entry} ({setting}): {sum(seconds.values()):.2f} s of busy thread time",
+        "",
+        "| group | share |",
+        "| --- | --- |",
+        *(f"| {group} | {groups.get(group, 0.0):.1%} |" for group in (*GROUPS, OTHER)),
+        "",
+        "| op type | group | busy s | share |",
+        "| --- | --- | --- | --- |",
+        *(f"| {op_type} | {group_of(op_type)} | {value:.3f} | {share:.1%} |" for op_type, value, share in ops[:top]),
+    ]
     return "\n".join(lines)
 
 
@@ -104,8 +115,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m keras_vae.bench.ops", description=__doc__.split("\n")[0])
     parser.add_argument("entry", help="zoo entry, e.g. dense_vae")
     parser.add_argument("--epochs", type=int, default=2, help="epochs recorded, >= 1 (default 2)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override an entry field, e.g. batch_size=128")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override an entry field, e.g. batch_size=128"
+    )
     args = parser.parse_args(argv)
     from keras_vae.cli.common import import_tensorflow
     from keras_vae.cli.train import parse_settings

@@ -54,8 +54,9 @@ def pythae_steady(digits, epochs, batch):
     processor = DataProcessor()  # as pythae's TrainingPipeline turns arrays into its dataset
     dataset = processor.to_dataset(processor.process_data(channels_first(digits["train"])))
     with tempfile.TemporaryDirectory() as out:
-        config = BaseTrainerConfig(output_dir=out, num_epochs=epochs, per_device_train_batch_size=batch,
-                                   learning_rate=1e-3, no_cuda=True)
+        config = BaseTrainerConfig(
+            output_dir=out, num_epochs=epochs, per_device_train_batch_size=batch, learning_rate=1e-3, no_cuda=True
+        )
         trainer = BaseTrainer(pythae_model(), train_dataset=dataset, training_config=config, callbacks=[clock])
         trainer.train()
     return {"epoch_seconds": clock.seconds}
@@ -66,8 +67,9 @@ def pythae_run(digits, epochs):
     from pythae.trainers import BaseTrainerConfig
 
     with tempfile.TemporaryDirectory() as out:
-        pipeline = TrainingPipeline(model=pythae_model(),
-                                    training_config=BaseTrainerConfig(output_dir=out, num_epochs=epochs))
+        pipeline = TrainingPipeline(
+            model=pythae_model(), training_config=BaseTrainerConfig(output_dir=out, num_epochs=epochs)
+        )
         pipeline(train_data=channels_first(digits["train"]), eval_data=channels_first(digits["validation"]))
     return {}
 
@@ -77,13 +79,23 @@ def conv_vae_twin():
     from torch import nn
 
     encoder = nn.Sequential(
-        nn.Conv2d(1, 32, 3, stride=2, padding=1), nn.ReLU(),
-        nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),
-        nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 2 * 16),
+        nn.Conv2d(1, 32, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(32, 64, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(64 * 7 * 7, 128),
+        nn.ReLU(),
+        nn.Linear(128, 2 * 16),
     )
     decoder = nn.Sequential(
-        nn.Linear(16, 128), nn.ReLU(), nn.Linear(128, 64 * 7 * 7), nn.ReLU(), nn.Unflatten(1, (64, 7, 7)),
-        nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+        nn.Linear(16, 128),
+        nn.ReLU(),
+        nn.Linear(128, 64 * 7 * 7),
+        nn.ReLU(),
+        nn.Unflatten(1, (64, 7, 7)),
+        nn.ConvTranspose2d(64, 32, 3, stride=2, padding=1, output_padding=1),
+        nn.ReLU(),
         nn.ConvTranspose2d(32, 1, 3, stride=2, padding=1, output_padding=1),
     )
     return encoder, decoder

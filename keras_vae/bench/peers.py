@@ -32,7 +32,7 @@ STEADY_EPOCHS = 10
 FRAMEWORK_IMPORTS = {
     "ours": "import keras_vae.cli.train, keras_vae.runner.train",
     "peer": "import torch; from pythae.pipelines import TrainingPipeline; from pythae.models import VAE, VAEConfig; "
-            "from pythae.trainers import BaseTrainerConfig",
+    "from pythae.trainers import BaseTrainerConfig",
 }
 
 
@@ -74,23 +74,59 @@ def steady_images_per_second(result):
 
 def ours_steady(entry, overrides, batch, workdir):
     out = workdir / f"ours_{entry}.json"
-    command = [sys.executable, "-m", "keras_vae.bench.entry", entry, str(out), "--epochs", str(STEADY_EPOCHS),
-               "--rounds", "0", "--no-inference", f"--set=batch_size={batch}",
-               *(f"--set={k}={v}" for k, v in overrides.items())]
+    command = [
+        sys.executable,
+        "-m",
+        "keras_vae.bench.entry",
+        entry,
+        str(out),
+        "--epochs",
+        str(STEADY_EPOCHS),
+        "--rounds",
+        "0",
+        "--no-inference",
+        f"--set=batch_size={batch}",
+        *(f"--set={k}={v}" for k, v in overrides.items()),
+    ]
     return steady_images_per_second(run(command, out)[1])
 
 
 def peer_steady(python, mode, digits, batch, workdir):
     out = workdir / f"{mode}.json"
-    command = [python, str(PEER_SCRIPT), mode, str(digits), str(out), "--epochs", str(STEADY_EPOCHS), "--batch", str(batch)]
+    command = [
+        python,
+        str(PEER_SCRIPT),
+        mode,
+        str(digits),
+        str(out),
+        "--epochs",
+        str(STEADY_EPOCHS),
+        "--batch",
+        str(batch),
+    ]
     return steady_images_per_second(run(command, out)[1])
 
 
 def ours_short_run(workdir):
     folder = workdir / "short_run"
-    return run([sys.executable, "-m", "keras_vae.zoo", "train", "dense_vae", f"--set=dataset={DATASET}",
-                f"--set=batch_size={PYTHAE_DEFAULT_BATCH}", "--epochs", str(SHORT_RUN_EPOCHS), "--seed", "0",
-                "--out", str(folder), "--overwrite"])[0]
+    return run(
+        [
+            sys.executable,
+            "-m",
+            "keras_vae.zoo",
+            "train",
+            "dense_vae",
+            f"--set=dataset={DATASET}",
+            f"--set=batch_size={PYTHAE_DEFAULT_BATCH}",
+            "--epochs",
+            str(SHORT_RUN_EPOCHS),
+            "--seed",
+            "0",
+            "--out",
+            str(folder),
+            "--overwrite",
+        ]
+    )[0]
 
 
 def peer_short_run(python, digits, workdir):
@@ -119,24 +155,72 @@ def compare(python, repeats=3, batch=128):
     with tempfile.TemporaryDirectory(prefix="keras_vae_peers_") as folder:
         workdir = Path(folder)
         digits = write_digits(workdir / "digits.npz")
-        ours, peer, values = interleaved(lambda: ours_steady("dense_vae", PYTHAE_SHAPE, batch, workdir),
-                                         lambda: peer_steady(python, "pythae_steady", digits, batch, workdir), repeats)
-        rows.append({"comparison": f"MLP VAE 784-512-16, steady images/s, batch {batch} (pythae's trainer)",
-                     "key": "pythae_steady", "ours": ours, "peer": peer, "ratio": ours / peer, "values": values})
-        ours, peer, values = interleaved(lambda: ours_short_run(workdir),
-                                         lambda: peer_short_run(python, digits, workdir), repeats)
-        rows.append({"comparison": f"{SHORT_RUN_EPOCHS} epochs start to finish, s (dense_vae; pythae default MLP VAE)",
-                     "key": "short_run", "ours": ours, "peer": peer, "ratio": peer / ours, "values": values})
+        ours, peer, values = interleaved(
+            lambda: ours_steady("dense_vae", PYTHAE_SHAPE, batch, workdir),
+            lambda: peer_steady(python, "pythae_steady", digits, batch, workdir),
+            repeats,
+        )
+        rows.append(
+            {
+                "comparison": f"MLP VAE 784-512-16, steady images/s, batch {batch} (pythae's trainer)",
+                "key": "pythae_steady",
+                "ours": ours,
+                "peer": peer,
+                "ratio": ours / peer,
+                "values": values,
+            }
+        )
+        ours, peer, values = interleaved(
+            lambda: ours_short_run(workdir), lambda: peer_short_run(python, digits, workdir), repeats
+        )
+        rows.append(
+            {
+                "comparison": f"{SHORT_RUN_EPOCHS} epochs start to finish, s (dense_vae; pythae default MLP VAE)",
+                "key": "short_run",
+                "ours": ours,
+                "peer": peer,
+                "ratio": peer / ours,
+                "values": values,
+            }
+        )
         run_ours, run_peer = ours, peer
-        ours, peer, values = interleaved(lambda: import_seconds(sys.executable, FRAMEWORK_IMPORTS["ours"]),
-                                         lambda: import_seconds(python, FRAMEWORK_IMPORTS["peer"]), repeats)
-        rows.append({"comparison": "importing what the 30-epoch run imports, s (TF, Keras, TFP, keras_vae; torch, pythae)",
-                     "key": "imports", "ours": ours, "peer": peer, "ratio": peer / ours, "values": values})
-        rows.append({"comparison": f"{SHORT_RUN_EPOCHS} epochs start to finish less the import, s (median less median)",
-                     "key": "short_run_after_import", "ours": run_ours - ours, "peer": run_peer - peer,
-                     "ratio": (run_peer - peer) / (run_ours - ours)})
-        ours, peer, values = interleaved(lambda: ours_steady("conv_vae", {}, batch, workdir),
-                                         lambda: peer_steady(python, "torch_conv", digits, batch, workdir), repeats)
-        rows.append({"comparison": f"conv_vae, steady images/s, batch {batch} (eager PyTorch twin)",
-                     "key": "torch_conv", "ours": ours, "peer": peer, "ratio": ours / peer, "values": values})
+        ours, peer, values = interleaved(
+            lambda: import_seconds(sys.executable, FRAMEWORK_IMPORTS["ours"]),
+            lambda: import_seconds(python, FRAMEWORK_IMPORTS["peer"]),
+            repeats,
+        )
+        rows.append(
+            {
+                "comparison": "importing what the 30-epoch run imports, s (TF, Keras, TFP, keras_vae; torch, pythae)",
+                "key": "imports",
+                "ours": ours,
+                "peer": peer,
+                "ratio": peer / ours,
+                "values": values,
+            }
+        )
+        rows.append(
+            {
+                "comparison": f"{SHORT_RUN_EPOCHS} epochs start to finish less the import, s (median less median)",
+                "key": "short_run_after_import",
+                "ours": run_ours - ours,
+                "peer": run_peer - peer,
+                "ratio": (run_peer - peer) / (run_ours - ours),
+            }
+        )
+        ours, peer, values = interleaved(
+            lambda: ours_steady("conv_vae", {}, batch, workdir),
+            lambda: peer_steady(python, "torch_conv", digits, batch, workdir),
+            repeats,
+        )
+        rows.append(
+            {
+                "comparison": f"conv_vae, steady images/s, batch {batch} (eager PyTorch twin)",
+                "key": "torch_conv",
+                "ours": ours,
+                "peer": peer,
+                "ratio": ours / peer,
+                "values": values,
+            }
+        )
     return rows

@@ -80,30 +80,53 @@ def checks(results, peers=None):
     for r in results:
         if r["entry"] in MATMUL_TARGET_ENTRIES:
             fraction = r["matmul_fraction"]
-            found.append((f"{r['entry']} trains at >= {MATMUL_TARGET:.0%} of the matmul rate",
-                          fraction >= MATMUL_TARGET, f"{fraction:.0%}"))
+            found.append(
+                (
+                    f"{r['entry']} trains at >= {MATMUL_TARGET:.0%} of the matmul rate",
+                    fraction >= MATMUL_TARGET,
+                    f"{fraction:.0%}",
+                )
+            )
     for r in results:
         if "bound" in r:
             fraction = r["bound"]["matmul_fraction"]
-            found.append((f"{r['entry']}'s importance-weighted evaluation runs at >= {MATMUL_TARGET:.0%} of the matmul rate",
-                          fraction >= MATMUL_TARGET, f"{fraction:.0%}"))
+            found.append(
+                (
+                    f"{r['entry']}'s importance-weighted evaluation runs at >= {MATMUL_TARGET:.0%} of the matmul rate",
+                    fraction >= MATMUL_TARGET,
+                    f"{fraction:.0%}",
+                )
+            )
     for r in results:
         if "optimizer" in r:
             gain = r["optimizer"]["gain"]
-            found.append((f"FusedAdam trains {r['entry']} >= {OPTIMIZER_GAIN:.2f}x as fast as keras.optimizers.Adam",
-                          gain >= OPTIMIZER_GAIN, f"{gain:.3f}x"))
+            found.append(
+                (
+                    f"FusedAdam trains {r['entry']} >= {OPTIMIZER_GAIN:.2f}x as fast as keras.optimizers.Adam",
+                    gain >= OPTIMIZER_GAIN,
+                    f"{gain:.3f}x",
+                )
+            )
     for row in peers if isinstance(peers, list) else ():
         if row["key"] in PEER_TARGETS:
             target = PEER_TARGETS[row["key"]]
-            found.append((f"{row['comparison']}: ours >= {target:.1f}x the peer", row["ratio"] >= target,
-                          f"{row['ratio']:.2f}x"))
+            found.append(
+                (f"{row['comparison']}: ours >= {target:.1f}x the peer", row["ratio"] >= target, f"{row['ratio']:.2f}x")
+            )
     slow = [f"{r['entry']} {r['pipeline_overhead']:+.1%}" for r in results if r["pipeline_overhead"] >= PIPELINE_LIMIT]
     found.append((f"input pipeline costs < {PIPELINE_LIMIT:.0%} for every entry", not slow, ", ".join(slow) or "all"))
     grown = [f"{r['entry']} {growth(r):+.1f} MB" for r in results if growth(r) > GROWTH_LIMIT_MB]
-    found.append((f"memory does not grow from epoch 2 to the last (> {GROWTH_LIMIT_MB:.0f} MB)", not grown,
-                  ", ".join(grown) or "none grows"))
+    found.append(
+        (
+            f"memory does not grow from epoch 2 to the last (> {GROWTH_LIMIT_MB:.0f} MB)",
+            not grown,
+            ", ".join(grown) or "none grows",
+        )
+    )
     served = [r for r in results if "inference" in r]
-    late = [r["entry"] for r in served if r["inference"]["onnx"]["batch1_ms"] > r["inference"]["savedmodel"]["batch1_ms"]]
+    late = [
+        r["entry"] for r in served if r["inference"]["onnx"]["batch1_ms"] > r["inference"]["savedmodel"]["batch1_ms"]
+    ]
     if served:
         found.append(("ONNX batch-1 latency <= SavedModel's", not late, ", ".join(late) or "every entry"))
     return found
@@ -118,11 +141,16 @@ def render(results, peers=None):
         parts += ["Exported decoder", table(INFERENCE, served)]
     bounds = [{"entry": r["entry"], **r["bound"]} for r in results if "bound" in r]
     if bounds:
-        parts += ["Importance-weighted evaluation (keras_vae.core.iwae, as `evaluate --k 1000` runs it)", table(BOUND, bounds)]
+        parts += [
+            "Importance-weighted evaluation (keras_vae.core.iwae, as `evaluate --k 1000` runs it)",
+            table(BOUND, bounds),
+        ]
     optimizers = [{"entry": r["entry"], **r["optimizer"]} for r in results if "optimizer" in r]
     if optimizers:
-        parts += ["Optimizer (FusedAdam against keras.optimizers.Adam, same weights and batches, interleaved rounds)",
-                  table(OPTIMIZER, optimizers)]
+        parts += [
+            "Optimizer (FusedAdam against keras.optimizers.Adam, same weights and batches, interleaved rounds)",
+            table(OPTIMIZER, optimizers),
+        ]
     if isinstance(peers, str):
         parts += [f"Peers (PyTorch): {peers}"]
     elif peers:

@@ -17,11 +17,11 @@ import statistics
 import keras
 import tensorflow as tf
 
+from keras_vae.bench.clock import EpochClock, MatmulRate, peak_rss_mb
+from keras_vae.bench.flops import train_flops_per_image
 from keras_vae.runner import builder, distribute, fit, train
 from keras_vae.runner import config as run_config
 from keras_vae.runner.optimizers import FusedAdam
-from keras_vae.bench.clock import EpochClock, MatmulRate, peak_rss_mb
-from keras_vae.bench.flops import train_flops_per_image
 
 DATASET = "mnist_5k"
 # The two optimizers `measure_optimizers` compares, by their key in the bench's JSON.
@@ -40,7 +40,8 @@ def build(config, optimizer=FusedAdam):
     """
     keras.utils.set_random_seed(config.seed)
     return distribute.build(
-        lambda: builder.build_from_config(config, optimizer=optimizer), tf.distribute.get_strategy(),
+        lambda: builder.build_from_config(config, optimizer=optimizer),
+        tf.distribute.get_strategy(),
         config.precision,
     )
 
@@ -100,7 +101,9 @@ def measure_training(entry, overrides=None, epochs=10, rounds=8):
         xla = build(dataclasses.replace(config, jit_compile=True))
         xla.steps_per_execution = model.steps_per_execution  # as `feed` set it: the same steps per epoch
         values = compare(model, xla, feed, cached_like(pipeline), rounds)
-        result.update(ratios(values, flops * images / 1e9), xla_images_per_second=images / statistics.median(values["xla"]))
+        result.update(
+            ratios(values, flops * images / 1e9), xla_images_per_second=images / statistics.median(values["xla"])
+        )
     return model, config, result
 
 

@@ -30,9 +30,7 @@ def read_stored_entry(name):
     stored = read_entry(check_entry_name(name))
     if stored is None:
         known = entry_names()
-        raise UserError(
-            f"unknown zoo entry {name!r}{closest(name, known)}; known entries: {', '.join(known)}"
-        )
+        raise UserError(f"unknown zoo entry {name!r}{closest(name, known)}; known entries: {', '.join(known)}")
     for catalogue_only in ("parameters", "test_overrides"):  # for `list` and the tests, not settings
         stored.pop(catalogue_only, None)  # (keras_vae.runner.config.CATALOGUE_FIELDS)
     return stored

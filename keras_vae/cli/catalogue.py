@@ -45,14 +45,16 @@ def run(args):
     rows = []
     for name in entries.entry_names():
         entry = entries.summary(name)
-        rows.append((
-            name,
-            entry["dataset"],
-            "-" if entry["latent_dim"] is None else str(entry["latent_dim"]),
-            "?" if entry["parameters"] is None else f"{entry['parameters']:,}",
-            shipped(entry["metrics"]),
-            entry["description"],
-        ))
+        rows.append(
+            (
+                name,
+                entry["dataset"],
+                "-" if entry["latent_dim"] is None else str(entry["latent_dim"]),
+                "?" if entry["parameters"] is None else f"{entry['parameters']:,}",
+                shipped(entry["metrics"]),
+                entry["description"],
+            )
+        )
     w = [max(len(row[i]) for row in [HEADER, *rows]) for i in range(4)]
     for name, dataset, latent, parameters, metrics, *description in [HEADER, *rows]:
         print(f"{name:<{w[0]}}  {dataset:<{w[1]}}  {latent:>{w[2]}}  {parameters:>{w[3]}}  {metrics}")

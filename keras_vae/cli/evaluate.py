@@ -12,12 +12,20 @@ def add(commands):
     parser.add_argument("run_dir", help="run folder, or a zoo entry name for its shipped weights")
     parser.add_argument("--dataset", help="evaluate on this dataset instead of the run's own")
     parser.add_argument("--limit", type=int, action=AT_LEAST_1, help="use only the first N test images")
-    parser.add_argument("--k", type=int, default=1000, action=AT_LEAST_0,
-                        help="importance samples per image for the log p(x) estimate of a VAE (default 1000; 0 skips it)")
+    parser.add_argument(
+        "--k",
+        type=int,
+        default=1000,
+        action=AT_LEAST_0,
+        help="importance samples per image for the log p(x) estimate of a VAE (default 1000; 0 skips it)",
+    )
     parser.add_argument("--batch-size", type=int, action=AT_LEAST_1, help="test images per batch (default: the run's)")
     add_seed(parser, "seed of every draw (default 0)", default=0)
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing metrics.json (without it, an existing one is kept and the command stops)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing metrics.json (without it, an existing one is kept and the command stops)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -52,7 +60,15 @@ def format_metrics(metrics):
 def run(args):
     from keras_vae.runner.evaluate import evaluate_run, metrics_path
 
-    metrics = evaluate_run(args.run_dir, dataset=args.dataset, batch_size=args.batch_size, limit=args.limit,
-                           k=args.k, seed=args.seed, overwrite=args.overwrite, progress=True)
+    metrics = evaluate_run(
+        args.run_dir,
+        dataset=args.dataset,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        k=args.k,
+        seed=args.seed,
+        overwrite=args.overwrite,
+        progress=True,
+    )
     print(format_metrics(metrics))
     print(f"wrote {metrics_path(args.run_dir)}")

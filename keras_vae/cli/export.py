@@ -12,10 +12,13 @@ def add(commands):
     )
     parser.add_argument("run_dir", help="run folder or pretrained zoo entry folder")
     parser.add_argument("--format", default="all", choices=["savedmodel", "onnx", "all"], help="default all")
-    parser.add_argument("--part", default="decoder",
-                        help="a part the model declares (decoder, encoder, ...) or all (default decoder)")
+    parser.add_argument(
+        "--part", default="decoder", help="a part the model declares (decoder, encoder, ...) or all (default decoder)"
+    )
     parser.add_argument("--out", help="output folder (default RUN_DIR/export)")
-    parser.add_argument("--version", type=int, action=AT_LEAST_1, help="version number (default: one more than the highest existing)")
+    parser.add_argument(
+        "--version", type=int, action=AT_LEAST_1, help="version number (default: one more than the highest existing)"
+    )
     parser.set_defaults(run=run)
 
 

@@ -12,9 +12,11 @@ SEED_MAX = 2**31 - 1
 def bounded(minimum=None, maximum=None, above=None):
     """An argparse action for an int or float option: value >= minimum, <= maximum, > above,
     and finite; otherwise `error: --NAME must be ...`."""
-    rules = [f">= {minimum}" if minimum is not None and maximum is None else None,
-             f"in {minimum}..{maximum}" if minimum is not None and maximum is not None else None,
-             f"> {above}" if above is not None else None]
+    rules = [
+        f">= {minimum}" if minimum is not None and maximum is None else None,
+        f"in {minimum}..{maximum}" if minimum is not None and maximum is not None else None,
+        f"> {above}" if above is not None else None,
+    ]
     rule = " and ".join(r for r in rules if r)
 
     class Bounded(argparse.Action):

@@ -7,7 +7,9 @@ def add(commands):
     parser = commands.add_parser("plot", help="draw reconstructions, samples, latent space and training curves")
     parser.add_argument("run_dir", help="run folder, or a zoo entry name for its shipped weights")
     parser.add_argument("--dataset", help="draw test images from this dataset instead of the run's own")
-    parser.add_argument("--out", help="folder for the PNG files (default: the run folder; runs/ENTRY/pretrained for a zoo entry)")
+    parser.add_argument(
+        "--out", help="folder for the PNG files (default: the run folder; runs/ENTRY/pretrained for a zoo entry)"
+    )
     add_seed(parser, "seed for prior samples and corruption (default 0)", default=0)
     parser.add_argument("--overwrite", action="store_true", help="replace PNG files of an earlier plot")
     parser.set_defaults(run=run)
@@ -16,11 +18,12 @@ def add(commands):
 def run(args):
     from pathlib import Path
 
-    from keras_vae.runner import figures
     from keras_vae.core.errors import UserError
+    from keras_vae.runner import figures
 
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise UserError(f"--out {args.out} is a file, not a folder")
-    for path in figures.plot_run(args.run_dir, dataset=args.dataset, out=args.out, seed=args.seed,
-                                  overwrite=args.overwrite):
+    for path in figures.plot_run(
+        args.run_dir, dataset=args.dataset, out=args.out, seed=args.seed, overwrite=args.overwrite
+    ):
         print(f"wrote {path}")

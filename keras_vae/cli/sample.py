@@ -11,17 +11,20 @@ def add(commands):
     parser.add_argument("run_dir", help="run folder, or a zoo entry name for its shipped weights")
     parser.add_argument("--n", type=int, default=64, action=AT_LEAST_1, help="number of samples (default 64)")
     add_seed(parser, "sampling seed (default 0)", default=0)
-    parser.add_argument("--label", type=int,
-                        help="the class to draw, for a model conditioned on labels (default: every class in turn)")
-    parser.add_argument("--out", help="folder for samples.png, samples_labelL.png with --label (default: the run folder; runs/ENTRY/pretrained for a zoo entry)")
+    parser.add_argument(
+        "--label", type=int, help="the class to draw, for a model conditioned on labels (default: every class in turn)"
+    )
+    parser.add_argument(
+        "--out",
+        help="folder for samples.png, samples_labelL.png with --label "
+        "(default: the run folder; runs/ENTRY/pretrained for a zoo entry)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing samples.png")
     parser.set_defaults(run=run)
 
 
 def run(args):
-    from keras_vae.runner import plots
-    from keras_vae.runner import runs
-    from keras_vae.runner import loading
+    from keras_vae.runner import loading, plots, runs
 
     model = loading.load_run_model(args.run_dir)
     conditions = {} if args.label is None else {"labels": args.label}
@@ -36,7 +39,8 @@ def run(args):
         raise UserError(f"{path} exists; pass --overwrite to replace it")
     out.mkdir(parents=True, exist_ok=True)
     given = f", labels = {args.label}" if args.label is not None else ""
-    title = f"{args.n} samples of {runs.read_config(args.run_dir).entry or out.name} from its prior (seed {args.seed}{given})"
+    entry = runs.read_config(args.run_dir).entry or out.name
+    title = f"{args.n} samples of {entry} from its prior (seed {args.seed}{given})"
     plots.save_titled_grid(images, path, title, columns=min(args.n, 8))
     print(f"wrote {path}")
 
@@ -47,8 +51,7 @@ PREFIX = "samples_"  # `plot` writes the figure without it: neither overwrites t
 def sample_figure(model, args, out):
     """The model's sample figure (samples_rollouts.png and .gif) from the first n test examples."""
     from keras_vae.data import datasets as data
-    from keras_vae.runner import figures
-    from keras_vae.runner import runs
+    from keras_vae.runner import figures, runs
 
     if args.label is not None:
         raise UserError(f"{type(model).__name__} takes no --label")
@@ -58,7 +61,8 @@ def sample_figure(model, args, out):
     dataset = data.load(runs.read_config(args.run_dir).dataset)
     dataset.check_fits(model)
     out.mkdir(parents=True, exist_ok=True)
-    written = figures.draw(model.sample_figure, model, out, dataset.examples("test", args.n), seed=args.seed,
-                           prefix=PREFIX)
+    written = figures.draw(
+        model.sample_figure, model, out, dataset.examples("test", args.n), seed=args.seed, prefix=PREFIX
+    )
     for extra in sorted(out.glob(f"{written.stem}.*")):
         print(f"wrote {extra}")

@@ -15,8 +15,12 @@ def add(commands):
     parser.add_argument("model", help="TF Serving model name, e.g. conv_vae_decoder")
     parser.add_argument("--latent-dim", type=int, required=True, action=AT_LEAST_1, help="the decoder's latent size")
     parser.add_argument("--url", default="http://localhost:8501", help="REST address (default http://localhost:8501)")
-    parser.add_argument("--request-format", default="inputs", choices=["inputs", "instances"],
-                        help="columnar {'inputs': {'z': ...}} (default) or row {'instances': ...}")
+    parser.add_argument(
+        "--request-format",
+        default="inputs",
+        choices=["inputs", "instances"],
+        help="columnar {'inputs': {'z': ...}} (default) or row {'instances': ...}",
+    )
     parser.add_argument("--n", type=int, default=16, action=AT_LEAST_1, help="number of images (default 16)")
     add_seed(parser, "seed of the latents (default 0)", default=0)
     parser.add_argument("--label", type=int, help="the class to draw, for a decoder that takes labels")
@@ -29,8 +33,8 @@ def add(commands):
 def run(args):
     import numpy as np
 
-    from keras_vae.runner import plots
     from keras_vae.export import rest
+    from keras_vae.runner import plots
 
     out = Path(args.out)
     if out.is_dir():

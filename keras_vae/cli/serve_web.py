@@ -10,16 +10,25 @@ def add(commands):
         description="Export the run's decoder (and its priors, if the run has any) to ONNX if needed, then "
         "serve export/web/ with them at http://127.0.0.1:PORT/ (this machine only).",
     )
-    parser.add_argument("run_dir", nargs="?", default="conv_vae", metavar="RUN_DIR_OR_ENTRY",
-                        help="run folder or zoo entry name (default conv_vae: its shipped weights)")
-    parser.add_argument("--port", type=int, default=8000, action=bounded(0, 65535), help="default 8000; 0 picks a free port")
-    parser.add_argument("--stop-after", type=float, metavar="SECONDS", action=POSITIVE, help="stop by itself after SECONDS")
+    parser.add_argument(
+        "run_dir",
+        nargs="?",
+        default="conv_vae",
+        metavar="RUN_DIR_OR_ENTRY",
+        help="run folder or zoo entry name (default conv_vae: its shipped weights)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=8000, action=bounded(0, 65535), help="default 8000; 0 picks a free port"
+    )
+    parser.add_argument(
+        "--stop-after", type=float, metavar="SECONDS", action=POSITIVE, help="stop by itself after SECONDS"
+    )
     parser.set_defaults(run=run)
 
 
 def run(args):
-    from keras_vae.runner import runs
     from keras_vae.export import web
+    from keras_vae.runner import runs
 
     web.check_page()
     runs.check_run_dir(args.run_dir)  # a missing run folder is said before the port is taken

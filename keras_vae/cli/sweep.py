@@ -17,15 +17,18 @@ def parse_list(text, option, kind=str):
 
 
 def add(commands):
-    parser = commands.add_parser("sweep", help="train one model per latent size / likelihood and compare them",
-                                 description=__doc__)
+    parser = commands.add_parser(
+        "sweep", help="train one model per latent size / likelihood and compare them", description=__doc__
+    )
     parser.add_argument("name", help="zoo entry (see `list`)")
     parser.add_argument("--latent-dims", help="comma-separated latent sizes, e.g. 2,5,20,50,100")
     parser.add_argument("--likelihood", help="comma-separated decoder likelihoods, e.g. bernoulli,gaussian")
     parser.add_argument("--dataset", help="dataset of every run (default: the entry's)")
     parser.add_argument("--epochs", type=int, action=AT_LEAST_1, help="epochs of every run (default: the entry's)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override an entry field")
-    parser.add_argument("--k", type=int, default=1000, action=AT_LEAST_0, help="importance samples for log p(x) (default 1000)")
+    parser.add_argument(
+        "--k", type=int, default=1000, action=AT_LEAST_0, help="importance samples for log p(x) (default 1000)"
+    )
     parser.add_argument("--limit", type=int, action=AT_LEAST_1, help="use only the first N images of each split")
     add_seed(parser, "seed of every run (default 0)", default=0)
     parser.add_argument("--out", help="sweep folder (default runs/sweeps/NAME-TIMESTAMP)")
@@ -46,6 +49,16 @@ def run(args):
         raise UserError(f"unknown likelihood {sorted(unknown)[0]!r}; known: {', '.join(losses.LIKELIHOODS)}")
     overrides = parse_settings(args.set)
     overrides.update({k: v for k, v in (("dataset", args.dataset), ("epochs", args.epochs)) if v is not None})
-    report = sweep(args.name, latent_dims, likelihoods, overrides, out=args.out, seed=args.seed, k=args.k,
-                   limit=args.limit, overwrite=args.overwrite, verbose=2)
+    report = sweep(
+        args.name,
+        latent_dims,
+        likelihoods,
+        overrides,
+        out=args.out,
+        seed=args.seed,
+        k=args.k,
+        limit=args.limit,
+        overwrite=args.overwrite,
+        verbose=2,
+    )
     print(f"report: {report}")

@@ -3,8 +3,8 @@
 import shlex
 
 from keras_vae.cli.numbers import AT_LEAST_1, add_seed
-from keras_vae.runner.distribute import PRECISIONS, STRATEGIES
 from keras_vae.core.errors import UserError
+from keras_vae.runner.distribute import PRECISIONS, STRATEGIES
 
 SPEED_FLAGS = ("precision", "strategy", "jit_compile", "steps_per_execution")
 
@@ -22,34 +22,53 @@ def parse_settings(pairs):
 def add(commands):
     parser = commands.add_parser("train", help="train a zoo entry", description=__doc__)
     parser.add_argument("name", nargs="?", help="zoo entry (see `list`); omit with --resume")
-    parser.add_argument("--epochs", type=int, action=AT_LEAST_1, help="total epochs (with --resume: train up to this many)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override an entry field, e.g. latent_dim=2 or dataset=npz:my.npz")
+    parser.add_argument(
+        "--epochs", type=int, action=AT_LEAST_1, help="total epochs (with --resume: train up to this many)"
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override an entry field, e.g. latent_dim=2 or dataset=npz:my.npz",
+    )
     parser.add_argument("--out", help="run folder (default runs/NAME/TIMESTAMP)")
     add_seed(parser, "random seed, 0..2**31-1 (default: drawn and recorded)")
     parser.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last checkpoint")
-    parser.add_argument("--stage", metavar="STAGE",
-                        help="train one stage alone: `model` (a new run's autoencoder, without its prior), or with "
-                             "--resume a later one such as `prior` (see the entry's README)")
+    parser.add_argument(
+        "--stage",
+        metavar="STAGE",
+        help="train one stage alone: `model` (a new run's autoencoder, without its prior), or with "
+        "--resume a later one such as `prior` (see the entry's README)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run folder --out")
-    parser.add_argument("--limit", type=int, action=AT_LEAST_1,
-                        help="use only the first N images of each split (recorded; --resume keeps it)")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        action=AT_LEAST_1,
+        help="use only the first N images of each split (recorded; --resume keeps it)",
+    )
     speed = parser.add_argument_group("speed and scale (shorthands for --set; see README)")
     speed.add_argument("--precision", choices=PRECISIONS, help="dtype policy (default float32)")
-    speed.add_argument("--strategy", choices=STRATEGIES,
-                       help="default: one device; mirrored: every GPU (or CPU) here; "
-                            "multi_worker: the cluster in TF_CONFIG (needs --seed)")
-    speed.add_argument("--jit-compile", action="store_true", default=None,
-                       help="compile the train step with XLA (single device only)")
-    speed.add_argument("--steps-per-execution", type=int, metavar="N", action=AT_LEAST_1,
-                       help="train steps per tf.function call")
+    speed.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        help="default: one device; mirrored: every GPU (or CPU) here; "
+        "multi_worker: the cluster in TF_CONFIG (needs --seed)",
+    )
+    speed.add_argument(
+        "--jit-compile", action="store_true", default=None, help="compile the train step with XLA (single device only)"
+    )
+    speed.add_argument(
+        "--steps-per-execution", type=int, metavar="N", action=AT_LEAST_1, help="train steps per tf.function call"
+    )
     parser.set_defaults(run=run)
 
 
 def resume_hint(run_dir, limit=None):
     """What to tell the user after Ctrl-C: the exact command that continues the run."""
-    from keras_vae.runner import runs
     from keras_vae.cli.common import prog
+    from keras_vae.runner import runs
 
     if not (run_dir / runs.STATE).is_file():
         return f"no epoch finished, so {run_dir} has no checkpoint to resume from"
@@ -72,11 +91,17 @@ def start(args):
     from keras_vae.runner import train
 
     if args.resume:
-        if args.name or args.set or args.out or args.seed is not None or any(
-            getattr(args, key) is not None for key in SPEED_FLAGS
+        if (
+            args.name
+            or args.set
+            or args.out
+            or args.seed is not None
+            or any(getattr(args, key) is not None for key in SPEED_FLAGS)
         ):
-            raise UserError("--resume takes only --epochs, --stage (and --limit, which must match the run's): "
-                            "the run folder keeps its own settings")
+            raise UserError(
+                "--resume takes only --epochs, --stage (and --limit, which must match the run's): "
+                "the run folder keeps its own settings"
+            )
         _, run_dir = train.resume(args.resume, epochs=args.epochs, limit=args.limit, stage=args.stage)
     else:
         if not args.name:
@@ -85,6 +110,13 @@ def start(args):
         for key in ("epochs", *SPEED_FLAGS):
             if getattr(args, key) is not None:
                 settings[key] = getattr(args, key)
-        _, run_dir = train.train(args.name, settings, run_dir=args.out, seed=args.seed,
-                                 overwrite=args.overwrite, limit=args.limit, stage=args.stage)
+        _, run_dir = train.train(
+            args.name,
+            settings,
+            run_dir=args.out,
+            seed=args.seed,
+            overwrite=args.overwrite,
+            limit=args.limit,
+            stage=args.stage,
+        )
     return run_dir

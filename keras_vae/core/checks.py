@@ -43,7 +43,9 @@ def positive_ints(name, values, allow_empty=False):
         ConfigError: an entry is not an int >= 1 (bools are refused), or the list is empty.
     """
     values = list(values) if isinstance(values, (list, tuple)) else [values]
-    if (not values and not allow_empty) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
+    if (not values and not allow_empty) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values
+    ):
         kind = "a list" if allow_empty else "a non-empty list"
         raise ConfigError(f"{name} must be {kind} of integers >= 1, got {values!r}")
     return tuple(values)

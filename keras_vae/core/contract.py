@@ -9,7 +9,7 @@
 """
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 # What the values of an input are, so a caller can draw valid ones.
 VALUES = ("normal", "unit", "index")

@@ -34,7 +34,9 @@ def _logs_need_batch_axis(strategy):
     """Keras 3.15 reduces train/test-step logs under multi-worker MultiWorkerMirroredStrategy with
     `strategy.reduce("MEAN", value, axis=0)`, which fails on a scalar ("Invalid reduction
     dimension 0"). The same check as Keras's own (`_collective_all_reduce_multi_worker`)."""
-    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and keras_internals.in_multi_worker_mode(strategy)
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and keras_internals.in_multi_worker_mode(
+        strategy
+    )
 
 
 def record_means(trackers, terms):

@@ -9,7 +9,7 @@ check it; a zoo model with `bound = "iwae"` gives its own through `latent_model(
 
 import dataclasses
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -97,8 +97,11 @@ def passes(size, k, max_decodes=MAX_DECODES):
     """
     chunk = min(k, max_decodes)
     group = max(1, max_decodes // chunk)
-    return [(start, min(start + group, size), min(chunk, k - done))
-            for start in range(0, size, group) for done in range(0, k, chunk)]
+    return [
+        (start, min(start + group, size), min(chunk, k - done))
+        for start in range(0, size, group)
+        for done in range(0, k, chunk)
+    ]
 
 
 def iwae(model, x, k, seed=0, max_decodes=MAX_DECODES):

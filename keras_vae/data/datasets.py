@@ -21,6 +21,7 @@ validation split is carved from the source's train split by `with_validation(fra
 (`split_off` draws it, a list of indices), the same for every source, and "train" is then what
 is left. Training validates on it; only `evaluate` reads "test".
 """
+
 import dataclasses
 import functools
 import logging
@@ -99,9 +100,12 @@ def split_off(n, fraction, seed):
     """
     held = int(round(n * check_validation_fraction(fraction)))
     if fraction and not 0 < held < n:
-        empty, advice = ("validation", "a larger fraction, or 0 for none") if held == 0 else ("training", "a smaller fraction")
-        raise UserError(f"validation_fraction={fraction:g} of {n} training examples leaves an empty {empty} split; "
-                        f"use {advice}")
+        empty, advice = (
+            ("validation", "a larger fraction, or 0 for none") if held == 0 else ("training", "a smaller fraction")
+        )
+        raise UserError(
+            f"validation_fraction={fraction:g} of {n} training examples leaves an empty {empty} split; use {advice}"
+        )
     order = np.random.default_rng(seed).permutation(n)
     return np.sort(order[held:]), np.sort(order[:held])
 
@@ -328,7 +332,9 @@ class ImageData:
         self.check_keys(model.batch_keys)
         for key, classes in model.condition_classes.items():
             if self.num_classes > classes:
-                raise UserError(f"dataset {self.name} has {key} up to {self.num_classes - 1} but the model takes {classes} classes")
+                raise UserError(
+                    f"dataset {self.name} has {key} up to {self.num_classes - 1} but the model takes {classes} classes"
+                )
 
 
 def to_float(images):
@@ -345,6 +351,7 @@ def rows_in_graph(store):
     import tensorflow as tf
 
     if store.on_disk:
+
         def read(rows):
             images = tf.numpy_function(store.rows, [rows], tf.as_dtype(store.dtype), stateful=False)
             return tf.ensure_shape(images, [None, *store.shape[1:]])
@@ -414,8 +421,9 @@ def as_store(images, source):
         return images
     if isinstance(images, stores.FileRows):
         if images.dtype != np.uint8 or len(images.shape) not in (3, 4) or images.shape[0] == 0:
-            raise UserError(f"{source}: expected uint8 images [N, H, W] or [N, H, W, C], got "
-                            f"{images.dtype} {list(images.shape)}")
+            raise UserError(
+                f"{source}: expected uint8 images [N, H, W] or [N, H, W, C], got {images.dtype} {list(images.shape)}"
+            )
         if len(images.shape) == 3:
             images = stores.FileRows(images.path, images.offset, (*images.shape, 1), images.dtype)
         return images
@@ -446,8 +454,13 @@ def make(name, x_train, x_test, y_train=None, y_test=None):
         raise UserError(f"{name}: train images {x_train.shape[1:]} and test images {x_test.shape[1:]} differ")
     if (y_train is None) != (y_test is None):
         raise UserError(f"{name}: labels for one split only; give both y_train and y_test, or neither")
-    return ImageData(name, x_train, _labels(y_train, len(x_train), f"{name} y_train"),
-                     x_test, _labels(y_test, len(x_test), f"{name} y_test"))
+    return ImageData(
+        name,
+        x_train,
+        _labels(y_train, len(x_train), f"{name} y_train"),
+        x_test,
+        _labels(y_test, len(x_test), f"{name} y_test"),
+    )
 
 
 # -- sources --------------------------------------------------------------------------------------
@@ -541,8 +554,7 @@ def from_tfds(name):
         import tensorflow_datasets as tfds
     except ImportError:
         raise DatasetUnavailable(
-            f"dataset {name!r} comes from TensorFlow Datasets, which is not installed: "
-            "pip install 'keras_vae[tfds]'"
+            f"dataset {name!r} comes from TensorFlow Datasets, which is not installed: pip install 'keras_vae[tfds]'"
         ) from None
 
     # Offline and unprepared, TFDS warns about each version folder it does not find; our own
@@ -601,8 +613,10 @@ def from_npz(path):
         raise
     except Exception as error:  # a corrupt or non-npz file: numpy raises many kinds
         if "pickle" in str(error):  # never pass on numpy's advice to unpickle a user's file
-            raise UserError(f"{path} holds Python objects (pickled), which keras_vae never loads; "
-                            "store numeric arrays (uint8 0..255 or float 0..1)") from None
+            raise UserError(
+                f"{path} holds Python objects (pickled), which keras_vae never loads; "
+                "store numeric arrays (uint8 0..255 or float 0..1)"
+            ) from None
         raise UserError(f"cannot read {path} as .npz: {error}") from None
 
 
@@ -730,14 +744,18 @@ def from_folder(root, test_every=10):
         if image is None:
             continue
         if images and image.shape[:2] != images[0].shape[:2]:
-            raise UserError(f"{path} is {image.shape[1]}x{image.shape[0]} pixels but {paths[0].name} is "
-                            f"{images[0].shape[1]}x{images[0].shape[0]}: images must share one size")
+            raise UserError(
+                f"{path} is {image.shape[1]}x{image.shape[0]} pixels but {paths[0].name} is "
+                f"{images[0].shape[1]}x{images[0].shape[0]}: images must share one size"
+            )
         dropped += image.shape[-1] in (2, 4)
         images.append(without_alpha(image))
         labels.append(classes.index(path.parent.relative_to(root).as_posix()) if classes else None)
     if len(images) < test_every:
-        raise UserError(f"{root} has {len(images)} readable PNG/JPEG image(s); need at least {test_every}, "
-                        f"since every {test_every}th image is the test split")
+        raise UserError(
+            f"{root} has {len(images)} readable PNG/JPEG image(s); need at least {test_every}, "
+            f"since every {test_every}th image is the test split"
+        )
     if dropped:
         log.warning("%s: dropped the alpha channel of %d image(s)", root, dropped)
     images = np.stack(common_channels(images))
@@ -787,8 +805,12 @@ def load(name, fallback=True):
         return from_tfds(name)
     except DatasetUnavailable as error:
         if name == "fashion_mnist" and idx.offline_fashion_mnist() is not None:
-            log.warning("%s; reading Debian's dataset-fashion-mnist files instead (the same 60,000 + 10,000 "
-                        "images): the run records dataset idx:%s", error, idx.DEBIAN_FASHION_MNIST)
+            log.warning(
+                "%s; reading Debian's dataset-fashion-mnist files instead (the same 60,000 + 10,000 "
+                "images): the run records dataset idx:%s",
+                error,
+                idx.DEBIAN_FASHION_MNIST,
+            )
             return from_idx(idx.DEBIAN_FASHION_MNIST)
         if not (fallback and name == "mnist"):
             raise
@@ -817,7 +839,7 @@ def describe(name):
     if name.startswith("moving:"):
         from keras_vae.data import sequences
 
-        return sequences.describe(name, SOURCES.get(name[len("moving:"):]))
+        return sequences.describe(name, SOURCES.get(name[len("moving:") :]))
     if name not in SOURCES:
         return f"`{name}`"
     what, split = SOURCES[name]

@@ -85,8 +85,11 @@ class SequenceData:
         kept, held = images.split_indices["train"], images.split_indices["validation"]
 
         def split(per_sequence):
-            return {"train": per_sequence["train"][kept], "validation": per_sequence["train"][held],
-                    "test": per_sequence["test"]}
+            return {
+                "train": per_sequence["train"][kept],
+                "validation": per_sequence["train"][held],
+                "test": per_sequence["test"],
+            }
 
         return dataclasses.replace(self, images=images, directions=split(self.directions), offsets=split(self.offsets))
 
@@ -164,10 +167,14 @@ class SequenceData:
             frames = tf.gather(image, columns, axis=1)  # [H, T, W, C]
             return {"frames": tf.transpose(frames, [1, 0, 2, 3])}
 
-        return ds.batch(batch_size).map(
-            lambda x, s: tf.map_fn(lambda pair: roll(*pair), (x, s), fn_output_signature={"frames": tf.float32}),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        ).prefetch(tf.data.AUTOTUNE)
+        return (
+            ds.batch(batch_size)
+            .map(
+                lambda x, s: tf.map_fn(lambda pair: roll(*pair), (x, s), fn_output_signature={"frames": tf.float32}),
+                num_parallel_calls=tf.data.AUTOTUNE,
+            )
+            .prefetch(tf.data.AUTOTUNE)
+        )
 
     def check_keys(self, keys):
         """Every key in `keys` is one this data's batches have (only "frames").
@@ -180,7 +187,9 @@ class SequenceData:
         """
         missing = [key for key in keys if key not in self.keys]
         if missing:
-            raise UserError(f"dataset {self.name} has {list(self.keys)}, not {', '.join(missing)}; the model needs {list(keys)}")
+            raise UserError(
+                f"dataset {self.name} has {list(self.keys)}, not {', '.join(missing)}; the model needs {list(keys)}"
+            )
 
     def check_fits(self, model):
         """The model reads frames of this data's shape, and its pairs fit in a sequence.
@@ -195,11 +204,15 @@ class SequenceData:
         """
         self.check_keys(model.batch_keys)
         if tuple(model.image_shape) != self.image_shape:
-            raise UserError(f"dataset {self.name} has frames of shape {list(self.image_shape)} but the model "
-                            f"expects {list(model.image_shape)}")
+            raise UserError(
+                f"dataset {self.name} has frames of shape {list(self.image_shape)} but the model "
+                f"expects {list(model.image_shape)}"
+            )
         needed = model.frames_needed
         if self.frames < needed:
-            raise UserError(f"dataset {self.name} has sequences of {self.frames} frames; the model needs at least {needed}")
+            raise UserError(
+                f"dataset {self.name} has sequences of {self.frames} frames; the model needs at least {needed}"
+            )
 
 
 def moving(images, frames=FRAMES, seed=SEED, name=None):
@@ -245,8 +258,10 @@ def describe(name, source):
     if source is None:
         return f"sequences of `{name}`"
     what, split = source
-    return (f"sequences of `{name}`: each of {what} moves one pixel per frame left or right (wrap-around, "
-            f"direction and start drawn with a fixed seed), split along the digits' per-class split: {split} sequences")
+    return (
+        f"sequences of `{name}`: each of {what} moves one pixel per frame left or right (wrap-around, "
+        f"direction and start drawn with a fixed seed), split along the digits' per-class split: {split} sequences"
+    )
 
 
 def load(name, load_images):
@@ -264,7 +279,7 @@ def load(name, load_images):
         UserError: `name` names no image dataset, or names another `moving:` dataset; and whatever
             `load_images` raises.
     """
-    base = name[len(PREFIX):]
+    base = name[len(PREFIX) :]
     if not base:
         raise UserError(f"{name!r} names no image dataset: use moving:<image dataset>, e.g. moving:mnist_5k")
     if base.startswith(PREFIX):

@@ -154,7 +154,9 @@ def npz_member(path, name):
             member_start = info.header_offset + 30 + name_length + extra_length
             raw.seek(member_start)
             version = np.lib.format.read_magic(raw)
-            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
             shape, fortran, dtype = read_header(raw)
             data_start = raw.tell()
     if fortran or dtype.hasobject:

@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from keras_vae.runner import runs
 from keras_vae.core.errors import UserError
 from keras_vae.export import onnx, parts, savedmodel, verify
 from keras_vae.export.errors import ExportFailed
+from keras_vae.runner import runs
 
 EXPORT_DIR = "export"  # default OUT inside the run folder
 ONNX_DIR = "onnx"
@@ -43,6 +43,7 @@ class Artifact:
             `keras_vae.export.verify.BATCHES` (1 and 64).
         seconds: wall time of writing and verifying it, in seconds.
     """
+
     format: str
     model_name: str
     version: int

@@ -14,11 +14,10 @@ import numpy as np
 import tensorflow as tf
 
 import keras_vae
-from keras_vae.runner import runs
-from keras_vae.runner import loading
+from keras_vae.core.contract import Part
 from keras_vae.core.keras_internals import flatten_layers
 from keras_vae.export.errors import ExportFailed
-from keras_vae.core.contract import Part
+from keras_vae.runner import loading
 
 
 @dataclasses.dataclass
@@ -112,8 +111,11 @@ def load_float32(run_dir):
         model = loading.load_run_model(run_dir)
     finally:
         keras.config.set_dtype_policy(previous)
-    half = [layer.name for layer in flatten_layers(model, include_self=False)
-            if layer.compute_dtype not in ("float32", "int32")]
+    half = [
+        layer.name
+        for layer in flatten_layers(model, include_self=False)
+        if layer.compute_dtype not in ("float32", "int32")
+    ]
     if half:
         raise ExportFailed(f"layers {half} do not compute in float32")
     return model

@@ -49,11 +49,15 @@ def compare(part, run, tolerance, label):
         for name, want in expected.items():
             have = np.asarray(got[name])
             if have.dtype != np.float32 or have.shape != want.shape:
-                raise ExportFailed(f"{label}: {name} is {have.dtype}{list(have.shape)}, expected float32{list(want.shape)}")
+                raise ExportFailed(
+                    f"{label}: {name} is {have.dtype}{list(have.shape)}, expected float32{list(want.shape)}"
+                )
             for source, values in (("the Keras model", want), (label, have)):
                 if not np.isfinite(values).all():
-                    raise ExportFailed(f"{label}: {source} outputs NaN or inf in {name} at batch {batch}; "
-                                       "the weights are not finite (did training diverge?)")
+                    raise ExportFailed(
+                        f"{label}: {source} outputs NaN or inf in {name} at batch {batch}; "
+                        "the weights are not finite (did training diverge?)"
+                    )
         # np.max propagates NaN (Python's max would skip it), and `not error <= tolerance` fails on it.
         error = float(np.max([np.max(np.abs(np.asarray(got[n]) - want)) for n, want in expected.items()]))
         # Float32 sums in another order differ by a fixed fraction of the values: images in [0, 1]

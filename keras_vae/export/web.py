@@ -19,8 +19,8 @@ import json
 import threading
 from pathlib import Path
 
-from keras_vae.runner import runs, stages
 from keras_vae.core.errors import UserError
+from keras_vae.runner import runs, stages
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "export" / "web"  # the kit beside the package
 RUNTIME = Path("node_modules", "onnxruntime-web", "dist", "ort.wasm.min.mjs")
@@ -155,6 +155,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
             with the server (`set_models` fills it).
         **kwargs: passed on to `http.server.SimpleHTTPRequestHandler`.
     """
+
     extensions_map = {
         **http.server.SimpleHTTPRequestHandler.extensions_map,
         ".mjs": "text/javascript",  # module scripts must come with a JavaScript type
@@ -256,7 +257,9 @@ def set_models(server, model, priors=None):
         model: the decoder's ONNX file (a path).
         priors: {part: ONNX file}, or None.
     """
-    server.models.update({MODEL_URL: Path(model), **{f"/{part}.onnx": Path(path) for part, path in (priors or {}).items()}})
+    server.models.update(
+        {MODEL_URL: Path(model), **{f"/{part}.onnx": Path(path) for part, path in (priors or {}).items()}}
+    )
 
 
 def serve(server, stop_after=None):

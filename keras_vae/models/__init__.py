@@ -12,5 +12,20 @@ from keras_vae.models.td import TDVAE
 from keras_vae.models.vae import CVAE, IWAE, VAE, BetaVAE
 from keras_vae.models.vq import VQVAE, VQVAE2, PixelCNN
 
-__all__ = ["ZooModel", "Autoencoder", "AE", "ContractiveAE", "DenoisingAE", "KSparseAE", "SparseAE", "TDVAE",
-           "VAE", "BetaVAE", "CVAE", "IWAE", "VQVAE", "VQVAE2", "PixelCNN"]
+__all__ = [
+    "ZooModel",
+    "Autoencoder",
+    "AE",
+    "ContractiveAE",
+    "DenoisingAE",
+    "KSparseAE",
+    "SparseAE",
+    "TDVAE",
+    "VAE",
+    "BetaVAE",
+    "CVAE",
+    "IWAE",
+    "VQVAE",
+    "VQVAE2",
+    "PixelCNN",
+]

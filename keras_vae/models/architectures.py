@@ -11,7 +11,7 @@ the four-stage network of Higgins et al. 2017 at 64x64. An explicit value is alw
 """
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 from keras_vae.core.errors import ConfigError
 from keras_vae.core.layers import check_conv_shape, conv_decoder_body, conv_trunk, dense_decoder_body, dense_trunk
@@ -58,8 +58,10 @@ def check_conv(model):
         chosen = getattr(model, "chosen_from_image", ())
         if not chosen:
             raise
-        raise ConfigError(f"{error} ({', '.join(chosen)} chosen from the image size by conv_stages; "
-                          "give them explicitly, or use other image sides)") from None
+        raise ConfigError(
+            f"{error} ({', '.join(chosen)} chosen from the image size by conv_stages; "
+            "give them explicitly, or use other image sides)"
+        ) from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,8 +84,7 @@ ARCHITECTURES = {
     ),
     "conv": Architecture(
         trunk=lambda m, images: conv_trunk(images, m.filters, m.kernel_size, m.hidden_dim, m.activation),
-        decoder=lambda m, h: conv_decoder_body(h, m.filters, m.kernel_size, m.hidden_dim, m.image_shape,
-                                               m.activation),
+        decoder=lambda m, h: conv_decoder_body(h, m.filters, m.kernel_size, m.hidden_dim, m.image_shape, m.activation),
         check=check_conv,
         params=("filters", "kernel_size", "hidden_dim", "activation"),
     ),

@@ -9,19 +9,18 @@ next to z (the conditional models of Sohn et al. 2015 and Kingma et al. 2014).
 Shapes: images [B, H, W, C] float32 in [0, 1]; conditions [B] int32; codes [B, latent_dim].
 """
 
-
 import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_vae.core.checks import checked, hidden_activation, positive_ints
+from keras_vae.core.contract import NATS, Part, TensorInput, Term
 from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.core.layers import OneHot
 from keras_vae.models import figures as image_figures
 from keras_vae.models.architectures import ARCHITECTURES, conv_stages
 from keras_vae.models.base import as_batch, plain
 from keras_vae.models.likelihood import ImageModel
-from keras_vae.core.checks import checked, hidden_activation, positive_ints
-from keras_vae.core.contract import NATS, Part, TensorInput, Term
 
 
 class Autoencoder(ImageModel):
@@ -50,7 +49,11 @@ class Autoencoder(ImageModel):
     code_names = ("code",)  # the encoder's outputs, as exported
     code_activation = None
     figures = ("reconstructions", "latent_space", "interpolation")
-    drawers = {**ImageModel.drawers, "latent_space": image_figures.latent_space, "interpolation": image_figures.interpolation}
+    drawers = {
+        **ImageModel.drawers,
+        "latent_space": image_figures.latent_space,
+        "interpolation": image_figures.interpolation,
+    }
     card_figures = ("reconstructions",)
     term_docs = {
         **ImageModel.term_docs,
@@ -89,9 +92,16 @@ class Autoencoder(ImageModel):
         self.activation = hidden_activation(activation)
 
     def get_config(self):
-        return {**super().get_config(), "latent_dim": self.latent_dim, "architecture": self.architecture,
-                "hidden_sizes": plain(self.hidden_sizes), "filters": plain(self.filters),
-                "kernel_size": self.kernel_size, "hidden_dim": self.hidden_dim, "activation": self.activation}
+        return {
+            **super().get_config(),
+            "latent_dim": self.latent_dim,
+            "architecture": self.architecture,
+            "hidden_sizes": plain(self.hidden_sizes),
+            "filters": plain(self.filters),
+            "kernel_size": self.kernel_size,
+            "hidden_dim": self.hidden_dim,
+            "activation": self.activation,
+        }
 
     # -- conditions ---------------------------------------------------------------------------
     @property
@@ -130,10 +140,16 @@ class Autoencoder(ImageModel):
         conditions = {}
         for key, classes in self.condition_classes.items():
             value = np.asarray(given[key]) if key in given else np.arange(n) % classes
-            if value.shape not in ((), (n,)) or not np.issubdtype(value.dtype, np.integer) or \
-                    value.min() < 0 or value.max() >= classes:
-                raise UserError(f"{key} must be an integer in [0, {classes - 1}], or {n} of them (one per sample), "
-                                f"got {given[key]!r}")
+            if (
+                value.shape not in ((), (n,))
+                or not np.issubdtype(value.dtype, np.integer)
+                or value.min() < 0
+                or value.max() >= classes
+            ):
+                raise UserError(
+                    f"{key} must be an integer in [0, {classes - 1}], or {n} of them (one per sample), "
+                    f"got {given[key]!r}"
+                )
             value = np.broadcast_to(value, (n,))
             conditions[key] = tf.constant(value, tf.int32)
         return conditions
@@ -303,9 +319,20 @@ class Autoencoder(ImageModel):
 
         metadata = {"latent_dim": self.latent_dim, "image_shape": list(self.image_shape)}
         return [
-            Part("decoder", decoder, (TensorInput("z", (self.latent_dim,)), *conditions),
-                 {"images": self.image_shape}, self.decoder, metadata),
-            Part("encoder", encoder, (TensorInput("images", self.image_shape, values="unit"), *conditions),
-                 {name: (self.latent_dim,) for name in self.code_names}, self.encoder, metadata),
+            Part(
+                "decoder",
+                decoder,
+                (TensorInput("z", (self.latent_dim,)), *conditions),
+                {"images": self.image_shape},
+                self.decoder,
+                metadata,
+            ),
+            Part(
+                "encoder",
+                encoder,
+                (TensorInput("images", self.image_shape, values="unit"), *conditions),
+                {name: (self.latent_dim,) for name in self.code_names},
+                self.encoder,
+                metadata,
+            ),
         ]
-

@@ -37,10 +37,10 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vae.core import distributed
-from keras_vae.core.keras_internals import BuildWithoutBatch
-from keras_vae.core.errors import UserError
-from keras_vae.core.layers import Noise
 from keras_vae.core.contract import NATS, Column, Term
+from keras_vae.core.errors import UserError
+from keras_vae.core.keras_internals import BuildWithoutBatch
+from keras_vae.core.layers import Noise
 
 
 def plain(value):
@@ -342,8 +342,10 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
         """
         model = self._trained_stages.models.get(name)
         if model is None and required:
-            raise UserError(f"{type(self).__name__}'s {name} is not trained yet: train it with "
-                            f"`train --resume RUN_DIR --stage {name}`")
+            raise UserError(
+                f"{type(self).__name__}'s {name} is not trained yet: train it with "
+                f"`train --resume RUN_DIR --stage {name}`"
+            )
         return model
 
     # -- training -----------------------------------------------------------------------------
@@ -383,9 +385,7 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
             float32 scalar: the mean loss over the global batch, plus the scaled regularization
             losses of the layers (`self.losses`) if any.
         """
-        loss = tf.nn.compute_average_loss(
-            terms["loss"], global_batch_size=distributed.global_batch_size(terms["loss"])
-        )
+        loss = tf.nn.compute_average_loss(terms["loss"], global_batch_size=distributed.global_batch_size(terms["loss"]))
         if self.losses:
             loss += tf.nn.scale_regularization_loss(tf.add_n(self.losses))
         return loss

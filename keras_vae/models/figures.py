@@ -52,14 +52,21 @@ def latent_space(model, examples, **_):
     coloured = "coloured by label" if "labels" in examples else "(no labels)"
     if dims <= 2:
         if dims == 1:
-            return Scatter(np.stack([codes[:, 0], labels], -1), labels,
-                           f"Test set codes (1-D) against the label, {n} images", "z", "label")
+            return Scatter(
+                np.stack([codes[:, 0], labels], -1),
+                labels,
+                f"Test set codes (1-D) against the label, {n} images",
+                "z",
+                "label",
+            )
         return Scatter(codes, labels, f"Test set codes, {coloured}, {n} images", "z1", "z2")
     centred = codes - codes.mean(axis=0)
     _, singular, axes = np.linalg.svd(centred, full_matrices=False)
     share = singular**2 / np.sum(singular**2)
-    title = (f"2-D PCA of the test set's {dims}-D codes, {coloured}, {n} images "
-             f"(the two components hold {share[0]:.0%} and {share[1]:.0%} of the variance)")
+    title = (
+        f"2-D PCA of the test set's {dims}-D codes, {coloured}, {n} images "
+        f"(the two components hold {share[0]:.0%} and {share[1]:.0%} of the variance)"
+    )
     return Scatter(centred @ axes[:2].T, labels, title, "PC 1", "PC 2")
 
 
@@ -74,6 +81,8 @@ def interpolation(model, examples, **_):
     z = (z_a[:, None] * (1 - t) + z_b[:, None] * t).reshape(-1, model.latent_dim)
     between = model.decode(z).numpy().reshape(len(first), STEPS, *model.image_shape)
     rows = np.concatenate([a["images"][:, None], between, b["images"][:, None]], axis=1)
-    title = (f"Interpolation between pairs of test images (first and last column): decoder means "
-             f"along the straight line between their codes, {STEPS} steps")
+    title = (
+        f"Interpolation between pairs of test images (first and last column): decoder means "
+        f"along the straight line between their codes, {STEPS} steps"
+    )
     return Grid(rows.reshape(-1, *model.image_shape), title, columns=STEPS + 2)

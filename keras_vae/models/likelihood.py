@@ -15,11 +15,11 @@ import keras
 import tensorflow as tf
 
 from keras_vae.core import losses
+from keras_vae.core.checks import checked
+from keras_vae.core.contract import NATS
 from keras_vae.core.errors import ConfigError
 from keras_vae.models import figures as image_figures
 from keras_vae.models.base import ZooModel, plain
-from keras_vae.core.checks import checked
-from keras_vae.core.contract import NATS
 
 
 def reconstruction_headline(metrics):
@@ -74,8 +74,15 @@ class ImageModel(ZooModel):
 
     drawers = {"reconstructions": image_figures.reconstructions}
 
-    def __init__(self, image_shape=(28, 28, 1), likelihood="bernoulli", gaussian_sigma=0.1, learn_sigma=False,
-                 binarize=False, **kwargs):
+    def __init__(
+        self,
+        image_shape=(28, 28, 1),
+        likelihood="bernoulli",
+        gaussian_sigma=0.1,
+        learn_sigma=False,
+        binarize=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if likelihood not in losses.LIKELIHOODS:
             raise ConfigError(f"likelihood must be one of {losses.LIKELIHOODS}, got {likelihood!r}")
@@ -85,14 +92,24 @@ class ImageModel(ZooModel):
             raise ConfigError("binarize needs the bernoulli likelihood")
         self.image_shape = tuple(int(s) for s in image_shape)
         self.likelihood = likelihood
-        self.gaussian_sigma = checked("gaussian_sigma", gaussian_sigma, lambda v: v >= losses.SIGMA_MIN,
-                                      f">= {losses.SIGMA_MIN:g} (losses.SIGMA_MIN)")
+        self.gaussian_sigma = checked(
+            "gaussian_sigma",
+            gaussian_sigma,
+            lambda v: v >= losses.SIGMA_MIN,
+            f">= {losses.SIGMA_MIN:g} (losses.SIGMA_MIN)",
+        )
         self.learn_sigma = learn_sigma
         self.binarize = binarize
 
     def get_config(self):
-        return {**super().get_config(), "image_shape": plain(self.image_shape), "likelihood": self.likelihood,
-                "gaussian_sigma": self.gaussian_sigma, "learn_sigma": self.learn_sigma, "binarize": self.binarize}
+        return {
+            **super().get_config(),
+            "image_shape": plain(self.image_shape),
+            "likelihood": self.likelihood,
+            "gaussian_sigma": self.gaussian_sigma,
+            "learn_sigma": self.learn_sigma,
+            "binarize": self.binarize,
+        }
 
     def build_likelihood(self):
         """The likelihood's own weight, from `build_networks`: a Gaussian's log sigma per channel
@@ -134,8 +151,10 @@ class ImageModel(ZooModel):
         if not self.binarize:
             return x
         shape = tf.shape(x)
-        u = self.noise.uniform(shape, x.dtype) if training else tf.random.stateless_uniform(
-            shape, seed=[0, 0], dtype=x.dtype
+        u = (
+            self.noise.uniform(shape, x.dtype)
+            if training
+            else tf.random.stateless_uniform(shape, seed=[0, 0], dtype=x.dtype)
         )
         return tf.cast(u < x, x.dtype)
 
@@ -169,10 +188,14 @@ class ImageModel(ZooModel):
 
     def evaluation_header(self):
         if self.binarize:
-            binarization = "binarized: trained on fresh draws, evaluated on one fixed draw (stateless seed) of the test images"
+            binarization = (
+                "binarized: trained on fresh draws, evaluated on one fixed draw (stateless seed) of the test images"
+            )
         elif self.likelihood == "bernoulli":
-            binarization = ("none: Bernoulli cross-entropy of grey levels in [0, 1], not a normalized density, "
-                            "so not comparable with binarized-MNIST log-likelihoods")
+            binarization = (
+                "none: Bernoulli cross-entropy of grey levels in [0, 1], not a normalized density, "
+                "so not comparable with binarized-MNIST log-likelihoods"
+            )
         else:
             binarization = "none: Gaussian density of pixel values scaled to [0, 1], without dequantization"
         return {"likelihood": self.likelihood, "binarization": binarization, "units": f"{NATS} (mse: per pixel)"}

@@ -62,5 +62,3 @@ def build(name, compile=True, **overrides):
     config = resolve(name, overrides)
     config = config.for_data(config.dataset, lambda: known_model_params(config.dataset))
     return build_from_config(config, compile=compile)
-
-

@@ -15,7 +15,7 @@ import dataclasses
 import inspect
 import json
 import types
-from typing import Mapping
+from collections.abc import Mapping
 
 from keras_vae.catalogue.entries import closest
 from keras_vae.catalogue.registry import model_class, read_stored_entry
@@ -168,9 +168,16 @@ class RunConfig:
     def to_json(self):
         """The plain-JSON dict a run folder's config.json holds (the same keys as ever)."""
         fields = {key: getattr(self, key) for key in TRAINING_FIELDS}
-        return {**fields, "description": self.description, "class": self.class_name, "params": plain(self.params),
-                "stages": {name: dataclasses.asdict(s) for name, s in self.stages.items()},
-                "entry": self.entry, "limit": self.limit, "seed": self.seed}
+        return {
+            **fields,
+            "description": self.description,
+            "class": self.class_name,
+            "params": plain(self.params),
+            "stages": {name: dataclasses.asdict(s) for name, s in self.stages.items()},
+            "entry": self.entry,
+            "limit": self.limit,
+            "seed": self.seed,
+        }
 
     @classmethod
     def from_json(cls, stored):
@@ -180,7 +187,7 @@ class RunConfig:
             UserError: a config.json that is not a run config (no "class", unknown or bad fields).
         """
         if not isinstance(stored, dict) or "class" not in stored:
-            raise UserError("config.json is not a keras_vae run config (no \"class\")")
+            raise UserError('config.json is not a keras_vae run config (no "class")')
         stored = {**BEFORE_FIELDS, **stored}  # older runs lack newer fields
         for catalogue_only in CATALOGUE_FIELDS:  # an entry's own config.json reads as its run's config too
             stored.pop(catalogue_only, None)
@@ -220,8 +227,10 @@ def load_entry(name):
     stored = read_stored_entry(name)
     entry = {**TRAINING_FIELDS, **stored}
     entry["entry"] = name
-    entry["stages"] = {stage: {key: fields.get(key, entry[key]) for key in STAGE_FIELDS}
-                       for stage, fields in stored.get("stages", {}).items()}
+    entry["stages"] = {
+        stage: {key: fields.get(key, entry[key]) for key in STAGE_FIELDS}
+        for stage, fields in stored.get("stages", {}).items()
+    }
     return entry
 
 
@@ -231,7 +240,9 @@ def settable_fields(entry):
     fields = {k: entry[k] for k in TRAINING_FIELDS}
     fields.update({k: v for k, v in constructor_args(cls).items() if v is not inspect.Parameter.empty})
     fields.update(entry.get("params", {}))
-    fields.update({f"{stage}.{key}": value for stage, values in entry["stages"].items() for key, value in values.items()})
+    fields.update(
+        {f"{stage}.{key}": value for stage, values in entry["stages"].items() for key, value in values.items()}
+    )
     return fields
 
 
@@ -290,8 +301,7 @@ def resolve(name, overrides=None):
     for key, value in (overrides or {}).items():
         if key not in fields:
             raise UserError(
-                f"unknown setting {key!r} for {name}{closest(key, list(fields))}; "
-                f"settable: {', '.join(sorted(fields))}"
+                f"unknown setting {key!r} for {name}{closest(key, list(fields))}; settable: {', '.join(sorted(fields))}"
             )
         raw = value if isinstance(value, str) else None
         value = _check_type(key, parse_value(value) if raw is not None else value, fields[key], raw)
@@ -303,5 +313,11 @@ def resolve(name, overrides=None):
         else:
             entry["params"][key] = value
     training = {key: entry[key] for key in TRAINING_FIELDS}
-    return RunConfig(class_name=entry["class"], params=entry["params"], entry=name, stages=entry["stages"],
-                     description=entry.get("description", ""), **training)
+    return RunConfig(
+        class_name=entry["class"],
+        params=entry["params"],
+        entry=name,
+        stages=entry["stages"],
+        description=entry.get("description", ""),
+        **training,
+    )

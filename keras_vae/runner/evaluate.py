@@ -14,10 +14,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vae.data import datasets
 from keras_vae.core import iwae
-from keras_vae.runner import runs
-from keras_vae.runner import loading
+from keras_vae.data import datasets
+from keras_vae.runner import loading, runs
 
 log = logging.getLogger(__name__)
 METRICS = "metrics.json"
@@ -97,8 +96,9 @@ def legend(model, names, k=None):
     return out
 
 
-def evaluate_run(run_dir, dataset=None, batch_size=None, limit=None, k=1000, seed=0, write=True, overwrite=False,
-                 progress=False):
+def evaluate_run(
+    run_dir, dataset=None, batch_size=None, limit=None, k=1000, seed=0, write=True, overwrite=False, progress=False
+):
     """Evaluate a run on the test split of its dataset (or `dataset`); write `metrics_path`.
 
     Returns the metrics, with "dataset" and "split" first and "headline" (`model.headline`, the
@@ -112,8 +112,9 @@ def evaluate_run(run_dir, dataset=None, batch_size=None, limit=None, k=1000, see
     data = datasets.load(dataset or config.dataset)
     data.check_fits(model)
     metrics = {"dataset": data.name, "split": "test"}
-    metrics.update(evaluate_model(model, data.examples("test", limit), batch_size or config.batch_size, k, seed,
-                                  progress))
+    metrics.update(
+        evaluate_model(model, data.examples("test", limit), batch_size or config.batch_size, k, seed, progress)
+    )
     metrics["headline"] = model.headline(metrics)  # what `list` shows, in the model's own words
     if write:
         write_metrics(metrics_path(run_dir), metrics, overwrite)
@@ -128,8 +129,10 @@ def check_metrics_free(path, overwrite=False):
     if path.exists() and not overwrite:
         old = runs.read_json(path)
         bound = f", IWAE k={old['iwae_k']}" if old.get("iwae_k") else ""
-        raise UserError(f"{path} exists ({old.get('dataset')}, {old.get('split_examples')} test images{bound}); "
-                        "pass --overwrite (in Python: overwrite=True) to replace it")
+        raise UserError(
+            f"{path} exists ({old.get('dataset')}, {old.get('split_examples')} test images{bound}); "
+            "pass --overwrite (in Python: overwrite=True) to replace it"
+        )
 
 
 def write_metrics(path, metrics, overwrite=False):

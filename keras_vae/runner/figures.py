@@ -10,12 +10,10 @@ prior_samples     decoded draws from the prior (`model.sample`, described by `pr
 training_curves   the run's per-epoch history (every run that has one)
 """
 
-
 from keras_vae.core import pictures
 from keras_vae.core.errors import UserError
 from keras_vae.data import datasets
-from keras_vae.runner import plots
-from keras_vae.runner import loading, runs
+from keras_vae.runner import loading, plots, runs
 from keras_vae.runner.evaluate import seeded_noise
 
 SAMPLES = 64
@@ -74,7 +72,9 @@ def draw(name, model, out, examples=None, seed=0, prefix=""):
 def check_no_earlier_plot(out, files, overwrite):
     """Refuse to replace `files` of an earlier plot in `out` unless overwrite."""
     if not overwrite and (earlier := sorted(name for name in files if (out / name).exists())):
-        raise UserError(f"{out} already holds {', '.join(earlier)} from an earlier plot; pass --overwrite to replace them")
+        raise UserError(
+            f"{out} already holds {', '.join(earlier)} from an earlier plot; pass --overwrite to replace them"
+        )
 
 
 def plot_run(run_dir, dataset=None, out=None, seed=0, overwrite=False):
@@ -101,6 +101,8 @@ def training_curves(history, names, config, path):
     names = [n for n in names if n in history[0]]
     # Runs from before the validation split validated on the test split.
     held_out = "validation" if config.validation_fraction else "test"
-    title = (f"Training curves of {config.entry or 'the run'} on {config.dataset}: per-epoch means, "
-             f"train and {held_out} split")
+    title = (
+        f"Training curves of {config.entry or 'the run'} on {config.dataset}: per-epoch means, "
+        f"train and {held_out} split"
+    )
     return plots.save_curves(history, names, path, title, held_out)

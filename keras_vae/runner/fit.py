@@ -131,7 +131,11 @@ class NonFiniteGuard(keras.callbacks.Callback):
             UserError: a value is NaN or infinite.
         """
         for name in sorted(logs or {}):
-            self._check(logs, name, "the end of the epoch (the validation split)" if name.startswith("val_") else "the end of the epoch")
+            self._check(
+                logs,
+                name,
+                "the end of the epoch (the validation split)" if name.startswith("val_") else "the end of the epoch",
+            )
 
     def _steps(self, last):
         total = self.params.get("steps")
@@ -145,8 +149,11 @@ class NonFiniteGuard(keras.callbacks.Callback):
             return
         done = self._epoch
         stage = "" if self.stage == "model" else f" --stage {self.stage}"
-        kept = (f"the checkpoint of epoch {done} is kept (python -m keras_vae.zoo train --resume {self.run_dir}{stage})"
-                if done else "no epoch finished, so there is no checkpoint")
+        kept = (
+            f"the checkpoint of epoch {done} is kept (python -m keras_vae.zoo train --resume {self.run_dir}{stage})"
+            if done
+            else "no epoch finished, so there is no checkpoint"
+        )
         what = "" if self.stage == "model" else f" of the {self.stage}"
         raise UserError(
             f"training stopped: {name}{what} is {float(value)} in epoch {self._epoch + 1}, {where}; likely causes: "
@@ -274,8 +281,18 @@ def fit(model, data, config, run_dir, initial_epoch, history, verbose="auto", ca
     return fit_batches(model, train_batches, validation, config, run_dir, initial_epoch, history, verbose, callbacks)
 
 
-def fit_batches(model, train_batches, validation, config, folder, initial_epoch, history, verbose="auto",
-                callbacks=(), stage="model"):
+def fit_batches(
+    model,
+    train_batches,
+    validation,
+    config,
+    folder,
+    initial_epoch,
+    history,
+    verbose="auto",
+    callbacks=(),
+    stage="model",
+):
     """Fit `model` on dict batches up to config.epochs, checkpointing every epoch in `folder`
     (a run folder, or a stage's sub-folder), and save its final model there.
 

@@ -269,6 +269,7 @@ def save_gif(pictures, path, columns, seconds_per_frame=0.25, scale=None):
         canvas = (grid(images, columns) * 255).round().astype(np.uint8).repeat(scale, 0).repeat(scale, 1)
         frames.append(Image.fromarray(canvas[..., 0] if canvas.shape[-1] == 1 else canvas[..., :3]))
     with runs.atomic(path) as tmp:
-        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:],
-                       duration=int(seconds_per_frame * 1000), loop=0)
+        frames[0].save(
+            tmp, format="GIF", save_all=True, append_images=frames[1:], duration=int(seconds_per_frame * 1000), loop=0
+        )
     return path

@@ -112,7 +112,9 @@ def pretrained_dir(entry):
         raise UserError(f"run folder not found: {entry} (nor is it a zoo entry name{closest(entry, entry_names())})")
     folder = zoo_dir() / entry / PRETRAINED
     if not (folder / MODEL).is_file():
-        raise UserError(f"zoo entry {entry!r} ships no trained weights; train it: python -m keras_vae.zoo train {entry}")
+        raise UserError(
+            f"zoo entry {entry!r} ships no trained weights; train it: python -m keras_vae.zoo train {entry}"
+        )
     return folder
 
 
@@ -131,7 +133,9 @@ def refuse_zoo(path):
     path = Path(path)
     for folder in (path.resolve(), *path.resolve().parents):
         if is_catalogue(folder):
-            raise UserError(f"{path} is inside the zoo catalogue {folder}, which is never written into; choose another folder")
+            raise UserError(
+                f"{path} is inside the zoo catalogue {folder}, which is never written into; choose another folder"
+            )
     return path
 
 

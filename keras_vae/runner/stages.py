@@ -82,10 +82,13 @@ def to_resume(run_dir, config, cls, stage=None, epochs=None):
     if unfinished and epochs is None:
         return unfinished[0], False
     if not unfinished and epochs is None:
-        later = (f" (the model's; a later stage trains on with --stage {cls.stages[-1]} --epochs N)"
-                 if cls.stages else "")
-        raise UserError(f"{run_dir} already has {epochs_done(run_dir, MODEL)} of {config.epochs} epochs; "
-                        f"pass a larger --epochs{later}")
+        later = (
+            f" (the model's; a later stage trains on with --stage {cls.stages[-1]} --epochs N)" if cls.stages else ""
+        )
+        raise UserError(
+            f"{run_dir} already has {epochs_done(run_dir, MODEL)} of {config.epochs} epochs; "
+            f"pass a larger --epochs{later}"
+        )
     return MODEL, False
 
 
@@ -93,8 +96,10 @@ def check_none_trained(run_dir, cls):
     """Refuse to train the model on when a later stage has trained on its outputs already."""
     stale = [s for s in cls.stages if folder(run_dir, s).exists()]
     if stale:
-        raise UserError(f"{run_dir}'s {', '.join(stale)} trained on this model's outputs; training the model on "
-                        f"would leave {'them' if len(stale) > 1 else 'it'} stale: train a new run instead")
+        raise UserError(
+            f"{run_dir}'s {', '.join(stale)} trained on this model's outputs; training the model on "
+            f"would leave {'them' if len(stale) > 1 else 'it'} stale: train a new run instead"
+        )
 
 
 def examples(model, stage, data, split, config):
@@ -142,17 +147,30 @@ def fit_stage(model, stage, data, config, run_dir, strategy, verbose="auto", cal
         stage_model, history = fit.restore(where, done, config, strategy)
     else:
         keras.utils.set_random_seed(config.seed)
-        stage_model = distribute.build(lambda: builder.compile_model(model.stage_model(stage), settings),
-                                       strategy, config.precision)
+        stage_model = distribute.build(
+            lambda: builder.compile_model(model.stage_model(stage), settings), strategy, config.precision
+        )
         history = []
-    log.info("training the %s of %s (%d parameters) on the frozen model's outputs into %s",
-             stage, config.entry, stage_model.count_params(), where)
+    log.info(
+        "training the %s of %s (%d parameters) on the frozen model's outputs into %s",
+        stage,
+        config.entry,
+        stage_model.count_params(),
+        where,
+    )
     train_set = examples(model, stage, data, "train", settings)
-    validation = (tf.data.Dataset.from_tensor_slices(examples(model, stage, data, "validation", settings))
-                  .batch(settings.batch_size) if data.validation_fraction else None)
-    train_batches = (tf.data.Dataset.from_tensor_slices(train_set)
-                     .shuffle(len(next(iter(train_set.values()))), seed=config.seed + done)
-                     .batch(settings.batch_size))
+    validation = (
+        tf.data.Dataset.from_tensor_slices(examples(model, stage, data, "validation", settings)).batch(
+            settings.batch_size
+        )
+        if data.validation_fraction
+        else None
+    )
+    train_batches = (
+        tf.data.Dataset.from_tensor_slices(train_set)
+        .shuffle(len(next(iter(train_set.values()))), seed=config.seed + done)
+        .batch(settings.batch_size)
+    )
     fit.fit_batches(stage_model, train_batches, validation, settings, where, done, history, verbose, callbacks, stage)
     model.attach(stage, stage_model)
     return stage_model

@@ -12,13 +12,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from keras_vae.runner import evaluate
-from keras_vae.runner import figures
-from keras_vae.runner import builder
-from keras_vae.runner import runs
-from keras_vae.runner import train
 from keras_vae.core.errors import UserError
 from keras_vae.core.quiet import muted
+from keras_vae.runner import builder, evaluate, figures, runs, train
 
 log = logging.getLogger(__name__)
 REPORT, ROWS = "report.md", "sweep.json"
@@ -73,8 +69,18 @@ def check_out(out, overwrite):
         raise UserError(f"{out} already exists; pass --overwrite to replace its runs and report")
 
 
-def sweep(entry, latent_dims=None, likelihoods=None, overrides=None, out=None, seed=0, k=1000, limit=None,
-          overwrite=False, verbose=0):
+def sweep(
+    entry,
+    latent_dims=None,
+    likelihoods=None,
+    overrides=None,
+    out=None,
+    seed=0,
+    k=1000,
+    limit=None,
+    overwrite=False,
+    verbose=0,
+):
     """Train, evaluate and sample one run per setting; write the report. Returns its path.
 
     Every setting is checked (its model built) before any training. Each run is an ordinary run
@@ -111,16 +117,25 @@ def sweep(entry, latent_dims=None, likelihoods=None, overrides=None, out=None, s
         for name, settings in grid:
             log.info("sweep %s: training %s", entry, name)
             started = time.perf_counter()
-            model, run_dir = train.train(entry, settings, run_dir=out / name, seed=seed, overwrite=overwrite,
-                                         verbose=verbose, limit=limit)
+            model, run_dir = train.train(
+                entry, settings, run_dir=out / name, seed=seed, overwrite=overwrite, verbose=verbose, limit=limit
+            )
             trained = time.perf_counter()
             metrics = evaluate.evaluate_run(run_dir, k=k, limit=limit, seed=seed)
             evaluated = time.perf_counter()
             sampled = "prior_samples" in model.figures
             if sampled:
                 figures.draw("prior_samples", model, run_dir, seed=seed)
-            rows.append({"name": name, **settings, "train_seconds": round(trained - started, 1),
-                         "eval_seconds": round(evaluated - trained, 1), "sampled": sampled, **metrics})
+            rows.append(
+                {
+                    "name": name,
+                    **settings,
+                    "train_seconds": round(trained - started, 1),
+                    "eval_seconds": round(evaluated - trained, 1),
+                    "sampled": sampled,
+                    **metrics,
+                }
+            )
     runs.write_json(out / ROWS, rows)
     report = out / REPORT
     with runs.atomic(report) as tmp:
@@ -144,7 +159,14 @@ def markdown(entry, rows, columns):
     """
     first = rows[0]
     k = first.get("iwae_k")
-    headers = ["run", "latent dim", "likelihood", *(column.header.format(k=k) for column in columns), "train s", "eval s"]
+    headers = [
+        "run",
+        "latent dim",
+        "likelihood",
+        *(column.header.format(k=k) for column in columns),
+        "train s",
+        "eval s",
+    ]
     lines = [
         f"# Sweep of `{entry}` on {first['dataset']}",
         "",
@@ -155,18 +177,33 @@ def markdown(entry, rows, columns):
         "|---|---:|---|" + "---:|" * len(columns) + "---:|---:|",
     ]
     for row in rows:
-        cells = [row["name"], row.get("latent_dim", "-"), row["likelihood"], *(column.cell(row) for column in columns),
-                 row["train_seconds"], row["eval_seconds"]]
+        cells = [
+            row["name"],
+            row.get("latent_dim", "-"),
+            row["likelihood"],
+            *(column.cell(row) for column in columns),
+            row["train_seconds"],
+            row["eval_seconds"],
+        ]
         lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
-    lines += [""] + [f"- {name} likelihood, binarization {text}." for name, text in
-                     sorted({(r["likelihood"], r["binarization"]) for r in rows})]
+    lines += [""] + [
+        f"- {name} likelihood, binarization {text}."
+        for name, text in sorted({(r["likelihood"], r["binarization"]) for r in rows})
+    ]
     if len({r["likelihood"] for r in rows}) > 1:
-        lines += ["", "Log-likelihoods under different likelihoods are not comparable (a Bernoulli "
-                     "cross-entropy of grey levels is no density); compare their MSE and samples."]
+        lines += [
+            "",
+            "Log-likelihoods under different likelihoods are not comparable (a Bernoulli "
+            "cross-entropy of grey levels is no density); compare their MSE and samples.",
+        ]
     sampled = [r for r in rows if r["sampled"]]
     if sampled:
-        lines += ["", "## Samples from the prior", "",
-                  "| " + " | ".join(r["name"] for r in sampled) + " |",
-                  "|" + "---|" * len(sampled),
-                  "| " + " | ".join(f"![{r['name']}]({r['name']}/prior_samples.png)" for r in sampled) + " |"]
+        lines += [
+            "",
+            "## Samples from the prior",
+            "",
+            "| " + " | ".join(r["name"] for r in sampled) + " |",
+            "|" + "---|" * len(sampled),
+            "| " + " | ".join(f"![{r['name']}]({r['name']}/prior_samples.png)" for r in sampled) + " |",
+        ]
     return "\n".join(lines) + "\n"

@@ -73,8 +73,17 @@ def run_description(entry, params):
     return f"{text}; this run changes {', '.join(changed)}" if changed else text
 
 
-def train(entry, overrides=None, run_dir=None, seed=None, overwrite=False, verbose="auto", limit=None, callbacks=(),
-          stage=None):
+def train(
+    entry,
+    overrides=None,
+    run_dir=None,
+    seed=None,
+    overwrite=False,
+    verbose="auto",
+    limit=None,
+    callbacks=(),
+    stage=None,
+):
     """Train zoo entry `entry` with `overrides` into a new run folder.
 
     Every stage the model has (`keras_vae.runner.stages`: the model, then e.g. its prior) is
@@ -116,8 +125,14 @@ def train(entry, overrides=None, run_dir=None, seed=None, overwrite=False, verbo
     # Only now, with every input checked, is anything on disk touched.
     prepare_run_dir(run_dir, overwrite)
     runs.write_config(run_dir, config)
-    log.info("training %s (%s, %d parameters) on %s into %s", entry, config.class_name, model.count_params(), data.name,
-             run_dir)
+    log.info(
+        "training %s (%s, %d parameters) on %s into %s",
+        entry,
+        config.class_name,
+        model.count_params(),
+        data.name,
+        run_dir,
+    )
     model = fit(model, data, config, run_dir, 0, [], verbose, callbacks)
     if stage is None:
         stages.fit_later(model, data, config, run_dir, strategy, verbose, callbacks)
@@ -146,13 +161,18 @@ def resume(run_dir, epochs=None, verbose="auto", limit=None, callbacks=(), stage
     stored = runs.read_json(run_dir / runs.CONFIG)
     config = run_config.RunConfig.from_json(stored)
     if "validation_fraction" not in stored:
-        log.warning("%s was trained before validation splits (its val_* logs are on the test split): it resumes "
-                    "on its whole train split, as before, without validation logs", run_dir)
+        log.warning(
+            "%s was trained before validation splits (its val_* logs are on the test split): it resumes "
+            "on its whole train split, as before, without validation logs",
+            run_dir,
+        )
     if limit is not None and limit != config.limit:
         run_config.check_limit(limit)
         recorded = "every image" if config.limit is None else f"--limit {config.limit}"
-        raise UserError(f"{run_dir} was trained with {recorded}, not --limit {limit}; resume keeps the run's "
-                        "own images (omit --limit)")
+        raise UserError(
+            f"{run_dir} was trained with {recorded}, not --limit {limit}; resume keeps the run's "
+            "own images (omit --limit)"
+        )
     cls = registry.model_class(config.class_name)
     stage, alone = stages.to_resume(run_dir, config, cls, stage, epochs)
     if epochs is not None:

@@ -22,11 +22,13 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_vae.data import datasets as data
-from keras_vae.runner import distribute  # noqa: E402
-from keras_vae.runner.config import resolve  # noqa: E402
-from keras_vae.runner import builder  # noqa: E402
 from keras_vae.core.errors import UserError  # noqa: E402
+from keras_vae.data import datasets as data
+from keras_vae.runner import (
+    builder,  # noqa: E402
+    distribute,  # noqa: E402
+)
+from keras_vae.runner.config import resolve  # noqa: E402
 from keras_vae.runner.optimizers import FusedAdam  # noqa: E402
 
 LEARNING_RATE = 1e-3

@@ -15,16 +15,12 @@ import keras
 import numpy as np
 import pytest
 
-from keras_vae.runner import evaluate
-from keras_vae.runner import figures
-from keras_vae.runner import builder
-from keras_vae.runner import config as run_config
-from keras_vae.runner import runs
-from keras_vae.runner import stages
-from keras_vae.data import sequences
 from keras_vae.catalogue.entries import read_entry
 from keras_vae.core.errors import UserError
+from keras_vae.data import sequences
 from keras_vae.export import export_run
+from keras_vae.runner import builder, evaluate, figures, runs, stages
+from keras_vae.runner import config as run_config
 
 STEPS = 12
 
@@ -35,7 +31,9 @@ def tiny_config(entry):
 
     stored = read_entry(entry)
     dataset = offline_variant(stored.get("dataset", "mnist"))  # mnist_5k, or moving:mnist_5k
-    config = dataclasses.replace(run_config.resolve(entry, {**stored.get("test_overrides", {}), "dataset": dataset}), seed=0)
+    config = dataclasses.replace(
+        run_config.resolve(entry, {**stored.get("test_overrides", {}), "dataset": dataset}), seed=0
+    )
     return config.for_data(dataset, lambda: known_model_params(dataset))
 
 

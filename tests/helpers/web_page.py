@@ -2,7 +2,6 @@
 state and pixels, its seeded uniforms repeated in Python, and tiny VQ runs to serve."""
 
 import contextlib
-import json
 import os
 import threading
 from pathlib import Path
@@ -13,11 +12,22 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 RUNTIME = ROOT / "export" / "web" / "node_modules" / "onnxruntime-web" / "dist" / "ort.wasm.min.mjs"
-NEEDS_NPM = pytest.mark.skipif(not RUNTIME.is_file(), reason="export/web/node_modules is missing: `npm ci` in export/web (.ci/run does)")
-NEEDS_BROWSER = pytest.mark.skipif(not CHROMIUM.is_file(), reason="no /usr/bin/chromium: `apt-get install -y chromium` (.ci/run does)")
+NEEDS_NPM = pytest.mark.skipif(
+    not RUNTIME.is_file(), reason="export/web/node_modules is missing: `npm ci` in export/web (.ci/run does)"
+)
+NEEDS_BROWSER = pytest.mark.skipif(
+    not CHROMIUM.is_file(), reason="no /usr/bin/chromium: `apt-get install -y chromium` (.ci/run does)"
+)
 # No sandbox as root; no background connections (refused here, and slow to fail).
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--disable-quic", "--no-first-run"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
 SCREENSHOTS = Path(os.environ.get("KERAS_VAE_SCREENSHOTS", ROOT / "runs" / "web-test"))
 TOLERANCE = 1e-4  # on pixels in [0, 1] after 8-bit rounding: any differing 8-bit value fails
 
@@ -107,11 +117,9 @@ def vq_run(folder, entry="vq_vae"):
     its priors attached)."""
     import keras
 
-    from keras_vae.runner import builder
-    from keras_vae.runner import runs
-    from keras_vae.runner import config as run_config
-    from keras_vae.runner import stages
     from keras_vae.catalogue.entries import read_entry
+    from keras_vae.runner import builder, runs, stages
+    from keras_vae.runner import config as run_config
 
     keras.utils.set_random_seed(0)
     sizes = {"num_codes": 8, "filters": [4, 8]}  # 8 (bottom) codes on a 7 x 7 (top) grid: what the tests assert

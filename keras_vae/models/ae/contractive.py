@@ -17,11 +17,11 @@ taken at the data point x. Three ways to compute its squared Frobenius norm (`ja
 
 import tensorflow as tf
 
-from keras_vae.core.errors import ConfigError
-from keras_vae.models.ae.plain import AE
 from keras_vae.core.checks import checked
 from keras_vae.core.contract import Term
+from keras_vae.core.errors import ConfigError
 from keras_vae.core.registration import register_model
+from keras_vae.models.ae.plain import AE
 
 JACOBIANS = ("auto", "closed_form", "exact", "estimate")
 
@@ -46,8 +46,12 @@ class ContractiveAE(AE):
     """
 
     loss_names = ("loss", "reconstruction", "contractive")
-    term_docs = {**AE.term_docs,
-                 "contractive": Term("squared Frobenius norm per example", "||J_f(x)||_F^2, the Jacobian of the code with respect to the input")}
+    term_docs = {
+        **AE.term_docs,
+        "contractive": Term(
+            "squared Frobenius norm per example", "||J_f(x)||_F^2, the Jacobian of the code with respect to the input"
+        ),
+    }
 
     def __init__(self, contractive_weight=1.0, jacobian="auto", projections=1, **kwargs):
         super().__init__(**kwargs)
@@ -56,8 +60,12 @@ class ContractiveAE(AE):
         self.jacobian = jacobian
 
     def get_config(self):
-        return {**super().get_config(), "contractive_weight": self.contractive_weight, "jacobian": self.jacobian,
-                "projections": self.projections}
+        return {
+            **super().get_config(),
+            "contractive_weight": self.contractive_weight,
+            "jacobian": self.jacobian,
+            "projections": self.projections,
+        }
 
     def build_networks(self):
         super().build_networks()
@@ -89,7 +97,9 @@ class ContractiveAE(AE):
         if jacobian == "auto":
             return "closed_form" if self.has_closed_form() else "exact"
         if jacobian == "closed_form" and not self.has_closed_form():
-            raise ConfigError("jacobian='closed_form' needs a single dense sigmoid encoder layer; use 'exact' or 'estimate'")
+            raise ConfigError(
+                "jacobian='closed_form' needs a single dense sigmoid encoder layer; use 'exact' or 'estimate'"
+            )
         return jacobian
 
     def jacobian_norm(self, x, method=None, training=False):

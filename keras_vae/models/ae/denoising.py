@@ -9,13 +9,13 @@ import math
 
 import tensorflow as tf
 
-from keras_vae.core.errors import ConfigError
-from keras_vae.core.layers import top_k_mask
-from keras_vae.models.ae import figures as ae_figures
-from keras_vae.models.ae.plain import AE
 from keras_vae.core.checks import checked
 from keras_vae.core.contract import NATS, Term
+from keras_vae.core.errors import ConfigError
+from keras_vae.core.layers import top_k_mask
 from keras_vae.core.registration import register_model
+from keras_vae.models.ae import figures as ae_figures
+from keras_vae.models.ae.plain import AE
 
 CORRUPTIONS = ("masking", "gaussian", "salt_and_pepper")
 

@@ -11,7 +11,9 @@ def denoising(model, examples, **_):
     ones (bottom); the corruption noise comes from the model's generator."""
     batch = shown(model, examples)
     noisy = model.corrupt(batch["images"])
-    title = (f"Denoising: corrupted {inputs_name(model)} (top), the clean inputs (middle), the output "
-             f"from the corrupted ones (bottom)")
+    title = (
+        f"Denoising: corrupted {inputs_name(model)} (top), the clean inputs (middle), the output "
+        f"from the corrupted ones (bottom)"
+    )
     rows = [noisy, batch["images"], model.reconstruct({**batch, "images": noisy})]
     return Grid(np.concatenate(rows), title, columns=len(noisy))

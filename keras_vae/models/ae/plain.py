@@ -8,8 +8,8 @@ regularizer.
 """
 
 from keras_vae.core.errors import ConfigError
-from keras_vae.models.autoencoder import Autoencoder
 from keras_vae.core.registration import register_model
+from keras_vae.models.autoencoder import Autoencoder
 
 CODE_ACTIVATIONS = ("sigmoid", "linear", "relu", "tanh")
 

@@ -8,16 +8,18 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from keras_vae.core.layers import top_k_mask
-from keras_vae.models.ae.plain import AE
 from keras_vae.core.checks import checked
 from keras_vae.core.contract import NATS, Term
+from keras_vae.core.layers import top_k_mask
 from keras_vae.core.registration import register_model
+from keras_vae.models.ae.plain import AE
 
 ACTIVITY = ("mean_activation", "active_fraction")
 ACTIVITY_DOCS = {
     "mean_activation": Term("mean over code units", "mean code activation"),
-    "active_fraction": Term("fraction of code units", "code units active per image (sigmoid: > 0.5; k-sparse: non-zero)"),
+    "active_fraction": Term(
+        "fraction of code units", "code units active per image (sigmoid: > 0.5; k-sparse: non-zero)"
+    ),
 }
 # rho_hat is clipped this far inside (0, 1) so a fully saturated unit gives a finite KL.
 EPSILON = 1e-6
@@ -34,7 +36,10 @@ def activity(code, active):
         {"mean_activation": float32 [B], "active_fraction": float32 [B]}: means over the units.
     """
     code = tf.cast(code, tf.float32)
-    return {"mean_activation": tf.reduce_mean(code, -1), "active_fraction": tf.reduce_mean(tf.cast(active, tf.float32), -1)}
+    return {
+        "mean_activation": tf.reduce_mean(code, -1),
+        "active_fraction": tf.reduce_mean(tf.cast(active, tf.float32), -1),
+    }
 
 
 def sparsity_penalty(code, rho):
@@ -73,8 +78,11 @@ class SparseAE(AE):
     """
 
     loss_names = ("loss", "reconstruction", "sparsity", *ACTIVITY)
-    term_docs = {**AE.term_docs, **ACTIVITY_DOCS,
-                 "sparsity": Term(NATS, "sum_j KL(rho || rho_hat_j) of the batch, given to each example")}
+    term_docs = {
+        **AE.term_docs,
+        **ACTIVITY_DOCS,
+        "sparsity": Term(NATS, "sum_j KL(rho || rho_hat_j) of the batch, given to each example"),
+    }
 
     def __init__(self, rho=0.05, beta=10.0, code_activation="sigmoid", **kwargs):
         super().__init__(code_activation=code_activation, **kwargs)

@@ -19,10 +19,14 @@ def rollouts(model, examples, seed, **_):
     shown_seen = min(OBSERVED_SHOWN, k)
     seen = frames[:, k - shown_seen : k]
     rows = np.stack([np.concatenate([seen, frames[:, k : k + steps]], 1), np.concatenate([seen, predicted], 1)], 1)
-    title = (f"Rollouts after {k} observed frames: truth (top) and rollout (bottom) row pairs; "
-             f"{shown_seen} observed columns, then 1..{steps} frames ahead")
+    title = (
+        f"Rollouts after {k} observed frames: truth (top) and rollout (bottom) row pairs; "
+        f"{shown_seen} observed columns, then 1..{steps} frames ahead"
+    )
     grid = Grid(rows.reshape(-1, *frames.shape[2:]), title, columns=shown_seen + steps)
     shown = min(ANIMATED, len(frames))
-    movie = [np.concatenate([frames[:shown, t], frames[:shown, t] if t < k else predicted[:shown, t - k]])
-             for t in range(k + steps)]
+    movie = [
+        np.concatenate([frames[:shown, t], frames[:shown, t] if t < k else predicted[:shown, t - k]])
+        for t in range(k + steps)
+    ]
     return grid, Animation(movie, columns=shown)

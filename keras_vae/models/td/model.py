@@ -26,12 +26,13 @@ import keras
 import tensorflow as tf
 
 from keras_vae.core import losses
-from keras_vae.core.errors import ConfigError, UserError
-from keras_vae.models.base import ZooModel, plain
 from keras_vae.core.checks import checked, positive_ints
 from keras_vae.core.contract import NATS, Part, TensorInput, Term
-from keras_vae.models.td import figures as td_figures, layers, rollouts
+from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.core.registration import register_model
+from keras_vae.models.base import ZooModel, plain
+from keras_vae.models.td import figures as td_figures
+from keras_vae.models.td import layers, rollouts
 
 # Static Python (loops over a known number of frames): autograph would only slow the tracing.
 plain_python = tf.autograph.experimental.do_not_convert
@@ -68,16 +69,34 @@ class TDVAE(ZooModel):
     card_figures = figures
     sample_figure = "rollouts"  # `sample` draws rollouts of test sequences, not prior samples
     term_docs = {
-        "loss": Term(NATS, "negative TD-VAE bound of a pair (t1, t2), t2 - t1 in 1..max_jump: the sum of the next four"),
-        "reconstruction": Term(NATS, "-log p_D(x_t2 | z_t2), z_t2 ~ p_B(z | b_t2): Bernoulli cross-entropy of frame t2"),
+        "loss": Term(
+            NATS, "negative TD-VAE bound of a pair (t1, t2), t2 - t1 in 1..max_jump: the sum of the next four"
+        ),
+        "reconstruction": Term(
+            NATS, "-log p_D(x_t2 | z_t2), z_t2 ~ p_B(z | b_t2): Bernoulli cross-entropy of frame t2"
+        ),
         "smoothing_kl": Term(NATS, "KL(q_S(z_t1 | z_t2, b_t1, b_t2) || p_B(z_t1 | b_t1)), closed form per layer"),
         "transition": Term(NATS, "-log p_T(z_t2 | z_t1): the jumpy transition's negative log-density"),
-        "belief": Term(NATS, "log p_B(z_t2 | b_t2); with transition, a one-sample KL(p_B(z_t2 | b_t2) || p_T(z_t2 | z_t1))"),
+        "belief": Term(
+            NATS, "log p_B(z_t2 | b_t2); with transition, a one-sample KL(p_B(z_t2 | b_t2) || p_T(z_t2 | z_t1))"
+        ),
         **rollouts.TERM_DOCS,
     }
 
-    def __init__(self, image_shape=(28, 28, 1), belief_dim=64, state_dim=8, hidden_dim=64, hidden_sizes=(256,),
-                 max_jump=4, jump_input=True, context=10, horizon=8, pairs=1, **kwargs):
+    def __init__(
+        self,
+        image_shape=(28, 28, 1),
+        belief_dim=64,
+        state_dim=8,
+        hidden_dim=64,
+        hidden_sizes=(256,),
+        max_jump=4,
+        jump_input=True,
+        context=10,
+        horizon=8,
+        pairs=1,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if len(image_shape) != 3 or min(image_shape) < 1:
             raise ConfigError(f"image_shape must be [height, width, channels], got {image_shape!r}")
@@ -92,14 +111,28 @@ class TDVAE(ZooModel):
         self.jump_input = jump_input
         self.context = int_at_least("context", context, 1)
         self.pairs = int_at_least("pairs", pairs, 1)
-        self.horizon = checked("horizon", horizon, lambda v: 1 <= v <= rollouts.HORIZONS,
-                               f"an integer in [1, {rollouts.HORIZONS}]", kind=int)
+        self.horizon = checked(
+            "horizon",
+            horizon,
+            lambda v: 1 <= v <= rollouts.HORIZONS,
+            f"an integer in [1, {rollouts.HORIZONS}]",
+            kind=int,
+        )
 
     def get_config(self):
-        return {**super().get_config(), "image_shape": plain(self.image_shape), "belief_dim": self.belief_dim,
-                "state_dim": self.state_dim, "hidden_dim": self.hidden_dim, "hidden_sizes": plain(self.hidden_sizes),
-                "max_jump": self.max_jump, "jump_input": self.jump_input, "context": self.context,
-                "horizon": self.horizon, "pairs": self.pairs}
+        return {
+            **super().get_config(),
+            "image_shape": plain(self.image_shape),
+            "belief_dim": self.belief_dim,
+            "state_dim": self.state_dim,
+            "hidden_dim": self.hidden_dim,
+            "hidden_sizes": plain(self.hidden_sizes),
+            "max_jump": self.max_jump,
+            "jump_input": self.jump_input,
+            "context": self.context,
+            "horizon": self.horizon,
+            "pairs": self.pairs,
+        }
 
     def figure_files(self, name):
         """rollouts.png and its animation, rollouts.gif."""
@@ -120,7 +153,10 @@ class TDVAE(ZooModel):
         self.frame_encoder = layers.frame_encoder(self.image_shape, self.hidden_sizes)
         self.belief_cell = keras.layers.LSTMCell(b, name="belief_cell")
         self.belief_cell.build((None, self.hidden_sizes[-1]))
-        self.belief_top, self.belief_bottom = layers.d_block("belief_z2", [b], h, s), layers.d_block("belief_z1", [b, s], h, s)
+        self.belief_top, self.belief_bottom = (
+            layers.d_block("belief_z2", [b], h, s),
+            layers.d_block("belief_z1", [b, s], h, s),
+        )
         self.smooth_top = layers.d_block("smoothing_z2", [b, b, 2 * s], h, s)
         self.smooth_bottom = layers.d_block("smoothing_z1", [b, b, 2 * s, s], h, s)
         self.transition_top = layers.d_block("transition_z2", [2 * s, *([jump] if jump else [])], h, s)
@@ -176,8 +212,10 @@ class TDVAE(ZooModel):
         return tf.concat([z2, bottom.sample(eps[:, self.state_dim :])], -1), top, bottom
 
     def transition_layers(self, z, z2_next, jump):
-        return (layers.Gaussian(*self.transition_top([z, *self._jump(jump, z)])),
-                layers.Gaussian(*self.transition_bottom([z, z2_next, *self._jump(jump, z)])))
+        return (
+            layers.Gaussian(*self.transition_top([z, *self._jump(jump, z)])),
+            layers.Gaussian(*self.transition_bottom([z, z2_next, *self._jump(jump, z)])),
+        )
 
     def step(self, z, eps, jump=1):
         """z' ~ p_T(z' | z, jump), reparameterized.
@@ -309,8 +347,10 @@ class TDVAE(ZooModel):
         if conditions:
             raise UserError(f"TDVAE is unconditional: it cannot be given {', '.join(sorted(conditions))}")
         if frames is None:
-            raise UserError("TDVAE rolls out from observed frames: sample(n, frames=[n, k, H, W, C]); "
-                            "`sample td_vae` observes test sequences")
+            raise UserError(
+                "TDVAE rolls out from observed frames: sample(n, frames=[n, k, H, W, C]); "
+                "`sample td_vae` observes test sequences"
+            )
         frames = tf.convert_to_tensor(frames, tf.float32)[:n]
         shape = [self.horizon + 1, tf.shape(frames)[0], 2 * self.state_dim]
         eps = tf.random.normal(shape) if seed is None else tf.random.stateless_normal(shape, seed=[seed, 0])
@@ -327,16 +367,19 @@ class TDVAE(ZooModel):
         """`rollout(observed, horizon)` as a tf.function (traced once; eager runs its many small
         ops one by one), drawing from the model's noise stream like the eager one."""
         if getattr(self, "_graph_rollout", None) is None:
-            self._graph_rollout = tf.function(lambda observed: self.rollout(observed, self.horizon),
-                                              reduce_retracing=True)
+            self._graph_rollout = tf.function(
+                lambda observed: self.rollout(observed, self.horizon), reduce_retracing=True
+            )
         return self._graph_rollout
 
     def evaluation_header(self):
-        return {"likelihood": "bernoulli",
-                "binarization": "none: Bernoulli cross-entropy of grey levels in [0, 1], not a normalized density",
-                "units": f"{NATS} (a pair of frames); mse, bce: per pixel of the predicted frames",
-                "rollouts": f"from the belief after the first {self.context} frames of each test sequence, "
-                            f"{self.horizon} one-frame jumps, one sampled path per sequence"}
+        return {
+            "likelihood": "bernoulli",
+            "binarization": "none: Bernoulli cross-entropy of grey levels in [0, 1], not a normalized density",
+            "units": f"{NATS} (a pair of frames); mse, bce: per pixel of the predicted frames",
+            "rollouts": f"from the belief after the first {self.context} frames of each test sequence, "
+            f"{self.horizon} one-frame jumps, one sampled path per sequence",
+        }
 
     def card_table(self, metrics):
         return rollouts.table(metrics, self.horizon)
@@ -348,8 +391,14 @@ class TDVAE(ZooModel):
     def export_parts(self):
         s = 2 * self.state_dim
         jump = (TensorInput("skip", (), "int32", "index", self.max_jump),) if self.jump_input else ()
-        metadata = {"state_size": s, "belief_dim": self.belief_dim, "image_shape": list(self.image_shape),
-                    "context": self.context, "max_jump": self.max_jump, "latent_dim": s}
+        metadata = {
+            "state_size": s,
+            "belief_dim": self.belief_dim,
+            "image_shape": list(self.image_shape),
+            "context": self.context,
+            "max_jump": self.max_jump,
+            "latent_dim": s,
+        }
 
         def belief(frames, noise):
             b = self.beliefs(frames)[:, -1]
@@ -360,9 +409,20 @@ class TDVAE(ZooModel):
             return {"next_state": z, "frame": self.decode(z)}
 
         return [
-            Part("belief", belief, (TensorInput("frames", (self.context, *self.image_shape), values="unit"),
-                                    TensorInput("noise", (s,))),
-                 {"belief": (self.belief_dim,), "state": (s,)}, self, metadata),
-            Part("rollout_step", rollout_step, (TensorInput("state", (s,)), TensorInput("noise", (s,)), *jump),
-                 {"next_state": (s,), "frame": self.image_shape}, self, metadata),
+            Part(
+                "belief",
+                belief,
+                (TensorInput("frames", (self.context, *self.image_shape), values="unit"), TensorInput("noise", (s,))),
+                {"belief": (self.belief_dim,), "state": (s,)},
+                self,
+                metadata,
+            ),
+            Part(
+                "rollout_step",
+                rollout_step,
+                (TensorInput("state", (s,)), TensorInput("noise", (s,)), *jump),
+                {"next_state": (s,), "frame": self.image_shape},
+                self,
+                metadata,
+            ),
         ]

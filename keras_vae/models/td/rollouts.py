@@ -29,9 +29,14 @@ PREDICTORS = {
 TERM_DOCS = {
     "mse": Term(PER_PIXEL, "squared error of the rollouts, mean over horizons 1..horizon"),
     "bce": Term(PER_PIXEL, "Bernoulli cross-entropy of the true frames under the rollouts, mean over horizons (nats)"),
-    **{f"{prefix}{error}_h{h}": Term(PER_PIXEL, f"{'squared error' if error == 'mse' else 'cross-entropy (nats)'} "
-                                                f"{h} frame(s) ahead of {text}")
-       for h in range(1, HORIZONS + 1) for prefix, text in PREDICTORS.items() for error in ("mse", "bce")},
+    **{
+        f"{prefix}{error}_h{h}": Term(
+            PER_PIXEL, f"{'squared error' if error == 'mse' else 'cross-entropy (nats)'} {h} frame(s) ahead of {text}"
+        )
+        for h in range(1, HORIZONS + 1)
+        for prefix, text in PREDICTORS.items()
+        for error in ("mse", "bce")
+    },
 }
 
 
@@ -62,7 +67,9 @@ def velocity(observed, horizon):
         float32 [B, horizon, H, W, C].
     """
     before, last = observed[:, -2], observed[:, -1]
-    shifts = sorted(range(-MAX_SHIFT, MAX_SHIFT + 1), key=lambda v: (abs(v), -v))  # 0, 1, -1, 2, ...: ties go to the slower
+    shifts = sorted(
+        range(-MAX_SHIFT, MAX_SHIFT + 1), key=lambda v: (abs(v), -v)
+    )  # 0, 1, -1, 2, ...: ties go to the slower
     fit = tf.stack([tf.reduce_mean(tf.square(tf.roll(before, v, axis=2) - last), [1, 2, 3]) for v in shifts], -1)
     v = tf.gather(tf.constant(shifts), tf.argmin(fit, axis=-1, output_type=tf.int32))
     width = last.shape[2]
@@ -106,8 +113,11 @@ def table(metrics, horizon):
     Returns:
         str, a Markdown table.
     """
-    rows = ["| frames ahead | rollout MSE | repeat last frame MSE | constant velocity MSE | rollout BCE | repeat BCE | velocity BCE |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| frames ahead | rollout MSE | repeat last frame MSE | constant velocity MSE "
+        "| rollout BCE | repeat BCE | velocity BCE |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for h in range(1, horizon + 1):
         values = [metrics[f"{p}{e}_h{h}"] for e in ("mse", "bce") for p in PREDICTORS]
         rows.append(f"| {h} | " + " | ".join(f"{v:.4f}" for v in values) + " |")
@@ -125,7 +135,9 @@ def headline(metrics):
     Returns:
         A list of str.
     """
-    last = max(int(name[len("mse_h"):]) for name in metrics if name.startswith("mse_h"))
-    return [f"pair loss {metrics['loss']:.1f}",
-            f"rollout MSE 1 / {last} ahead {metrics['mse_h1']:.4f} / {metrics[f'mse_h{last}']:.4f} (repeating "
-            f"the last frame {metrics['repeat_mse_h1']:.4f} / {metrics[f'repeat_mse_h{last}']:.4f})"]
+    last = max(int(name[len("mse_h") :]) for name in metrics if name.startswith("mse_h"))
+    return [
+        f"pair loss {metrics['loss']:.1f}",
+        f"rollout MSE 1 / {last} ahead {metrics['mse_h1']:.4f} / {metrics[f'mse_h{last}']:.4f} (repeating "
+        f"the last frame {metrics['repeat_mse_h1']:.4f} / {metrics[f'repeat_mse_h{last}']:.4f})",
+    ]

@@ -14,8 +14,8 @@ import tensorflow as tf
 
 from keras_vae.core.checks import checked
 from keras_vae.core.contract import NATS, Term
-from keras_vae.models.vae.vae import VAE
 from keras_vae.core.registration import register_model
+from keras_vae.models.vae.vae import VAE
 
 
 @register_model
@@ -35,7 +35,9 @@ class BetaVAE(VAE):
         ConfigError: a negative beta, capacity_max or gamma, or capacity_steps < 1.
     """
 
-    def __init__(self, beta=4.0, capacity_max=None, capacity_steps=100_000, gamma=1000.0, architecture="conv", **kwargs):
+    def __init__(
+        self, beta=4.0, capacity_max=None, capacity_steps=100_000, gamma=1000.0, architecture="conv", **kwargs
+    ):
         super().__init__(architecture=architecture, **kwargs)
         self.beta = checked("beta", beta, lambda v: v >= 0, "a KL weight >= 0")
         if capacity_max is not None:
@@ -45,8 +47,13 @@ class BetaVAE(VAE):
         self.gamma = checked("gamma", gamma, lambda v: v >= 0, "a weight >= 0")
 
     def get_config(self):
-        return {**super().get_config(), "beta": self.beta, "capacity_max": self.capacity_max,
-                "capacity_steps": self.capacity_steps, "gamma": self.gamma}
+        return {
+            **super().get_config(),
+            "beta": self.beta,
+            "capacity_max": self.capacity_max,
+            "capacity_steps": self.capacity_steps,
+            "gamma": self.gamma,
+        }
 
     def build_networks(self):
         super().build_networks()

@@ -11,8 +11,8 @@ conditional ELBO and the importance-weighted bound on log p(x | y).
 
 from keras_vae.core.checks import checked
 from keras_vae.core.contract import NATS, Term
-from keras_vae.models.vae.vae import VAE
 from keras_vae.core.registration import register_model
+from keras_vae.models.vae.vae import VAE
 
 
 @register_model
@@ -32,7 +32,9 @@ class CVAE(VAE):
     card_figures = ("reconstructions", "class_samples")
     term_docs = {
         **VAE.term_docs,
-        "reconstruction": Term(NATS, "-log p(x | z, y), the decoder's negative log-likelihood of the image given its label"),
+        "reconstruction": Term(
+            NATS, "-log p(x | z, y), the decoder's negative log-likelihood of the image given its label"
+        ),
         "kl": Term(NATS, "KL(q(z | x, y) || p(z)), in closed form"),
         "elbo": Term(NATS, "-(reconstruction + kl): the conditional ELBO, a lower bound on log p(x | y)"),
         "iwae": Term(NATS, "log p(x | y) estimated by importance weighting with k samples (Burda et al. 2016)"),

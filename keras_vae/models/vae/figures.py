@@ -26,14 +26,18 @@ def class_samples(model, seed, columns=8, **_):
     every row."""
     [(key, classes)] = model.condition_classes.items()
     rows = [model.sample(columns, seed=seed, **{key: c}).numpy() for c in range(classes)]
-    title = (f"Samples per class: row c decodes z ~ N(0, I) with {key} = c (c = 0 at the top); "
-             f"each column shares one z, so it keeps its style across classes")
+    title = (
+        f"Samples per class: row c decodes z ~ N(0, I) with {key} = c (c = 0 at the top); "
+        f"each column shares one z, so it keeps its style across classes"
+    )
     return Grid(np.concatenate(rows), title, columns=columns)
 
 
 def manifold(model, **_):
     """Grid: MANIFOLD_SIDE x MANIFOLD_SIDE decoder means of a 2-D latent space, unscaled."""
-    title = (f"Learned 2-D manifold: decoder means at z = inverse normal CDF of p, p = 0.05..0.95 "
-             f"({MANIFOLD_SIDE} steps) on each axis; z1 grows rightwards, z2 upwards")
+    title = (
+        f"Learned 2-D manifold: decoder means at z = inverse normal CDF of p, p = 0.05..0.95 "
+        f"({MANIFOLD_SIDE} steps) on each axis; z1 grows rightwards, z2 upwards"
+    )
     images = model.decode(quantile_grid(MANIFOLD_SIDE)).numpy()
     return Grid(images, title, columns=MANIFOLD_SIDE, scale=1)

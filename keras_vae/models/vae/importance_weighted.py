@@ -17,13 +17,12 @@ from the same samples, an upper bound on `loss` in expectation.
 
 import tensorflow as tf
 
-from keras_vae.core import iwae
-from keras_vae.core import losses
-from keras_vae.core.layers import reparameterize
+from keras_vae.core import iwae, losses
 from keras_vae.core.checks import checked
 from keras_vae.core.contract import NATS, Term
-from keras_vae.models.vae.vae import VAE
+from keras_vae.core.layers import reparameterize
 from keras_vae.core.registration import register_model
+from keras_vae.models.vae.vae import VAE
 
 
 @register_model
@@ -40,7 +39,9 @@ class IWAE(VAE):
 
     term_docs = {
         **VAE.term_docs,
-        "loss": Term(NATS, "-L_k, the importance-weighted bound with the model's k training samples (Burda et al. 2016)"),
+        "loss": Term(
+            NATS, "-L_k, the importance-weighted bound with the model's k training samples (Burda et al. 2016)"
+        ),
         "reconstruction": Term(NATS, "-log p(x | z) averaged over the k posterior samples of the objective"),
         "elbo": Term(NATS, "-(reconstruction + kl): the evidence lower bound, estimated from the k samples"),
     }
@@ -72,5 +73,9 @@ class IWAE(VAE):
         model = self.latent_model(training=training, targets=True)
         log_weights, log_likelihood = iwae.log_weights_at(model, batch, losses.diagonal_normal(mean, log_var), z)
         kl_per_dim = losses.gaussian_kl_per_dim(mean, log_var)
-        return {"loss": -iwae.bound(log_weights), "reconstruction": -tf.reduce_mean(log_likelihood, axis=0),
-                "kl": tf.reduce_sum(kl_per_dim, axis=-1), "kl_per_dim": kl_per_dim}
+        return {
+            "loss": -iwae.bound(log_weights),
+            "reconstruction": -tf.reduce_mean(log_likelihood, axis=0),
+            "kl": tf.reduce_sum(kl_per_dim, axis=-1),
+            "kl_per_dim": kl_per_dim,
+        }

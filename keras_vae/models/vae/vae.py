@@ -10,14 +10,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vae.core import iwae
-from keras_vae.core import losses
+from keras_vae.core import iwae, losses
+from keras_vae.core.contract import NATS, Column, Term
 from keras_vae.core.layers import reparameterize
+from keras_vae.core.registration import register_model
 from keras_vae.models.autoencoder import Autoencoder
 from keras_vae.models.likelihood import bound_headline
 from keras_vae.models.vae import figures as vae_figures
-from keras_vae.core.contract import NATS, Column, Term
-from keras_vae.core.registration import register_model
 
 ACTIVE_THRESHOLD = 0.01
 
@@ -52,8 +51,12 @@ class VAE(Autoencoder):
     bound = "iwae"
     drawers = {**Autoencoder.drawers, "manifold": vae_figures.manifold, "class_samples": vae_figures.class_samples}
     card_figures = ("reconstructions", "prior_samples")
-    report_columns = (Column("elbo", "ELBO"), Column("iwae", "log p(x), IWAE k={k}"),
-                      Column("active_units", "active units", of="latent_dim"), Column("mse", "MSE", digits=4))
+    report_columns = (
+        Column("elbo", "ELBO"),
+        Column("iwae", "log p(x), IWAE k={k}"),
+        Column("active_units", "active units", of="latent_dim"),
+        Column("mse", "MSE", digits=4),
+    )
     term_docs = {
         **Autoencoder.term_docs,
         "kl": Term(NATS, "KL(q(z|x) || p(z)), in closed form"),
@@ -149,8 +152,9 @@ class VAE(Autoencoder):
 
             def repeated(t):  # each example once per sample, sample-major, as z is flattened
                 t = tf.convert_to_tensor(t)
-                return tf.reshape(tf.broadcast_to(t, tf.concat([[samples], tf.shape(t)], 0)),
-                                  tf.concat([[-1], tf.shape(t)[1:]], 0))
+                return tf.reshape(
+                    tf.broadcast_to(t, tf.concat([[samples], tf.shape(t)], 0)), tf.concat([[-1], tf.shape(t)[1:]], 0)
+                )
 
             batch = evaluated(batch)
             conditions = {key: repeated(value) for key, value in self.conditions(batch).items()}
@@ -161,15 +165,23 @@ class VAE(Autoencoder):
 
     def evaluation_terms(self, batch, terms):
         mean, _ = self.encode({**batch, "images": self.targets(batch["images"], training=False)})
-        return {**super().evaluation_terms(batch, terms), "elbo": -(terms["reconstruction"] + terms["kl"]),
-                "latent_mean": mean, "kl_per_dim": terms["kl_per_dim"]}
+        return {
+            **super().evaluation_terms(batch, terms),
+            "elbo": -(terms["reconstruction"] + terms["kl"]),
+            "latent_mean": mean,
+            "kl_per_dim": terms["kl_per_dim"],
+        }
 
     def summarize(self, per_example):
         metrics = super().summarize(per_example)
         count, activity = active_units(per_example["latent_mean"])
-        return {**metrics, "active_units": count, "latent_dim": self.latent_dim,
-                "activity_per_dim": activity.round(6).tolist(),
-                "kl_per_dim": np.mean(per_example["kl_per_dim"], axis=0).round(6).tolist()}
+        return {
+            **metrics,
+            "active_units": count,
+            "latent_dim": self.latent_dim,
+            "activity_per_dim": activity.round(6).tolist(),
+            "kl_per_dim": np.mean(per_example["kl_per_dim"], axis=0).round(6).tolist(),
+        }
 
     def headline(self, metrics):
         """The bounds and the active units (`likelihood.bound_headline`)."""

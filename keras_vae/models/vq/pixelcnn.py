@@ -31,11 +31,11 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from keras_vae.core.errors import ConfigError, UserError
-from keras_vae.models.base import ZooModel, plain
 from keras_vae.core.checks import checked, positive_ints
 from keras_vae.core.contract import NATS, Part, TensorInput, Term
+from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.core.registration import register_model
+from keras_vae.models.base import ZooModel, plain
 
 BITS = "bits per code"
 MASK_TYPES = ("A", "B")
@@ -92,7 +92,9 @@ class MaskedConv2D(keras.layers.Conv2D):
         if stack not in STACKS:
             raise ConfigError(f"stack must be one of {STACKS}, got {stack!r}")
         # A config round trip hands these back; any other value would break the causal masks.
-        padding, strides, dilation = (kwargs.pop(k, d) for k, d in (("padding", "same"), ("strides", 1), ("dilation_rate", 1)))
+        padding, strides, dilation = (
+            kwargs.pop(k, d) for k, d in (("padding", "same"), ("strides", 1), ("dilation_rate", 1))
+        )
         if padding != "same" or np.any(np.asarray(strides) != 1) or np.any(np.asarray(dilation) != 1):
             raise ConfigError("MaskedConv2D is stride 1, dilation 1, padding 'same' only")
         super().__init__(filters, kernel_size, padding="same", **kwargs)
@@ -191,8 +193,13 @@ class GatedMaskedConv(keras.layers.Layer):
         return [(*input_shape[0][:-1], self.filters), (*input_shape[1][:-1], self.filters)]
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "mask_type": self.mask_type, "conditioned": self.conditioned}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "mask_type": self.mask_type,
+            "conditioned": self.conditioned,
+        }
 
 
 def _grid(name, value):
@@ -232,27 +239,50 @@ class PixelCNN(ZooModel):
         "bits_per_code": Term(BITS, "-log2 p(codes [| condition]) divided by the number of grid positions"),
     }
 
-    def __init__(self, grid_shape=(7, 7), num_codes=64, filters=64, num_layers=6, kernel_size=3,
-                 condition_shape=None, condition_codes=None, **kwargs):
+    def __init__(
+        self,
+        grid_shape=(7, 7),
+        num_codes=64,
+        filters=64,
+        num_layers=6,
+        kernel_size=3,
+        condition_shape=None,
+        condition_codes=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.grid_shape = _grid("grid_shape", grid_shape)
         self.num_codes = checked("num_codes", num_codes, lambda v: v >= 2, "an integer >= 2", kind=int)
         (self.filters,) = positive_ints("filters", [filters])
         (self.num_layers,) = positive_ints("num_layers", [num_layers])
-        self.kernel_size = checked("kernel_size", kernel_size, lambda v: v >= 3 and v % 2, "an odd integer >= 3", kind=int)
+        self.kernel_size = checked(
+            "kernel_size", kernel_size, lambda v: v >= 3 and v % 2, "an odd integer >= 3", kind=int
+        )
         if (condition_shape is None) != (condition_codes is None):
             raise ConfigError("condition_shape and condition_codes go together: give both or neither")
         self.condition_shape = None if condition_shape is None else _grid("condition_shape", condition_shape)
-        self.condition_codes = None if condition_codes is None else checked(
-            "condition_codes", condition_codes, lambda v: v >= 2, "an integer >= 2", kind=int)
+        self.condition_codes = (
+            None
+            if condition_codes is None
+            else checked("condition_codes", condition_codes, lambda v: v >= 2, "an integer >= 2", kind=int)
+        )
         if self.conditioned and any(g % c for g, c in zip(self.grid_shape, self.condition_shape)):
-            raise ConfigError(f"grid_shape {list(self.grid_shape)} must be an integer multiple of "
-                              f"condition_shape {list(self.condition_shape)}")
+            raise ConfigError(
+                f"grid_shape {list(self.grid_shape)} must be an integer multiple of "
+                f"condition_shape {list(self.condition_shape)}"
+            )
 
     def get_config(self):
-        return {**super().get_config(), "grid_shape": plain(self.grid_shape), "num_codes": self.num_codes,
-                "filters": self.filters, "num_layers": self.num_layers, "kernel_size": self.kernel_size,
-                "condition_shape": plain(self.condition_shape), "condition_codes": self.condition_codes}
+        return {
+            **super().get_config(),
+            "grid_shape": plain(self.grid_shape),
+            "num_codes": self.num_codes,
+            "filters": self.filters,
+            "num_layers": self.num_layers,
+            "kernel_size": self.kernel_size,
+            "condition_shape": plain(self.condition_shape),
+            "condition_codes": self.condition_codes,
+        }
 
     @property
     def conditioned(self):
@@ -277,13 +307,15 @@ class PixelCNN(ZooModel):
         if self.conditioned:
             given = keras.Input(self.condition_shape, dtype="int32", name="condition")
             s = keras.layers.Embedding(self.condition_codes, self.filters, name="condition_embedding")(given)
-            s = keras.layers.Conv2D(self.filters, self.kernel_size, padding="same", activation="relu",
-                                    name="condition_context")(s)
+            s = keras.layers.Conv2D(
+                self.filters, self.kernel_size, padding="same", activation="relu", name="condition_context"
+            )(s)
             # Kernel = stride: each of the factor x factor positions under a top code gets its own
             # weights (nearest upsampling would not tell them apart), and ONNX pads stay >= 0.
             factor = tuple(g // c for g, c in zip(self.grid_shape, self.condition_shape))
-            s = keras.layers.Conv2DTranspose(self.filters, factor, strides=factor, activation="relu",
-                                             name="condition_upsample")(s)
+            s = keras.layers.Conv2DTranspose(
+                self.filters, factor, strides=factor, activation="relu", name="condition_upsample"
+            )(s)
             inputs, condition = [codes, given], [s]
         vertical = horizontal = x
         for i in range(self.num_layers):
@@ -366,7 +398,9 @@ class PixelCNN(ZooModel):
         width = self.grid_shape[1]
         for i in range(self.positions):
             r, c = divmod(i, width)  # positions >= i are zeros here, and the masks make them irrelevant
-            codes[:, r, c] = self._inverse_cdf_step(codes, condition, tf.constant(u[:, i]), tf.constant(r), tf.constant(c))
+            codes[:, r, c] = self._inverse_cdf_step(
+                codes, condition, tf.constant(u[:, i]), tf.constant(r), tf.constant(c)
+            )
         return tf.constant(codes)
 
     @property
@@ -425,10 +459,16 @@ class PixelCNN(ZooModel):
         if condition is None:
             raise UserError(f"this PixelCNN needs condition=, int codes [{', '.join(map(str, self.condition_shape))}]")
         value = np.asarray(condition)
-        if value.shape not in (self.condition_shape, (n, *self.condition_shape)) or \
-                not np.issubdtype(value.dtype, np.integer) or value.min() < 0 or value.max() >= self.condition_codes:
-            raise UserError(f"condition must be integers in [0, {self.condition_codes - 1}] of shape "
-                            f"{list(self.condition_shape)} or [{n}, ...], got shape {list(value.shape)}")
+        if (
+            value.shape not in (self.condition_shape, (n, *self.condition_shape))
+            or not np.issubdtype(value.dtype, np.integer)
+            or value.min() < 0
+            or value.max() >= self.condition_codes
+        ):
+            raise UserError(
+                f"condition must be integers in [0, {self.condition_codes - 1}] of shape "
+                f"{list(self.condition_shape)} or [{n}, ...], got shape {list(value.shape)}"
+            )
         return np.broadcast_to(value, (n, *self.condition_shape)).astype(np.int32)
 
     # -- export -------------------------------------------------------------------------------
@@ -448,5 +488,6 @@ class PixelCNN(ZooModel):
             "order": "raster",
             "sampling": "code_i = min(#{k: cumsum(softmax(logits_i))[k] <= u_i}, num_codes - 1), float32",
         }
-        return [Part("prior", prior, tuple(inputs), {"logits": (*self.grid_shape, self.num_codes)},
-                     self.network, metadata)]
+        return [
+            Part("prior", prior, tuple(inputs), {"logits": (*self.grid_shape, self.num_codes)}, self.network, metadata)
+        ]

@@ -87,8 +87,12 @@ class VectorQuantizer(keras.layers.Layer):
         # The weights do not depend on the input: z_e [..., D] and codes [...] both build it.
         def state(name, shape, initializer, trainable=False):
             return self.add_weight(
-                name=name, shape=shape, initializer=initializer, trainable=trainable,
-                autocast=False, aggregation="only_first_replica",
+                name=name,
+                shape=shape,
+                initializer=initializer,
+                trainable=trainable,
+                autocast=False,
+                aggregation="only_first_replica",
             )
 
         # Uniform with variance 1/D per entry: each code has squared norm ~1 on average.
@@ -150,9 +154,7 @@ class VectorQuantizer(keras.layers.Layer):
     def _update(self, flat, flat_codes):
         """One training step's codebook updates from the batch's vectors [N, D] and codes [N]."""
         one_hot = tf.one_hot(flat_codes, self.num_codes, dtype="float32")
-        counts, sums = _sum_over_replicas(
-            tf.reduce_sum(one_hot, axis=0), tf.matmul(one_hot, flat, transpose_a=True)
-        )
+        counts, sums = _sum_over_replicas(tf.reduce_sum(one_hot, axis=0), tf.matmul(one_hot, flat, transpose_a=True))
         if self.ema:
             # Appendix A.1: N <- g N + (1-g) n, m <- g m + (1-g) sum z, e = m / N, with N
             # Laplace-smoothed (as Sonnet's VectorQuantizerEMA) so a rare code never divides by ~0.

@@ -21,15 +21,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.core.checks import checked, positive_ints
 from keras_vae.core.contract import NATS, Part, TensorInput, Term
+from keras_vae.core.errors import ConfigError, UserError
+from keras_vae.core.registration import register_model
 from keras_vae.models.base import plain
 from keras_vae.models.likelihood import ImageModel, bound_headline
 from keras_vae.models.vq import figures as vq_figures
 from keras_vae.models.vq.pixelcnn import PixelCNN
 from keras_vae.models.vq.quantizer import VectorQuantizer, code_statistics
-from keras_vae.core.registration import register_model
 
 
 def residual_stack(h, blocks, hidden, name):
@@ -84,8 +84,14 @@ def up(h, filters, channels, name):
     """
     for i, f in enumerate(filters):
         last = i == len(filters) - 1
-        h = keras.layers.Conv2DTranspose(channels if last else f, 4, strides=2, padding="same",
-                                         activation=None if last else "relu", name=f"{name}_up{i}")(h)
+        h = keras.layers.Conv2DTranspose(
+            channels if last else f,
+            4,
+            strides=2,
+            padding="same",
+            activation=None if last else "relu",
+            name=f"{name}_up{i}",
+        )(h)
     return h
 
 
@@ -119,8 +125,11 @@ def code_usage(codes, num_codes, suffix=""):
         {"perplexity" + suffix: float, "codes_used" + suffix: int, "code_counts" + suffix: K ints}.
     """
     stats = code_statistics(tf.constant(codes), num_codes)
-    return {f"perplexity{suffix}": float(stats["perplexity"]), f"codes_used{suffix}": int(stats["codes_used"]),
-            f"code_counts{suffix}": np.bincount(np.ravel(codes), minlength=num_codes).tolist()}
+    return {
+        f"perplexity{suffix}": float(stats["perplexity"]),
+        f"codes_used{suffix}": int(stats["codes_used"]),
+        f"code_counts{suffix}": np.bincount(np.ravel(codes), minlength=num_codes).tolist(),
+    }
 
 
 @register_model
@@ -154,31 +163,57 @@ class VQVAE(ImageModel):
     card_figures = figures
     term_docs = {
         **ImageModel.term_docs,
-        "loss": Term("per example", "reconstruction (nats) + codebook + beta * commitment (squared distances; without "
-                                    "codebook with ema)"),
+        "loss": Term(
+            "per example",
+            "reconstruction (nats) + codebook + beta * commitment (squared distances; without codebook with ema)",
+        ),
         "reconstruction": Term(NATS, "-log p(x | z_q), the decoder's negative log-likelihood of the image"),
         "codebook": Term(DISTANCE, "||sg(z_e) - z_q||^2 summed over the code grid: moves the codes to the encoder"),
-        "commitment": Term(DISTANCE, "||z_e - sg(z_q)||^2 summed over the code grid: keeps the encoder near its codes "
-                                     "(equal in value to codebook; the gradients differ)"),
-        "perplexity": Term("codes", "exp(entropy of the codes used), per batch in training, over the test split in evaluation"),
+        "commitment": Term(
+            DISTANCE,
+            "||z_e - sg(z_q)||^2 summed over the code grid: keeps the encoder near its codes "
+            "(equal in value to codebook; the gradients differ)",
+        ),
+        "perplexity": Term(
+            "codes", "exp(entropy of the codes used), per batch in training, over the test split in evaluation"
+        ),
         "codes_used": Term("codes", "distinct codes the encoder assigns on the test split"),
         "bce": Term(NATS, "cross-entropy of the decoder mean at the codes, summed over pixels"),
         "mse": Term("per pixel", "squared error of the decoder mean at the codes"),
         "prior_nll": Term(NATS, "-log p(c), the PixelCNN prior's negative log-likelihood of the image's codes"),
         "bits_per_code": Term("bits per code", "prior_nll / (ln 2 x codes per image)"),
-        "elbo": Term(NATS, "log p(x | z_q) + log p(c): the ELBO with the one-hot posterior (KL = -log p(c)) and the "
-                           "PixelCNN prior, a lower bound on log p(x)"),
+        "elbo": Term(
+            NATS,
+            "log p(x | z_q) + log p(c): the ELBO with the one-hot posterior (KL = -log p(c)) and the "
+            "PixelCNN prior, a lower bound on log p(x)",
+        ),
     }
 
-    def __init__(self, num_codes=64, code_dim=16, filters=(32, 64), residual_blocks=2, residual_hidden=32,
-                 beta=0.25, ema=False, decay=0.99, reinit_unused=False, prior_filters=64, prior_layers=8, **kwargs):
+    def __init__(
+        self,
+        num_codes=64,
+        code_dim=16,
+        filters=(32, 64),
+        residual_blocks=2,
+        residual_hidden=32,
+        beta=0.25,
+        ema=False,
+        decay=0.99,
+        reinit_unused=False,
+        prior_filters=64,
+        prior_layers=8,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.num_codes = checked("num_codes", num_codes, lambda v: v >= 2, "an integer >= 2", kind=int)
         self.code_dim = checked("code_dim", code_dim, lambda v: v >= 1, "an integer >= 1", kind=int)
         self.filters = positive_ints("filters", filters)
-        self.residual_blocks = checked("residual_blocks", residual_blocks, lambda v: v >= 0, "an integer >= 0", kind=int)
+        self.residual_blocks = checked(
+            "residual_blocks", residual_blocks, lambda v: v >= 0, "an integer >= 0", kind=int
+        )
         (self.residual_hidden, self.prior_filters, self.prior_layers) = positive_ints(
-            "residual_hidden, prior_filters, prior_layers", [residual_hidden, prior_filters, prior_layers])
+            "residual_hidden, prior_filters, prior_layers", [residual_hidden, prior_filters, prior_layers]
+        )
         self.beta = checked("beta", beta, lambda v: v >= 0, ">= 0")
         self.decay = checked("decay", decay, lambda v: 0 < v < 1, "in (0, 1)")
         self.ema = ema
@@ -188,11 +223,20 @@ class VQVAE(ImageModel):
             raise ConfigError(f"image sides {self.image_shape[:2]} must divide by {stride} (2 ** len(filters))")
 
     def get_config(self):
-        return {**super().get_config(), "num_codes": self.num_codes, "code_dim": self.code_dim,
-                "filters": plain(self.filters), "residual_blocks": self.residual_blocks,
-                "residual_hidden": self.residual_hidden, "beta": self.beta, "ema": self.ema, "decay": self.decay,
-                "reinit_unused": self.reinit_unused, "prior_filters": self.prior_filters,
-                "prior_layers": self.prior_layers}
+        return {
+            **super().get_config(),
+            "num_codes": self.num_codes,
+            "code_dim": self.code_dim,
+            "filters": plain(self.filters),
+            "residual_blocks": self.residual_blocks,
+            "residual_hidden": self.residual_hidden,
+            "beta": self.beta,
+            "ema": self.ema,
+            "decay": self.decay,
+            "reinit_unused": self.reinit_unused,
+            "prior_filters": self.prior_filters,
+            "prior_layers": self.prior_layers,
+        }
 
     @property
     def grid_shape(self):
@@ -203,11 +247,23 @@ class VQVAE(ImageModel):
     def build_networks(self):
         images = keras.Input(self.image_shape, name="images")
         h = down(images, self.filters, "encoder")
-        h = residual_stack(keras.layers.Conv2D(self.filters[-1], 3, padding="same")(h), self.residual_blocks,
-                           self.residual_hidden, "encoder")
+        h = residual_stack(
+            keras.layers.Conv2D(self.filters[-1], 3, padding="same")(h),
+            self.residual_blocks,
+            self.residual_hidden,
+            "encoder",
+        )
         self.encoder = keras.Model(images, keras.layers.Conv2D(self.code_dim, 1, name="z_e")(h), name="encoder")
-        self.quantizer = VectorQuantizer(self.num_codes, self.code_dim, beta=self.beta, ema=self.ema, decay=self.decay,
-                                         reinit_unused=self.reinit_unused, seed=self.seed, name="quantizer")
+        self.quantizer = VectorQuantizer(
+            self.num_codes,
+            self.code_dim,
+            beta=self.beta,
+            ema=self.ema,
+            decay=self.decay,
+            reinit_unused=self.reinit_unused,
+            seed=self.seed,
+            name="quantizer",
+        )
         self.quantizer.build((None, *self.grid_shape, self.code_dim))
         z_q = keras.Input((*self.grid_shape, self.code_dim), name="z_q")
         h = keras.layers.Conv2D(self.filters[-1], 3, padding="same", name="decoder_in")(z_q)
@@ -273,14 +329,26 @@ class VQVAE(ImageModel):
         raw = self.decoder(quantized["quantized"], training=training)
         recon = self.reconstruction_nll(target, raw)
         perplexity = code_statistics(quantized["codes"], self.num_codes)["perplexity"]
-        return {"loss": recon + quantized["vq_loss"], "reconstruction": recon, "codebook": quantized["codebook"],
-                "commitment": quantized["commitment"], "perplexity": tf.fill(tf.shape(recon), perplexity),
-                "codes": quantized["codes"], "raw": raw, "target": target}
+        return {
+            "loss": recon + quantized["vq_loss"],
+            "reconstruction": recon,
+            "codebook": quantized["codebook"],
+            "commitment": quantized["commitment"],
+            "perplexity": tf.fill(tf.shape(recon), perplexity),
+            "codes": quantized["codes"],
+            "raw": raw,
+            "target": target,
+        }
 
     # -- the prior (stage two) ----------------------------------------------------------------
     def stage_model(self, name):
-        return PixelCNN(grid_shape=self.grid_shape, num_codes=self.num_codes, filters=self.prior_filters,
-                        num_layers=self.prior_layers, seed=self.seed)
+        return PixelCNN(
+            grid_shape=self.grid_shape,
+            num_codes=self.num_codes,
+            filters=self.prior_filters,
+            num_layers=self.prior_layers,
+            seed=self.seed,
+        )
 
     def stage_batch(self, name, batch):
         return {"codes": self.codes(self.targets(batch["images"], training=False))}
@@ -332,11 +400,15 @@ class VQVAE(ImageModel):
         def decoder(codes):
             return {"images": self.decode_codes(codes)}
 
-        metadata = {"image_shape": list(self.image_shape), "grid_shape": list(self.grid_shape),
-                    "num_codes": self.num_codes}
+        metadata = {
+            "image_shape": list(self.image_shape),
+            "grid_shape": list(self.grid_shape),
+            "num_codes": self.num_codes,
+        }
         codes = TensorInput("codes", self.grid_shape, "int32", "index", self.num_codes)
-        parts = [Part("decoder", decoder, (codes,), {"images": self.image_shape}, (self.quantizer, self.decoder),
-                      metadata)]
+        parts = [
+            Part("decoder", decoder, (codes,), {"images": self.image_shape}, (self.quantizer, self.decoder), metadata)
+        ]
         prior = self.attached("prior", required=False)
         return parts + (self.prior_parts(prior, "prior", generates="codes") if prior is not None else [])
 
