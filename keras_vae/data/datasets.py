@@ -732,10 +732,10 @@ def check_image_size(image_size):
     """
     if image_size is None:
         return None
-    sides = [image_size] if isinstance(image_size, int) and not isinstance(image_size, bool) else image_size
-    if isinstance(sides, (list, tuple)) and len(sides) in (1, 2) and not isinstance(image_size, str):
+    sides = [image_size, image_size] if isinstance(image_size, int) else image_size
+    if isinstance(sides, (list, tuple)) and len(sides) == 2:
         if all(isinstance(side, int) and not isinstance(side, bool) and side >= 1 for side in sides):
-            return (int(sides[0]), int(sides[-1]))
+            return (int(sides[0]), int(sides[1]))
     raise ConfigError(
         "image_size must be a positive integer S (S x S) or a [height, width] pair of positive integers "
         f"(null: the images' own size), got {image_size!r}"
