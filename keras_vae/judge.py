@@ -95,7 +95,8 @@ def report(args):
 
     if args.n < 1:
         raise UserError(f"--n must be >= 1, got {args.n}")
-    data = datasets.load(args.dataset or runs.read_config(args.run_dir).dataset)
+    config = runs.read_config(args.run_dir)
+    data = datasets.load(args.dataset or config.dataset, image_size=config.image_size, crop=config.crop)
     classifier, accuracy = train_classifier(data)
     result = judge(loading.load_run_model(args.run_dir), classifier, args.n, args.seed)
     print(

@@ -262,7 +262,7 @@ def test_training_validates_on_the_validation_split_and_never_reads_the_test_spl
     poisoned = Recording(
         "mnist_5k", mnist_5k.x_train, mnist_5k.y_train, np.full_like(mnist_5k.x_test, np.nan), mnist_5k.y_test
     )
-    monkeypatch.setattr(data, "load", lambda name, fallback=True: poisoned)
+    monkeypatch.setattr(data, "load", lambda name, fallback=True, image_size=None, crop=None: poisoned)
     tiny = {"dataset": "mnist_5k", "latent_dim": 8, "epochs": 1, "batch_size": 32}
     model, run_dir = train.train("ae", tiny, run_dir=tmp_path / "run", seed=0, verbose=0, limit=64)
     assert runs.read_json(run_dir / "config.json")["validation_fraction"] == 0.1

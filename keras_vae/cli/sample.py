@@ -58,7 +58,8 @@ def sample_figure(model, args, out):
     path = out / f"{PREFIX}{model.figure_file(model.sample_figure)}"
     if path.exists() and not args.overwrite:
         raise UserError(f"{path} exists; pass --overwrite to replace it")
-    dataset = data.load(runs.read_config(args.run_dir).dataset)
+    config = runs.read_config(args.run_dir)
+    dataset = data.load(config.dataset, image_size=config.image_size, crop=config.crop)
     dataset.check_fits(model)
     out.mkdir(parents=True, exist_ok=True)
     written = figures.draw(

@@ -11,10 +11,11 @@ moving left or right (`keras_vae.data.sequences`; batches {"frames": ...}).
 
 Memory: images stay uint8 (or float32 in [0, 1] where a source stores floats) in a store
 (`keras_vae.data.stores`); an uncompressed npz member, a raw IDX file and the dSprites cache are
-read from disk a batch at a time, so the process's memory stays flat in the dataset's size. A
-compressed npz, gzipped IDX files, TFDS splits and folders of images are read into memory once,
-as uint8 (4 bytes less per pixel than float32). Batches become float32 in [0, 1] in the tf.data
-graph.
+read from disk a batch at a time, and a folder of images is decoded file by file as batches ask
+(with an optional centre crop and resize: `from_folder`'s image_size and crop), so the
+process's memory stays flat in the dataset's size. A compressed npz, gzipped IDX files and
+TFDS splits are read into memory once, as uint8 (4 bytes less per pixel than float32). Batches
+become float32 in [0, 1] in the tf.data graph.
 
 Splits: "train", "validation" and "test". Every source gives a train and a test split; the
 validation split is carved from the source's train split by `with_validation(fraction, seed)`
@@ -24,6 +25,7 @@ is left. Training validates on it; only `evaluate` reads "test".
 
 import dataclasses
 import functools
+import json
 import logging
 import os
 import socket
@@ -33,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_vae.core.errors import UserError
+from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.core.quiet import muted
 from keras_vae.data import idx, stores
 
@@ -256,7 +258,9 @@ class ImageData:
         indices, default the whole split), batched, then each batch of indices reads its rows
         from the store (a gather in the graph for data in memory, a file read for data on disk,
         in parallel and in order under `tf.data.AUTOTUNE`) and converts them to float32 in the
-        graph. The same seed gives the same batches.
+        graph. The same seed gives the same batches. For a folder of image files
+        (`stores.Files`), a file that does not decode is replaced by the next readable one of
+        its label, and the count of such files is logged at the end of each pass.
 
         Args:
             split: "train", "validation" or "test" (see `examples`).
@@ -279,7 +283,8 @@ class ImageData:
         self.check_keys(keys)
         index = self.indices(split)[:limit]
         images, labels = self.store(split)
-        read = rows_in_graph(images)
+        skipped = stores.Skipped(f"{self.name} {split}") if isinstance(images, stores.Files) else None
+        read = rows_in_graph(images, skipped)
         labels = tf.constant(labels) if "labels" in keys else None
 
         def batch_of(rows):
@@ -293,6 +298,8 @@ class ImageData:
             buffer = len(index) if self.shuffle_buffer is None else min(self.shuffle_buffer, len(index))
             ds = ds.shuffle(max(buffer, 1), seed=seed, reshuffle_each_iteration=True)
         ds = ds.batch(batch_size).map(batch_of, num_parallel_calls=tf.data.AUTOTUNE)
+        if skipped is not None:  # files that did not decode: counted, and logged after each pass
+            ds = then_call(ds, skipped.report)
         return ds.prefetch(tf.data.AUTOTUNE)
 
     @property
@@ -344,16 +351,26 @@ def to_float(images):
     return images.astype(np.float32) / np.float32(255) if images.dtype == np.uint8 else images.astype(np.float32)
 
 
-def rows_in_graph(store):
+def rows_in_graph(store, skipped=None):
     """A function (int64 indices [B] tensor) -> float32 images [B, H, W, C] in [0, 1] tensor,
     for use inside tf.data: a gather from a constant for a store in memory, a file read
-    (`tf.numpy_function`) for one on disk; uint8 becomes float32 / 255 in the graph."""
+    (`tf.numpy_function`) for one on disk; uint8 becomes float32 / 255 in the graph.
+
+    Args:
+        store: a store (`keras_vae.data.stores`).
+        skipped: for a `stores.Files` store, the `stores.Skipped` that counts the files that do
+            not decode (None: each batch logs its own).
+
+    Returns:
+        the function.
+    """
     import tensorflow as tf
 
     if store.on_disk:
+        rows_of = (lambda rows: store.rows(rows, skipped)) if isinstance(store, stores.Files) else store.rows
 
         def read(rows):
-            images = tf.numpy_function(store.rows, [rows], tf.as_dtype(store.dtype), stateful=False)
+            images = tf.numpy_function(rows_of, [rows], tf.as_dtype(store.dtype), stateful=False)
             return tf.ensure_shape(images, [None, *store.shape[1:]])
     else:
         constant = tf.constant(store.array)
@@ -366,6 +383,35 @@ def rows_in_graph(store):
         return tf.cast(images, tf.float32) / 255.0 if images.dtype == tf.uint8 else tf.cast(images, tf.float32)
 
     return as_float
+
+
+def then_call(ds, function):
+    """`ds` followed by a call of `function()` (in Python, its result unused) once each pass has
+    produced its last element; the elements and the cardinality are those of `ds`.
+
+    Args:
+        ds: a finite `tf.data.Dataset`.
+        function: called with no arguments at the end of every iteration over the result.
+
+    Returns:
+        a `tf.data.Dataset`.
+    """
+    import tensorflow as tf
+
+    def call(_):
+        function()
+        return np.int64(0)
+
+    empty = tf.nest.map_structure(
+        lambda spec: tf.zeros([0 if d is None else d for d in spec.shape], spec.dtype), ds.element_spec
+    )
+    end = (
+        tf.data.Dataset.from_tensors(np.int64(0))
+        .map(lambda x: tf.numpy_function(call, [x], tf.int64))
+        .filter(lambda _: False)
+        .map(lambda _: empty)
+    )
+    return ds.concatenate(end).apply(tf.data.experimental.assert_cardinality(ds.cardinality()))
 
 
 def stored_images(images, source):
@@ -417,7 +463,7 @@ def _labels(labels, n, source):
 def as_store(images, source):
     """A store of `images`: a `stores.FileRows` (uint8 on disk) as it is, with a channel axis
     of 1 added to [N, H, W]; else the array checked by `stored_images`, held in memory."""
-    if isinstance(images, stores.Computed):
+    if isinstance(images, (stores.Computed, stores.Files)):
         return images
     if isinstance(images, stores.FileRows):
         if images.dtype != np.uint8 or len(images.shape) not in (3, 4) or images.shape[0] == 0:
@@ -672,127 +718,214 @@ def from_dsprites():
     return make(DSPRITES, rows_of(train), rows_of(test))
 
 
-def _decode(path):
-    import tensorflow as tf
+def check_image_size(image_size):
+    """`image_size` as (height, width), or None: the images' own size.
 
-    try:
-        return tf.io.decode_image(tf.io.read_file(str(path)), expand_animations=False).numpy()
-    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError):
-        log.warning("skipping unreadable image %s", path)
+    Args:
+        image_size: None, a positive int S (S x S) or a [height, width] pair of positive ints.
+
+    Returns:
+        None, or a tuple of two ints.
+
+    Raises:
+        ConfigError: any other value (one line).
+    """
+    if image_size is None:
         return None
+    sides = [image_size, image_size] if isinstance(image_size, int) else image_size
+    if isinstance(sides, (list, tuple)) and len(sides) == 2:
+        if all(isinstance(side, int) and not isinstance(side, bool) and side >= 1 for side in sides):
+            return (int(sides[0]), int(sides[1]))
+    raise ConfigError(
+        "image_size must be a positive integer S (S x S) or a [height, width] pair of positive integers "
+        f"(null: the images' own size), got {image_size!r}"
+    )
 
 
-def without_alpha(image):
-    """[H, W, C] with C in 1..4 -> [H, W, 1 or 3]: grey+alpha and RGBA lose their alpha channel
-    (the models, sample, plot and the ONNX consumer carry 1 or 3 channels only).
+def check_crop(crop):
+    """`crop` if it is None (no crop) or a positive int (the side of a centre square), else one
+    ConfigError line.
+
+    Raises:
+        ConfigError: any other value.
+    """
+    if crop is not None and (not isinstance(crop, int) or isinstance(crop, bool) or crop < 1):
+        raise ConfigError(
+            f"crop must be a positive integer, the side of a centre square crop (null: none), got {crop!r}"
+        )
+    return crop
+
+
+def folder_shape(root, found, image_size, crop):
+    """(files kept, (height, width)) of a folder: the files that fit `crop`, and the size of every
+    decoded image. One UserError line when the first file is smaller than `crop`, or (no
+    image_size, no crop) when the files' sizes differ; later files smaller than `crop` are skipped
+    with a count logged.
 
     Args:
-        image: one decoded image [H, W, C], C in 1..4, any dtype.
+        root: the folder, for messages.
+        found: [(path, height, width, channels)] of the files with a readable header, sorted.
+        image_size: (height, width) or None (`check_image_size`).
+        crop: the side of a centre square crop, or None.
 
     Returns:
-        the image's first channel (C = 2) or first three (C = 3, 4); C = 1 is unchanged. The dtype
-        is kept.
+        (the kept entries of `found`, (height, width)).
+
+    Raises:
+        UserError: see above.
     """
-    return image[..., :1] if image.shape[-1] == 2 else image[..., :3]
+    if not found:
+        return found, None
+    path, height, width, _ = found[0]
+    if crop is not None:
+        if min(height, width) < crop:
+            raise UserError(
+                f"crop={crop} is larger than {path} ({width}x{height} pixels): "
+                f"use a crop of at most {min(height, width)}"
+            )
+        kept = [entry for entry in found if min(entry[1], entry[2]) >= crop]
+        if len(kept) < len(found):
+            small = next(entry for entry in found if min(entry[1], entry[2]) < crop)
+            log.warning(
+                "%s: skipped %d image(s) smaller than crop=%d, e.g. %s (%dx%d pixels)",
+                root,
+                len(found) - len(kept),
+                crop,
+                small[0],
+                small[2],
+                small[1],
+            )
+        return kept, image_size or (crop, crop)
+    if image_size is None:
+        for other, h, w, _ in found[1:]:
+            if (h, w) != (height, width):
+                raise UserError(
+                    f"{other} is {w}x{h} pixels but {path.name} is {width}x{height}: images must share one "
+                    "size (or set image_size to resize them)"
+                )
+    return found, image_size or (height, width)
 
 
-def common_channels(images):
-    """One channel rule for a folder: 1 channel if every image is grey, else 3 (grey becomes RGB).
+def from_folder(root, test_every=10, image_size=None, crop=None):
+    """Images under `root`, read file by file as batches ask for them (never held in memory);
+    sub-folder names are labels. Every `test_every`-th file (sorted) is test.
 
-    Args:
-        images: a list of images [H, W, C], C 1 or 3 (after `without_alpha`).
+    Files ending .png, .jpg or .jpeg (any case) are listed at any depth, in sorted path order,
+    and only their headers are read here (`keras_vae.data.image_files.header`): a file whose
+    header is unreadable is skipped with a warning. A label is the index of the file's folder
+    (its path relative to `root`) among the sorted sub-folder names; a flat folder gives no
+    labels.
 
-    Returns:
-        a list of the same images, all with one channel count: grey ones repeated to 3 channels
-        when any image has colour. The dtype is kept.
-    """
-    channels = 1 if all(image.shape[-1] == 1 for image in images) else 3
-    return [np.repeat(image, 3, axis=-1) if image.shape[-1] < channels else image for image in images]
+    Each image is decoded when a batch reads it (`keras_vae.data.stores.Files`): the centre
+    `crop` x `crop` square is taken first, then the result resized to `image_size`
+    (`tf.image.resize`, bilinear with antialiasing), uint8. A file that does not decode then is
+    replaced by the next readable file of its label and counted (logged after each pass).
 
-
-def from_folder(root, test_every=10):
-    """Images under `root`; sub-folder names are labels. Every `test_every`-th file (sorted) is test.
-
-    Channels: alpha is dropped; all grey images give 1 channel, any colour image makes it 3.
-
-    Files ending .png, .jpg or .jpeg (any case) are read at any depth, in sorted path order;
-    an unreadable file is skipped with a warning. A label is the index of the file's folder (its
-    path relative to `root`) among the sorted sub-folder names; a flat folder gives no labels.
+    Channels, from the headers: alpha is dropped; all grey images give 1 channel, any colour
+    image (a palette PNG included) makes it 3.
 
     Args:
         root: the image folder.
-        test_every: every `test_every`-th readable image (the 10th, 20th, ... by default) is in the
+        test_every: every `test_every`-th usable image (the 10th, 20th, ... by default) is in the
             test split, the others in the train split.
+        image_size: the images' (height, width) after the crop: an int S (S x S), a [height,
+            width] pair, or None for their own size (then every file must have one size, unless
+            `crop` gives it).
+        crop: the side of a centre square crop taken before resizing, or None for none (e.g. 148
+            for CelebA's 178x218 img_align_celeba). Files smaller than it are skipped.
 
     Returns:
-        ImageData "folder:ROOT": float32 [N, H, W, 1 or 3] in [0, 1] (from 8-bit files: uint8
-        decoded), int64 labels [N] or None.
+        ImageData "folder:ROOT": uint8 images [N, H, W, 1 or 3] (float32 in [0, 1] a batch at a
+        time), int64 labels [N] or None.
 
     Raises:
-        UserError: `root` is not a folder, images of different sizes, fewer than `test_every`
-            readable images, or arrays that fail `make`'s checks.
+        UserError: `root` is not a folder, a bad image_size or crop, images of different sizes
+            (neither image_size nor crop set), a first image smaller than `crop`, fewer than
+            `test_every` usable images, or arrays that fail `make`'s checks.
         ValueError: an image lies directly in `root` beside labelled sub-folders (it has no label).
     """
+    from keras_vae.data import image_files
+
     root = Path(root)
     if not root.is_dir():
         raise UserError(f"image folder not found: {root}")
+    image_size, crop = check_image_size(image_size), check_crop(crop)
     paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     classes = sorted({p.parent.relative_to(root).as_posix() for p in paths} - {"."})
-    images, labels, dropped = [], [], 0
+    found = []
     for path in paths:
-        image = _decode(path)
-        if image is None:
+        head = image_files.header(path)
+        if head is None:
+            log.warning("skipping unreadable image %s", path)
             continue
-        if images and image.shape[:2] != images[0].shape[:2]:
-            raise UserError(
-                f"{path} is {image.shape[1]}x{image.shape[0]} pixels but {paths[0].name} is "
-                f"{images[0].shape[1]}x{images[0].shape[0]}: images must share one size"
-            )
-        dropped += image.shape[-1] in (2, 4)
-        images.append(without_alpha(image))
-        labels.append(classes.index(path.parent.relative_to(root).as_posix()) if classes else None)
-    if len(images) < test_every:
+        found.append((path, *head))
+    found, size = folder_shape(root, found, image_size, crop)
+    if len(found) < test_every:
         raise UserError(
-            f"{root} has {len(images)} readable PNG/JPEG image(s); need at least {test_every}, "
+            f"{root} has {len(found)} readable PNG/JPEG image(s); need at least {test_every}, "
             f"since every {test_every}th image is the test split"
         )
+    dropped = sum(channels in (2, 4) for *_, channels in found)
     if dropped:
         log.warning("%s: dropped the alpha channel of %d image(s)", root, dropped)
-    images = np.stack(common_channels(images))
-    test = np.arange(len(images)) % test_every == test_every - 1
-    if not classes:  # a flat folder has no labels
-        return make(f"folder:{root}", images[~test], images[test])
-    labels = np.array(labels)
-    return make(f"folder:{root}", images[~test], images[test], labels[~test], labels[test])
+    channels = 1 if all(c in (1, 2) for *_, c in found) else 3
+    decode = functools.partial(
+        image_files.decode, channels=channels, size=size, crop=crop, resize=image_size is not None
+    )
+    files = np.array([str(path) for path, *_ in found])
+    labels = (
+        np.array([classes.index(path.parent.relative_to(root).as_posix()) for path, *_ in found]) if classes else None
+    )
+    test = np.arange(len(files)) % test_every == test_every - 1
+    name = f"folder:{root}"
+
+    def store(split, where):
+        groups = None if labels is None else labels[where]
+        return stores.Files(files[where], (int(where.sum()), *size, channels), decode, groups, f"{name} {split}")
+
+    if labels is None:  # a flat folder has no labels
+        return make(name, store("x_train", ~test), store("x_test", test))
+    return make(name, store("x_train", ~test), store("x_test", test), labels[~test], labels[test])
 
 
-def load(name, fallback=True):
+def load(name, fallback=True, image_size=None, crop=None):
     """The dataset `name`. Offline, `mnist` falls back to `mnist_5k` with a loud warning.
 
     Args:
         name: a TFDS name ("mnist", "fashion_mnist", "svhn_cropped", "cifar10"), "mnist_5k",
             "npz:PATH", "folder:PATH" or "moving:<any of these>" (see the module docstring).
         fallback: whether an unavailable `mnist` falls back to `mnist_5k` (other names never do).
+        image_size: for `folder:` names (and `moving:folder:`), the images' size (`from_folder`);
+            None for their own.
+        crop: for `folder:` names, the side of a centre square crop taken first; None for none.
 
     Returns:
         ImageData (images float32 [N, H, W, C] in [0, 1], int64 labels [N] or None), or for
         `moving:` names a `keras_vae.data.sequences.SequenceData`.
 
     Raises:
-        UserError: an unknown name (with the closest known one), or a source's own UserError
-            (`from_npz`, `from_folder`, `keras_vae.data.sequences.load`).
+        UserError: an unknown name (with the closest known one), image_size or crop for a source
+            other than a folder, or a source's own UserError (`from_npz`, `from_folder`,
+            `keras_vae.data.sequences.load`).
         DatasetUnavailable: a TFDS dataset neither prepared nor downloadable, unless it falls back.
     """
     if name.startswith("moving:"):
         from keras_vae.data import sequences
 
-        return sequences.load(name, lambda base: load(base, fallback))
+        return sequences.load(name, lambda base: load(base, fallback, image_size, crop))
+    if name.startswith("folder:"):
+        return from_folder(name[7:], image_size=image_size, crop=crop)
+    settings = [f"{key}={json.dumps(value)}" for key, value in (("image_size", image_size), ("crop", crop))]
+    settings = [text for text in settings if not text.endswith("=null")]
+    if settings:
+        raise UserError(
+            f"{' and '.join(settings)}: image_size and crop apply to folder: datasets only, not {name!r}; "
+            "leave them null (the source's images keep their own size)"
+        )
     if name.startswith("npz:"):
         return from_npz(name[4:])
     if name.startswith("idx:"):
         return from_idx(name[4:])
-    if name.startswith("folder:"):
-        return from_folder(name[7:])
     if name == OFFLINE_MNIST:
         return mnist_5k()
     if name == DSPRITES:
@@ -871,7 +1004,7 @@ def model_params(data):
     return {"image_shape": list(data.image_shape), "num_classes": data.num_classes}
 
 
-def known_model_params(name):
+def known_model_params(name, image_size=None, crop=None):
     """`model_params` of a named dataset, loading it only when the name does not say.
 
     TFDS names and mnist_5k are answered from TFDS_SHAPES (10 classes) without loading; a
@@ -879,6 +1012,7 @@ def known_model_params(name):
 
     Args:
         name: a dataset name, as `load` takes it.
+        image_size, crop: as `load` takes them (a folder's size and centre crop).
 
     Returns:
         {"image_shape": [H, W, C], "num_classes": int or None}.
@@ -888,9 +1022,10 @@ def known_model_params(name):
         DatasetUnavailable: likewise.
     """
     if name.startswith("moving:") and name[7:]:
-        return {**known_model_params(name[7:]), "num_classes": None}
-    if name in TFDS_SHAPES or name == OFFLINE_MNIST:
-        return {"image_shape": list(TFDS_SHAPES.get(name, TFDS_SHAPES["mnist"])), "num_classes": 10}
-    if name == DSPRITES:
-        return {"image_shape": [64, 64, 1], "num_classes": None}
-    return model_params(load(name))
+        return {**known_model_params(name[7:], image_size, crop), "num_classes": None}
+    if image_size is None and crop is None:
+        if name in TFDS_SHAPES or name == OFFLINE_MNIST:
+            return {"image_shape": list(TFDS_SHAPES.get(name, TFDS_SHAPES["mnist"])), "num_classes": 10}
+        if name == DSPRITES:
+            return {"image_shape": [64, 64, 1], "num_classes": None}
+    return model_params(load(name, image_size=image_size, crop=crop))

@@ -60,5 +60,5 @@ def build(name, compile=True, **overrides):
     from keras_vae.data.datasets import known_model_params  # imports TensorFlow: only when building
 
     config = resolve(name, overrides)
-    config = config.for_data(config.dataset, lambda: known_model_params(config.dataset))
+    config = config.for_data(config.dataset, lambda: known_model_params(config.dataset, config.image_size, config.crop))
     return build_from_config(config, compile=compile)

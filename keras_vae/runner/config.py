@@ -21,7 +21,7 @@ from keras_vae.catalogue.entries import closest
 from keras_vae.catalogue.registry import model_class, read_stored_entry
 from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.core.registration import constructor_args
-from keras_vae.data.datasets import check_validation_fraction
+from keras_vae.data.datasets import check_crop, check_image_size, check_validation_fraction
 from keras_vae.runner.distribute import check_options
 from keras_vae.runner.schedules import check_schedule
 
@@ -37,6 +37,13 @@ TRAINING_FIELDS = {
     # for the per-epoch val_* logs (keras_vae/data/datasets.py split_off). 0: none.
     "validation_fraction": 0.1,
     "validation_seed": 0,
+    # A folder of images (dataset folder:PATH; null for every other source): the centre square of
+    # side `crop` is taken first (null: none), then the images are resized to `image_size`, an int
+    # S (S x S) or [H, W] (null: their own size, which must then be one for every file). E.g.
+    # CelebA's 178x218 img_align_celeba: crop 148, image_size 64 (keras_vae/data/datasets.py
+    # from_folder).
+    "image_size": None,
+    "crop": None,
     # Speed and scale (keras_vae/runner/distribute.py): compute dtype policy, tf.distribute
     # strategy, XLA, and train steps per tf.function call (null: automatic on one device, 1 under
     # a strategy).
@@ -94,6 +101,8 @@ class RunConfig:
         epochs, batch_size, learning_rate, learning_rate_schedule: the model's training; the
             batch size is the global batch (split across replicas).
         validation_fraction, validation_seed: the validation split held out of "train".
+        image_size, crop: a folder dataset's image size ((height, width) or None: the files' own)
+            and centre square crop (None: none), `keras_vae.data.datasets.from_folder`.
         precision, strategy, jit_compile, steps_per_execution: speed and scale
             (`keras_vae.runner.distribute`).
         stages: {stage name: StageTraining} for each later stage the entry trains.
@@ -115,6 +124,8 @@ class RunConfig:
     learning_rate_schedule: str = TRAINING_FIELDS["learning_rate_schedule"]
     validation_fraction: float = TRAINING_FIELDS["validation_fraction"]
     validation_seed: int = TRAINING_FIELDS["validation_seed"]
+    image_size: tuple | int | None = TRAINING_FIELDS["image_size"]
+    crop: int | None = TRAINING_FIELDS["crop"]
     precision: str = TRAINING_FIELDS["precision"]
     strategy: str = TRAINING_FIELDS["strategy"]
     jit_compile: bool = TRAINING_FIELDS["jit_compile"]
@@ -126,6 +137,7 @@ class RunConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "params", frozen(self.params))
+        object.__setattr__(self, "image_size", frozen(self.image_size))
         stages = {name: s if isinstance(s, StageTraining) else StageTraining(**s) for name, s in self.stages.items()}
         object.__setattr__(self, "stages", types.MappingProxyType(stages))
         check_training(self)
@@ -167,7 +179,7 @@ class RunConfig:
     # -- config.json --------------------------------------------------------------------------
     def to_json(self):
         """The plain-JSON dict a run folder's config.json holds (the same keys as ever)."""
-        fields = {key: getattr(self, key) for key in TRAINING_FIELDS}
+        fields = {key: plain(getattr(self, key)) for key in TRAINING_FIELDS}
         return {
             **fields,
             "description": self.description,
@@ -211,6 +223,8 @@ def check_training(config):
             raise ConfigError(f"{prefix}learning_rate must be finite and > 0, got {rate!r}")
     check_schedule(config.learning_rate_schedule)
     check_validation_fraction(config.validation_fraction)
+    check_image_size(config.image_size)
+    check_crop(config.crop)
     check_options(config)
     check_limit(config.limit)
 

@@ -109,7 +109,7 @@ def evaluate_run(
         check_metrics_free(metrics_path(run_dir), overwrite)
     config = runs.read_config(run_dir)
     model = loading.load_run_model(run_dir)
-    data = datasets.load(dataset or config.dataset)
+    data = datasets.load(dataset or config.dataset, image_size=config.image_size, crop=config.crop)
     data.check_fits(model)
     metrics = {"dataset": data.name, "split": "test"}
     metrics.update(

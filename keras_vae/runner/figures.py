@@ -83,7 +83,7 @@ def plot_run(run_dir, dataset=None, out=None, seed=0, overwrite=False):
     run_dir = runs.check_run_dir(run_dir)  # a zoo entry name means its shipped run
     config = runs.read_config(run_dir)
     model = loading.load_run_model(run_dir)
-    data = datasets.load(dataset or config.dataset)
+    data = datasets.load(dataset or config.dataset, image_size=config.image_size, crop=config.crop)
     data.check_fits(model)
     out = runs.output_dir(run_dir, out)  # never into a shipped zoo entry
     check_no_earlier_plot(out, [model.figure_file(name) for name in model.figures] + [CURVES], overwrite)

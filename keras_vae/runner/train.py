@@ -55,7 +55,8 @@ def load_data(config):
     the config of the run on it (`RunConfig.for_data`: the dataset actually used, and the
     constructor arguments the data decides, image_shape and num_classes, where the config leaves
     them null)."""
-    data = datasets.load(config.dataset).with_validation(config.validation_fraction, config.validation_seed)
+    data = datasets.load(config.dataset, image_size=config.image_size, crop=config.crop)
+    data = data.with_validation(config.validation_fraction, config.validation_seed)
     return config.for_data(data.name, lambda: datasets.model_params(data)), data
 
 
