@@ -49,6 +49,12 @@ def result(entry="dense_vae", fraction=0.6, overhead=0.02, growth=1.0, onnx_ms=0
     }
 
 
+def piped(entry, ratio, dataset="mnist_5k", rate=2000.0):
+    """A result with the input pipeline measured alone, `ratio` times training's `rate`."""
+    pipeline = {"images_per_second": ratio * rate, "ratio_to_training": ratio, "images_per_pass": 3600}
+    return {**result(entry), "dataset": dataset, "images_per_second": rate, "pipeline": pipeline}
+
+
 @pytest.mark.parametrize(
     "results, failing",
     [
@@ -62,6 +68,10 @@ def result(entry="dense_vae", fraction=0.6, overhead=0.02, growth=1.0, onnx_ms=0
             [{**result(), "optimizer": {"gain": 1.2}}, {**result("conv_vae"), "optimizer": {"gain": 1.01}}],
             ["FusedAdam trains conv_vae >= 1.05x"],
         ),  # the issue: FusedAdam shows its gain or goes
+        (
+            [piped("conv_vae", 4.0), piped("conv_vae", 2.9, "folder:/tmp/jpegs"), piped("dense_vae", 1.0)],
+            ["input pipeline >= 3x training images/s for conv_vae on folder:/tmp/jpegs"],
+        ),  # the input pipeline is never what training waits for: conv_vae on every dataset
     ],
 )
 def test_checks_name_exactly_the_missed_targets(results, failing):
@@ -69,6 +79,94 @@ def test_checks_name_exactly_the_missed_targets(results, failing):
     assert len(missed) == len(failing)
     for name, word in zip(missed, failing):
         assert word in name
+
+
+def test_the_pipeline_targets_read_per_dataset():
+    found = {name: (ok, detail) for name, ok, detail in report.checks([piped("conv_vae", 4.0), piped("ae", 0.5)])}
+    assert found["input pipeline >= 3x training images/s for conv_vae on mnist_5k"] == (
+        True,
+        "4.0x (8,000 against 2,000 images/s)",
+    )
+    assert not any("for ae" in name for name in found)  # the target is conv_vae's
+    # Another dataset's result names it, in the other targets too; the default's does not.
+    found = [name for name, *_ in report.checks([piped("conv_vae", 2.0, "fashion_mnist")])]
+    assert "input pipeline >= 3x training images/s for conv_vae on fashion_mnist" in found
+    assert "conv_vae on fashion_mnist trains at >= 50% of the matmul rate" in found
+
+
+def training_row(entry="conv_vae", **fields):
+    """A result with every field of the Training table."""
+    row = {key: value for key, value in result(entry).items() if key != "inference"}
+    return {
+        **row,
+        "batch_size": 32,
+        "steps_per_execution": 113,
+        "images_per_second": 2000.0,
+        "train_mflop_per_image": 5.7,
+        "gflops": 50.0,
+        "matmul_gflops": 100.0,
+        "xla_speedup": 1.0,
+        "peak_rss_mb": 900.0,
+        **fields,
+    }
+
+
+def test_the_training_table_has_the_pipelines_rate_beside_trainings():
+    pipeline = {"images_per_second": 50000.0, "ratio_to_training": 25.0}
+    rows = [
+        training_row(dataset="mnist_5k", pipeline=pipeline),
+        training_row(dataset="folder:/tmp/jpegs", pipeline={**pipeline, "ratio_to_training": 2.5}),
+        training_row("ae"),  # measured without the pipeline alone (no rounds): no cells to fill
+    ]
+    lines = report.render(rows).splitlines()
+    header = next(line for line in lines if line.startswith("| entry"))
+    cells = [cell.strip() for cell in header.strip("|").split("|")]
+    assert cells[:7] == [
+        "entry",
+        "dataset",
+        "batch",
+        "steps/call",
+        "images/s",
+        "pipeline images/s",
+        "pipeline / training",
+    ]
+    table = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines if line.startswith("| ")][2:5]
+    assert [row[:2] + row[4:7] for row in table] == [
+        ["conv_vae", "mnist_5k", "2,000", "50,000", "25.0x"],
+        ["conv_vae", "folder:/tmp/jpegs", "2,000", "50,000", "2.5x"],
+        ["ae", "mnist_5k", "2,000", "-", "-"],
+    ]
+    assert "- [ ] input pipeline >= 3x training images/s for conv_vae on folder:/tmp/jpegs: 2.5x" in "\n".join(lines)
+
+
+def test_the_pipeline_alone_reads_the_whole_split_every_pass():
+    from keras_vae.bench import training
+    from keras_vae.data import datasets
+
+    images = np.random.default_rng(0).integers(0, 256, size=(300, 4, 4, 1), dtype=np.uint8)
+    data = datasets.make("test", images, images[:10])
+    measured = training.measure_pipeline(data.batches("train", 128, shuffle=True, seed=0), rounds=3, least_seconds=0)
+    assert measured["images_per_pass"] == 300 and measured["batches_per_pass"] == 3
+    assert len(measured["rates"]) == 3 and measured["images_per_second"] > 0
+
+
+def test_the_bench_times_the_pipeline_training_builds(tmp_path):
+    # conv_vae's own pipeline (shuffled, the validation split held out, --limit applied) on
+    # mnist_5k and on a folder of generated 64x64 RGB JPEGs: a pass is the split training reads.
+    from keras_vae.bench import folders, training
+
+    small = entries.read_entry("conv_vae")["test_overrides"]
+    for dataset, limit, split in [("mnist_5k", None, 3600), ("mnist_5k", 1000, 1000)]:
+        config, data, model, pipeline, feed = training.prepare("conv_vae", small, dataset, limit)
+        assert training.split_size(data, config) == split == len(data.indices("train")[:limit])
+        measured = training.measure_pipeline(pipeline, rounds=2, least_seconds=0)
+        assert measured["images_per_pass"] == split and measured["images_per_second"] > 0
+    folder = folders.write_jpegs(tmp_path / "jpegs", 40)
+    assert sorted(p.name for p in folder.iterdir())[:2] == ["00000.jpg", "00001.jpg"]
+    config, data, _, pipeline, _ = training.prepare("conv_vae", small, f"folder:{folder}")
+    assert data.image_shape == (64, 64, 3) and len(data.train_images) == 36  # every 10th is test
+    measured = training.measure_pipeline(pipeline, rounds=2, least_seconds=0)
+    assert measured["images_per_pass"] == training.split_size(data, config) == 32  # 36 less 10% validation
 
 
 def test_table_is_markdown_with_one_row_per_entry():
@@ -119,6 +217,18 @@ def test_unknown_entry_is_one_line_error():
     ]
 
 
+def test_unknown_dataset_is_one_line_error_before_any_measuring():
+    done = subprocess.run(
+        [sys.executable, "-m", "keras_vae.bench", "--entries", "conv_vae", "--datasets", "mnist_5k", "fashon_mnist"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: unknown dataset 'fashon_mnist'") and "fashion_mnist" in line
+
+
 def test_peer_and_bound_targets_are_checked_and_a_skip_is_said():
     peers = [
         {"comparison": "MLP", "key": "pythae_steady", "ours": 13.0, "peer": 10.0, "ratio": 1.3},
@@ -155,6 +265,8 @@ def test_peers_missing_names_the_python_that_lacks_them():
         ("--epochs", "2", "--epochs must be >= 3, got 2"),  # the rate is the median of epochs 3 onwards
         ("--rounds", "0", "--rounds must be >= 1, got 0"),
         ("--peer-repeats", "0", "--peer-repeats must be >= 1, got 0"),
+        ("--jpeg-folder", "5", "--jpeg-folder must be >= 10, got 5"),  # from_folder's least
+        ("--limit", "0", "--limit must be >= 1, got 0"),
     ],
 )
 def test_bad_counts_are_refused_as_they_are_parsed(option, value, message):

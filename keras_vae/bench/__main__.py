@@ -1,7 +1,11 @@
-"""`python -m keras_vae.bench [--entries A B ...] [--out bench.json] [--set KEY=VALUE ...]`
+"""`python -m keras_vae.bench [--entries A B ...] [--datasets D ...] [--jpeg-folder N] [--out bench.json]
+[--set KEY=VALUE ...]`
 
-For dense_vae and conv_vae it also times training with the zoo's FusedAdam against
-keras.optimizers.Adam in interleaved rounds (--no-optimizers skips it)."""
+Every (entry, dataset) pair is measured: training images/s and, beside it, the images/s of the
+same input pipeline iterated with no model (`--datasets`, default mnist_5k; `--jpeg-folder N`
+adds a folder of N generated 64x64 RGB JPEGs). For dense_vae and conv_vae it also times training
+with the zoo's FusedAdam against keras.optimizers.Adam in interleaved rounds (--no-optimizers
+skips it)."""
 
 import argparse
 import json
@@ -14,13 +18,38 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
-from keras_vae.bench.report import OPTIMIZER_ENTRIES, checks, render
+from keras_vae.bench.report import DATASET, OPTIMIZER_ENTRIES, checks, render
 from keras_vae.cli.numbers import bounded
 
 
 def parse(argv):
     parser = argparse.ArgumentParser(prog="python -m keras_vae.bench", description=__doc__)
     parser.add_argument("--entries", nargs="+", help="zoo entries (default: all)")
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help=f"dataset names to measure every entry on, e.g. fashion_mnist folder:DIR (default: {DATASET})",
+    )
+    parser.add_argument(
+        "--jpeg-folder",
+        type=int,
+        default=None,
+        action=bounded(minimum=10),
+        metavar="N",
+        help="also measure on a temporary folder of N generated 64x64 RGB JPEGs (folder:DIR, after --datasets), "
+        "N >= 10",
+    )
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        action=bounded(minimum=1),
+        metavar="N",
+        help="train on the first N examples of each dataset's train split, e.g. 5000 for fashion_mnist's "
+        "54,000 (default: all)",
+    )
     parser.add_argument("--out", help="write the results here as JSON")
     # The steady-state rate is the median of epochs 3 onwards (1 and 2 trace and warm up).
     parser.add_argument(
@@ -70,28 +99,42 @@ def parse(argv):
     return parser.parse_args(argv)
 
 
-def measure(entry, args, workdir):
-    """One entry in its own process: its peak memory and compiled functions are its own."""
-    out = Path(workdir) / f"{entry}.json"
+def measure(entry, dataset, args, workdir, index=0):
+    """One entry on one dataset in its own process: its peak memory and compiled functions are
+    its own.
+
+    Args:
+        entry: a zoo entry name.
+        dataset: a dataset name.
+        args: the parsed options (epochs, rounds, limit, set, no_inference, no_optimizers).
+        workdir: the folder for the process's JSON result.
+        index: the dataset's position in the list, for a file name of its own.
+
+    Returns:
+        dict: the result `keras_vae.bench.entry` wrote.
+    """
+    out = Path(workdir) / f"{entry}.{index}.json"
     command = [
         sys.executable,
         "-m",
         "keras_vae.bench.entry",
         entry,
         str(out),
+        f"--dataset={dataset}",
         "--epochs",
         str(args.epochs),
         "--rounds",
         str(args.rounds),
     ]
+    command += [f"--limit={args.limit}"] if args.limit else []
     command += [f"--set={pair}" for pair in args.set] + (["--no-inference"] if args.no_inference else [])
     command += ["--optimizers"] if entry in OPTIMIZER_ENTRIES and not args.no_optimizers else []
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
     started = time.perf_counter()
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode != 0:
-        sys.exit(f"error: measuring {entry} failed:\n{done.stderr[-4000:]}")
-    print(f"  {entry}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        sys.exit(f"error: measuring {entry} on {dataset} failed:\n{done.stderr[-4000:]}")
+    print(f"  {entry} on {dataset}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return json.loads(out.read_text())
 
 
@@ -108,6 +151,19 @@ def measure_peers(args):
     return rows
 
 
+def check_dataset(name):
+    """Refuse an unknown dataset name before anything is measured (one UserError line); names
+    with a path (npz:, folder:, idx:, moving:) are checked when they load."""
+    from keras_vae.data import datasets
+
+    if not name.startswith(("npz:", "folder:", "idx:", "moving:")) and name not in (
+        *datasets.TFDS_SHAPES,
+        datasets.OFFLINE_MNIST,
+        datasets.DSPRITES,
+    ):
+        datasets.load(name)  # raises its unknown-name error, naming the closest known one
+
+
 def main(argv=None):
     args = parse(argv)
     from keras_vae.cli.common import import_tensorflow
@@ -121,12 +177,21 @@ def main(argv=None):
     try:
         for entry in names:
             run_config.load_entry(entry)  # an unknown name fails before anything is measured
+        for dataset in args.datasets or ():
+            check_dataset(dataset)
     except UserError as error:
         sys.exit(f"error: {error}")
     results = []
     with tempfile.TemporaryDirectory(prefix="keras_vae_bench_") as workdir:
+        names_of_data = list(args.datasets or [DATASET])
+        if args.jpeg_folder:
+            from keras_vae.bench.folders import write_jpegs
+
+            folder = write_jpegs(Path(workdir) / f"jpeg64x{args.jpeg_folder}", args.jpeg_folder)
+            names_of_data.append(f"folder:{folder}")
         for entry in names:
-            results.append(measure(entry, args, workdir))
+            for index, dataset in enumerate(names_of_data):
+                results.append(measure(entry, dataset, args, workdir, index))
     peers = None if args.no_peers else measure_peers(args)
     print(render(results, peers))
     if args.out:

@@ -1,10 +1,13 @@
-"""Training speed of one zoo entry on `mnist_5k`, at its own settings (batch size, precision,
-steps_per_execution), on one device.
+"""Training speed of one zoo entry on a dataset (`mnist_5k` by default), at its own settings
+(batch size, precision, steps_per_execution), on one device.
 
 A first fit of `epochs` epochs gives the steady-state images/s (median of epoch 3 onwards, so
 tracing and warm-up are left out) and resident memory after epoch 2 and after the last. Then
 each of `rounds` rounds times, in rotating order, an epoch fed by the real pipeline, one fed
 from a single cached batch, one with XLA, and the matmul rate, so all four see the same load.
+
+`measure_pipeline` iterates the training pipeline alone, with no model, for the issue "the
+input pipeline is never what training waits for": its images/s sits next to training's.
 
 `measure_optimizers` trains the entry twice from the same weights on the same batches, with
 the zoo's FusedAdam and with `keras.optimizers.Adam`, in interleaved rounds, for the issue
@@ -13,17 +16,20 @@ the zoo's FusedAdam and with `keras.optimizers.Adam`, in interleaved rounds, for
 
 import dataclasses
 import statistics
+import time
 
 import keras
 import tensorflow as tf
 
 from keras_vae.bench.clock import EpochClock, MatmulRate, peak_rss_mb
 from keras_vae.bench.flops import train_flops_per_image
+from keras_vae.bench.report import DATASET
 from keras_vae.runner import builder, distribute, fit, train
 from keras_vae.runner import config as run_config
 from keras_vae.runner.optimizers import FusedAdam
 
-DATASET = "mnist_5k"
+# A timed round of the input pipeline alone lasts at least this long (whole passes).
+PIPELINE_ROUND_SECONDS = 0.25
 # The two optimizers `measure_optimizers` compares, by their key in the bench's JSON.
 OPTIMIZERS = {"fused_adam": FusedAdam, "keras_adam": keras.optimizers.Adam}
 
@@ -66,26 +72,112 @@ def epoch_seconds(model, feed):
     return clock.seconds[1]
 
 
-def prepare(entry, overrides=None):
-    """(config, data, untrained model, its training pipeline, the feed of it) for zoo entry
-    `entry` with `overrides`, on DATASET with seed 0: what the bench and its op profile train."""
-    requested = dataclasses.replace(run_config.resolve(entry, {**(overrides or {}), "dataset": DATASET}), seed=0)
+def prepare(entry, overrides=None, dataset=DATASET, limit=None):
+    """What the bench and its op profile train: zoo entry `entry` with `overrides` on `dataset`.
+
+    Args:
+        entry: a zoo entry name.
+        overrides: entry fields to override ({setting: value}, as `run_config.resolve`).
+        dataset: the dataset name (`keras_vae.data.datasets.load`), DATASET by default.
+        limit: the first N examples of each split, as `train --limit` (None: every example).
+
+    Returns:
+        (config, data, untrained model, its training pipeline, the feed of it): the config with
+        seed 0 and `limit`, the pipeline `fit.fit` builds (shuffled, seed 0), and the
+        (dataset, steps) pair fit gets for it.
+
+    Raises:
+        UserError: an unknown entry, setting or dataset, or a bad limit.
+    """
+    requested = run_config.resolve(entry, {**(overrides or {}), "dataset": dataset})
+    requested = dataclasses.replace(requested, seed=0, limit=run_config.check_limit(limit))
     config, data = train.load_data(requested)
     model = build(config)
-    pipeline = fit.batches(data, "train", config, model.batch_keys, shuffle=True, seed=config.seed)
+    pipeline = fit.batches(data, "train", config, model.batch_keys, config.limit, shuffle=True, seed=config.seed)
     feed = fit.feed(model, pipeline, automatic=config.steps_per_execution is None)  # as fit.fit feeds it
     return config, data, model, pipeline, feed
 
 
-def measure_training(entry, overrides=None, epochs=10, rounds=8):
-    """(trained model, its config, measurements) for zoo entry `entry` with `overrides`."""
-    config, data, model, pipeline, feed = prepare(entry, overrides)
-    images = len(data.train_images)
+def split_size(data, config):
+    """Examples in a pass of the training pipeline: the "train" split (validation held out),
+    cut to config.limit."""
+    return len(data.indices("train")[: config.limit])
+
+
+def measure_pipeline(pipeline, rounds=8, least_seconds=PIPELINE_ROUND_SECONDS):
+    """Images/s of `pipeline` alone, iterated with no model, as training reads it.
+
+    One iterator runs over the pipeline repeated, as `fit.feed` repeats it; a first pass warms it
+    up (the iterator's start, tracing, tf.data's autotuning), then each of `rounds` rounds times
+    whole passes (the pipeline's cardinality in batches: exactly one shuffled pass each) until
+    `least_seconds` have gone by, so a small split's pass of a few milliseconds is not all timer
+    noise. Batches are taken in Python, a cost training (steps_per_execution steps per call)
+    does not pay, so the rate is if anything low.
+
+    Args:
+        pipeline: a finite `tf.data.Dataset` of dict batches of known cardinality, e.g. `prepare`'s.
+        rounds: timed rounds, >= 1.
+        least_seconds: the shortest round; it ends at the first whole pass after this.
+
+    Returns:
+        dict: "images_per_second" (the median round's), "images_per_pass", "batches_per_pass",
+        "passes" (per round) and "rates" (every round's images/s, in order).
+
+    Raises:
+        RuntimeError: a pass gave another number of images than the first.
+    """
+    batches = int(pipeline.cardinality())
+    iterator = iter(pipeline.repeat())
+
+    def one_pass():
+        return sum(int(next(iter(next(iterator).values())).shape[0]) for _ in range(batches))
+
+    images = one_pass()  # warm-up
+    rates, passes = [], []
+    for _ in range(rounds):
+        started, done = time.perf_counter(), 0
+        while not done or time.perf_counter() - started < least_seconds:
+            counted = one_pass()
+            if counted != images:  # every pass is the whole split
+                raise RuntimeError(f"a pass of the pipeline gave {counted} images, the first {images}")
+            done += 1
+        rates.append(images * done / (time.perf_counter() - started))
+        passes.append(done)
+    return {
+        "images_per_second": statistics.median(rates),
+        "images_per_pass": images,
+        "batches_per_pass": batches,
+        "passes": passes,
+        "rates": rates,
+    }
+
+
+def measure_training(entry, overrides=None, epochs=10, rounds=8, dataset=DATASET, limit=None):
+    """Train zoo entry `entry` as the bench does and measure it.
+
+    Args:
+        entry: a zoo entry name.
+        overrides: entry fields to override, as for `prepare`.
+        epochs: epochs of the steady-state fit, >= 3 (its rate is the median of epoch 3 onwards).
+        rounds: rounds of pipeline/cached/XLA/matmul and timed passes of the pipeline alone; 0:
+            the steady-state fit alone (the peer comparison's).
+        dataset: the dataset name, as for `prepare`.
+        limit: the first N examples of each split, as for `prepare`.
+
+    Returns:
+        (trained model, its config, measurements: a dict for the bench's JSON, with "pipeline":
+        `measure_pipeline`'s rate and "ratio_to_training", pipeline images/s over training's).
+    """
+    config, data, model, pipeline, feed = prepare(entry, overrides, dataset, limit)
+    images = split_size(data, config)  # what an epoch trains on: the validation split is held out
     clock = EpochClock()
     model.fit(feed[0], steps_per_epoch=feed[1], epochs=epochs, verbose=0, callbacks=[clock], shuffle=False)
     flops = train_flops_per_image(model, config.batch_size)
     result = {
         "entry": entry,
+        "dataset": dataset,
+        "dataset_loaded": config.dataset,  # e.g. fashion_mnist offline: Debian's IDX files
+        "limit": config.limit,
         "batch_size": config.batch_size,
         "precision": config.precision,
         "steps_per_execution": model.steps_per_execution,  # as `feed` left it for this epoch's steps
@@ -98,6 +190,8 @@ def measure_training(entry, overrides=None, epochs=10, rounds=8):
         "peak_rss_mb": peak_rss_mb(),
     }
     if rounds:  # 0: the steady-state run alone (the peer comparison's)
+        alone = measure_pipeline(pipeline, rounds)
+        result["pipeline"] = {**alone, "ratio_to_training": alone["images_per_second"] / result["images_per_second"]}
         xla = build(dataclasses.replace(config, jit_compile=True))
         xla.steps_per_execution = model.steps_per_execution  # as `feed` set it: the same steps per epoch
         values = compare(model, xla, feed, cached_like(pipeline), rounds)
@@ -107,7 +201,7 @@ def measure_training(entry, overrides=None, epochs=10, rounds=8):
     return model, config, result
 
 
-def measure_optimizers(entry, overrides=None, rounds=8):
+def measure_optimizers(entry, overrides=None, rounds=8, dataset=DATASET, limit=None):
     """Training images/s of zoo entry `entry` with FusedAdam and with `keras.optimizers.Adam`.
 
     Both models start from the same weights (the same seed) and train on the same feed at the
@@ -119,6 +213,8 @@ def measure_optimizers(entry, overrides=None, rounds=8):
         entry: a zoo entry name.
         overrides: entry fields to override, as for `prepare`.
         rounds: timed epochs of each optimizer, >= 1.
+        dataset: the dataset name, as for `prepare`.
+        limit: the first N examples of each split, as for `prepare`.
 
     Returns:
         dict: "fused_adam" and "keras_adam", images/s from each one's median epoch; "gain",
@@ -126,7 +222,7 @@ def measure_optimizers(entry, overrides=None, rounds=8):
         "gain_best", the ratio of the fastest epochs (the least disturbed); "rounds"; and
         "epoch_seconds", each optimizer's timed epochs in order.
     """
-    config, data, fused_model, _, feed = prepare(entry, overrides)  # compiled with FusedAdam
+    config, data, fused_model, _, feed = prepare(entry, overrides, dataset, limit)  # compiled with FusedAdam
     plain_model = build(config, OPTIMIZERS["keras_adam"])
     plain_model.steps_per_execution = fused_model.steps_per_execution  # as `feed` set it
     models = {"fused_adam": fused_model, "keras_adam": plain_model}
@@ -137,7 +233,7 @@ def measure_optimizers(entry, overrides=None, rounds=8):
     for round_ in range(rounds):
         for name in order[round_ % 2 :] + order[: round_ % 2]:
             seconds[name].append(epoch_seconds(models[name], feed))
-    images = len(data.train_images)
+    images = split_size(data, config)
     rate = {name: images / statistics.median(values) for name, values in seconds.items()}
     fused, plain = seconds["fused_adam"], seconds["keras_adam"]
     return {
