@@ -368,3 +368,9 @@ def test_dsprites_streams_its_grid_with_a_held_out_test_split(monkeypatch):
     np.testing.assert_array_equal(batch, sample.images(held) / np.float32(255))
     assert set(np.unique(batch)) == {0.0, 1.0}
     assert data.known_model_params("dsprites") == {"image_shape": [64, 64, 1], "num_classes": None}
+
+
+def test_a_relative_path_is_recorded_absolute_so_the_run_works_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    np.savez("digits.npz", x_train=np.zeros((12, 4, 4), np.uint8), x_test=np.zeros((3, 4, 4), np.uint8))
+    assert data.load("npz:digits.npz").name == f"npz:{tmp_path.resolve() / 'digits.npz'}"

@@ -649,7 +649,7 @@ def from_npz(path):
             # Stored uncompressed (numpy.savez), uint8 images are read from the file a batch at a
             # time; compressed (savez_compressed) or float ones are read into memory here.
             return make(
-                f"npz:{path}",
+                f"npz:{path.resolve()}",  # absolute: the run folder is used from anywhere
                 on_disk_or_loaded(path, arrays, "x_train"),
                 on_disk_or_loaded(path, arrays, "x_test"),
                 arrays["y_train"] if "y_train" in arrays.files else None,
@@ -688,7 +688,7 @@ def from_idx(folder):
         UserError: a missing, truncated or malformed file, or labels that do not match the images.
     """
     x_train, y_train, x_test, y_test = idx.read_folder(folder)
-    return make(f"idx:{folder}", on_disk(x_train), on_disk(x_test), y_train, y_test)
+    return make(f"idx:{Path(folder).resolve()}", on_disk(x_train), on_disk(x_test), y_train, y_test)
 
 
 def on_disk(array):
@@ -877,7 +877,7 @@ def from_folder(root, test_every=10, image_size=None, crop=None):
         np.array([classes.index(path.parent.relative_to(root).as_posix()) for path, *_ in found]) if classes else None
     )
     test = np.arange(len(files)) % test_every == test_every - 1
-    name = f"folder:{root}"
+    name = f"folder:{root.resolve()}"  # absolute: the run folder is used from anywhere
 
     def store(split, where):
         groups = None if labels is None else labels[where]
