@@ -32,6 +32,8 @@ Build order: a subclass's `__init__` sets its own attributes in any order around
 (`BuildAfterInit`), so every hook sees every attribute.
 """
 
+from collections.abc import Mapping
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -50,13 +52,17 @@ def plain(value):
     config holds plain lists (as the JSON of a `.keras` file does), nested lists included.
 
     Args:
-        value: an attribute value: a list, tuple or tracked list (of any depth), or anything else.
+        value: an attribute value: a list, tuple or tracked list (of any depth), a mapping (a
+            run config's read-only params), or anything else.
 
     Returns:
-        `value` with every list or tuple in it a plain `list`; other values unchanged.
+        `value` with every list or tuple in it a plain `list` and every mapping a `dict`; other
+        values unchanged.
     """
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
     return value
 
 

@@ -22,6 +22,7 @@ from keras_vae.catalogue.registry import model_class, read_stored_entry
 from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.core.registration import constructor_args
 from keras_vae.data.datasets import check_crop, check_image_size, check_validation_fraction
+from keras_vae.models.base import plain  # the JSON form of a `frozen` value (also run_config.plain)
 from keras_vae.runner.distribute import check_options
 from keras_vae.runner.schedules import check_schedule
 
@@ -68,15 +69,6 @@ def frozen(value):
         return tuple(frozen(v) for v in value)
     if isinstance(value, Mapping):
         return types.MappingProxyType({k: frozen(v) for k, v in value.items()})
-    return value
-
-
-def plain(value):
-    """The JSON form of a `frozen` value: tuples as lists, mappings as dicts."""
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: plain(v) for k, v in value.items()}
     return value
 
 
