@@ -370,6 +370,33 @@ def test_dsprites_streams_its_grid_with_a_held_out_test_split(monkeypatch):
     assert data.known_model_params("dsprites") == {"image_shape": [64, 64, 1], "num_classes": None}
 
 
+def test_dsprites_examples_carry_their_factors_and_values(monkeypatch):
+    from keras_vae.data import dsprites
+
+    sample = dsprites.load(limit=300, seed=3)
+    monkeypatch.setattr(dsprites, "load", lambda: sample)
+    sprites = data.load("dsprites").with_validation(0.2, seed=5)
+    assert sprites.keys == ("images", "factors", "factor_values")
+    kept, held = data.split_off(300, data.DSPRITES_TEST_FRACTION, 0)
+    for split in ("train", "validation", "test"):
+        grid_indices = (sample.indices[held] if split == "test" else sample.indices[kept])[sprites.indices(split)]
+        expected = dsprites.factors_of(grid_indices)
+        shuffled = list(sprites.batches(split, 16, shuffle=True, seed=1))
+        rows = {key: np.concatenate([batch[key].numpy() for batch in shuffled]) for key in sprites.keys}
+        assert rows["factors"].dtype == np.int64 and rows["factor_values"].dtype == np.float32
+        # Each shuffled image is the drawing of its own factors, and its values are the grid's.
+        np.testing.assert_array_equal(rows["images"][..., 0] * 255, dsprites.render(rows["factors"]))
+        np.testing.assert_allclose(rows["factor_values"], dsprites.values_of(rows["factors"]), rtol=1e-6)
+        assert sorted(map(tuple, rows["factors"])) == sorted(map(tuple, expected))
+        examples = sprites.examples(split)
+        np.testing.assert_array_equal(examples["factors"], expected)
+        np.testing.assert_allclose(examples["factor_values"], dsprites.values_of(expected), rtol=1e-6)
+    # A model that reads only images gets only images; any combination can be drawn.
+    assert set(next(iter(sprites.batches("train", 4, keys=("images",))))) == {"images"}
+    wanted = np.array([[0, 2, 5, 10, 31, 0], [0, 0, 0, 0, 0, 0]])
+    np.testing.assert_array_equal(sprites.factors.images_of(wanted)[..., 0], dsprites.render(wanted))
+
+
 def test_a_relative_path_is_recorded_absolute_so_the_run_works_from_any_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     np.savez("digits.npz", x_train=np.zeros((12, 4, 4), np.uint8), x_test=np.zeros((3, 4, 4), np.uint8))

@@ -237,6 +237,20 @@ def test_the_cache_gives_back_what_render_draws(tmp_path, monkeypatch, small_gri
     np.testing.assert_array_equal(again.images(positions), images)
 
 
+def test_images_of_factors_read_the_cache_of_the_whole_grid(tmp_path, monkeypatch):
+    # A cache of the grid's first 3,000 images, taken for the whole grid: images_of then reads rows.
+    monkeypatch.setattr(d, "N_IMAGES", 3000)
+    monkeypatch.setattr(d, "_all_indices", lambda: np.arange(3000))
+    sprites = d.load(tmp_path)
+    assert sprites.whole_grid
+    wanted = d.factors_of(np.array([2999, 0, 1234, 1234]))
+    drawn = []
+    monkeypatch.setattr(d, "render", lambda factors: drawn.append(factors) or 0)
+    images = sprites.images_of(wanted)  # from the file: nothing is drawn
+    assert drawn == [] and images.shape == (4, 64, 64, 1)
+    np.testing.assert_array_equal(images, sprites.images([2999, 0, 1234, 1234]))
+
+
 def corrupt_by_truncating(path):
     with open(path, "r+b") as file:
         file.truncate(path.stat().st_size - 512)

@@ -37,6 +37,7 @@ import numpy as np
 
 from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.core.quiet import muted
+from keras_vae.data import factors as ground_truth
 from keras_vae.data import idx, stores
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,8 @@ class ImageData:
         shuffle_buffer: examples in the shuffle buffer of `batches(shuffle=True)`; None (the
             default): the whole split, an exact reshuffle every pass (a buffer of int64 indices,
             8 bytes per example, never of images).
+        factors: the ground-truth factors of each example (`keras_vae.data.factors.Factors`:
+            dSprites), which add the batch keys "factors" and "factor_values"; or None.
     """
 
     name: str
@@ -146,6 +149,7 @@ class ImageData:
     validation_fraction: float = 0.0
     validation_seed: int = 0
     shuffle_buffer: int | None = None
+    factors: ground_truth.Factors | None = None
 
     def __post_init__(self):
         for name in ("train_images", "test_images"):  # an array given directly is held in memory
@@ -226,8 +230,8 @@ class ImageData:
         return int(max(self.y_train.max(initial=-1), self.y_test.max(initial=-1))) + 1
 
     def examples(self, split, limit=None):
-        """The split as a dict of arrays: {"images": [N, H, W, C]} and "labels" [N] if any;
-        `limit` keeps the first N.
+        """The split as a dict of arrays: {"images": [N, H, W, C]}, "labels" [N] if any, and
+        "factors" [N, F] and "factor_values" [N, F] for data with factors; `limit` keeps the first N.
 
         Args:
             split: "train", "validation" or "test". "train" is x_train less the validation split;
@@ -236,8 +240,10 @@ class ImageData:
                 "validation"), or None for all.
 
         Returns:
-            {"images": float32 [N, H, W, C] in [0, 1]} and, for labelled data, "labels": int64 [N]:
-            a copy in memory, so for evaluation and figures (a test split), not for training.
+            {"images": float32 [N, H, W, C] in [0, 1]}, for labelled data "labels": int64 [N], and
+            for data with factors "factors": int64 [N, F] (each factor's value index) and
+            "factor_values": float32 [N, F]: a copy in memory, so for evaluation and figures (a
+            test split), not for training.
 
         Raises:
             UserError: `split` is not one of "train", "validation", "test".
@@ -247,6 +253,9 @@ class ImageData:
         examples = {"images": to_float(images.rows(index))}
         if labels is not None:
             examples["labels"] = labels[index]
+        if self.factors is not None:
+            factors = self.factors.of(split)[index].astype(np.int64)
+            examples.update(factors=factors, factor_values=self.factors.values_of(factors))
         return examples
 
     def batches(self, split, batch_size, shuffle=False, seed=None, limit=None, keys=None):
@@ -272,7 +281,8 @@ class ImageData:
 
         Returns:
             a prefetched `tf.data.Dataset` of {"images": float32 [B, H, W, C] in [0, 1],
-            "labels": int64 [B]} (only the keys asked for).
+            "labels": int64 [B], "factors": int64 [B, F], "factor_values": float32 [B, F]}
+            (only the keys asked for, and only those the data has).
 
         Raises:
             UserError: an unknown split, or a key in `keys` this data does not have.
@@ -286,11 +296,14 @@ class ImageData:
         skipped = stores.Skipped(f"{self.name} {split}") if isinstance(images, stores.Files) else None
         read = rows_in_graph(images, skipped)
         labels = tf.constant(labels) if "labels" in keys else None
+        factors = self.factors_in_graph(split, keys)
 
         def batch_of(rows):
             batch = {"images": read(rows)} if "images" in keys else {}
             if labels is not None:
                 batch["labels"] = tf.gather(labels, rows)
+            if factors is not None:
+                batch.update({key: value for key, value in factors(rows).items() if key in keys})
             return batch
 
         ds = tf.data.Dataset.from_tensor_slices(index)
@@ -302,10 +315,31 @@ class ImageData:
             ds = then_call(ds, skipped.report)
         return ds.prefetch(tf.data.AUTOTUNE)
 
+    def factors_in_graph(self, split, keys):
+        """A function (int64 rows [B] tensor) -> {"factors": int64 [B, F], "factor_values":
+        float32 [B, F]} gathering from constants in the graph, or None when the data has no
+        factors or `keys` asks for neither."""
+        import tensorflow as tf
+
+        if self.factors is None or not set(keys) & set(ground_truth.KEYS):
+            return None
+        indices = tf.constant(self.factors.of(split))  # stored compact (uint8 for dSprites)
+        table = tf.constant(self.factors.value_table())
+        columns = tf.range(len(self.factors.names), dtype=tf.int64)
+
+        def gather(rows):
+            factors = tf.cast(tf.gather(indices, rows), tf.int64)
+            places = tf.stack([tf.broadcast_to(columns, tf.shape(factors)), factors], axis=-1)
+            return {"factors": factors, "factor_values": tf.gather_nd(table, places)}
+
+        return gather
+
     @property
     def keys(self):
-        """The keys of this data's batches: ("images",), or ("images", "labels") for labelled data."""
-        return ("images",) if self.y_train is None else ("images", "labels")
+        """The keys of this data's batches: "images", then "labels" for labelled data and
+        "factors", "factor_values" for data with factors."""
+        keys = ("images",) if self.y_train is None else ("images", "labels")
+        return keys if self.factors is None else (*keys, *ground_truth.KEYS)
 
     def check_keys(self, keys):
         """Every key in `keys` is one this data's batches have.
@@ -702,7 +736,9 @@ def on_disk(array):
 def from_dsprites():
     """dSprites (`keras_vae.data.dsprites`): the 737,280 images of its factor grid, drawn once into
     a cache and read from it a batch at a time; a seeded `DSPRITES_TEST_FRACTION` of the grid is
-    the test split. Images are uint8 {0, 255} [N, 64, 64, 1]; there are no labels.
+    the test split. Images are uint8 {0, 255} [N, 64, 64, 1]; there are no labels, but each
+    example carries its factors (`Factors`: color, shape, scale, orientation, position_x,
+    position_y), and any factor combination can be drawn (`Factors.images_of`).
 
     Raises:
         UserError: the cache cannot be written.
@@ -715,7 +751,14 @@ def from_dsprites():
     def rows_of(positions):
         return stores.Computed((len(positions), 64, 64, 1), np.uint8, lambda i: grid.images(positions[i]))
 
-    return make(DSPRITES, rows_of(train), rows_of(test))
+    factors = ground_truth.Factors(
+        dsprites.FACTOR_NAMES,
+        dsprites.factor_values(),
+        dsprites.factors_of(grid.indices[train]).astype(np.uint8),
+        dsprites.factors_of(grid.indices[test]).astype(np.uint8),
+        images_of=grid.images_of,
+    )
+    return dataclasses.replace(make(DSPRITES, rows_of(train), rows_of(test)), factors=factors)
 
 
 def check_image_size(image_size):

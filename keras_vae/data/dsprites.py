@@ -316,6 +316,20 @@ class Sprites:
         positions = self._positions(positions)
         return render(factors_of(self.indices[positions]))[..., None]
 
+    def images_of(self, factors):
+        """The images of any factor combinations, in or out of this collection.
+
+        Args:
+            factors: integer array_like [m, 6] of factor indices.
+
+        Returns:
+            uint8 array [m, 64, 64, 1] in {0, 255}.
+
+        Raises:
+            UserError: as `check_factors`.
+        """
+        return render(factors)[..., None]
+
 
 class CachedSprites(Sprites):
     """Images read from a cache file of packed bits (see `build_cache`) through np.memmap."""
@@ -335,6 +349,7 @@ class CachedSprites(Sprites):
         # Read with pread, not a memory map: a full epoch would otherwise leave all 377 MB of the
         # file resident in this process (the kernel's page cache still holds it for the next).
         self.rows = stores.FileRows(self.path, HEADER_BYTES, (len(self.indices), ROW_BYTES), np.uint8)
+        self.whole_grid = np.array_equal(self.indices, np.arange(N_IMAGES))  # row = grid index
 
     def images(self, positions):
         """Images by position (row) in the cache: see `Sprites.images`."""
@@ -344,6 +359,13 @@ class CachedSprites(Sprites):
         packed[order] = self.rows.rows(positions[order])
         pixels = np.unpackbits(packed, axis=1) * np.uint8(255)
         return pixels.reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)
+
+    def images_of(self, factors):
+        """The images of any factor combinations: read from the cache when it holds the whole
+        grid in its order (row = grid index), else drawn (see `Sprites.images_of`)."""
+        if self.whole_grid:
+            return self.images(index_of(factors).reshape(-1))
+        return super().images_of(factors)
 
 
 def subset(indices):
