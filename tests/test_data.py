@@ -180,20 +180,6 @@ def test_network_probe_answers_no_quickly_when_unreachable(monkeypatch):
     assert time.perf_counter() - started < 3
 
 
-def test_the_tfds_loader_itself_through_tfds_mock_data(tmp_path, monkeypatch):
-    """The real TFDS path (builder, download_and_prepare, as_dataset), with TFDS's own mock data
-    standing in for the download."""
-    import tensorflow_datasets as tfds
-
-    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(data, "network_available", lambda: True)
-    with tfds.testing.mock_data(num_examples=12):
-        loaded = data.load("svhn_cropped")
-    assert loaded.name == "svhn_cropped" and loaded.image_shape == (32, 32, 3)
-    assert len(loaded.x_train) == 12 and loaded.x_train.dtype == np.float32
-    assert 0.0 <= loaded.x_train.min() and loaded.x_train.max() <= 1.0
-
-
 # -- the validation split ---------------------------------------------------------------------
 def test_the_three_splits_are_disjoint_and_validation_comes_from_train(mnist_5k):
     held = mnist_5k.with_validation(0.1, seed=0)

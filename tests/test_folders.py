@@ -127,8 +127,8 @@ def test_a_crop_larger_than_the_images_is_one_error_line(photos, tmp_path, caplo
     assert "skipped 2 image(s) smaller than crop=148" in caplog.text and "zz0.jpg" in caplog.text
 
 
-def test_image_size_and_crop_are_for_folders_only():
-    with pytest.raises(UserError, match="apply to folder: datasets only"):
+def test_image_size_and_crop_are_for_folders_and_tfds_only():
+    with pytest.raises(UserError, match="apply to folder: and TFDS datasets only"):
         data.load("mnist_5k", image_size=64)
     with pytest.raises(UserError, match="crop=148"):
         data.load("mnist_5k", crop=148)

@@ -71,3 +71,13 @@ def test_a_run_folder_from_before_the_typed_config_loads_and_resumes(tmp_path):
     train.resume(run_dir, stage="prior", epochs=2, verbose=0)  # the prior on by one epoch
     assert runs.epochs_done(run_dir / "prior") == 2
     assert json.loads((run_dir / "config.json").read_text())["stages"]["prior"]["epochs"] == 2
+
+
+def test_shuffle_buffer_is_checked_and_reaches_the_data():
+    with pytest.raises(UserError, match="shuffle_buffer must be an integer >= 1"):
+        resolve("dense_vae", {"shuffle_buffer": 0})
+    config = resolve("dense_vae", {"dataset": "mnist_5k", "shuffle_buffer": 64})
+    _, data = train.load_data(config)
+    assert data.shuffle_buffer == 64 and data.validation_fraction == config.validation_fraction
+    _, default = train.load_data(resolve("dense_vae", {"dataset": "mnist_5k"}))
+    assert default.shuffle_buffer is None

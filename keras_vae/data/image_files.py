@@ -123,15 +123,37 @@ def decode(path, channels, size, crop=None, resize=False):
     except (OSError, tf.errors.OpError) as error:
         raise ValueError(f"cannot decode {path}: {getattr(error, 'message', error)}") from None
     height, width = int(image.shape[0]), int(image.shape[1])
+    if crop is not None and min(height, width) < crop:
+        raise ValueError(f"{path} is {width}x{height} pixels, smaller than crop={crop}")
+    fitted = (crop, crop) if crop is not None else (height, width)
+    if fitted != tuple(size) and not resize:
+        raise ValueError(f"{path} is {fitted[1]}x{fitted[0]} pixels, not {size[1]}x{size[0]}")
+    return np.asarray(fit(image, size, crop))
+
+
+def fit(image, size, crop=None):
+    """The centre `crop` x `crop` square of a uint8 image tensor [height, width, channels] (of
+    static height and width, at least `crop`), resized to `size` where it differs: the graph ops
+    that both a decoded file (`decode`) and a TFDS stream (`keras_vae.data.tfds_stream`) use.
+
+    Args:
+        image: a uint8 tensor [height, width, channels].
+        size: (height, width) of the result.
+        crop: the side of a centre square taken first (`centre_offsets`), or None for none.
+
+    Returns:
+        a uint8 tensor [size[0], size[1], channels]: resized with `tf.image.resize` (bilinear,
+        antialias=True, so a reduction averages every source pixel rather than sampling a
+        few), rounded.
+    """
+    import tensorflow as tf
+
+    height, width = int(image.shape[0]), int(image.shape[1])
     if crop is not None:
-        if min(height, width) < crop:
-            raise ValueError(f"{path} is {width}x{height} pixels, smaller than crop={crop}")
         top, left = centre_offsets(height, width, crop)
         image = image[top : top + crop, left : left + crop]
         height = width = crop
     if (height, width) != tuple(size):
-        if not resize:
-            raise ValueError(f"{path} is {width}x{height} pixels, not {size[1]}x{size[0]}")
         image = tf.image.resize(image, size, method="bilinear", antialias=True)
         image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-    return np.asarray(image)
+    return image

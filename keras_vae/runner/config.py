@@ -45,6 +45,10 @@ TRAINING_FIELDS = {
     # from_folder).
     "image_size": None,
     "crop": None,
+    # Examples in the training shuffle's buffer. null: for a source read by index (every source
+    # but TFDS), the whole split, an exact shuffle of its int64 indices (8 bytes an example); for
+    # a TFDS stream, 10,000 encoded records (keras_vae/data/tfds_stream.py SHUFFLE_BUFFER).
+    "shuffle_buffer": None,
     # Speed and scale (keras_vae/runner/distribute.py): compute dtype policy, tf.distribute
     # strategy, XLA, and train steps per tf.function call (null: automatic on one device, 1 under
     # a strategy).
@@ -95,6 +99,7 @@ class RunConfig:
         validation_fraction, validation_seed: the validation split held out of "train".
         image_size, crop: a folder dataset's image size ((height, width) or None: the files' own)
             and centre square crop (None: none), `keras_vae.data.datasets.from_folder`.
+        shuffle_buffer: examples in the training shuffle's buffer (None: see TRAINING_FIELDS).
         precision, strategy, jit_compile, steps_per_execution: speed and scale
             (`keras_vae.runner.distribute`).
         stages: {stage name: StageTraining} for each later stage the entry trains.
@@ -118,6 +123,7 @@ class RunConfig:
     validation_seed: int = TRAINING_FIELDS["validation_seed"]
     image_size: tuple | int | None = TRAINING_FIELDS["image_size"]
     crop: int | None = TRAINING_FIELDS["crop"]
+    shuffle_buffer: int | None = TRAINING_FIELDS["shuffle_buffer"]
     precision: str = TRAINING_FIELDS["precision"]
     strategy: str = TRAINING_FIELDS["strategy"]
     jit_compile: bool = TRAINING_FIELDS["jit_compile"]
@@ -217,6 +223,12 @@ def check_training(config):
     check_validation_fraction(config.validation_fraction)
     check_image_size(config.image_size)
     check_crop(config.crop)
+    if config.shuffle_buffer is not None and (
+        not isinstance(config.shuffle_buffer, int)
+        or isinstance(config.shuffle_buffer, bool)
+        or config.shuffle_buffer < 1
+    ):
+        raise ConfigError(f"shuffle_buffer must be an integer >= 1 (null: the default), got {config.shuffle_buffer!r}")
     check_options(config)
     check_limit(config.limit)
 

@@ -57,6 +57,10 @@ def load_data(config):
     them null)."""
     data = datasets.load(config.dataset, image_size=config.image_size, crop=config.crop)
     data = data.with_validation(config.validation_fraction, config.validation_seed)
+    if config.shuffle_buffer is not None:
+        if not isinstance(data, datasets.ImageData):
+            raise UserError(f"shuffle_buffer applies to image datasets, not {config.dataset} (shuffled whole)")
+        data = dataclasses.replace(data, shuffle_buffer=config.shuffle_buffer)
     return config.for_data(data.name, lambda: datasets.model_params(data)), data
 
 
