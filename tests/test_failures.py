@@ -19,6 +19,7 @@ from keras_vae.core.errors import UserError
 from keras_vae.core.layers import reparameterize
 from keras_vae.data import datasets as data
 from keras_vae.runner import builder, fit, runs, train
+from keras_vae.runner.config import resolve
 
 TINY_DENSE = {"dataset": "mnist_5k", "latent_dim": 2, "hidden_sizes": [16], "batch_size": 64, "epochs": 1}
 TINY_DENSE_CLI = [
@@ -104,6 +105,77 @@ def test_nan_in_a_later_epoch_keeps_the_last_good_checkpoint_resumable(tmp_path)
     assert all(np.isfinite(w).all() for w in checkpoint.get_weights())
     train.resume(run_dir, epochs=2, verbose=0)
     assert [row["epoch"] for row in strict_json(run_dir / "history.json")] == [1, 2]
+
+
+def test_a_run_whose_loss_grows_finite_but_huge_stops_as_diverged(cli, tmp_path):
+    out = tmp_path / "run"
+    # The entry's own network (784-512-256-16): at learning_rate 5 its first epoch ends near 1e13 nats.
+    code, _, err = cli(
+        "train",
+        "dense_vae",
+        "--set",
+        "dataset=mnist_5k",
+        "--set",
+        "learning_rate=5",
+        "--limit",
+        256,
+        "--seed",
+        0,
+        "--epochs",
+        1,
+        "--out",
+        out,
+    )
+    one_error(code, err, "training diverged: val_loss is", "after epoch 1", "likely too high: try 0.5", "no checkpoint")
+    assert not (out / "checkpoint.keras").exists() and not (out / "model.keras").exists()
+
+
+class BlowUpAtEpoch(PoisonAtEpoch):
+    """Sets the decoder's output bias to +1e4 (finite, every pixel certain to be 1) at epoch `epoch`."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            bias = self.model.decoder.get_layer("pixels").bias
+            bias.assign(tf.fill(bias.shape, 1e4))
+            self.model.optimizer.learning_rate.assign(0.0)  # stays blown up through the epoch
+
+
+def test_divergence_in_a_later_epoch_keeps_the_last_good_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    with pytest.raises(UserError, match=r"diverged: val_loss is .* after epoch 2.*checkpoint of epoch 1 is kept"):
+        train.train(
+            "dense_vae",
+            {**TINY_DENSE, "epochs": 2},
+            run_dir=run_dir,
+            seed=0,
+            verbose=0,
+            limit=256,
+            callbacks=[BlowUpAtEpoch(1)],
+        )
+    assert strict_json(run_dir / "state.json") == {"epoch": 1}
+    assert [row["epoch"] for row in strict_json(run_dir / "history.json")] == [1]
+
+
+@pytest.mark.parametrize(
+    "start, loss, stops",
+    [
+        (543.0, 54_000.0, False),
+        (543.0, 55_000.0, True),
+        (-1000.0, 98_000.0, False),
+        (-1000.0, 100_000.0, True),
+        (0.05, 100.0, False),
+        (0.05, 101.0, True),
+        (None, 1e30, False),
+    ],
+)
+def test_the_divergence_rule(start, loss, stops):
+    guard = fit.DivergenceGuard(start, "run", resolve("dense_vae", {}))
+    check = lambda: guard.on_epoch_end(0, {"loss": 1.0, "val_loss": loss})  # noqa: E731
+    if stops:
+        with pytest.raises(UserError, match="diverged"):
+            check()
+    else:
+        check()
 
 
 def test_json_is_never_written_with_nan_or_infinity(tmp_path):

@@ -181,3 +181,32 @@ def test_a_conv_vae_trains_on_a_cropped_resized_folder(photos, tmp_path):
     config = runs.read_config(run_dir)
     reloaded = data.load(config.dataset, image_size=config.image_size, crop=config.crop)
     reloaded.check_fits(model)
+
+
+def test_file_names_that_are_not_utf8_are_read_and_named_in_the_skip_report(cli, tmp_path, caplog):
+    import os
+
+    folder = write_jpegs(tmp_path / "photos", n=20, size=(16, 16))
+    for i in (3, 9):  # sorted last, so the renamed 009 is the 20th file: a test file (every 10th)
+        os.rename(os.fsencode(folder / f"{i:03d}.jpg"), os.fsencode(folder) + b"/\xff\xfe%03d.jpg" % i)
+    broken = os.fsencode(folder) + b"/\xff\xfe009.jpg"
+    with open(broken, "r+b") as file:
+        file.truncate(os.path.getsize(broken) // 2)
+    loaded = data.load(f"folder:{folder}")
+    assert len(loaded.train_images) + len(loaded.test_images) == 20  # both listed
+    with caplog.at_level(logging.WARNING):
+        list(loaded.batches("test", 4))
+    assert any("skipped 1 unreadable" in r.getMessage() and "009.jpg" in r.getMessage() for r in caplog.records)
+    code, out, err = cli(
+        "train",
+        "dense_vae",
+        "--set",
+        f"dataset=folder:{folder}",
+        "--set",
+        "hidden_sizes=[8]",
+        "--epochs",
+        1,
+        "--out",
+        tmp_path / "run",
+    )
+    assert code == 0 and "Traceback" not in err, err

@@ -1,7 +1,8 @@
 """Fitting one training stage: Keras's `fit` with the run folder's callbacks and input feed.
 
 Every epoch is checkpointed (`RunRecorder`), a non-finite loss stops training before its epoch
-is saved (`NonFiniteGuard`), and the input repeats across epochs when it can (`feed`). The
+is saved (`NonFiniteGuard`), and so does a diverged one (`DivergenceGuard`), and the input
+repeats across epochs when it can (`feed`). The
 callers are `keras_vae.runner.train` (the model) and `keras_vae.runner.stages` (learned priors).
 """
 
@@ -162,6 +163,80 @@ class NonFiniteGuard(keras.callbacks.Callback):
         )
 
 
+# A loss this many times (at least 1 nat) above where the stage started has diverged (see DivergenceGuard).
+DIVERGENCE_FACTOR = 100
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stop training when an epoch ends with a loss far above the loss the stage started from,
+    before that epoch's checkpoint is written.
+
+    The rule: the epoch's validation loss (its training loss without a validation split) above
+    `start + DIVERGENCE_FACTOR * max(|start|, 1)`, where `start` is the loss of the model as this
+    fit began (untrained, or as resumed) on one validation batch, in the same units (nats per
+    example for the likelihood models). Training that works lowers the loss from its starting
+    value, and an untrained model already predicts every pixel near 0.5 (784 x log 2 = 543 nats
+    for a Bernoulli digit), so a loss 100 times that is a model that decodes noise: `dense_vae` at
+    learning_rate 5 ends its first epoch at 1e10 nats. A learning-rate spike that recovers within
+    the epoch (`dense_vae` at 0.05: a training mean of 4e6, validation 212) is not stopped: the
+    validation loss is of the model as the epoch ends. Non-finite losses are `NonFiniteGuard`'s.
+
+    Args:
+        start: the starting loss (a float), or None to check nothing.
+        run_dir: the run folder the message tells the user to resume.
+        config: the RunConfig; learning_rate goes into the message.
+        stage: "model", or the later stage being trained (e.g. "prior").
+    """
+
+    def __init__(self, start, run_dir, config, stage="model"):
+        super().__init__()
+        self.start, self.run_dir, self.config, self.stage = start, Path(run_dir), config, stage
+
+    @property
+    def limit(self):
+        """The loss above which an epoch has diverged, or None without a starting loss."""
+        if self.start is None or not np.isfinite(self.start):
+            return None
+        return self.start + DIVERGENCE_FACTOR * max(abs(self.start), 1.0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Raise if the epoch's loss is above `limit`.
+
+        Args:
+            epoch: the 0-based epoch index.
+            logs: Keras's epoch logs; "val_loss" (else "loss") is checked.
+
+        Raises:
+            UserError: the loss diverged: its value, the rule, what to try and what is kept.
+        """
+        logs = logs or {}
+        name = "val_loss" if "val_loss" in logs else "loss"
+        value, limit = logs.get(name), self.limit
+        if value is None or limit is None or not np.isfinite(float(value)) or float(value) <= limit:
+            return
+        stage = "" if self.stage == "model" else f" --stage {self.stage}"
+        what = "" if self.stage == "model" else f" of the {self.stage}"
+        kept = (
+            f"the checkpoint of epoch {epoch} is kept (python -m keras_vae.zoo train --resume {self.run_dir}{stage}, "
+            "after lowering learning_rate in its config.json)"
+            if epoch
+            else "no earlier epoch to keep, so there is no checkpoint"
+        )
+        raise UserError(
+            f"training diverged: {name}{what} is {float(value):.4g} after epoch {epoch + 1}, more than "
+            f"{DIVERGENCE_FACTOR}x the starting {self.start:.4g} (limit {limit:.4g}); the learning rate "
+            f"{self.config.learning_rate:g} is likely too high: try {self.config.learning_rate / 10:g}; {kept}"
+        )
+
+
+def starting_loss(model, batches):
+    """The loss of `model` as it is on the first batch of `batches` (test_step: no update), a
+    float, or None when the batches are empty or give no finite "loss"."""
+    logs = model.evaluate(batches.take(1), verbose=0, return_dict=True)
+    value = logs.get("loss")
+    return float(value) if value is not None and np.isfinite(float(value)) else None
+
+
 class StepProgbar(keras.callbacks.ProgbarLogger):
     """Keras's progress bar, which counts a call of steps_per_execution steps as all of them even
     when the epoch ends inside it ('32/22' and a negative ETA): the count stops at the epoch's steps.
@@ -297,7 +372,7 @@ def fit_batches(
     (a run folder, or a stage's sub-folder), and save its final model there.
 
     Callbacks, in order: `callbacks`, the learning-rate schedule (`learning_rate_callbacks`),
-    StepProgbar, NonFiniteGuard, RunRecorder and TensorBoard (FOLDER/logs).
+    StepProgbar, NonFiniteGuard, DivergenceGuard, RunRecorder and TensorBoard (FOLDER/logs).
 
     Args:
         model: the compiled Keras model.
@@ -315,11 +390,13 @@ def fit_batches(
         `model`, trained; its final model (without optimizer) is saved in `folder`.
 
     Raises:
-        UserError: a non-finite loss (`NonFiniteGuard`), or a value that cannot be written.
+        UserError: a non-finite loss (`NonFiniteGuard`), a diverged one (`DivergenceGuard`), or a
+            value that cannot be written.
         Interrupted: Ctrl-C; the run folder keeps its last checkpoint.
     """
     folder = Path(folder)
     run_dir = folder if stage == "model" else folder.parent  # what the user resumes
+    start = starting_loss(model, validation if validation is not None else train_batches)
     train_batches, steps = feed(model, train_batches, automatic=config.steps_per_execution is None)
     try:
         model.fit(
@@ -334,6 +411,7 @@ def fit_batches(
                 StepProgbar(),
                 # before RunRecorder: a NaN epoch is never checkpointed
                 NonFiniteGuard(run_dir, config, stage),
+                DivergenceGuard(start, run_dir, config, stage),
                 RunRecorder(folder, history),
                 keras.callbacks.TensorBoard(log_dir=str(folder / runs.LOGS), write_graph=False),
             ],
