@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from keras_vae.catalogue import entries
@@ -81,3 +82,49 @@ def test_shuffle_buffer_is_checked_and_reaches_the_data():
     assert data.shuffle_buffer == 64 and data.validation_fraction == config.validation_fraction
     _, default = train.load_data(resolve("dense_vae", {"dataset": "mnist_5k"}))
     assert default.shuffle_buffer is None
+
+
+# Tiny runs trained by the code of commit 2a8fbc1, before the model contract, when the VAEs were
+# the classes DenseVAE and ConvVAE: `train dense_vae --set dataset=mnist_5k --set hidden_sizes=[8]
+# --set latent_dim=2 --epochs 1 --seed 0`, likewise conv_vae (filters [4, 8], hidden_dim 8) and ae
+# (latent_dim 4). reference.npz holds 8 test digits and that code's reconstructions of them.
+BEFORE_CONTRACT = {
+    "dense_vae": ("VAE", "dense"),
+    "conv_vae": ("VAE", "conv"),
+    "ae": ("AE", None),
+}
+
+
+@pytest.mark.parametrize("entry", sorted(BEFORE_CONTRACT))
+def test_a_run_folder_from_before_the_model_contract_reconstructs_as_it_did(entry, tmp_path, cli):
+    run_dir = tmp_path / entry
+    shutil.copytree(OLD_RUN.parent / f"run_2a8fbc1_{entry}", run_dir)
+    class_name, architecture = BEFORE_CONTRACT[entry]
+    config = runs.read_config(run_dir)
+    assert config.class_name == class_name and config.params.get("architecture") == architecture
+    model = loading.load_run_model(run_dir)
+    assert type(model).__name__ == class_name
+    reference = np.load(run_dir / "reference.npz")
+    np.testing.assert_allclose(
+        model.reconstruct({"images": reference["images"]}), reference["reconstructions"], atol=1e-6
+    )
+    code, out, err = cli("evaluate", run_dir, "--k", 2, "--limit", 16)
+    assert code == 0 and "Traceback" not in err, err
+
+
+def test_a_dense_vae_run_from_before_the_model_contract_resumes(tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(OLD_RUN.parent / "run_2a8fbc1_dense_vae", run_dir)
+    train.resume(run_dir, epochs=2, verbose=0)
+    stored = json.loads((run_dir / "config.json").read_text())
+    assert runs.epochs_done(run_dir) == 2 and stored["class"] == "VAE" and stored["params"]["architecture"] == "dense"
+    assert stored["run_format"] == 2 and stored["written_by"].startswith("keras_vae ")
+
+
+def test_a_run_folder_of_a_newer_format_is_refused_naming_who_wrote_it(tmp_path, cli):
+    run_dir = tmp_path / "run"
+    shutil.copytree(OLD_RUN.parent / "run_2a8fbc1_ae", run_dir)
+    stored = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps({**stored, "run_format": 3, "written_by": "keras_vae 9.1.0"}))
+    code, _, err = cli("evaluate", run_dir)
+    assert code == 2 and "format 3, written by keras_vae 9.1.0" in err and "upgrade keras_vae" in err, err

@@ -2,13 +2,16 @@
 
 `@register_model` is the one registration: it registers the class with Keras under
 `keras_vae>ClassName` and records it in `MODEL_CLASSES`, which `keras_vae.catalogue` reads to
-turn a zoo entry's `"class"` into a class. A class is registered when its module is imported:
+turn a zoo entry's `"class"` into a class. Renamed classes keep their old Keras names
+(`keras_vae.core.renamed`). A class is registered when its module is imported:
 `keras_vae.models` imports every family explicitly.
 """
 
 import inspect
 
 import keras
+
+from keras_vae.core.renamed import RENAMED
 
 MODEL_CLASSES = {}
 
@@ -24,7 +27,23 @@ def register_model(cls):
     """
     cls = keras.saving.register_keras_serializable(package="keras_vae")(cls)
     MODEL_CLASSES[cls.__name__] = cls
+    for old, (new, implied) in RENAMED.items():
+        if new == cls.__name__:
+            keras.saving.get_custom_objects()[f"keras_vae>{old}"] = former_name(cls, implied)
     return cls
+
+
+def former_name(cls, implied):
+    """What Keras finds under a renamed class's old name: `from_config` builds `cls` with the
+    arguments the old class implied (`keras_vae.core.renamed.RENAMED`)."""
+
+    class Former:
+        @classmethod
+        def from_config(cls_, config):
+            return cls.from_config({**config, **implied})
+
+    Former.__name__ = f"Former{cls.__name__}"
+    return Former
 
 
 def constructor_args(cls):

@@ -17,10 +17,12 @@ import json
 import types
 from collections.abc import Mapping
 
+from keras_vae import __version__
 from keras_vae.catalogue.entries import closest
 from keras_vae.catalogue.registry import model_class, read_stored_entry
 from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.core.registration import constructor_args
+from keras_vae.core.renamed import current
 from keras_vae.data.datasets import check_crop, check_image_size, check_validation_fraction
 from keras_vae.models.base import plain  # the JSON form of a `frozen` value (also run_config.plain)
 from keras_vae.runner.distribute import check_options
@@ -65,6 +67,9 @@ STAGE_FIELDS = ("epochs", "batch_size", "learning_rate")
 CATALOGUE_FIELDS = ("parameters", "test_overrides")
 # What a run folder written before a field existed did: every image, and no validation split.
 BEFORE_FIELDS = {"limit": None, "validation_fraction": 0.0}
+# The run folder format this code writes and the newest it reads; config.json records it with
+# the version of keras_vae that wrote it ("run_format", "written_by"; folders before: format 1).
+RUN_FORMAT = 2
 
 
 def frozen(value):
@@ -187,17 +192,30 @@ class RunConfig:
             "entry": self.entry,
             "limit": self.limit,
             "seed": self.seed,
+            "run_format": RUN_FORMAT,
+            "written_by": f"keras_vae {__version__}",
         }
 
     @classmethod
     def from_json(cls, stored):
         """The config of a run folder's config.json, written by any version of keras_vae.
 
+        A class renamed since (`keras_vae.core.renamed`) reads as the class replacing it.
+
         Raises:
-            UserError: a config.json that is not a run config (no "class", unknown or bad fields).
+            UserError: a config.json that is not a run config (no "class", unknown or bad fields),
+                or one of a newer run format than this code reads (naming the version that wrote it).
         """
         if not isinstance(stored, dict) or "class" not in stored:
             raise UserError('config.json is not a keras_vae run config (no "class")')
+        stored = dict(stored)
+        run_format, written_by = stored.pop("run_format", 1), stored.pop("written_by", "keras_vae before 0.1.0")
+        if not isinstance(run_format, int) or run_format > RUN_FORMAT:
+            raise UserError(
+                f"this run folder is format {run_format!r}, written by {written_by}; this keras_vae "
+                f"{__version__} reads formats up to {RUN_FORMAT}: upgrade keras_vae to read it"
+            )
+        stored["class"], stored["params"] = current(stored["class"], stored.get("params", {}))
         stored = {**BEFORE_FIELDS, **stored}  # older runs lack newer fields
         for catalogue_only in CATALOGUE_FIELDS:  # an entry's own config.json reads as its run's config too
             stored.pop(catalogue_only, None)
