@@ -1,5 +1,6 @@
 """The built wheel, installed into a fresh virtual environment outside the checkout, is the whole
-product: `keras-vae list`, `sample conv_vae`, a short `train`, and the README's "In Python" block.
+product: `keras-vae list`, `sample conv_vae`, a short `train`, the README's "In Python" block, and
+`serve-web conv_vae`'s page in headless Chromium (the page and its onnxruntime-web come with the wheel).
 
 By default the fresh environment reuses the packages of the interpreter running the tests (a .pth
 file names its site-packages), gets only the wheel, and checks that those packages, the tested
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers.web_page import NEEDS_BROWSER, browser, check_samples, finished, open_page, serve_web, settled  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL_INSTALL_PYTHON = os.environ.get("KERAS_VAE_WHEEL_PYTHON")
@@ -141,3 +143,32 @@ def test_the_readme_python_block_runs_as_a_script(installed):
     run([bin_dir / "python", script], cwd=work, env=env_of(bin_dir))
     assert (work / "runs" / "conv_vae" / "pretrained" / "metrics.json").is_file()
     assert list((work / "exported").rglob("model.onnx"))
+
+
+@NEEDS_BROWSER
+def test_serve_web_serves_the_installed_page(installed, browser):
+    """`keras-vae serve-web conv_vae` from the wheel in a folder outside the checkout: the page,
+    with the onnxruntime-web files the wheel ships (exactly those it loads; nothing is fetched from
+    elsewhere), decodes the samples as onnxruntime does in Python; --stop-after ends it with a
+    "stopped" line and exit code 0."""
+    bin_dir, work = installed
+    [page_dir] = (bin_dir.parent / "lib").glob("python3.*/site-packages/keras_vae/web")
+    shipped = {p.relative_to(page_dir).as_posix() for p in (page_dir / "node_modules").rglob("*") if p.is_file()}
+    command = [bin_dir / "keras-vae", "serve-web", "conv_vae", "--port", "0", "--stop-after", "45"]
+    with serve_web(command, work, env_of(bin_dir), work / "serve-web.stderr") as served:
+        exported = served["printed"][0].split(maxsplit=1)
+        onnx_file = work / exported[1].strip()
+        # exported now, or by an earlier test's command in this folder
+        assert exported[0] in ("exported", "using") and onnx_file.is_relative_to(work / "runs/conv_vae/pretrained")
+        requests = []
+        for page in open_page(browser, served["url"], requests=requests):
+            settled(page)
+            assert page.get_attribute("body", "data-state") == "ready" and page.is_hidden("#error")
+            assert "latent 16, images 28×28×1" in page.inner_text("#info")
+            _, _, drawn = check_samples(page, onnx_file)
+            assert len({d.tobytes() for d in drawn}) == 16
+        assert all(url.startswith(served["url"]) for url in requests), requests
+        runtime = {url.removeprefix(served["url"]) for url in requests if "/node_modules/" in url}
+        assert runtime == {p for p in shipped if p.startswith("node_modules/onnxruntime-web/dist/")}
+        code, after = finished(served, timeout=90)
+    assert code == 0 and after[-1] == "stopped after 45 s\n", after

@@ -4,10 +4,7 @@ bad decoder files and bad latent vectors show a readable error on the page."""
 
 import json
 import os
-import queue
-import re
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -21,15 +18,19 @@ from helpers.web_page import (  # noqa: F401
     ROOT,
     TOLERANCE,
     browser,
+    check_samples,
     decode,
     error_text,
+    onnxruntime_images,
     open_page,
     page_uniforms,
     pixel_error,
     pixels,
+    sample_zs,
     sampled,
     screenshot,
     serve_run,
+    serve_web,
     settled,
     vq_run,
 )
@@ -57,11 +58,6 @@ def scaled_run(folder, latent_dim, entry="conv_vae", **params):
     return folder
 
 
-def read_lines(stream, lines):
-    for line in stream:
-        lines.put(line)
-
-
 @pytest.fixture(scope="module")
 def run2d(tmp_path_factory):
     return scaled_run(tmp_path_factory.mktemp("web") / "conv_vae", latent_dim=2)
@@ -71,33 +67,12 @@ def run2d(tmp_path_factory):
 def served(run2d):
     """`serve-web RUN_DIR --port 0` in its own process (it exports the decoder first): the URL
     and the ONNX file it serves. The server stops by itself after 150 s, or when the tests end."""
-    command = [sys.executable, "-m", "keras_vae.zoo", "serve-web", str(run2d), "--port", "0", "--stop-after", "150"]
-    log = run2d.parent / "serve-web.stderr"
-    with open(log, "w") as stderr:  # a file, not a pipe nobody reads (a full pipe would block it)
-        process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-            cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-    lines = queue.Queue()
-    threading.Thread(target=read_lines, args=(process.stdout, lines), daemon=True).start()
-    try:
-        printed, deadline = [], time.monotonic() + 120
-        while not (printed and printed[-1].startswith("serving")):
-            try:
-                printed.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
-            except queue.Empty:
-                pytest.fail(f"serve-web printed no URL in 120 s: {printed} {log.read_text()[-2000:]}")
-        url = re.search(r"http://127\.0\.0\.1:\d+/", printed[-1]).group(0)
+    command = [sys.executable, "-m", "keras_vae.zoo", "serve-web", run2d, "--port", "0", "--stop-after", "150"]
+    with serve_web(command, ROOT, os.environ, run2d.parent / "serve-web.stderr") as process:
+        printed = process["printed"]
         onnx_file = Path(printed[0].split(maxsplit=1)[1].strip())
         assert printed[0].startswith("exported") and onnx_file == run2d / "export/onnx/conv_vae_decoder/1/model.onnx"
-        yield url, onnx_file
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+        yield process["url"], onnx_file
 
 
 @pytest.fixture(scope="module")
@@ -129,19 +104,6 @@ def page(browser, served):
     yield from open_page(browser, served[0])
 
 
-def onnxruntime_images(onnx_file, z, label=None):
-    """The decoder's images in onnxruntime for latents `z`, and for a conditional decoder,
-    `label` for every row."""
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
-    latent_dim = {i.name: i.shape for i in session.get_inputs()}["z"][1]
-    feeds = {"z": np.asarray(z, np.float32).reshape(-1, latent_dim)}
-    if label is not None:
-        feeds["labels"] = np.full(len(feeds["z"]), label, np.int32)
-    return session.run(["images"], feeds)[0]
-
-
 def z_of(page):
     """The z text box: by design, exactly the vector the page decoded last."""
     return [float(v) for v in page.input_value("#z").split(",")]
@@ -169,12 +131,7 @@ def test_browser_decodes_like_onnxruntime(page, served):
     assert np.ptp(pixels(page)) > 100  # a real image, not a flat canvas
 
     # The sample grid: 16 images of N(0, I) latents, each the one its z (in its title) decodes to.
-    titles = page.eval_on_selector_all("#samples canvas", "cs => cs.map(c => c.title)")
-    assert len(titles) == 16
-    zs = np.array([[float(v) for v in t.removeprefix("z = ").split(",")] for t in titles], np.float32)
-    images = onnxruntime_images(onnx_file, zs)
-    drawn = [pixels(page, "#samples canvas", i) for i in range(16)]
-    assert max(pixel_error(d, image) for d, image in zip(drawn, images)) <= TOLERANCE
+    _, _, drawn = check_samples(page, onnx_file)
     assert len({d.tobytes() for d in drawn}) == 16
     screenshot(page, "decoder-explorer.png")
 
@@ -222,11 +179,8 @@ def test_any_decoder_opens_with_sliders_and_new_samples(page, run4d_exported):
     titles = page.eval_on_selector_all("#samples canvas", "cs => cs.map(c => c.title)")
     page.click("#new-samples")
     page.wait_for_function(f"document.querySelector('#samples canvas').title !== {json.dumps(titles[0])}")
-    new_titles = page.eval_on_selector_all("#samples canvas", "cs => cs.map(c => c.title)")
-    assert len(new_titles) == 16 and not set(new_titles) & set(titles)
-    zs = np.array([[float(v) for v in t.removeprefix("z = ").split(",")] for t in new_titles], np.float32)
-    images = onnxruntime_images(onnx_file, zs)
-    assert max(pixel_error(pixels(page, "#samples canvas", i), images[i]) for i in range(16)) <= TOLERANCE
+    _, new_titles, _ = check_samples(page, onnx_file)
+    assert not set(new_titles) & set(titles)
 
 
 @NEEDS_NPM
@@ -353,13 +307,6 @@ def test_serve_web_bad_input(cli, run2d, tmp_path, monkeypatch):
     assert code == 2 and "onnxruntime-web is not installed: run `npm ci`" in stderr
 
 
-def sample_zs(page):
-    """The z of each sample (from its title, "z = 0.1, -2 | labels = 3"), and the titles."""
-    titles = page.eval_on_selector_all("#samples canvas", "cs => cs.map(c => c.title)")
-    zs = [[float(v) for v in t.removeprefix("z = ").split(" | ")[0].split(",")] for t in titles]
-    return np.array(zs, np.float32), titles
-
-
 def pick_label(page, value, how="select"):
     """Pick a label with the <select>, or through the test hook (kerasVae.label = value)."""
     if how == "select":
@@ -410,10 +357,8 @@ def test_label_picker_for_a_conditional_decoder(page, served, cvae_decoder):
     assert pixel_error(tile7, onnxruntime_images(cvae_decoder, [-2.7, 2.7], label=7)[0]) <= TOLERANCE
     assert np.mean(np.abs(tile7.astype(int) - tile0)) > 5
 
-    new_zs, titles = sample_zs(page)  # the same samples, decoded for label 7
+    new_zs, titles, _ = check_samples(page, cvae_decoder, label=7)  # the same samples, decoded for label 7
     assert np.array_equal(new_zs, zs) and all(t.endswith(" | labels = 7") for t in titles)
-    images = onnxruntime_images(cvae_decoder, zs, label=7)
-    assert max(pixel_error(pixels(page, "#samples canvas", i), images[i]) for i in range(16)) <= TOLERANCE
     screenshot(page, "decoder-explorer-cvae.png")
 
     pick_label(page, 3, how="hook")  # the test hook moves the picker too

@@ -8,7 +8,8 @@ def add(commands):
         "serve-web",
         help="explore a decoder's latent space in the browser, or sample a VQ-VAE's priors there (onnxruntime-web)",
         description="Export the run's decoder (and its priors, if the run has any) to ONNX if needed, then "
-        "serve export/web/ with them at http://127.0.0.1:PORT/ (this machine only).",
+        "serve the page (export/web/, or the installed package's copy) with them at http://127.0.0.1:PORT/ "
+        "(this machine only).",
     )
     parser.add_argument(
         "run_dir",
@@ -46,3 +47,5 @@ def run(args):
     what = "the decoder explorer and prior sampler" if priors else "the decoder explorer"
     print(f"serving {what} at http://{host}:{port}/  (Ctrl-C stops)", flush=True)
     web.serve(server, args.stop_after)
+    # --stop-after's timer ends serve(); Ctrl-C raises instead ("interrupted", exit 130)
+    print("stopped" + (f" after {args.stop_after:g} s" if args.stop_after else ""), flush=True)

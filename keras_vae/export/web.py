@@ -1,7 +1,8 @@
 """The browser page (export/web/) with one exported ONNX decoder (and its prior), served on 127.0.0.1 only.
 
-    /              export/web/index.html and its scripts
-    /node_modules/ onnxruntime-web's wasm build (`npm ci` in export/web installs it)
+    /              the page, WEB_DIR: index.html and its scripts (export/web/ in the repository)
+    /node_modules/ onnxruntime-web's wasm build (in the repository, `npm ci` in export/web
+                   installs it; a wheel ships the files the page loads)
     /model.onnx    the decoder: the run's newest ONNX export (RUN_DIR/export/, for a shipped zoo
                    entry runs/<entry>/pretrained/export/), exported first if it has none or if
                    a model of the run was saved after it
@@ -22,7 +23,10 @@ from pathlib import Path
 from keras_vae.core.errors import UserError
 from keras_vae.runner import runs, stages
 
-WEB_DIR = Path(__file__).resolve().parents[2] / "export" / "web"  # the kit beside the package
+# The page: package data `keras_vae.web`, in the repository a symlink to the top-level export/web/
+# (resolved, so that a message names export/web/); an installed wheel has its own copy, with the
+# onnxruntime-web files it loads (pyproject.toml's package-data).
+WEB_DIR = (Path(__file__).resolve().parents[1] / "web").resolve()
 RUNTIME = Path("node_modules", "onnxruntime-web", "dist", "ort.wasm.min.mjs")
 MODEL_URL = "/model.onnx"
 PRIORS_URL = "/priors.json"

@@ -1,9 +1,14 @@
-"""What the browser tests share: headless Chromium (Debian's, through Playwright), the page's
-state and pixels, its seeded uniforms repeated in Python, and tiny VQ runs to serve."""
+"""What the browser tests share: `serve-web` in its own process, headless Chromium (Debian's,
+through Playwright), the page's state and pixels checked against onnxruntime in Python, its seeded
+uniforms repeated in Python, and tiny VQ runs to serve."""
 
 import contextlib
 import os
+import queue
+import re
+import subprocess
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -42,12 +47,15 @@ def browser():
         chromium.close()
 
 
-def open_page(browser, url, height=720, init_script=None):
+def open_page(browser, url, height=720, init_script=None, requests=None):
     """The page at `url`, its decoder loaded (after `init_script` ran in it, if given: before
-    the page's own scripts); fails on any uncaught script error."""
+    the page's own scripts); fails on any uncaught script error. A `requests` list gets the URL
+    of every request the page and its worker make."""
     context = browser.new_context(viewport={"width": 1100, "height": height})
     if init_script:
         context.add_init_script(init_script)
+    if requests is not None:
+        context.on("request", lambda request: requests.append(request.url))
     page = context.new_page()
     page.set_default_timeout(20_000)
     errors = []
@@ -81,6 +89,84 @@ def pixels(page, selector="#view", index=0, channels=1, box=None):
         return rgba[..., :3]
     assert (rgba[..., 0] == rgba[..., 1]).all() and (rgba[..., 0] == rgba[..., 2]).all()
     return rgba[..., 0]
+
+
+def read_lines(stream, lines):
+    for line in stream:
+        lines.put(line)
+
+
+@contextlib.contextmanager
+def serve_web(command, cwd, env, log, wait=120):
+    """Run a `serve-web ... --port 0` command line in its own process until it prints the URL it
+    serves: yields {"url", "printed": its stdout lines up to that one, "process", "lines": a queue
+    of the lines after, filled by "reader", a thread}. Its stderr goes to the file `log`; it is
+    terminated at the end if it is still running."""
+    with open(log, "w") as stderr:  # a file, not a pipe nobody reads (a full pipe would block it)
+        process = subprocess.Popen(
+            [str(a) for a in command],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            cwd=cwd,
+            env={**env, "PYTHONUNBUFFERED": "1"},
+        )
+    lines = queue.Queue()
+    reader = threading.Thread(target=read_lines, args=(process.stdout, lines), daemon=True)
+    reader.start()
+    try:
+        printed, deadline = [], time.monotonic() + wait
+        while not (printed and printed[-1].startswith("serving")):
+            try:
+                printed.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
+            except queue.Empty:
+                pytest.fail(f"serve-web printed no URL in {wait} s: {printed} {Path(log).read_text()[-2000:]}")
+        url = re.search(r"http://127\.0\.0\.1:\d+/", printed[-1]).group(0)
+        yield {"url": url, "printed": printed, "process": process, "lines": lines, "reader": reader}
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        process.wait(timeout=10)
+
+
+def finished(served, timeout):
+    """Wait for the process of `serve_web` to end by itself: (its exit code, the stdout lines it
+    printed after the URL)."""
+    code = served["process"].wait(timeout=timeout)
+    served["reader"].join(timeout=10)
+    return code, [served["lines"].get() for _ in range(served["lines"].qsize())]
+
+
+def onnxruntime_images(onnx_file, z, label=None):
+    """The decoder's images in onnxruntime for latents `z`, and for a conditional decoder,
+    `label` for every row."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    latent_dim = {i.name: i.shape for i in session.get_inputs()}["z"][1]
+    feeds = {"z": np.asarray(z, np.float32).reshape(-1, latent_dim)}
+    if label is not None:
+        feeds["labels"] = np.full(len(feeds["z"]), label, np.int32)
+    return session.run(["images"], feeds)[0]
+
+
+def sample_zs(page):
+    """The z of each sample (from its title, "z = 0.1, -2 | labels = 3"), and the titles."""
+    titles = page.eval_on_selector_all("#samples canvas", "cs => cs.map(c => c.title)")
+    zs = [[float(v) for v in t.removeprefix("z = ").split(" | ")[0].split(",")] for t in titles]
+    return np.array(zs, np.float32), titles
+
+
+def check_samples(page, onnx_file, label=None):
+    """The sample grid holds 16 images, each drawn as onnxruntime decodes its z (from its title;
+    and `label`, for a conditional decoder) after 8-bit rounding. Returns (zs, titles, the drawn
+    8-bit pixels of each)."""
+    zs, titles = sample_zs(page)
+    assert len(titles) == 16
+    images = onnxruntime_images(onnx_file, zs, label=label)
+    drawn = [pixels(page, "#samples canvas", i) for i in range(16)]
+    assert max(pixel_error(d, image) for d, image in zip(drawn, images)) <= TOLERANCE
+    return zs, titles, drawn
 
 
 def pixel_error(drawn, image):
