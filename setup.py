@@ -1,12 +1,21 @@
 """The build's one step beyond pyproject.toml: the browser page (`keras_vae.web`, the repository's
 export/web/ through a symlink) ships with the onnxruntime-web files it loads, which come from
-export/web/node_modules (`npm ci` there installs what package-lock.json pins). A wheel or sdist is
-not built without them: every package-data pattern of `keras_vae.web` (the page) and
+export/web/node_modules (`npm ci` there installs what package-lock.json pins). Where `npm ci` has
+not been run, the build fetches package-lock.json's onnxruntime-web tarball from the npm registry
+($npm_config_registry, default registry.npmjs.org), checks it against the lock's sha512
+integrity, and unpacks just the shipped files there, so `pip install .` needs no Node. A wheel or
+sdist is not built without them: every package-data pattern of `keras_vae.web` (the page) and
 `keras_vae.web.node_modules` (those files) must match a file, and the onnxruntime-web there must be
 the version package-lock.json pins. An editable install is not checked (it
 serves export/web/ itself, so `npm ci` can come later)."""
 
+import base64
+import hashlib
+import io
 import json
+import os
+import tarfile
+import urllib.request
 from pathlib import Path
 
 from setuptools import setup
@@ -16,6 +25,45 @@ from setuptools.command.sdist import sdist
 PAGE_DIR = Path(__file__).resolve().parent / "keras_vae" / "web"
 PAGE_PACKAGES = {"keras_vae.web": PAGE_DIR, "keras_vae.web.node_modules": PAGE_DIR / "node_modules"}
 RUNTIME = "onnxruntime-web"
+
+
+def fetch_runtime(package_data):
+    """Unpack the shipped onnxruntime-web files of package-lock.json's version from the npm
+    registry into PAGE_DIR/node_modules, unless they are there already.
+
+    Args:
+        package_data: the distribution's {package: [glob pattern, ...]}.
+
+    Raises:
+        SystemExit: the download fails or its sha512 differs from the lock's integrity.
+    """
+    folder = PAGE_PACKAGES["keras_vae.web.node_modules"]
+    wanted = package_data["keras_vae.web.node_modules"]
+    if all((folder / name).is_file() for name in wanted):
+        return
+    locked = json.loads((PAGE_DIR / "package-lock.json").read_text())["packages"][f"node_modules/{RUNTIME}"]
+    registry = (
+        os.environ.get("npm_config_registry") or os.environ.get("NPM_CONFIG_REGISTRY") or "https://registry.npmjs.org/"
+    )
+    url = f"{registry.rstrip('/')}/{RUNTIME}/-/{RUNTIME}-{locked['version']}.tgz"
+    try:
+        with urllib.request.urlopen(url, timeout=120) as response:
+            tarball = response.read()
+    except OSError as error:
+        raise SystemExit(
+            f"error: the web page needs {RUNTIME} {locked['version']}: fetching {url} failed ({error}); "
+            "run `npm ci` in export/web, then build again"
+        ) from None
+    algorithm, digest = locked["integrity"].split("-", 1)
+    if base64.b64encode(hashlib.new(algorithm, tarball).digest()).decode() != digest:
+        raise SystemExit(f"error: {url} does not match package-lock.json's integrity {locked['integrity']}")
+    with tarfile.open(fileobj=io.BytesIO(tarball)) as archive:
+        for name in wanted:  # "onnxruntime-web/dist/x" is "package/dist/x" in the tarball
+            member = archive.extractfile("package/" + name.split("/", 1)[1])
+            target = folder / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(member.read())
+    print(f"fetched {RUNTIME} {locked['version']} from {url} into {folder}")
 
 
 def check_page(package_data):
@@ -50,12 +98,14 @@ def check_page(package_data):
 class BuildPy(build_py):
     def run(self):
         if not self.editable_mode:
+            fetch_runtime(self.package_data)
             check_page(self.package_data)
         super().run()
 
 
 class Sdist(sdist):
     def run(self):
+        fetch_runtime(self.distribution.package_data)
         check_page(self.distribution.package_data)
         super().run()
 
