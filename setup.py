@@ -100,6 +100,7 @@ class BuildPy(build_py):
         if not self.editable_mode:
             fetch_runtime(self.package_data)
             check_page(self.package_data)
+            self.data_files = self._get_data_files()  # again: the list may predate the fetch
         super().run()
 
 
