@@ -2,12 +2,12 @@
 export/web/ through a symlink) ships with the onnxruntime-web files it loads, which come from
 export/web/node_modules (`npm ci` there installs what package-lock.json pins). Where `npm ci` has
 not been run, the build fetches package-lock.json's onnxruntime-web tarball from the npm registry
-($npm_config_registry, default registry.npmjs.org), checks it against the lock's sha512
-integrity, and unpacks just the shipped files there, so `pip install .` needs no Node. A wheel or
-sdist is not built without them: every package-data pattern of `keras_vae.web` (the page) and
-`keras_vae.web.node_modules` (those files) must match a file, and the onnxruntime-web there must be
-the version package-lock.json pins. An editable install is not checked (it
-serves export/web/ itself, so `npm ci` can come later)."""
+($npm_config_registry, default registry.npmjs.org), checks it against the lock's sha512 integrity,
+and unpacks just the shipped files there (for an editable install too), so `pip install .` needs no
+Node. A wheel or sdist is not built without them: every package-data pattern of `keras_vae.web` (the
+page) and `keras_vae.web.node_modules` (those files) must match a file, and the onnxruntime-web
+there must be the version package-lock.json pins. An editable install is not checked (it serves
+export/web/ itself)."""
 
 import base64
 import hashlib
@@ -15,6 +15,7 @@ import io
 import json
 import os
 import tarfile
+import tomllib
 import urllib.request
 from pathlib import Path
 
@@ -27,18 +28,19 @@ PAGE_PACKAGES = {"keras_vae.web": PAGE_DIR, "keras_vae.web.node_modules": PAGE_D
 RUNTIME = "onnxruntime-web"
 
 
-def fetch_runtime(package_data):
-    """Unpack the shipped onnxruntime-web files of package-lock.json's version from the npm
-    registry into PAGE_DIR/node_modules, unless they are there already.
-
-    Args:
-        package_data: the distribution's {package: [glob pattern, ...]}.
+def fetch_runtime():
+    """Unpack the shipped onnxruntime-web files (pyproject.toml's package data of
+    keras_vae.web.node_modules) of package-lock.json's version from the npm registry into
+    PAGE_DIR/node_modules, unless they are there already. It runs before setup() because
+    setuptools finds the packages (node_modules among them) when setup() starts; an editable
+    install gets them too, so its serve-web works without `npm ci`.
 
     Raises:
         SystemExit: the download fails or its sha512 differs from the lock's integrity.
     """
     folder = PAGE_PACKAGES["keras_vae.web.node_modules"]
-    wanted = package_data["keras_vae.web.node_modules"]
+    with open(Path(__file__).resolve().parent / "pyproject.toml", "rb") as file:
+        wanted = tomllib.load(file)["tool"]["setuptools"]["package-data"]["keras_vae.web.node_modules"]
     if all((folder / name).is_file() for name in wanted):
         return
     locked = json.loads((PAGE_DIR / "package-lock.json").read_text())["packages"][f"node_modules/{RUNTIME}"]
@@ -98,17 +100,15 @@ def check_page(package_data):
 class BuildPy(build_py):
     def run(self):
         if not self.editable_mode:
-            fetch_runtime(self.package_data)
             check_page(self.package_data)
-            self.data_files = self._get_data_files()  # again: the list may predate the fetch
         super().run()
 
 
 class Sdist(sdist):
     def run(self):
-        fetch_runtime(self.distribution.package_data)
         check_page(self.distribution.package_data)
         super().run()
 
 
+fetch_runtime()
 setup(cmdclass={"build_py": BuildPy, "sdist": Sdist})
