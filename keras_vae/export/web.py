@@ -42,7 +42,10 @@ def check_page():
     if not (WEB_DIR / "index.html").is_file():
         raise UserError(f"the web page is missing: no {WEB_DIR / 'index.html'}")
     if not (WEB_DIR / RUNTIME).is_file():
-        raise UserError(f"onnxruntime-web is not installed: run `npm ci` in {WEB_DIR}")
+        raise UserError(
+            f"onnxruntime-web is not installed: run `npm ci` in {WEB_DIR} "
+            "(or install the checkout again: setup.py fetches it)"
+        )
 
 
 def newest_export(run_dir, part="decoder"):

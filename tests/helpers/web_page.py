@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 RUNTIME = ROOT / "export" / "web" / "node_modules" / "onnxruntime-web" / "dist" / "ort.wasm.min.mjs"
 NEEDS_NPM = pytest.mark.skipif(
-    not RUNTIME.is_file(), reason="export/web/node_modules is missing: `npm ci` in export/web (.ci/run does)"
+    not RUNTIME.is_file(),
+    reason="export/web/node_modules has no onnxruntime-web: `pip install -e .` fetches it, or `npm ci` in export/web",
 )
 NEEDS_BROWSER = pytest.mark.skipif(
     not CHROMIUM.is_file(), reason="no /usr/bin/chromium: `apt-get install -y chromium` (.ci/run does)"
