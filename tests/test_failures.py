@@ -99,7 +99,7 @@ def test_nan_in_a_later_epoch_keeps_the_last_good_checkpoint_resumable(tmp_path)
     overrides = {**TINY_DENSE, "epochs": 2}
     with pytest.raises(UserError, match=r"in epoch 2, steps 1-4 of 4.*checkpoint of epoch 1 is kept"):
         train.train("dense_vae", overrides, run_dir=run_dir, seed=0, verbose=0, limit=256, callbacks=[PoisonAtEpoch(1)])
-    assert strict_json(run_dir / "state.json") == {"epoch": 1}
+    assert strict_json(run_dir / "state.json")["epoch"] == 1
     assert [row["epoch"] for row in strict_json(run_dir / "history.json")] == [1]
     checkpoint = runs.load_model(run_dir / "checkpoint.keras")
     assert all(np.isfinite(w).all() for w in checkpoint.get_weights())
@@ -152,7 +152,7 @@ def test_divergence_in_a_later_epoch_keeps_the_last_good_checkpoint(tmp_path):
             limit=256,
             callbacks=[BlowUpAtEpoch(1)],
         )
-    assert strict_json(run_dir / "state.json") == {"epoch": 1}
+    assert strict_json(run_dir / "state.json")["epoch"] == 1
     assert [row["epoch"] for row in strict_json(run_dir / "history.json")] == [1]
 
 
@@ -469,3 +469,30 @@ def test_a_copy_of_the_catalogue_is_never_written_into_either(cli, tmp_path):
     code, _, err = cli("sample", "conv_vae", "--n", "4", "--out", copy / "ae")
     assert code == 2 and "is inside the zoo catalogue" in err
     assert sorted(p.name for p in (copy / "ae").iterdir()) == ["pretrained"]
+
+
+# -- a resume never records what it did not do ---------------------------------------------------
+def test_a_learning_rate_lowered_in_config_json_takes_effect_on_resume_and_is_recorded(tmp_path):
+    run_dir = tmp_path / "run"
+    train.train("dense_vae", TINY_DENSE, run_dir=run_dir, seed=0, verbose=0, limit=256)
+    stored = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps({**stored, "learning_rate": 1e-4}))
+    model, _ = train.resume(run_dir, epochs=2, verbose=0)
+    rates = [row["learning_rate"] for row in strict_json(run_dir / "history.json")]
+    assert rates == pytest.approx([1e-3, 1e-4], rel=1e-6)  # each epoch at the rate it trained with
+    assert float(np.asarray(model.optimizer.learning_rate)) == pytest.approx(1e-4, rel=1e-6)
+    assert strict_json(run_dir / "config.json")["learning_rate"] == 1e-4
+
+
+def test_a_setting_a_resume_cannot_honour_is_refused_and_nothing_is_written(cli, tmp_path):
+    run_dir = tmp_path / "run"
+    code, _, _ = cli(
+        "train", "dense_vae", *TINY_DENSE_CLI, "--limit", 256, "--epochs", 1, "--seed", 0, "--out", run_dir
+    )
+    assert code == 0
+    stored = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps({**stored, "batch_size": 32, "validation_seed": 3}))
+    before = {path.name: path.read_bytes() for path in run_dir.iterdir() if path.is_file()}
+    code, _, err = cli("train", "--resume", run_dir, "--epochs", 2)
+    one_error(code, err, "batch_size 32 (trained with 64)", "validation_seed 3 (trained with 0)", "put it back")
+    assert {path.name: path.read_bytes() for path in run_dir.iterdir() if path.is_file()} == before

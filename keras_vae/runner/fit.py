@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from keras_vae.core.errors import UserError
 from keras_vae.runner import distribute, runs
-from keras_vae.runner.schedules import learning_rate_callbacks
+from keras_vae.runner.schedules import learning_rate_at, learning_rate_callbacks
 
 
 class Interrupted(KeyboardInterrupt):
@@ -34,15 +34,21 @@ class RunRecorder(keras.callbacks.Callback):
     """After each epoch: checkpoint, history and state, each written atomically, in that order,
     so state.json never names an epoch whose checkpoint is not on disk.
 
+    Each epoch's record holds the learning rate it trained at, and state.json the config the
+    checkpoint was trained with ("trained_with"), so a resume can tell a setting edited in
+    config.json since (`keras_vae.runner.train.check_resumable`).
+
     Args:
         run_dir: the folder written (a run folder, or a stage's sub-folder).
         history: the list of epoch records so far; each epoch's record is appended to it in place.
+        config: the RunConfig trained with, recorded in state.json; or None.
     """
 
-    def __init__(self, run_dir, history):
+    def __init__(self, run_dir, history, config=None):
         super().__init__()
         self.run_dir = Path(run_dir)
         self.history = history
+        self.config = config
 
     def on_epoch_begin(self, epoch, logs=None):
         """Start the epoch's clock.
@@ -65,11 +71,15 @@ class RunRecorder(keras.callbacks.Callback):
             UserError: a non-finite value cannot be written as JSON (`keras_vae.runner.runs.write_json`).
         """
         record = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
+        record["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
         record["seconds"] = round(time.perf_counter() - self._started, 3)
         self.history.append(record)
         runs.save_model(self.model, self.run_dir / runs.CHECKPOINT)
         runs.write_json(self.run_dir / runs.HISTORY, self.history)
-        runs.write_json(self.run_dir / runs.STATE, {"epoch": epoch + 1})
+        state = {"epoch": epoch + 1}
+        if self.config is not None:
+            state["trained_with"] = self.config.to_json()
+        runs.write_json(self.run_dir / runs.STATE, state)
 
 
 class NonFiniteGuard(keras.callbacks.Callback):
@@ -412,7 +422,7 @@ def fit_batches(
                 # before RunRecorder: a NaN epoch is never checkpointed
                 NonFiniteGuard(run_dir, config, stage),
                 DivergenceGuard(start, run_dir, config, stage),
-                RunRecorder(folder, history),
+                RunRecorder(folder, history, config),
                 keras.callbacks.TensorBoard(log_dir=str(folder / runs.LOGS), write_graph=False),
             ],
             verbose=verbose,
@@ -442,4 +452,7 @@ def restore(folder, done, config, strategy):
     """
     keras.utils.set_random_seed(config.seed + done)
     model = distribute.build(lambda: runs.load_model(folder / runs.CHECKPOINT), strategy, config.precision)
+    # The checkpoint's optimizer holds the rate it last trained at; the config's rate (perhaps
+    # edited since) is the one training goes on at, and history.json records it per epoch.
+    model.optimizer.learning_rate.assign(learning_rate_at(config, done))
     return model, runs.read_json(folder / runs.HISTORY)[:done]

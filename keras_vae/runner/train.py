@@ -199,6 +199,48 @@ def resume(run_dir, epochs=None, verbose="auto", limit=None, callbacks=(), stage
     return model, run_dir
 
 
+# What a resume takes from config.json even when it differs from what the checkpoint trained with:
+# the length and the learning rate (history.json records each epoch's rate) and how the steps run.
+RESUME_MAY_CHANGE = {
+    "epochs",
+    "learning_rate",
+    "learning_rate_schedule",
+    "strategy",
+    "jit_compile",
+    "steps_per_execution",
+    "description",
+    "stages",
+    "written_by",
+}
+
+
+def check_resumable(run_dir, config):
+    """Refuse, in one line, a config.json edited since the checkpoint in a setting the resume
+    cannot honour (the model, the data, the batch, the precision, the seed: every field but
+    RESUME_MAY_CHANGE), so the run's files never record a value it did not train with. Run
+    folders from before state.json recorded "trained_with" are not checked.
+
+    Raises:
+        UserError: naming each such setting with the checkpoint's value and config.json's.
+    """
+    trained = runs.read_json(run_dir / runs.STATE).get("trained_with")
+    if not isinstance(trained, dict):
+        return
+    now = config.to_json()
+    changed = sorted(
+        key for key in set(trained) | set(now) if key not in RESUME_MAY_CHANGE and trained.get(key) != now.get(key)
+    )
+    if changed:
+        what = ", ".join(
+            f"{key} {json.dumps(now.get(key))} (trained with {json.dumps(trained.get(key))})" for key in changed
+        )
+        raise UserError(
+            f"{run_dir}/config.json changes {what} since its checkpoint; a resume cannot: put "
+            "it back, or train a new run with --set (only epochs, the learning rate and its schedule, "
+            "and how steps run may change on resume)"
+        )
+
+
 def resume_model(run_dir, config, strategy, data, cls, verbose, callbacks):
     """Fit the run's model on from its checkpoint up to `config.epochs`."""
     if not (run_dir / runs.CHECKPOINT).is_file():
@@ -207,6 +249,7 @@ def resume_model(run_dir, config, strategy, data, cls, verbose, callbacks):
     if done >= config.epochs:
         raise UserError(f"{run_dir} already has {done} of {config.epochs} epochs; pass a larger --epochs")
     stages.check_none_trained(run_dir, cls)
+    check_resumable(run_dir, config)
     model, history = restore(run_dir, done, config, strategy)
     runs.write_config(run_dir, config)
     log.info("resuming %s at epoch %d of %d", run_dir, done, config.epochs)
