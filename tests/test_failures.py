@@ -496,3 +496,49 @@ def test_a_setting_a_resume_cannot_honour_is_refused_and_nothing_is_written(cli,
     code, _, err = cli("train", "--resume", run_dir, "--epochs", 2)
     one_error(code, err, "batch_size 32 (trained with 64)", "validation_seed 3 (trained with 0)", "put it back")
     assert {path.name: path.read_bytes() for path in run_dir.iterdir() if path.is_file()} == before
+
+
+# -- two processes, one run folder ----------------------------------------------------------------
+def test_default_run_folders_are_unique_per_process(tmp_path):
+    code = "import sys; from keras_vae.runner import train; print(train.default_run_dir('dense_vae', sys.argv[1]))"
+    started = [
+        subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    names = [process.communicate()[0].strip() for process in started]
+    assert names[0] != names[1]  # started in the same second
+    first = train.default_run_dir("dense_vae", tmp_path)
+    first.mkdir(parents=True)
+    assert train.default_run_dir("dense_vae", tmp_path) == first.with_name(first.name + "-2")
+
+
+def test_a_run_being_trained_is_locked_against_a_second_writer(cli, tmp_path):
+    run_dir = tmp_path / "run"
+    code, _, _ = cli(
+        "train", "dense_vae", *TINY_DENSE_CLI, "--limit", 128, "--epochs", 1, "--seed", 0, "--out", run_dir
+    )
+    assert code == 0
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from keras_vae.runner import runs\n"
+            "with runs.training_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(120)",
+            str(run_dir),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        code, _, err = cli("train", "--resume", run_dir, "--epochs", 2)
+        one_error(code, err, f"is being trained by process {holder.pid}", "then --resume it")
+        code, _, err = cli("train", "dense_vae", *TINY_DENSE_CLI, "--out", run_dir, "--overwrite")
+        one_error(code, err, f"process {holder.pid}")
+        assert strict_json(run_dir / "state.json")["epoch"] == 1  # nothing was touched
+    finally:
+        holder.kill()
+        holder.wait()
+    code, _, err = cli("train", "--resume", run_dir, "--epochs", 2)  # the killed process left no lock
+    assert code == 0, err
+    assert strict_json(run_dir / "state.json")["epoch"] == 2

@@ -3,7 +3,8 @@
     config.json       the resolved config (entry, class, params, dataset actually used, seed, ...)
     model.keras       the trained model (written when training ends)
     checkpoint.keras  the model and optimizer after the last finished epoch
-    state.json        {"epoch": N}: epochs finished, written after the checkpoint
+    state.json        {"epoch": N, "trained_with": config}: epochs finished, written after the checkpoint
+    .lock             held (an OS file lock, `training_lock`) by the process training the run
     history.json      per-epoch metrics
     logs/             TensorBoard
     prior/            a later training stage (`keras_vae.runner.stages`, such as a VQ-VAE's
@@ -18,7 +19,13 @@ import contextlib
 import json
 import math
 import os
+import time
 from pathlib import Path
+
+try:
+    import fcntl  # POSIX; elsewhere runs are not locked
+except ImportError:  # pragma: no cover
+    fcntl = None
 
 from keras_vae.core.errors import UserError
 
@@ -29,6 +36,47 @@ STATE = "state.json"
 HISTORY = "history.json"
 LOGS = "logs"
 PRETRAINED = "pretrained"  # inside a zoo entry folder
+LOCK = ".lock"
+
+
+@contextlib.contextmanager
+def training_lock(run_dir):
+    """Hold the run's lock while the block trains it: a second process that tries to train the
+    same run (a `train --resume` of it, an `--overwrite` of it) is refused in one line naming the
+    process that holds it.
+
+    The lock is `fcntl.flock` on RUN_DIR/.lock, which the kernel releases when its process ends,
+    however it ends (a killed process leaves no stale lock; the file itself stays, harmlessly).
+
+    Args:
+        run_dir: an existing run folder.
+
+    Raises:
+        UserError: another process holds the lock, or the folder cannot be written (a read-only
+            folder: train into another with --out, or resume a writable copy).
+    """
+    path = Path(run_dir) / LOCK
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise UserError(
+            f"cannot write to {run_dir} ({error.strerror}): copy the run folder somewhere writable "
+            "and resume the copy, or train into another folder with --out"
+        ) from None
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(descriptor, 200, 0).decode(errors="replace").strip() or "another process"
+                raise UserError(
+                    f"{run_dir} is being trained by {holder}; wait for it to end (or stop it), then --resume it"
+                ) from None
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"process {os.getpid()} (since {time.strftime('%Y-%m-%d %H:%M:%S')})".encode(), 0)
+        yield
+    finally:
+        os.close(descriptor)
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ checks everything before it touches the disk, then fits the model and each later
 import dataclasses
 import json
 import logging
+import os
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +27,14 @@ log = logging.getLogger(__name__)
 
 
 def default_run_dir(entry, root="runs"):
-    return Path(root) / entry / datetime.now().strftime("%Y%m%d-%H%M%S")
+    """runs/<entry>/<date>-<time>-<process id>: unique per process, so two runs started in the
+    same second never share a folder (and a -2, -3, ... suffix if one process starts two)."""
+    base = Path(root) / entry / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    run_dir, n = base, 1
+    while run_dir.exists():
+        n += 1
+        run_dir = base.with_name(f"{base.name}-{n}")
+    return run_dir
 
 
 def check_run_dir_free(run_dir, overwrite=False):
@@ -43,9 +51,15 @@ def check_run_dir_free(run_dir, overwrite=False):
 
 
 def prepare_run_dir(run_dir, overwrite=False):
+    """An empty run folder at `run_dir`; an old run there is replaced (with `overwrite`) only
+    while no other process trains it."""
     check_run_dir_free(run_dir, overwrite)
     if run_dir.is_dir():
-        shutil.rmtree(run_dir)
+        if (run_dir / runs.CONFIG).is_file():
+            with runs.training_lock(run_dir):
+                shutil.rmtree(run_dir)
+        else:
+            shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
     return run_dir
 
@@ -129,18 +143,19 @@ def train(
     model = distribute.build(lambda: builder.build_from_config(config), strategy, config.precision)
     # Only now, with every input checked, is anything on disk touched.
     prepare_run_dir(run_dir, overwrite)
-    runs.write_config(run_dir, config)
-    log.info(
-        "training %s (%s, %d parameters) on %s into %s",
-        entry,
-        config.class_name,
-        model.count_params(),
-        data.name,
-        run_dir,
-    )
-    model = fit(model, data, config, run_dir, 0, [], verbose, callbacks)
-    if stage is None:
-        stages.fit_later(model, data, config, run_dir, strategy, verbose, callbacks)
+    with runs.training_lock(run_dir):
+        runs.write_config(run_dir, config)
+        log.info(
+            "training %s (%s, %d parameters) on %s into %s",
+            entry,
+            config.class_name,
+            model.count_params(),
+            data.name,
+            run_dir,
+        )
+        model = fit(model, data, config, run_dir, 0, [], verbose, callbacks)
+        if stage is None:
+            stages.fit_later(model, data, config, run_dir, strategy, verbose, callbacks)
     return model, run_dir
 
 
@@ -160,9 +175,17 @@ def resume(run_dir, epochs=None, verbose="auto", limit=None, callbacks=(), stage
 
     Raises:
         UserError: not a run folder, a zoo entry's shipped folder, a different limit, an unknown
-            stage, or nothing left to train.
+            stage, nothing left to train, another process training the run, a folder that
+            cannot be written (`keras_vae.runner.runs.training_lock`), or a config.json edited in
+            a setting a resume cannot honour (`check_resumable`).
     """
     run_dir = runs.refuse_zoo(runs.check_run_dir(run_dir))
+    with runs.training_lock(run_dir):
+        return resume_locked(run_dir, epochs, verbose, limit, callbacks, stage)
+
+
+def resume_locked(run_dir, epochs, verbose, limit, callbacks, stage):
+    """`resume`, with the run's lock held."""
     stored = runs.read_json(run_dir / runs.CONFIG)
     config = run_config.RunConfig.from_json(stored)
     if "validation_fraction" not in stored:
