@@ -542,3 +542,42 @@ def test_a_run_being_trained_is_locked_against_a_second_writer(cli, tmp_path):
     code, _, err = cli("train", "--resume", run_dir, "--epochs", 2)  # the killed process left no lock
     assert code == 0, err
     assert strict_json(run_dir / "state.json")["epoch"] == 2
+
+
+# -- a full disk ----------------------------------------------------------------------------------
+def test_a_full_disk_stops_training_in_one_line_naming_the_epoch_to_resume_from(tmp_path, monkeypatch):
+    import errno
+
+    run_dir = tmp_path / "run"
+    saves = []
+    original = keras.Model.save
+
+    def save_until_full(model, path, *args, **kwargs):
+        saves.append(path)
+        if len(saves) == 2:  # the second checkpoint: half a file, then the disk is full
+            Path(path).write_bytes(b"PK half a zip")
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return original(model, path, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "save", save_until_full)
+    with pytest.raises(
+        UserError, match=r"stopped after epoch 2: cannot write checkpoint.keras .*No space left on dev"
+    ) as e:
+        train.train("dense_vae", {**TINY_DENSE, "epochs": 3}, run_dir=run_dir, seed=0, verbose=0, limit=128)
+    assert f"--resume {run_dir}` continues from epoch 1" in str(e.value)
+    assert strict_json(run_dir / "state.json")["epoch"] == 1
+    assert (
+        sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".") and p.name != ".lock") == []
+    )  # no temporary left
+    runs.load_model(run_dir / "checkpoint.keras")  # epoch 1's checkpoint is whole
+    monkeypatch.setattr(keras.Model, "save", original)
+    train.resume(run_dir, verbose=0)
+    assert strict_json(run_dir / "state.json")["epoch"] == 3
+
+
+def test_an_os_error_while_writing_outputs_is_one_line(cli, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    code, _, err = cli("sample", "conv_vae", "--n", 4, "--out", blocker / "samples")
+    line = one_error(code, err, str(blocker))
+    assert "Not a directory" in line or "File exists" in line, line

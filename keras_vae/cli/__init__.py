@@ -5,6 +5,7 @@ Bad input raises `UserError`; `main` prints it as one line and returns exit code
 imported before a command runs unless the command sets `tensorflow=False` (`list`).
 """
 
+import errno
 import logging
 import sys
 
@@ -22,6 +23,22 @@ def build_parser():
     return parser
 
 
+# What an OS error most likely means for a command that writes its outputs.
+OS_ERROR_ADVICE = {
+    errno.ENOSPC: "the disk is full: free space, or write elsewhere with --out",
+    errno.EROFS: "the folder is read-only: write elsewhere with --out",
+    errno.EACCES: "no permission: write elsewhere with --out",
+    errno.EPERM: "no permission: write elsewhere with --out",
+}
+
+
+def os_error_line(error):
+    """One line for an OSError: the file, the OS's reason, and what to try."""
+    where = f"{error.filename}: " if error.filename else ""
+    advice = OS_ERROR_ADVICE.get(error.errno)
+    return f"{where}{error.strerror or error}" + (f" ({advice})" if advice else "")
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", force=True)
@@ -31,6 +48,9 @@ def main(argv=None):
         return args.run(args) or 0
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a full disk, a read-only folder, no permission: one line, not a traceback
+        print(f"error: {os_error_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as interrupt:
         print(f"interrupted{f': {interrupt}' if str(interrupt) else ''}", file=sys.stderr)

@@ -74,12 +74,20 @@ class RunRecorder(keras.callbacks.Callback):
         record["learning_rate"] = float(np.asarray(self.model.optimizer.learning_rate))
         record["seconds"] = round(time.perf_counter() - self._started, 3)
         self.history.append(record)
-        runs.save_model(self.model, self.run_dir / runs.CHECKPOINT)
-        runs.write_json(self.run_dir / runs.HISTORY, self.history)
         state = {"epoch": epoch + 1}
         if self.config is not None:
             state["trained_with"] = self.config.to_json()
-        runs.write_json(self.run_dir / runs.STATE, state)
+        try:
+            runs.save_model(self.model, self.run_dir / runs.CHECKPOINT)
+            runs.write_json(self.run_dir / runs.HISTORY, self.history)
+            runs.write_json(self.run_dir / runs.STATE, state)
+        except runs.WriteError as error:  # a full disk: say where the run can go on from
+            done = runs.read_json(self.run_dir / runs.STATE)["epoch"] if (self.run_dir / runs.STATE).is_file() else 0
+            raise UserError(
+                f"training stopped after epoch {epoch + 1}: cannot write {error.path.name} in {self.run_dir} "
+                f"({error.reason}); free space (or fix permissions), then `python -m keras_vae.zoo train "
+                f"--resume {self.run_dir}` continues from epoch {done}"
+            ) from None
 
 
 class NonFiniteGuard(keras.callbacks.Callback):

@@ -79,17 +79,39 @@ def training_lock(run_dir):
         os.close(descriptor)
 
 
+class WriteError(UserError):
+    """A file of the run could not be written: a full disk, a folder without permission, a
+    read-only mount. Nothing half-written is left in its place (`atomic`).
+
+    Args:
+        path: the file that was being written.
+        error: the OSError.
+    """
+
+    def __init__(self, path, error):
+        self.path = Path(path)
+        self.reason = error.strerror or str(error)
+        super().__init__(f"cannot write {self.path} ({self.reason}); nothing half-written is left")
+
+
 @contextlib.contextmanager
 def atomic(path):
     """Yield a temporary sibling of `path` (same suffix) to write; rename it into place on success,
-    remove it on failure."""
+    remove it on failure.
+
+    Raises:
+        WriteError: the OS refused the write (ENOSPC, EACCES, EROFS, ...).
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as error:
+        raise WriteError(path, error) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
 
 
 def write_text(path, text):
