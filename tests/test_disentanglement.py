@@ -122,6 +122,7 @@ def test_the_metrics_are_json_safe_and_record_their_settings(identity):
         "num_variance_estimate": 10000,
         "prune_threshold": 0.05,
     }
+    assert dis.images_needed(dis.merged_settings(None)) == 2 * 64 * 15000 + 10000 + 64 * 15000 + 10000 + 2 * 15000
     with pytest.raises(dis.UserError, match="unknown mig setting"):
         dis.merged_settings({"mig": {"bins": 5}})
 

@@ -512,12 +512,28 @@ def of_model(model, data, seed=0, settings=None):
     if reason:
         log.info("skipping the disentanglement metrics: %s", reason)
         return {}
-    log.info("disentanglement metrics (%s) on %s", ", ".join(HEADLINES), data.name)
+    count = images_needed(merged_settings(settings))
+    log.info(
+        "disentanglement metrics (%s) on %s: %d images through the encoder", ", ".join(HEADLINES), data.name, count
+    )
 
     def represent(images):
         return np.asarray(model.code({"images": images}))
 
     return {"disentanglement": disentanglement_metrics(represent, data.factors, seed, settings)}
+
+
+def images_needed(settings):
+    """How many images the metrics at `settings` (as `merged_settings` gives) draw and represent:
+    2,940,000 at the defaults, two thirds of them for the BetaVAE score."""
+    beta, factor = settings["beta_vae"], settings["factor_vae"]
+    return (
+        2 * beta["batch_size"] * (beta["num_train"] + beta["num_eval"])
+        + factor["num_variance_estimate"]
+        + factor["batch_size"] * (factor["num_train"] + factor["num_eval"])
+        + settings["mig"]["num_train"]
+        + sum(settings[name]["num_train"] + settings[name]["num_test"] for name in ("dci", "sap"))
+    )
 
 
 def skip_reason(model, data):
