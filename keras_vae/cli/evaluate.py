@@ -26,6 +26,11 @@ def add(commands):
         action="store_true",
         help="replace an existing metrics.json (without it, an existing one is kept and the command stops)",
     )
+    parser.add_argument(
+        "--no-disentanglement",
+        action="store_true",
+        help="skip the disentanglement metrics on data with factors (minutes at their default sample sizes)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -49,12 +54,25 @@ def format_metrics(metrics):
             lines.append(f"  {name:<16} {value:12d}  # of {metrics['latent_dim']}")
         elif isinstance(value, list):  # per-dimension or per-code values: in metrics.json only
             continue
+        elif name == "disentanglement":  # each metric's headline score; the rest in metrics.json
+            lines.append("  disentanglement: " + disentanglement_line(value))
         elif isinstance(value, int):
             lines.append(f"  {name:<16} {value:12d}")
         else:
             lines.append(f"  {name:<16} {value:12.4f}")
     lines += [f"  {name}: {text}" for name, text in metrics.get("legend", {}).items()]
     return "\n".join(lines)
+
+
+def disentanglement_line(metrics):
+    """e.g. "beta_vae 0.812, factor_vae 0.655, mig 0.102, dci 0.231, sap n/a (needs two codes)"."""
+    from keras_vae.runner.disentanglement import HEADLINES
+
+    def shown(name):
+        value = metrics[name][HEADLINES[name]]
+        return f"{name} {value:.3f}" if value is not None else f"{name} n/a ({metrics[name]['reason']})"
+
+    return ", ".join(shown(name) for name in HEADLINES)
 
 
 def run(args):
@@ -69,6 +87,7 @@ def run(args):
         seed=args.seed,
         overwrite=args.overwrite,
         progress=True,
+        disentanglement_settings=False if args.no_disentanglement else None,
     )
     print(format_metrics(metrics))
     print(f"wrote {metrics_path(args.run_dir)}")

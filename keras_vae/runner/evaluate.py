@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from keras_vae.core import iwae
 from keras_vae.data import datasets
-from keras_vae.runner import loading, runs
+from keras_vae.runner import disentanglement, loading, runs
 
 log = logging.getLogger(__name__)
 METRICS = "metrics.json"
@@ -97,9 +97,22 @@ def legend(model, names, k=None):
 
 
 def evaluate_run(
-    run_dir, dataset=None, batch_size=None, limit=None, k=1000, seed=0, write=True, overwrite=False, progress=False
+    run_dir,
+    dataset=None,
+    batch_size=None,
+    limit=None,
+    k=1000,
+    seed=0,
+    write=True,
+    overwrite=False,
+    progress=False,
+    disentanglement_settings=None,
 ):
     """Evaluate a run on the test split of its dataset (or `dataset`); write `metrics_path`.
+
+    On data with ground-truth factors (dSprites), a model with a latent code is also measured by the
+    disentanglement metrics (`keras_vae.runner.disentanglement`), under "disentanglement";
+    `disentanglement_settings` overrides their sample sizes, and False skips them.
 
     Returns the metrics, with "dataset" and "split" first and "headline" (`model.headline`, the
     numbers `list` shows) last; losses are nats per example.
@@ -115,6 +128,8 @@ def evaluate_run(
     metrics.update(
         evaluate_model(model, data.examples("test", limit), batch_size or config.batch_size, k, seed, progress)
     )
+    if disentanglement_settings is not False:
+        metrics.update(disentanglement.of_model(model, data, seed, disentanglement_settings))
     metrics["headline"] = model.headline(metrics)  # what `list` shows, in the model's own words
     if write:
         write_metrics(metrics_path(run_dir), metrics, overwrite)
