@@ -189,7 +189,7 @@ def save_scatter(points, labels, path, title, xlabel, ylabel):
     return _save(fig, path)
 
 
-def save_curves(history, names, path, title, held_out="validation"):
+def save_curves(history, names, path, title, held_out="validation", units=None):
     """One panel per metric name of a run's history: the training value and, dashed, the
     held-out one (val_NAME, labelled `held_out`) in the epochs that recorded it.
 
@@ -200,6 +200,8 @@ def save_curves(history, names, path, title, held_out="validation"):
         path: the PNG file, written atomically.
         title: the title.
         held_out: the legend label of the val_ curves.
+        units: {name: the y axis label, its units ("nats per example")}; a name without one has
+            an unlabelled y axis.
 
     Returns:
         `path`.
@@ -215,7 +217,7 @@ def save_curves(history, names, path, title, held_out="validation"):
         held = [(h["epoch"], h[f"val_{name}"]) for h in history if f"val_{name}" in h]
         if held:
             ax.plot(*zip(*held), "s--", ms=3, label=held_out)
-        ax.set(title=name, xlabel="epoch")
+        ax.set(title=name, xlabel="epoch", ylabel=(units or {}).get(name, ""))
         ax.legend(fontsize=7)
     return _save(fig, path)
 
