@@ -52,6 +52,9 @@ def run_dir(tmp_path_factory):
     assert result.returncode == 0, result.stderr
     assert "kl:" in result.stdout and "val_loss:" in result.stdout  # the Keras progress bar
     assert "Traceback" not in result.stderr
+    assert [line.split()[-2:] for line in result.stdout.splitlines()[-4:]] == [  # what to try next
+        [command, str(out)] for command in ("evaluate", "sample", "plot", "export")
+    ]
     return out
 
 

@@ -183,6 +183,15 @@ def test_rollouts_are_repeatable_and_sampling_needs_observed_frames(tmp_path):
         sequences.moving(data.make("tiny", np.zeros((4, 6, 5)), np.ones((2, 6, 5))), frames=5).examples("test"),
     )
     assert written.is_file() and written.with_suffix(".gif").is_file()
+    from PIL import Image
+
+    with Image.open(written.with_suffix(".gif")) as gif:  # titled, rows labelled, big enough to watch
+        # The bare grid was 2 x 2 tiles of 6 x 5 pixels at x10 (119 x 109); now >= 112-pixel tiles
+        # with a title band above and a label column ("truth", "rollout") on the left.
+        assert gif.n_frames == 5 and gif.size[0] >= 2 * 5 * 19 + 60 and gif.size[1] >= 2 * 6 * 19 + 40
+        gif.seek(0)
+        frame = np.asarray(gif.convert("L"))
+    assert (frame[:30] < 128).any() and (frame[:, :40] < 128).any()  # ink in the title band and the label column
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,14 @@ def save(picture, path):
     if isinstance(picture, pictures.Scatter):
         return plots.save_scatter(picture.points, picture.labels, path, picture.title, picture.xlabel, picture.ylabel)
     if isinstance(picture, pictures.Animation):
-        return plots.save_gif(picture.pictures, path.with_suffix(".gif"), columns=picture.columns)
+        return plots.save_gif(
+            picture.pictures,
+            path.with_suffix(".gif"),
+            columns=picture.columns,
+            title=picture.title,
+            row_labels=picture.row_labels,
+            captions=picture.captions,
+        )
     raise TypeError(f"not a picture: {type(picture).__name__}")
 
 
