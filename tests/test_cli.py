@@ -246,3 +246,25 @@ def test_help_works_for_every_command(cli):
     for command in ["list", "train", "evaluate", "sample"]:
         code, out, _ = cli(command, "--help")
         assert code == 0 and "usage:" in out
+
+
+def test_readme_and_help_say_what_the_commands_take():
+    """The README's synopsis lists evaluate's --batch-size and --seed; export's help says an entry
+    name works, that --format all is both formats of a part, and what --part defaults to; the
+    README's promise that skipped tests say why is kept by -rs in pytest's addopts."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from keras_vae.cli import build_parser
+
+    root = Path(__file__).parents[1]
+    readme = (root / "README.md").read_text()
+    synopsis = readme[readme.index("keras-vae evaluate RUN_DIR") : readme.index("keras-vae sample RUN_DIR")]
+    assert "[--batch-size N]" in synopsis and "[--seed 0]" in synopsis
+    commands = build_parser()._subparsers._group_actions[0].choices
+    export_help = " ".join(commands["export"].format_help().split())
+    assert "zoo entry name" in export_help and "both formats" in export_help and "td_vae: all" in export_help
+    if re.search(r"skip(s|ped)? (and say why|test's reason is printed)", readme):
+        addopts = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["addopts"]
+        assert re.search(r"-r\w*s", addopts)
