@@ -52,6 +52,9 @@ def run_dir(tmp_path_factory):
     assert result.returncode == 0, result.stderr
     assert "kl:" in result.stdout and "val_loss:" in result.stdout  # the Keras progress bar
     assert "Traceback" not in result.stderr
+    assert [line.split()[-2:] for line in result.stdout.splitlines()[-4:]] == [  # what to try next
+        [command, str(out)] for command in ("evaluate", "sample", "plot", "export")
+    ]
     return out
 
 
@@ -141,19 +144,28 @@ def test_evaluate_prints_test_metrics(cli, run_dir):
     assert float(values["loss"]) == pytest.approx(float(values["reconstruction"]) + float(values["kl"]), rel=1e-4)
 
 
-def test_sample_writes_a_png_grid_and_never_overwrites(cli, run_dir, tmp_path):
+def test_sample_twice_writes_a_file_per_setting_and_never_overwrites(cli, run_dir, tmp_path):
     import matplotlib.image
 
-    code, out, _ = cli("sample", run_dir, "--n", "16", "--out", tmp_path)
-    assert code == 0, out
-    image = matplotlib.image.imread(tmp_path / "samples.png")
+    code, out, err = cli("sample", run_dir, "--n", "16", "--out", tmp_path)
+    assert code == 0, err
+    first = tmp_path / "samples_seed0_n16.png"
+    assert out == f"wrote {first}\n"
+    image = matplotlib.image.imread(first)
     # A titled figure like the others: 8 columns x 2 rows of 28 px digits, each upscaled x2.
     assert image.shape[1] >= 8 * 29 * 2 and image.shape[0] > 2 * 29 * 2
-    first = (tmp_path / "samples.png").read_bytes()
-    code, _, err = cli("sample", run_dir, "--n", "4", "--out", tmp_path)
-    assert code == 2 and "exists; pass --overwrite" in err
-    assert (tmp_path / "samples.png").read_bytes() == first
-    assert cli("sample", run_dir, "--n", "4", "--out", tmp_path, "--overwrite")[0] == 0
+    kept = first.read_bytes()
+    code, out, err = cli("sample", run_dir, "--n", "16", "--seed", "1", "--out", tmp_path)
+    assert code == 0 and out == f"wrote {tmp_path / 'samples_seed1_n16.png'}\n", err
+    assert first.read_bytes() == kept
+    code, out, err = cli("sample", run_dir, "--n", "16", "--out", tmp_path)  # the same settings again
+    assert code == 0 and out == f"already there: {first}\n", err
+    first.write_bytes(b"drawn by an earlier model")
+    code, _, err = cli("sample", run_dir, "--n", "16", "--out", tmp_path)
+    assert code == 2 and "samples_seed0_n16.png" in err and "pass --overwrite" in err
+    assert first.read_bytes() == b"drawn by an earlier model"
+    code, out, _ = cli("sample", run_dir, "--n", "16", "--out", tmp_path, "--overwrite")
+    assert code == 0 and out == f"replaced {first}\n" and first.read_bytes() == kept
 
 
 def test_resume_continues_to_the_total_epoch_count(cli, run_dir, tmp_path):
@@ -234,3 +246,25 @@ def test_help_works_for_every_command(cli):
     for command in ["list", "train", "evaluate", "sample"]:
         code, out, _ = cli(command, "--help")
         assert code == 0 and "usage:" in out
+
+
+def test_readme_and_help_say_what_the_commands_take():
+    """The README's synopsis lists evaluate's --batch-size and --seed; export's help says an entry
+    name works, that --format all is both formats of a part, and what --part defaults to; the
+    README's promise that skipped tests say why is kept by -rs in pytest's addopts."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from keras_vae.cli import build_parser
+
+    root = Path(__file__).parents[1]
+    readme = (root / "README.md").read_text()
+    synopsis = readme[readme.index("keras-vae evaluate RUN_DIR") : readme.index("keras-vae sample RUN_DIR")]
+    assert "[--batch-size N]" in synopsis and "[--seed 0]" in synopsis
+    commands = build_parser()._subparsers._group_actions[0].choices
+    export_help = " ".join(commands["export"].format_help().split())
+    assert "zoo entry name" in export_help and "both formats" in export_help and "td_vae: all" in export_help
+    if re.search(r"skip(s|ped)? (and say why|test's reason is printed)", readme):
+        addopts = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["addopts"]
+        assert re.search(r"-r\w*s", addopts)

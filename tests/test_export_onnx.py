@@ -225,10 +225,18 @@ def test_consumer_needs_no_tensorflow(trained, tmp_path):
     assert "onnxruntime" in modules
     assert not [m for m in modules if m.split(".")[0] in ("tensorflow", "keras", "keras_vae", "tf2onnx")]
     z = np.random.default_rng(5).standard_normal((10, 4)).astype(np.float32)  # the documented latents
-    expected = plots.grid(model.decode(z).numpy())
+    expected = plots.grid(model.decode(z).numpy())[..., 0]
+    assert expected.shape == (3 * 29 - 1, 4 * 29 - 1)  # 10 digits: 3 rows of 4
+    tiles = expected.repeat(2, 0).repeat(2, 1)  # 28-pixel digits drawn x2, as keras_vae's figures
     got = matplotlib.image.imread(png)  # 8-bit grayscale, read back in [0, 1]
-    assert got.shape == expected.shape[:2] == (3 * 29 - 1, 4 * 29 - 1)  # 10 digits: 3 rows of 4
-    assert np.max(np.abs(got - expected[..., 0])) <= 0.5 / 255 + 1e-6
+    # A title band above and row labels ("1-4", "5-8", "9-10": 4 glyphs of 9 pixels) on the left,
+    # 8-pixel margins: the grid sits at the bottom, 2 * 8 + 4 * 9 = 52 pixels in.
+    top, left = got.shape[0] - 8 - tiles.shape[0], 52
+    assert top >= 8 + 15 and got.shape[1] >= 400
+    assert np.max(np.abs(got[top : top + tiles.shape[0], left : left + tiles.shape[1]] - tiles)) <= 0.5 / 255 + 1e-6
+    assert (got[: top - 4] < 0.5).any()  # the title's ink
+    assert (got[top:, : left - 4] < 0.5).sum() > 3 * 20  # a label beside each of the 3 rows
+    assert "10 samples of" in result.stdout
 
 
 @pytest.mark.parametrize("entry", sorted(p.parent.name for p in (ROOT / "zoo").glob("*/config.json")))

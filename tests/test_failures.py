@@ -336,28 +336,55 @@ def tiny_run(tmp_path_factory):
     return run_dir
 
 
-def test_evaluate_keeps_an_earlier_metrics_json_without_overwrite(cli, tiny_run):
-    code, _, err = cli("evaluate", tiny_run, "--k", 5, "--limit", 50)
+def test_evaluate_twice_prints_the_kept_metrics_and_other_settings_are_kept_beside(cli, tiny_run):
+    code, fresh, err = cli("evaluate", tiny_run, "--k", 5, "--limit", 50)
     assert code == 0, err
     first = (tiny_run / "metrics.json").read_text()
-    for args in (["--k", 0], ["--k", 5, "--limit", 50], ["--dataset", "mnist_5k", "--limit", 20]):
-        code, _, err = cli("evaluate", tiny_run, *args)
-        one_error(code, err, "metrics.json exists (mnist_5k, 50 test images, IWAE k=5); pass --overwrite")
+    code, again, err = cli("evaluate", tiny_run, "--k", 5, "--limit", 50)  # the same settings: nothing to compute
+    assert code == 0, err
+    table = fresh[fresh.index("test metrics") :]  # after the IWAE progress bar
+    assert again.replace("already there:", "wrote") == table and f"already there: {tiny_run / 'metrics.json'}" in again
+    assert (tiny_run / "metrics.json").read_text() == first
+    for args in (
+        ["--k", 0],
+        ["--k", 5, "--limit", 50, "--seed", 1],
+        ["--dataset", "mnist_5k", "--k", 5, "--limit", 20],
+    ):
+        code, out, err = cli("evaluate", tiny_run, *args)
+        assert code == 0 and "wrote" in out, err
         assert (tiny_run / "metrics.json").read_text() == first
+    kept = sorted(p.name for p in tiny_run.glob("metrics*.json"))
+    assert kept == [
+        "metrics.json",
+        "metrics_k0_batch64_seed0.json",
+        "metrics_k5_batch64_seed0_limit20.json",
+        "metrics_k5_batch64_seed1_limit50.json",
+    ], kept
+    assert strict_json(tiny_run / "metrics_k0_batch64_seed0.json")["settings"]["k"] == 0
+    code, out, err = cli("evaluate", tiny_run, "--k", 0)
+    assert code == 0 and "already there: " in out and out.strip().endswith("metrics_k0_batch64_seed0.json"), err
     code, _, err = cli("evaluate", tiny_run, "--k", 0, "--limit", 20, "--overwrite")
     assert code == 0, err
     assert strict_json(tiny_run / "metrics.json")["split_examples"] == 20
 
 
-def test_plot_keeps_earlier_pictures_without_overwrite(cli, tiny_run, tmp_path):
-    assert cli("plot", tiny_run, "--out", tmp_path)[0] == 0
+def test_plot_twice_keeps_every_picture_and_names_other_settings(cli, tiny_run, tmp_path):
+    code, out, err = cli("plot", tiny_run, "--out", tmp_path)
+    assert code == 0, err
     before = {p.name: p.read_bytes() for p in tmp_path.glob("*.png")}
-    assert "reconstructions.png" in before
+    assert "reconstructions.png" in before and "training_curves.png" in before
+    code, out, err = cli("plot", tiny_run, "--out", tmp_path)  # the same settings: the same files
+    assert code == 0 and "wrote" not in out and out.count("already there: ") == len(before), err
+    code, out, err = cli("plot", tiny_run, "--out", tmp_path, "--seed", 1)
+    assert code == 0 and f"wrote {tmp_path / 'reconstructions_seed1.png'}" in out, err
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("*.png") if p.name in before} == before
+    (tmp_path / "reconstructions_seed1.png").write_bytes(b"an older drawing")  # same settings, other content
     code, _, err = cli("plot", tiny_run, "--out", tmp_path, "--seed", 1)
-    one_error(code, err, "reconstructions.png", "pass --overwrite")
-    assert {p.name: p.read_bytes() for p in tmp_path.glob("*.png")} == before
+    one_error(code, err, "reconstructions_seed1.png", "pass --overwrite")
+    assert (tmp_path / "reconstructions_seed1.png").read_bytes() == b"an older drawing"
     code, out, err = cli("plot", tiny_run, "--out", tmp_path, "--seed", 1, "--overwrite")
-    assert code == 0 and "wrote" in out, err
+    assert code == 0 and "replaced" in out, err
+    assert not list(tmp_path.glob(".draw-*"))  # no staging folder left behind
 
 
 # -- 6. folder images: one channel rule at load time ------------------------------------------

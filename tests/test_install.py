@@ -112,7 +112,7 @@ def test_list_sample_and_train_from_the_console_script(installed):
     shipped = sorted(zoo.rglob("*"))
 
     run([bin_dir / "keras-vae", "sample", "conv_vae"], cwd=work, env=env)
-    assert (work / "runs" / "conv_vae" / "pretrained" / "samples.png").is_file()
+    assert (work / "runs" / "conv_vae" / "pretrained" / "samples_seed0_n64.png").is_file()
     assert sorted(zoo.rglob("*")) == shipped  # never written into
 
     run(

@@ -112,3 +112,26 @@ def test_manifold_corners_decode_the_extreme_quantiles(plotted):
     corners = model.decode(np.array([[lo, hi], [hi, lo]], np.float32)).numpy()[..., 0]
     np.testing.assert_allclose(top_left, corners[0], atol=1.5 / 255)
     np.testing.assert_allclose(bottom_right, corners[1], atol=1.5 / 255)
+
+
+def test_training_curves_label_each_y_axis_with_its_units(tmp_path, monkeypatch):
+    """Each panel's y axis says the units the model declares for its term (nats per example)."""
+    from keras_vae.core.contract import NATS, Term
+    from keras_vae.runner import figures
+    from keras_vae.runner.config import RunConfig
+
+    labels = []
+    real_chart = plots._chart
+
+    def chart(*args, **kwargs):
+        fig, axes = real_chart(*args, **kwargs)
+        labels.append(axes)
+        return fig, axes
+
+    monkeypatch.setattr(plots, "_chart", chart)
+    history = [{"epoch": 1, "loss": 3.0, "kl": 1.0, "val_loss": 3.5}, {"epoch": 2, "loss": 2.0, "kl": 1.2}]
+    docs = {"loss": Term(NATS, "the objective"), "kl": Term(NATS, "KL(q || p)")}
+    config = RunConfig.from_json({"entry": "conv_vae", "class": "ConvVAE", "params": {}, "dataset": "mnist_5k"})
+    figures.training_curves(history, ("loss", "kl"), config, tmp_path / "curves.png", docs)
+    assert [ax.get_ylabel() for ax in labels[0]] == [NATS, NATS]
+    assert (tmp_path / "curves.png").is_file()

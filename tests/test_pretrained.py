@@ -60,7 +60,7 @@ def test_cli_commands_take_an_entry_name_and_never_write_into_the_zoo(cli, tmp_p
     before = {p.name: p.stat().st_mtime_ns for p in shipped.iterdir()}
     code, out, err = cli("sample", "conv_vae", "--n", "4")
     assert code == 0, err
-    assert (tmp_path / "runs" / "conv_vae" / "pretrained" / "samples.png").is_file()
+    assert (tmp_path / "runs" / "conv_vae" / "pretrained" / "samples_seed0_n4.png").is_file()
     code, out, err = cli("evaluate", "conv_vae", "--k", "2", "--limit", "64")
     assert code == 0, err
     assert (tmp_path / "runs" / "conv_vae" / "pretrained" / evaluate.METRICS).is_file()

@@ -183,6 +183,15 @@ def test_rollouts_are_repeatable_and_sampling_needs_observed_frames(tmp_path):
         sequences.moving(data.make("tiny", np.zeros((4, 6, 5)), np.ones((2, 6, 5))), frames=5).examples("test"),
     )
     assert written.is_file() and written.with_suffix(".gif").is_file()
+    from PIL import Image
+
+    with Image.open(written.with_suffix(".gif")) as gif:  # titled, rows labelled, big enough to watch
+        # The bare grid was 2 x 2 tiles of 6 x 5 pixels at x10 (119 x 109); now >= 112-pixel tiles
+        # with a title band above and a label column ("truth", "rollout") on the left.
+        assert gif.n_frames == 5 and gif.size[0] >= 2 * 5 * 19 + 60 and gif.size[1] >= 2 * 6 * 19 + 40
+        gif.seek(0)
+        frame = np.asarray(gif.convert("L"))
+    assert (frame[:30] < 128).any() and (frame[:, :40] < 128).any()  # ink in the title band and the label column
 
 
 @pytest.mark.parametrize(
@@ -269,13 +278,40 @@ def test_the_cli_rolls_out_and_lists_the_shipped_td_vae(cli, tmp_path, monkeypat
     code, out, err = cli("sample", "td_vae", "--n", "3", "--seed", "1")
     assert code == 0, err
     written = tmp_path / "runs" / "td_vae" / "pretrained"
-    assert (written / "samples_rollouts.png").is_file() and (written / "samples_rollouts.gif").is_file()
+    png, gif = written / "samples_rollouts_seed1_n3.png", written / "samples_rollouts_seed1_n3.gif"
+    assert png.is_file() and gif.is_file()
     assert not (written / "rollouts.png").exists()  # plot's file: `plot` then `sample` both work
-    code, _, err = cli("sample", "td_vae", "--n", "3")
-    assert code == 2 and "samples_rollouts.png exists; pass --overwrite" in err
+    kept = png.read_bytes(), gif.read_bytes()
+    code, out, err = cli("sample", "td_vae", "--n", "3")  # another seed: another pair of files
+    assert code == 0 and (written / "samples_rollouts_seed0_n3.gif").is_file(), err
+    code, out, err = cli("sample", "td_vae", "--n", "3", "--seed", "1")  # the same settings again
+    assert code == 0 and out.count("already there: ") == 2, err
+    assert (png.read_bytes(), gif.read_bytes()) == kept
     shipped = runs.read_json(runs.pretrained_dir("td_vae") / evaluate.METRICS)  # as `evaluate` prints it
     table = format_metrics(shipped)
     assert "repeat_mse_h8" in table and "velocity_bce_h1" in table and "rollouts: from the belief" in table
     assert all(shipped[f"mse_h{h}"] < shipped[f"repeat_mse_h{h}"] for h in range(1, 9))  # the issue's done-when
     code, out, err = cli("list")
     assert code == 0 and "rollout MSE 1 / 8 ahead" in out
+
+
+def test_export_without_part_writes_the_declared_default_both_parts(cli, tmp_path):
+    """td_vae declares export_default "all": its belief and rollout_step work only together; the
+    "decoder" default of the other models is no part of it (it used to be an error)."""
+    from keras_vae.runner import runs
+
+    model = TDVAE(**SMALL)
+    assert model.export_default == "all"
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    runs.write_json(
+        run_dir / runs.CONFIG,
+        {"entry": "td_vae", "class": "TDVAE", "params": model.get_config(), "dataset": "moving:mnist_5k"},
+    )
+    runs.save_model(model, run_dir / runs.MODEL, include_optimizer=False)
+    code, out, err = cli("export", run_dir, "--format", "onnx", "--out", tmp_path / "out")
+    assert code == 0, err
+    assert (tmp_path / "out" / "onnx" / "td_vae_belief" / "1" / "model.onnx").is_file()
+    assert (tmp_path / "out" / "onnx" / "td_vae_rollout_step" / "1" / "model.onnx").is_file()
+    code, out, _ = cli("export", "--help")
+    assert code == 0 and "td_vae: all" in out and "zoo entry name" in out

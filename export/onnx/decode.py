@@ -1,10 +1,12 @@
 #!/usr/bin/env python
-"""Decode samples with an exported keras_vae ONNX decoder (and prior) and write a PNG grid.
+"""Decode samples with an exported keras_vae ONNX decoder (and prior) and write a titled PNG grid.
 
 Needs only numpy and onnxruntime: no TensorFlow, no keras_vae. Copy this file anywhere. The
 decoder's inputs are read from its metadata: latents get N(0, I) draws, a label input (a
 conditional model's) gets --label, or every class in turn, and a grid of code indices (a
 VQ-VAE's) is drawn from the exported PixelCNN prior given with --prior, position by position.
+The PNG has a title (entry, version, seed) and a label left of each row: its sample numbers, or
+with every class in turn, one row a class ("label 3").
 
     python decode.py OUT/onnx/conv_vae_decoder/1/model.onnx --n 64 --seed 0 --out samples.png
     python decode.py OUT/onnx/cvae_decoder/1/model.onnx --label 3
@@ -12,11 +14,13 @@ VQ-VAE's) is drawn from the exported PixelCNN prior given with --prior, position
 """
 
 import argparse
+import base64
 import json
 import math
 import os
 import struct
 import sys
+import textwrap
 import zlib
 
 import numpy as np
@@ -113,18 +117,101 @@ def prior_feeds(inputs, priors, n, uniforms):
     return generated
 
 
-def grid(images):
-    """[N, H, W, C] in [0, 1] -> one image, ceil(sqrt(N)) columns, a 1-pixel white gap between
-    (the layout of keras_vae.runner.plots.grid, kept here so this file stands alone)."""
+def grid(images, columns=None):
+    """[N, H, W, C] in [0, 1] -> one image, `columns` (default ceil(sqrt(N))) a row, a 1-pixel
+    white gap between (the layout of keras_vae.runner.plots.grid, kept here so this file stands
+    alone)."""
     images = np.clip(np.asarray(images, np.float32), 0.0, 1.0)
     n, height, width, channels = images.shape
-    columns = math.ceil(math.sqrt(n))
+    columns = columns or math.ceil(math.sqrt(n))
     rows = math.ceil(n / columns)
     canvas = np.ones((rows * (height + 1) - 1, columns * (width + 1) - 1, channels), np.float32)
     for i, image in enumerate(images):
         r, c = divmod(i, columns)
         canvas[r * (height + 1) : r * (height + 1) + height, c * (width + 1) : c * (width + 1) + width] = image
     return canvas
+
+
+# A 9 x 15 pixel bitmap of each printable ASCII character (32..126), 1 = ink, packed bits, zlib,
+# base64: drawn from Pillow's default font once, so this file writes text without Pillow.
+GLYPH = (15, 9)
+FONT = (
+    "eNp1VDFoGlEYvnee57MYPZMMZyiepxLMUs5mESrBXMXYIiXQpYUMJi0hUygZSgdpT72aG6QIdTBbKCVTC5k6X6LQxSHt1G4m"
+    "gdLRTHEIpe/u3nteYnvbffff/3/f93/vMczkwwJGy8UEyLEYuOVltWsVCNg9XR6uplLOeyx7bzboMQ8ffKpAGwC99sM5D1hP"
+    "td85FeBU01SpY+TlIe6BRrhbopmmPdSDvlgAZIHDgmfZcZmWG6WS1/5aHglwQoIgujCPNqnRmWFRF9AIpBSQ4q4s6qocbtZN"
+    "DPiwGaQiFOjFFAE9Eu4bjRi58kDUC1FcEeC9fE1NjCCHgatcTAqY8XDnFQaGJfVOxMgnFOyGZyhCiwYd4jlOw352UTC6mIav"
+    "sRGG/aVExOcWb/nEuRdnOzeGQJ1lTNGlW0KtB24jFJ6p1mn5kWIEOA53tmicz13+LB08ftlPOH95gLl/UlqShR94exLsxdPD"
+    "ppqQcI+o0NlCZjVU4sZIlVvF5HREHI3dEEI6InuFp46Qw5LLYXAxVdNW9p88T/92AJic9nN/lmOtYuw/EcXv+fkgBuSw/229"
+    "OujkExggS9Rek73Wz79tfdkr/drAgF//8DT5vvhxRySZ9TeqOURDxo750FKaFasP7unT5+e8bHW9tWu63TAKskCyETYKwJ2N"
+    "NxzhjodwNUtXcobYAzi0ab9ezQ3KWHxvZ6H9faG9fRfz4haFk4wY9AfyCq6Yl5XVjMtAyczlyrGYokgOLxHSqTyJvYUgAEsZ"
+    "CLQkQ5IhzvrhP44OA+gRnvhy1ILZ+EwIfxCgt5uGuroo0QoUYzRlM0oTG2r24lawaUU0AlfOQAufFCQjg5nRisqmLBiF9Qt0"
+    "QCw3WPCiryIkT7LB3MgGx9C0AKDZ4qFeq5qHxTi5Loj48VG53D5Li81CnAJr6DDmEVUKDHtocaX7JhVv02h+PSanB1x00E0S"
+    "2TXJsoHpXHFjN7guMxDzWUojeJOGbA8VKxTQ4+EptmrSqWx679HntYNnCqXRKYoBnmuUCcAnBKM4G+SBIx5NHVjRUPD1FbCl"
+    "a87V60RjnBbbQ9P+ZiPKeNe3/WT9fwFQ6twR"
+)
+
+
+def glyphs():
+    """{character: bool [15, 9]} for the printable ASCII characters."""
+    bits = np.unpackbits(np.frombuffer(zlib.decompress(base64.b64decode("".join(FONT))), np.uint8))
+    shapes = bits[: 95 * GLYPH[0] * GLYPH[1]].reshape(95, *GLYPH).astype(bool)
+    return {chr(32 + i): shape for i, shape in enumerate(shapes)}
+
+
+def text_width(line):
+    return len(line) * GLYPH[1]
+
+
+def draw_text(canvas, line, top, left):
+    """Ink `line` (black) into canvas [H, W, C] at pixel (top, left); other characters are '?'."""
+    font = glyphs()
+    for i, char in enumerate(line):
+        glyph = font.get(char, font["?"])
+        x = left + i * GLYPH[1]
+        area = canvas[top : top + GLYPH[0], x : x + GLYPH[1]]
+        area[glyph[: area.shape[0], : area.shape[1]]] = 0.0
+
+
+MARGIN = 8
+
+
+def figure(images, title, columns, row_labels, scale=None):
+    """The images as a grid of `columns`, each pixel a `scale` block (default: tiles at least 56
+    pixels high), under `title` (wrapped), `row_labels` left of the rows: float [H, W, C] in [0, 1]."""
+    images = np.asarray(images, np.float32)
+    scale = scale or max(1, math.ceil(56 / images.shape[1]))
+    tiles = grid(images, columns).repeat(scale, 0).repeat(scale, 1)
+    left = max((text_width(label) for label in row_labels), default=0) + 2 * MARGIN
+    width = max(left + tiles.shape[1] + MARGIN, 400)
+    lines = textwrap.wrap(title, max(1, (width - 2 * MARGIN) // GLYPH[1]))
+    top = MARGIN + len(lines) * (GLYPH[0] + 3) + MARGIN
+    canvas = np.ones((top + tiles.shape[0] + MARGIN, width, tiles.shape[-1]), np.float32)
+    canvas[top : top + tiles.shape[0], left : left + tiles.shape[1]] = tiles
+    for i, line in enumerate(lines):
+        draw_text(canvas, line, MARGIN + i * (GLYPH[0] + 3), MARGIN)
+    row_height = (images.shape[1] + 1) * scale
+    for r, label in enumerate(row_labels):
+        draw_text(canvas, label, top + r * row_height + (images.shape[1] * scale - GLYPH[0]) // 2, MARGIN)
+    return canvas
+
+
+def layout(images, labels, columns=None):
+    """(images, columns, row labels): a decoder's images arranged for `figure`. With labels
+    cycling through the classes, one row a class ("label 3"), its samples in order; else
+    `columns` a row (default ceil(sqrt(N))), each row named by its sample numbers ("1-8")."""
+    n = len(images)
+    if labels is not None and len(set(labels.tolist())) > 1:
+        classes = sorted(set(labels.tolist()))
+        columns = max(int((labels == c).sum()) for c in classes)
+        blank = np.ones_like(images[:1])
+        rows = []
+        for c in classes:
+            chosen = images[labels == c]
+            rows.append(np.concatenate([chosen, *[blank] * (columns - len(chosen))]))
+        return np.concatenate(rows), columns, [f"label {c}" for c in classes]
+    columns = columns or math.ceil(math.sqrt(n))
+    starts = range(0, n, columns)
+    return images, columns, [f"{s + 1}-{min(s + columns, n)}" if columns > 1 else str(s + 1) for s in starts]
 
 
 def write_png(path, image):
@@ -177,7 +264,13 @@ def main(argv=None):
     except ValueError as error:
         parser.error(str(error))
     (images,) = session.run(["images"], inputs)
-    write_png(args.out, grid(images))
+    labels = next(
+        (inputs[s["name"]] for s in decoder_inputs(metadata) if s["values"] == "index" and not s["shape"]), None
+    )
+    given = f", label {args.label}" if args.label is not None else ""
+    title = f"{args.n} samples of {metadata['entry']} v{metadata.get('version', '?')} (ONNX, seed {args.seed}{given})"
+    arranged, columns, row_labels = layout(images, labels)
+    write_png(args.out, figure(arranged, title, columns, row_labels))
     print(f"wrote {args.out}: {args.n} samples of {metadata['entry']} v{metadata.get('version', '?')}")
 
 

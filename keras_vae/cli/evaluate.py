@@ -1,10 +1,12 @@
 """`evaluate RUN_DIR`: test metrics of a trained run, printed and written to RUN_DIR/metrics.json
-(for a shipped zoo entry, to runs/ENTRY/pretrained/metrics.json)."""
+(for a shipped zoo entry, to runs/ENTRY/pretrained/metrics.json). Run it again at will: the same
+settings print the kept metrics, other settings are computed and kept beside the first
+(metrics_k5_batch64_seed0_limit50.json: see keras_vae.runner.evaluate.evaluation)."""
 
 from keras_vae.cli.numbers import AT_LEAST_0, AT_LEAST_1, add_seed
 
 HEADER = ("dataset", "split", "split_examples", "likelihood", "binarization", "units", "iwae_k", "latent_dim")
-HIDDEN = ("activity_per_dim", "legend")  # in metrics.json only
+HIDDEN = ("activity_per_dim", "legend", "settings")  # in metrics.json only
 
 
 def add(commands):
@@ -24,7 +26,8 @@ def add(commands):
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace an existing metrics.json (without it, an existing one is kept and the command stops)",
+        help="compute afresh and replace metrics.json (without it, metrics of the same settings are "
+        "printed from their file, and other settings are written beside it)",
     )
     parser.add_argument(
         "--no-disentanglement",
@@ -76,9 +79,9 @@ def disentanglement_line(metrics):
 
 
 def run(args):
-    from keras_vae.runner.evaluate import evaluate_run, metrics_path
+    from keras_vae.runner.evaluate import evaluation
 
-    metrics = evaluate_run(
+    metrics, path, kept = evaluation(
         args.run_dir,
         dataset=args.dataset,
         batch_size=args.batch_size,
@@ -90,4 +93,4 @@ def run(args):
         disentanglement_settings=False if args.no_disentanglement else None,
     )
     print(format_metrics(metrics))
-    print(f"wrote {metrics_path(args.run_dir)}")
+    print(f"{'already there:' if kept else 'wrote'} {path}")

@@ -10,12 +10,21 @@ def add(commands):
         description="Write OUT/<entry>_<part>/<N>/ (SavedModel) and OUT/onnx/<entry>_<part>/<N>/model.onnx, "
         "each reloaded and compared with the Keras model before it is kept.",
     )
-    parser.add_argument("run_dir", help="run folder or pretrained zoo entry folder")
-    parser.add_argument("--format", default="all", choices=["savedmodel", "onnx", "all"], help="default all")
+    parser.add_argument("run_dir", help="run folder, or a zoo entry name for its shipped weights")
     parser.add_argument(
-        "--part", default="decoder", help="a part the model declares (decoder, encoder, ...) or all (default decoder)"
+        "--format",
+        default="all",
+        choices=["savedmodel", "onnx", "all"],
+        help="all (the default): both formats of each part exported",
     )
-    parser.add_argument("--out", help="output folder (default RUN_DIR/export)")
+    parser.add_argument(
+        "--part",
+        help="a part the model declares (decoder, encoder, prior, ...) or all; default: the model's "
+        "deployable default, its decoder (td_vae: all, its belief and rollout_step, which work only together)",
+    )
+    parser.add_argument(
+        "--out", help="output folder (default RUN_DIR/export; runs/ENTRY/pretrained/export for a zoo entry)"
+    )
     parser.add_argument(
         "--version", type=int, action=AT_LEAST_1, help="version number (default: one more than the highest existing)"
     )

@@ -1,4 +1,8 @@
-"""`plot RUN_DIR`: the run's pictures as titled PNG files (see keras_vae.runner.figures)."""
+"""`plot RUN_DIR`: the run's pictures as titled PNG files (see keras_vae.runner.figures).
+
+Run it again at will: a figure drawn with a --seed or --dataset other than the default says so in
+its name (reconstructions_seed1.png), so it lands beside the first; the same settings give the
+same names, and an identical file is reported "already there"."""
 
 from keras_vae.cli.numbers import add_seed
 
@@ -11,7 +15,11 @@ def add(commands):
         "--out", help="folder for the PNG files (default: the run folder; runs/ENTRY/pretrained for a zoo entry)"
     )
     add_seed(parser, "seed for prior samples and corruption (default 0)", default=0)
-    parser.add_argument("--overwrite", action="store_true", help="replace PNG files of an earlier plot")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace files of an earlier plot with the same settings that differ now (the model was trained further)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -23,7 +31,7 @@ def run(args):
 
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise UserError(f"--out {args.out} is a file, not a folder")
-    for path in figures.plot_run(
+    for word, path in figures.plot_run(
         args.run_dir, dataset=args.dataset, out=args.out, seed=args.seed, overwrite=args.overwrite
     ):
-        print(f"wrote {path}")
+        print(f"{word} {path}")

@@ -1,13 +1,20 @@
 """`sample RUN_DIR`: a titled PNG grid of new images drawn from the model's prior; for a model
 that samples from observed examples (`model.sample_figure`, td_vae's rollouts), that figure
-drawn from n test examples of the run's dataset."""
+drawn from n test examples of the run's dataset. The file's name says its settings
+(samples_seed0_n64.png), so a second sample never replaces the first."""
 
 from keras_vae.cli.numbers import AT_LEAST_1, add_seed
 from keras_vae.core.errors import UserError
 
 
 def add(commands):
-    parser = commands.add_parser("sample", help="draw new images from the model's prior into a PNG grid")
+    parser = commands.add_parser(
+        "sample",
+        help="draw new images from the model's prior into a PNG grid",
+        description="Write samples_seedS_nN.png (samples_labelL_seedS_nN.png with --label): the file name "
+        "says the settings, so another --seed or --n adds a file and keeps the first. The same settings "
+        "again give the same file; when it is identical the command says `already there: PATH`.",
+    )
     parser.add_argument("run_dir", help="run folder, or a zoo entry name for its shipped weights")
     parser.add_argument("--n", type=int, default=64, action=AT_LEAST_1, help="number of samples (default 64)")
     add_seed(parser, "sampling seed (default 0)", default=0)
@@ -16,15 +23,18 @@ def add(commands):
     )
     parser.add_argument(
         "--out",
-        help="folder for samples.png, samples_labelL.png with --label "
-        "(default: the run folder; runs/ENTRY/pretrained for a zoo entry)",
+        help="folder for the PNG file (default: the run folder; runs/ENTRY/pretrained for a zoo entry)",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing samples.png")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a file of the same settings that differs now (the model was trained further)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args):
-    from keras_vae.runner import loading, plots, runs
+    from keras_vae.runner import figures, loading, plots, runs
 
     model = loading.load_run_model(args.run_dir)
     conditions = {} if args.label is None else {"labels": args.label}
@@ -34,36 +44,36 @@ def run(args):
     if model.sample_figure:
         return sample_figure(model, args, out)
     images = model.sample(args.n, seed=args.seed, **conditions).numpy()  # refuses what the model cannot do
-    path = out / ("samples.png" if args.label is None else f"samples_label{args.label}.png")
-    if path.exists() and not args.overwrite:
-        raise UserError(f"{path} exists; pass --overwrite to replace it")
-    out.mkdir(parents=True, exist_ok=True)
+    name = "samples" + figures.suffix(label=args.label, seed=args.seed, n=args.n) + ".png"
     given = f", labels = {args.label}" if args.label is not None else ""
     entry = runs.read_config(args.run_dir).entry or out.name
     title = f"{args.n} samples of {entry} from its prior (seed {args.seed}{given})"
-    plots.save_titled_grid(images, path, title, columns=min(args.n, 8))
-    print(f"wrote {path}")
+    with figures.staged(out, args.overwrite) as (staging, report):
+        plots.save_titled_grid(images, staging / name, title, columns=min(args.n, 8))
+    for word, path in report:
+        print(f"{word} {path}")
 
 
 PREFIX = "samples_"  # `plot` writes the figure without it: neither overwrites the other
 
 
 def sample_figure(model, args, out):
-    """The model's sample figure (samples_rollouts.png and .gif) from the first n test examples."""
+    """The model's sample figure (samples_rollouts_seedS_nN.png and .gif) from the first n test
+    examples."""
     from keras_vae.data import datasets as data
     from keras_vae.runner import figures, runs
 
     if args.label is not None:
         raise UserError(f"{type(model).__name__} takes no --label")
-    path = out / f"{PREFIX}{model.figure_file(model.sample_figure)}"
-    if path.exists() and not args.overwrite:
-        raise UserError(f"{path} exists; pass --overwrite to replace it")
     config = runs.read_config(args.run_dir)
     dataset = data.load(config.dataset, image_size=config.image_size, crop=config.crop)
     dataset.check_fits(model)
-    out.mkdir(parents=True, exist_ok=True)
-    written = figures.draw(
-        model.sample_figure, model, out, dataset.examples("test", args.n), seed=args.seed, prefix=PREFIX
-    )
-    for extra in sorted(out.glob(f"{written.stem}.*")):
-        print(f"wrote {extra}")
+    tag = figures.suffix(seed=args.seed, n=args.n)
+    with figures.staged(out, args.overwrite) as (staging, report):
+        written = figures.draw(
+            model.sample_figure, model, staging, dataset.examples("test", args.n), seed=args.seed, prefix=PREFIX
+        )
+        for extra in sorted(staging.glob(f"{written.stem}.*")):
+            extra.rename(staging / f"{extra.stem}{tag}{extra.suffix}")
+    for word, path in report:
+        print(f"{word} {path}")

@@ -85,6 +85,16 @@ def run(args):
     except Interrupted as interrupted:
         raise KeyboardInterrupt(resume_hint(interrupted.run_dir, args.limit)) from None
     print(f"run folder: {run_dir}")
+    print(next_steps(run_dir))
+
+
+def next_steps(run_dir):
+    """What to try on a trained run folder: the exact commands."""
+    from keras_vae.cli.common import prog
+
+    folder = shlex.quote(str(run_dir))
+    commands = [f"{prog()} {command} {folder}" for command in ("evaluate", "sample", "plot", "export")]
+    return "next, try:\n" + "\n".join(f"  {command}" for command in commands)
 
 
 def start(args):

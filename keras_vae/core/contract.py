@@ -1,7 +1,8 @@
 """What a zoo model declares, so that code outside `models/` asks instead of branching on classes.
 
 - `Part`: a piece that exports alone (decoder, encoder, prior, rollout step): its serving
-  function, its named inputs with dtypes and value ranges, its named outputs.
+  function, its named inputs with dtypes and value ranges, its named outputs. A model's
+  `export_default` names the part `export` writes without --part (or "all" of them).
 - `TensorInput`: one named input of a part, and how to draw valid values for it (export checks
   feed fresh draws to the Keras model and to the artifact and compare).
 - `Term`: a logged or evaluated quantity, its units and meaning, defined once by the model that

@@ -46,10 +46,14 @@ class Scatter:
 
 @dataclasses.dataclass(frozen=True)
 class Animation:
-    """An animated GIF: frame i is a grid of `columns` of pictures[i], images [N, H, W, C]."""
+    """An animated GIF: frame i is a grid of `columns` of pictures[i], images [N, H, W, C], under
+    `title` (and `captions[i]`, a line saying what frame i is), each row named by `row_labels`."""
 
     pictures: list
     columns: int
+    title: str = ""
+    row_labels: tuple = ()
+    captions: tuple = ()
 
 
 def evenly_spaced(n, count):

@@ -163,7 +163,7 @@ def make_dirs(path, created):
         created.append(folder)
 
 
-def export_run(run_dir, formats="all", part="decoder", out=None, version=None):
+def export_run(run_dir, formats="all", part=None, out=None, version=None):
     """Export `part` of the model in `run_dir` as `formats`; returns the verified Artifacts.
 
     Every input is checked before anything is written; a failed export leaves OUT as it was.
@@ -175,7 +175,7 @@ def export_run(run_dir, formats="all", part="decoder", out=None, version=None):
         run_dir: a run folder, or a zoo entry name (its shipped run).
         formats: "savedmodel", "onnx" or "all".
         part: one of the parts the model declares (`export_parts()`: "decoder", "encoder", ...),
-            or "all".
+            or "all"; None for the model's `export_default` ("decoder"; td_vae: "all").
         out: OUT; default EXPORT_DIR ("export") in the run's output folder
             (`keras_vae.runner.runs.output_dir`).
         version: the version number N, an int >= 1 not yet used; None for the next free one.
@@ -197,7 +197,7 @@ def export_run(run_dir, formats="all", part="decoder", out=None, version=None):
     runs.model_file(run_dir)  # a run folder without a trained model is an error before any work
     model = parts.load_float32(run_dir)
     declared = {p.name: p for p in model.export_parts()}
-    part_names = choose(part, list(declared), "--part")
+    part_names = choose(model.export_default if part is None else part, list(declared), "--part")
     out = runs.output_dir(run_dir, out) if out is not None else runs.output_dir(run_dir) / EXPORT_DIR
     entry = config.entry or Path(run_dir).resolve().name
     model_names = [f"{entry}_{name}" for name in part_names]

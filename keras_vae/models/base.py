@@ -25,6 +25,8 @@ and declares what the rest of the package asks of it (see `keras_vae.core.contra
                       after it on the frozen model's outputs (`stage_model`, `stage_batch`,
                       `attach`; see keras_vae/runner/stages.py)
     export_parts()    the parts that export alone
+    export_default    what `export` writes without --part: one part's name ("decoder", the
+                      default) or "all" (td_vae: its belief and rollout step work only together)
     evaluation_terms(batch), summarize(per_example), sample(n, seed, **conditions)
 
 Build order: a subclass's `__init__` sets its own attributes in any order around
@@ -123,6 +125,7 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
     image_shape = None  # (H, W, C) of the images (or frames) the model reads; set by the family
     bound = None
     stages = ()  # later training stages (learned priors), trained after the model itself
+    export_default = "decoder"  # the deployable default of `export`: a part's name or "all"
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)

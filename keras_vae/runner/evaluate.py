@@ -108,7 +108,7 @@ def evaluate_run(
     progress=False,
     disentanglement_settings=None,
 ):
-    """Evaluate a run on the test split of its dataset (or `dataset`); write `metrics_path`.
+    """Evaluate a run on the test split of its dataset (or `dataset`); write it (see `evaluation`).
 
     On data with ground-truth factors (dSprites), a model with a latent code is also measured by the
     disentanglement metrics (`keras_vae.runner.disentanglement`), under "disentanglement";
@@ -117,27 +117,89 @@ def evaluate_run(
     Returns the metrics, with "dataset" and "split" first and "headline" (`model.headline`, the
     numbers `list` shows) last; losses are nats per example.
     """
+    return evaluation(
+        run_dir, dataset, batch_size, limit, k, seed, write, overwrite, progress, disentanglement_settings
+    )[0]
+
+
+def evaluation(
+    run_dir,
+    dataset=None,
+    batch_size=None,
+    limit=None,
+    k=1000,
+    seed=0,
+    write=True,
+    overwrite=False,
+    progress=False,
+    disentanglement_settings=None,
+):
+    """Evaluate a run, or find the evaluation with the same settings already on disk.
+
+    Every evaluation records its settings ("settings": dataset, split, limit, k, batch_size,
+    seed). The first one written is RUN_DIR/metrics.json (what `list` and the model cards read);
+    one with other settings goes beside it, to a file whose name says them
+    (`settings_file`: metrics_k5_batch64_seed0_limit50.json), so no evaluation replaces another.
+    The same settings again read the kept file instead of computing. overwrite computes afresh
+    and replaces metrics.json.
+
+    Returns:
+        (metrics, path, kept): the metrics; the file they are in (None without write); whether
+        they were read from that file (True) rather than computed now.
+    """
     run_dir = runs.check_run_dir(run_dir)  # a zoo entry name means its shipped run
-    if write:  # refuse before minutes of work, not after
-        check_metrics_free(metrics_path(run_dir), overwrite)
     config = runs.read_config(run_dir)
+    settings = {
+        "dataset": dataset or config.dataset,
+        "split": "test",
+        "limit": limit,
+        "k": k,
+        "batch_size": batch_size or config.batch_size,
+        "seed": seed,
+    }
+    if disentanglement_settings is not None:  # skipped (False), or other sample sizes
+        settings["disentanglement"] = disentanglement_settings
+    main = metrics_path(run_dir)
+    named = main.with_name(settings_file(settings, config.dataset))
+    if write and not overwrite:
+        for path in (main, named):
+            if path.is_file() and runs.read_json(path).get("settings") == settings:
+                return runs.read_json(path), path, True
     model = loading.load_run_model(run_dir)
-    data = datasets.load(dataset or config.dataset, image_size=config.image_size, crop=config.crop)
+    data = datasets.load(settings["dataset"], image_size=config.image_size, crop=config.crop)
     data.check_fits(model)
     metrics = {"dataset": data.name, "split": "test"}
-    metrics.update(
-        evaluate_model(model, data.examples("test", limit), batch_size or config.batch_size, k, seed, progress)
-    )
+    metrics.update(evaluate_model(model, data.examples("test", limit), settings["batch_size"], k, seed, progress))
     if disentanglement_settings is not False:
         metrics.update(disentanglement.of_model(model, data, seed, disentanglement_settings))
+    metrics["settings"] = settings  # what a repeated evaluate compares
     metrics["headline"] = model.headline(metrics)  # what `list` shows, in the model's own words
-    if write:
-        write_metrics(metrics_path(run_dir), metrics, overwrite)
-    return metrics
+    if not write:
+        return metrics, None, False
+    path = main if overwrite or not main.exists() else named
+    write_metrics(path, metrics, overwrite)
+    return metrics, path, False
+
+
+def settings_file(settings, own_dataset):
+    """The file name of an evaluation with `settings` beside metrics.json: each setting in it,
+    the dataset only when it is not the run's own (`own_dataset`)."""
+    from keras_vae.runner.figures import suffix
+
+    other = settings["dataset"] if settings["dataset"] != own_dataset else None
+    tag = suffix(
+        on=other,
+        k=settings["k"],
+        batch=settings["batch_size"],
+        seed=settings["seed"],
+        limit=settings["limit"],
+        disentanglement="off" if settings.get("disentanglement") is False else None,
+    )
+    return f"metrics{tag}.json"
 
 
 def check_metrics_free(path, overwrite=False):
-    """An existing metrics.json (minutes of IWAE, or another dataset's) is replaced only with
+    """An existing metrics file (minutes of IWAE, or another dataset's) is replaced only with
     overwrite."""
     from keras_vae.core.errors import UserError
 

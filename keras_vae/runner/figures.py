@@ -10,6 +10,13 @@ prior_samples     decoded draws from the prior (`model.sample`, described by `pr
 training_curves   the run's per-epoch history (every run that has one)
 """
 
+import contextlib
+import filecmp
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 from keras_vae.core import pictures
 from keras_vae.core.errors import UserError
 from keras_vae.data import datasets
@@ -39,7 +46,14 @@ def save(picture, path):
     if isinstance(picture, pictures.Scatter):
         return plots.save_scatter(picture.points, picture.labels, path, picture.title, picture.xlabel, picture.ylabel)
     if isinstance(picture, pictures.Animation):
-        return plots.save_gif(picture.pictures, path.with_suffix(".gif"), columns=picture.columns)
+        return plots.save_gif(
+            picture.pictures,
+            path.with_suffix(".gif"),
+            columns=picture.columns,
+            title=picture.title,
+            row_labels=picture.row_labels,
+            captions=picture.captions,
+        )
     raise TypeError(f"not a picture: {type(picture).__name__}")
 
 
@@ -69,35 +83,81 @@ def draw(name, model, out, examples=None, seed=0, prefix=""):
     return written[0]
 
 
-def check_no_earlier_plot(out, files, overwrite):
-    """Refuse to replace `files` of an earlier plot in `out` unless overwrite."""
-    if not overwrite and (earlier := sorted(name for name in files if (out / name).exists())):
-        raise UserError(
-            f"{out} already holds {', '.join(earlier)} from an earlier plot; pass --overwrite to replace them"
-        )
+def suffix(**settings):
+    """The part of a file name that says the settings it was drawn with: "_seed1_n64" for
+    suffix(seed=1, n=64); a None setting is left out, "/" and ":" in a value become "-"."""
+    parts = [f"{key}{value}" for key, value in settings.items() if value is not None]
+    text = "".join(f"_{part}" for part in parts)
+    return text.replace("/", "-").replace(":", "-").replace(" ", "")
+
+
+@contextlib.contextmanager
+def staged(out, overwrite=False):
+    """Yield a hidden staging folder inside `out` to draw into; then settle each file it holds
+    into `out`: a new name is moved in ("wrote"), a file identical to the one there is left as it
+    was ("already there"), and one that differs (the model was trained further, say) is refused
+    unless overwrite, before anything is moved. The staging folder is removed in every case.
+
+    Yields:
+        (staging folder, report): report is filled with (word, path) pairs, word "wrote",
+        "replaced" or "already there", in file-name order, once the block has finished.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".draw-", dir=out))
+    report = []
+    try:
+        yield staging, report
+        drawn = sorted(p for p in staging.iterdir() if p.is_file())
+        same = {p.name for p in drawn if (out / p.name).is_file() and filecmp.cmp(p, out / p.name, shallow=False)}
+        differ = [p.name for p in drawn if (out / p.name).exists() and p.name not in same]
+        if differ and not overwrite:
+            raise UserError(
+                f"{out} already holds {', '.join(differ)}, drawn with the same settings but different "
+                "(the model or its history changed?); pass --overwrite to replace them"
+            )
+        for path in drawn:
+            if path.name in same:
+                report.append(("already there:", out / path.name))
+            else:
+                word = "replaced" if (out / path.name).exists() else "wrote"
+                os.replace(path, out / path.name)
+                report.append((word, out / path.name))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def plot_run(run_dir, dataset=None, out=None, seed=0, overwrite=False):
-    """Write every figure the run's model declares, and its training curves; returns the paths.
-    PNG files of an earlier plot are replaced only with overwrite."""
+    """Write every figure the run's model declares, and its training curves, into `out`;
+    returns [(word, path)] as `staged` reports them ("wrote", "already there:", "replaced").
+
+    A figure drawn with other settings than the defaults (seed 0, the run's own dataset) says them
+    in its name (reconstructions_seed1.png, ..._onfashion_mnist.png), so a second plot with other
+    settings adds files beside the first; the same settings give the same names, and a file that
+    differs from the one already there is replaced only with overwrite.
+    """
     run_dir = runs.check_run_dir(run_dir)  # a zoo entry name means its shipped run
     config = runs.read_config(run_dir)
     model = loading.load_run_model(run_dir)
     data = datasets.load(dataset or config.dataset, image_size=config.image_size, crop=config.crop)
     data.check_fits(model)
     out = runs.output_dir(run_dir, out)  # never into a shipped zoo entry
-    check_no_earlier_plot(out, [model.figure_file(name) for name in model.figures] + [CURVES], overwrite)
-    out.mkdir(parents=True, exist_ok=True)
+    other = data.name if dataset and dataset != config.dataset else None
+    tag = suffix(seed=seed or None, on=other)
     examples = data.examples("test")
-    written = [draw(name, model, out, examples, seed) for name in model.figures]
-    if (run_dir / runs.HISTORY).is_file():
-        history = runs.read_json(run_dir / runs.HISTORY)
-        written.append(training_curves(history, model.evaluated_names, config, out / CURVES))
-    return written
+    with staged(out, overwrite) as (staging, report):
+        for name in model.figures:
+            written = draw(name, model, staging, examples, seed)
+            for extra in sorted(staging.glob(f"{written.stem}.*")):
+                extra.rename(staging / f"{extra.stem}{tag}{extra.suffix}")
+        if (run_dir / runs.HISTORY).is_file():
+            history = runs.read_json(run_dir / runs.HISTORY)
+            training_curves(history, model.evaluated_names, config, staging / CURVES, model.term_docs)
+    return report
 
 
-def training_curves(history, names, config, path):
-    """The model's evaluated terms (not beta_vae's per-dimension KLs), loss first."""
+def training_curves(history, names, config, path, docs=None):
+    """The model's evaluated terms (not beta_vae's per-dimension KLs), loss first; each panel's
+    y axis says its units (`docs`: the model's `term_docs`, e.g. "nats per example")."""
     names = [n for n in names if n in history[0]]
     # Runs from before the validation split validated on the test split.
     held_out = "validation" if config.validation_fraction else "test"
@@ -105,4 +165,5 @@ def training_curves(history, names, config, path):
         f"Training curves of {config.entry or 'the run'} on {config.dataset}: per-epoch means, "
         f"train and {held_out} split"
     )
-    return plots.save_curves(history, names, path, title, held_out)
+    units = {name: docs[name].units for name in names if docs and name in docs}
+    return plots.save_curves(history, names, path, title, held_out, units)

@@ -189,7 +189,7 @@ def save_scatter(points, labels, path, title, xlabel, ylabel):
     return _save(fig, path)
 
 
-def save_curves(history, names, path, title, held_out="validation"):
+def save_curves(history, names, path, title, held_out="validation", units=None):
     """One panel per metric name of a run's history: the training value and, dashed, the
     held-out one (val_NAME, labelled `held_out`) in the epochs that recorded it.
 
@@ -200,6 +200,8 @@ def save_curves(history, names, path, title, held_out="validation"):
         path: the PNG file, written atomically.
         title: the title.
         held_out: the legend label of the val_ curves.
+        units: {name: the y axis label, its units ("nats per example")}; a name without one has
+            an unlabelled y axis.
 
     Returns:
         `path`.
@@ -215,7 +217,7 @@ def save_curves(history, names, path, title, held_out="validation"):
         held = [(h["epoch"], h[f"val_{name}"]) for h in history if f"val_{name}" in h]
         if held:
             ax.plot(*zip(*held), "s--", ms=3, label=held_out)
-        ax.set(title=name, xlabel="epoch")
+        ax.set(title=name, xlabel="epoch", ylabel=(units or {}).get(name, ""))
         ax.legend(fontsize=7)
     return _save(fig, path)
 
@@ -247,8 +249,22 @@ def save_bars(values, path, title, xlabel, ylabel):
     return _save(fig, path)
 
 
-def save_gif(pictures, path, columns, seconds_per_frame=0.25, scale=None):
-    """An animated GIF: picture i [N, H, W, C] in [0, 1] is frame i, a grid of `columns` (looping).
+GIF_TILE = 2 * TILE  # an animation is watched, not read pixel by pixel: twice a grid's tiles
+GIF_FONT = 14  # pixels
+
+
+def _font(size):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, ImportError, OSError):  # Pillow without FreeType: its small bitmap font
+        return ImageFont.load_default()
+
+
+def save_gif(pictures, path, columns, seconds_per_frame=0.25, scale=None, title="", row_labels=(), captions=()):
+    """An animated GIF: picture i [N, H, W, C] in [0, 1] is frame i, a grid of `columns` (looping),
+    on white, under `title` and `captions[i]`, with `row_labels` left of the rows.
 
     Args:
         pictures: a sequence of frames, each [N, H, W, C] in [0, 1] (C 1 or 3), all one shape;
@@ -256,18 +272,42 @@ def save_gif(pictures, path, columns, seconds_per_frame=0.25, scale=None):
         path: the GIF file, written atomically.
         columns: images a row of each frame's grid.
         seconds_per_frame: each frame's duration, in seconds (stored in whole milliseconds).
-        scale: pixels a pixel, default `default_scale(H)`.
+        scale: pixels a pixel, default ceil(GIF_TILE / H) (a 28-pixel image is drawn 112 high).
+        title: a line above every frame (wrapped to the width); "" for none.
+        row_labels: one name a row of the grid, drawn left of it; () for none.
+        captions: one line a frame, below the title (what frame i shows); () for none.
 
     Returns:
         `path`.
     """
-    from PIL import Image
+    from PIL import Image, ImageDraw
 
-    scale = scale or default_scale(np.shape(pictures[0])[1])
+    scale = scale or max(1, math.ceil(GIF_TILE / np.shape(pictures[0])[1]))
+    font = _font(GIF_FONT)
+    probe = ImageDraw.Draw(Image.new("L", (1, 1)))
+    left = max((probe.textlength(label, font=font) for label in row_labels), default=-MARGIN) + 2 * MARGIN
+    grids = [
+        (grid(images, columns) * 255).round().astype(np.uint8).repeat(scale, 0).repeat(scale, 1) for images in pictures
+    ]
+    height, width = grids[0].shape[:2]
+    canvas_width = int(left) + width + MARGIN
+    per_line = max(1, int(canvas_width / (0.55 * GIF_FONT)))
+    head = textwrap.wrap(title, per_line) + ([""] if captions else [])
+    top = MARGIN + len(head) * (GIF_FONT + 4) + (MARGIN if head else 0)
+    rows = len(row_labels)
     frames = []
-    for images in pictures:
-        canvas = (grid(images, columns) * 255).round().astype(np.uint8).repeat(scale, 0).repeat(scale, 1)
-        frames.append(Image.fromarray(canvas[..., 0] if canvas.shape[-1] == 1 else canvas[..., :3]))
+    for i, tiles in enumerate(grids):
+        rgb = np.repeat(tiles, 3, -1) if tiles.shape[-1] == 1 else tiles[..., :3]
+        frame = Image.new("RGB", (canvas_width, top + height + MARGIN), "white")
+        frame.paste(Image.fromarray(rgb), (int(left), top))
+        draw = ImageDraw.Draw(frame)
+        lines = head[:-1] + [captions[i]] if captions else head
+        for j, line in enumerate(lines):
+            draw.text((MARGIN, MARGIN + j * (GIF_FONT + 4)), line, fill="black", font=font)
+        for r, label in enumerate(row_labels):
+            middle = top + (r + 0.5) * height / rows
+            draw.text((MARGIN, middle), label, fill="black", font=font, anchor="lm")
+        frames.append(frame.convert("P", palette=Image.Palette.ADAPTIVE))
     with runs.atomic(path) as tmp:
         frames[0].save(
             tmp, format="GIF", save_all=True, append_images=frames[1:], duration=int(seconds_per_frame * 1000), loop=0

@@ -29,4 +29,9 @@ def rollouts(model, examples, seed, **_):
         np.concatenate([frames[:shown, t], frames[:shown, t] if t < k else predicted[:shown, t - k]])
         for t in range(k + steps)
     ]
-    return grid, Animation(movie, columns=shown)
+    captions = tuple(
+        f"frame {t + 1} of {k + steps}: " + ("observed" if t < k else f"rollout, {t - k + 1} ahead")
+        for t in range(k + steps)
+    )
+    title = f"{shown} test sequences: the true frames (top) and the model's rollout (bottom) after {k} observed frames"
+    return grid, Animation(movie, columns=shown, title=title, row_labels=("truth", "rollout"), captions=captions)

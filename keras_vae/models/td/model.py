@@ -68,6 +68,9 @@ class TDVAE(ZooModel):
     drawers = {"rollouts": td_figures.rollouts}
     card_figures = figures
     sample_figure = "rollouts"  # `sample` draws rollouts of test sequences, not prior samples
+    # A deployment rolls out from observed frames: the belief turns them into a state, which
+    # only rollout_step moves forward (export/onnx/rollout.py takes both), so export both.
+    export_default = "all"
     term_docs = {
         "loss": Term(
             NATS, "negative TD-VAE bound of a pair (t1, t2), t2 - t1 in 1..max_jump: the sum of the next four"

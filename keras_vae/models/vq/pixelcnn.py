@@ -234,6 +234,7 @@ class PixelCNN(ZooModel):
     """
 
     loss_names = ("loss",)
+    export_default = "prior"  # its one part
     term_docs = {
         "loss": Term(NATS, "-log p(codes [| condition]) under the PixelCNN prior, summed over the grid"),
         "bits_per_code": Term(BITS, "-log2 p(codes [| condition]) divided by the number of grid positions"),
