@@ -1,6 +1,7 @@
 """`evaluate RUN_DIR`: test metrics of a trained run, printed and written to RUN_DIR/metrics.json
 (for a shipped zoo entry, to runs/ENTRY/pretrained/metrics.json)."""
 
+from keras_vae.cli.common import run_folder
 from keras_vae.cli.numbers import AT_LEAST_0, AT_LEAST_1, add_seed
 
 HEADER = ("dataset", "split", "split_examples", "likelihood", "binarization", "units", "iwae_k", "latent_dim")
@@ -26,7 +27,7 @@ def add(commands):
         action="store_true",
         help="replace an existing metrics.json (without it, an existing one is kept and the command stops)",
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, check=check)
 
 
 def format_metrics(metrics):
@@ -55,6 +56,17 @@ def format_metrics(metrics):
             lines.append(f"  {name:<16} {value:12.4f}")
     lines += [f"  {name}: {text}" for name, text in metrics.get("legend", {}).items()]
     return "\n".join(lines)
+
+
+def check(args):
+    """The run folder and --dataset, before TensorFlow."""
+    from keras_vae.data import datasets
+    from keras_vae.runner import runs
+
+    args.run_dir = run_folder(args.run_dir)
+    if args.dataset:
+        datasets.check_name(args.dataset)
+    runs.check_metrics_free(runs.metrics_path(args.run_dir), args.overwrite)
 
 
 def run(args):

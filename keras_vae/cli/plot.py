@@ -1,10 +1,11 @@
 """`plot RUN_DIR`: the run's pictures as titled PNG files (see keras_vae.runner.figures)."""
 
+from keras_vae.cli.common import run_folder
 from keras_vae.cli.numbers import add_seed
 
 
 def add(commands):
-    parser = commands.add_parser("plot", help="draw reconstructions, samples, latent space and training curves")
+    parser = commands.add_parser("plot", help="draw reconstructions, samples, latent space and curves")
     parser.add_argument("run_dir", help="run folder, or a zoo entry name for its shipped weights")
     parser.add_argument("--dataset", help="draw test images from this dataset instead of the run's own")
     parser.add_argument(
@@ -12,17 +13,26 @@ def add(commands):
     )
     add_seed(parser, "seed for prior samples and corruption (default 0)", default=0)
     parser.add_argument("--overwrite", action="store_true", help="replace PNG files of an earlier plot")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, check=check)
 
 
-def run(args):
+def check(args):
+    """The run folder, --dataset and --out, before TensorFlow."""
     from pathlib import Path
 
     from keras_vae.core.errors import UserError
-    from keras_vae.runner import figures
+    from keras_vae.data import datasets
 
+    args.run_dir = run_folder(args.run_dir)
+    if args.dataset:
+        datasets.check_name(args.dataset)
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise UserError(f"--out {args.out} is a file, not a folder")
+
+
+def run(args):
+    from keras_vae.runner import figures
+
     for path in figures.plot_run(
         args.run_dir, dataset=args.dataset, out=args.out, seed=args.seed, overwrite=args.overwrite
     ):

@@ -2,6 +2,7 @@
 that samples from observed examples (`model.sample_figure`, td_vae's rollouts), that figure
 drawn from n test examples of the run's dataset."""
 
+from keras_vae.cli.common import run_folder
 from keras_vae.cli.numbers import AT_LEAST_1, add_seed
 from keras_vae.core.errors import UserError
 
@@ -20,7 +21,17 @@ def add(commands):
         "(default: the run folder; runs/ENTRY/pretrained for a zoo entry)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing samples.png")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, check=check)
+
+
+def check(args):
+    """The run folder and --out, before TensorFlow."""
+    from keras_vae.runner import runs
+
+    args.run_dir = run_folder(args.run_dir)
+    out = runs.output_dir(args.run_dir, args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a folder")
 
 
 def run(args):
@@ -29,8 +40,6 @@ def run(args):
     model = loading.load_run_model(args.run_dir)
     conditions = {} if args.label is None else {"labels": args.label}
     out = runs.output_dir(args.run_dir, args.out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file, not a folder")
     if model.sample_figure:
         return sample_figure(model, args, out)
     images = model.sample(args.n, seed=args.seed, **conditions).numpy()  # refuses what the model cannot do
