@@ -73,7 +73,7 @@ def table(result):
 
 
 def main(argv=None):
-    from keras_vae.cli.common import import_tensorflow
+    from keras_vae.core.quiet import import_tensorflow
 
     parser = argparse.ArgumentParser(prog="python -m keras_vae.judge", description=__doc__.split("\n")[0])
     parser.add_argument("run_dir", help="run folder, or a zoo entry name for its shipped weights")

@@ -243,7 +243,7 @@ def test_existing_run_folder_is_never_overwritten_without_the_flag(cli, run_dir,
 
 
 def test_help_works_for_every_command(cli):
-    for command in ["list", "train", "evaluate", "sample"]:
+    for command in ["list", "train", "evaluate", "sample", "plot", "sweep", "export", "serve-request", "serve-web"]:
         code, out, _ = cli(command, "--help")
         assert code == 0 and "usage:" in out
 
@@ -268,3 +268,111 @@ def test_readme_and_help_say_what_the_commands_take():
     if re.search(r"skip(s|ped)? (and say why|test's reason is printed)", readme):
         addopts = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["addopts"]
         assert re.search(r"-r\w*s", addopts)
+
+
+# Bad names, paths and settings, each answered before TensorFlow is imported: (argv, what the one
+# error line says, what it must not say). Run in a fresh process by the test below.
+FAST_ANSWERS = [
+    (["train", "conv_vea"], "unknown zoo entry 'conv_vea' (did you mean 'conv_vae'?)", None),
+    (
+        ["train", "conv_vae", "--set", "lr=1e-3"],
+        "unknown setting 'lr' for conv_vae (did you mean 'learning_rate'?)",
+        None,
+    ),
+    (["train", "conv_vae", "--set", "bs=32"], "(did you mean 'batch_size'?)", None),
+    (["train", "conv_vae", "--set", "z_dim=2"], "(did you mean 'latent_dim'?)", None),
+    (["train", "conv_vae", "--set", "epoch=2"], "(did you mean 'epochs'?)", None),
+    (["train", "conv_vae", "--set", "laten_dim=2"], "(did you mean 'latent_dim'?)", None),
+    (["train", "conv_vae", "--set", "latent_dim=two"], "wrong type", None),
+    (["train", "conv_vae", "--set", "learning_rate=-1"], "learning_rate must be finite and > 0", None),
+    (["train", "conv_vae", "--set", "learning_rate_schedule=cos"], "learning_rate_schedule must be one of", None),
+    (["train", "conv_vae", "--set", "dataset=mnsit"], "unknown dataset 'mnsit' (did you mean 'mnist'?)", None),
+    (["train", "conv_vae", "--set", "dataset=npz:missing.npz"], "npz file not found: missing.npz", None),
+    (["train", "--resume", "runs/conv_vae/nope"], "run folder not found: runs/conv_vae/nope", "did you mean"),
+    (["train", "--resume", "runs/ae"], "runs/ae is not a run folder but holds 2 runs; pass one of them:", None),
+    (["evaluate", "runs/conv_vae/nope"], "run folder not found: runs/conv_vae/nope", "did you mean"),
+    (["evaluate", "./conv_vae"], "run folder not found: ./conv_vae", "did you mean"),
+    (["evaluate", "conv_vea"], "(did you mean 'conv_vae'?)", None),
+    (["evaluate", "runs/ae", "--dataset", "mnsit"], "unknown dataset 'mnsit' (did you mean 'mnist'?)", None),
+    (["evaluate", "conv_vae", "--dataset", "fashion"], "(did you mean 'fashion_mnist'?)", None),
+    (["sample", "nope/"], "run folder not found: nope/", "did you mean"),
+    (["plot", "runs/dense_vae"], "run folder not found: runs/dense_vae", None),
+    (["export", "runs/ae/nope"], "run folder not found", "did you mean"),
+    (["serve-web", "runs/nope"], "run folder not found", None),
+    (["serve-request", "m", "--latent-dim", "2", "--out", "runs"], "--out runs is a folder", None),
+    (["sweep", "conv_vea", "--latent-dims", "2,3"], "did you mean 'conv_vae'", None),
+]
+
+
+def test_bad_names_paths_and_settings_are_answered_before_tensorflow_is_imported(tmp_path):
+    """Each bad input is one `error:` line and exit 2 from `main`, and TensorFlow was never
+    imported (what makes the answer take well under a second instead of the import's 5+)."""
+    for stamp in ("20260101-000000", "20260102-000000"):  # a folder of runs, as `train` leaves them
+        (tmp_path / "runs" / "ae" / stamp).mkdir(parents=True)
+        (tmp_path / "runs" / "ae" / stamp / "config.json").write_text("{}")
+    (tmp_path / "runs" / "ae" / "20260102-000000" / "metrics.json").write_text('{"dataset": "mnist"}')
+    code = f"""
+import contextlib, io, json, sys, time
+from keras_vae.cli import main
+answers = []
+for argv in {[argv for argv, _, _ in FAST_ANSWERS]!r}:
+    err = io.StringIO()
+    start = time.perf_counter()
+    with contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exit:
+            code = exit.code
+    answers.append((code, err.getvalue(), time.perf_counter() - start))
+print(json.dumps({{"answers": answers, "tensorflow": "tensorflow" in sys.modules}}))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    for (argv, says, never), (code, err, _) in zip(FAST_ANSWERS, report["answers"], strict=True):
+        errors = [line for line in err.splitlines() if line.startswith("error:")]
+        assert code == 2 and len(errors) == 1 and says in errors[0], (argv, err)
+        assert never is None or never not in err, (argv, err)
+        assert "Traceback" not in err
+    assert not report["tensorflow"], "a bad input was answered only after importing TensorFlow"
+    evaluate_latest = report["answers"][[argv for argv, _, _ in FAST_ANSWERS].index(["evaluate", "runs/ae"])][1]
+    assert "runs/ae holds 2 runs; using the latest, runs/ae/20260102-000000" in evaluate_latest
+
+
+def test_a_folder_of_runs_stands_for_its_latest_run_and_a_run_folder_for_itself(tmp_path, capsys):
+    from keras_vae.cli.common import run_folder
+
+    for stamp in ("20260103-000000", "20251231-235959"):
+        (tmp_path / stamp).mkdir()
+        (tmp_path / stamp / "config.json").write_text("{}")
+    assert run_folder(str(tmp_path)) == str(tmp_path / "20260103-000000")
+    assert capsys.readouterr().err == f"{tmp_path} holds 2 runs; using the latest, {tmp_path / '20260103-000000'}\n"
+    assert run_folder(str(tmp_path / "20251231-235959")) == str(tmp_path / "20251231-235959")
+    assert capsys.readouterr().err == ""
+
+
+def test_version_prints_the_package_version_without_tensorflow():
+    code = (
+        "import sys; from keras_vae.cli import main\n"
+        "try:\n    main(['--version'])\nexcept SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
+        "assert 'tensorflow' not in sys.modules"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    import keras_vae
+
+    assert result.stdout == f"keras-vae {keras_vae.__version__}\n"
+
+
+def test_help_lists_every_command_with_a_one_line_description(cli):
+    from keras_vae.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if a.dest == "command")
+    described = {action.dest: action.help for action in commands._choices_actions}
+    assert set(described) == set(commands.choices), "a command without help= is missing from --help"
+    code, out, _ = cli("--help")
+    assert code == 0 and "--version" in out
+    flowing = " ".join(out.split())
+    for name, text in described.items():
+        assert text and len(text) <= 60, (name, "help= fits one line of an 80-column --help")
+        assert f"{name} {text}" in flowing, (name, out)

@@ -152,3 +152,25 @@ def test_the_python_api_resolves_every_documented_name():
     assert all(callable(getattr(zoo, name)) for name in zoo.__all__)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         zoo.nope  # noqa: B018  (the attribute lookup is what raises)
+
+
+def test_the_python_api_lists_without_tensorflow_and_imports_it_quietly():
+    """`zoo.list()` reads the catalogue only; `zoo.build` imports TensorFlow as the CLI does,
+    without its native start-up lines (oneDNN, cudart_stub) on stderr."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a user's shell has it
+
+    def python(code):
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+        assert result.returncode == 0, result.stderr
+        return result.stdout, result.stderr
+
+    out, err = python(
+        "import sys; from keras_vae import zoo; assert len(zoo.list()) > 1; print('tensorflow' in sys.modules)"
+    )
+    assert (out, err) == ("False\n", "")
+    out, err = python("from keras_vae import zoo; print(type(zoo.build('dense_vae')).__name__)")
+    assert (out, err) == ("VAE\n", "")

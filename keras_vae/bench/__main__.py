@@ -166,7 +166,7 @@ def check_dataset(name):
 
 def main(argv=None):
     args = parse(argv)
-    from keras_vae.cli.common import import_tensorflow
+    from keras_vae.core.quiet import import_tensorflow
 
     import_tensorflow()  # quietly: the registry needs Keras, the measuring is done in subprocesses
     from keras_vae.catalogue import entries

@@ -119,8 +119,8 @@ def main(argv=None):
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override an entry field, e.g. batch_size=128"
     )
     args = parser.parse_args(argv)
-    from keras_vae.cli.common import import_tensorflow
     from keras_vae.cli.train import parse_settings
+    from keras_vae.core.quiet import import_tensorflow
 
     try:
         if args.epochs < 1:

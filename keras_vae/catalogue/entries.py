@@ -14,9 +14,11 @@ CONFIG = "config.json"
 PRETRAINED = "pretrained"
 
 
-def closest(name, known):
-    """' (did you mean X?)' for the nearest known name, or ''."""
-    match = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+def closest(name, known, aliases=None):
+    """' (did you mean X?)' for the known name that `aliases` maps `name` to, else the nearest
+    known name, or ''."""
+    alias = (aliases or {}).get(name)
+    match = [alias] if alias in known else difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 

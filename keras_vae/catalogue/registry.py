@@ -5,11 +5,13 @@ constructor params, a dataset and the training defaults; `keras_vae.runner.confi
 entry and the user's `--set` overrides into a run's config.
 """
 
+import inspect
 import re
 
+from keras_vae.catalogue import constructors
 from keras_vae.catalogue.entries import closest, entry_names, read_entry, summary
 from keras_vae.core.errors import UserError
-from keras_vae.core.registration import MODEL_CLASSES
+from keras_vae.core.registration import MODEL_CLASSES, constructor_args
 
 ENTRY_NAME = re.compile(r"[a-z0-9_]+")
 
@@ -44,6 +46,15 @@ def model_class(class_name):
         known = sorted(MODEL_CLASSES)
         raise UserError(f"unknown model class {class_name!r}{closest(class_name, known)}")
     return MODEL_CLASSES[class_name]
+
+
+def constructor_defaults(class_name):
+    """{argument: default} of the model class's constructor arguments that have one: from
+    constructors.json for keras_vae's own classes (no TensorFlow), else from the class itself."""
+    if class_name in constructors.stored():
+        return constructors.stored()[class_name]
+    args = constructor_args(model_class(class_name))
+    return {key: value for key, value in args.items() if value is not inspect.Parameter.empty}
 
 
 def list_entries():

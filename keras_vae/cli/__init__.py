@@ -1,22 +1,29 @@
 """`keras-vae COMMAND` (= `python -m keras_vae.zoo COMMAND`): one module per command, each with
 `add(subparsers)`.
 
-Bad input raises `UserError`; `main` prints it as one line and returns exit code 2. TensorFlow is
-imported before a command runs unless the command sets `tensorflow=False` (`list`).
+Bad input raises `UserError`; `main` prints it as one line and returns exit code 2. A command's
+`check(args)` (set as a parser default) checks what can be checked without TensorFlow (names,
+paths, settings), so a typo is answered at once; then TensorFlow is imported, unless the command
+sets `tensorflow=False` (`list`), and the command runs.
 """
 
 import errno
 import logging
 import sys
 
-from keras_vae.cli.common import Parser, import_tensorflow, prog
+import keras_vae
+from keras_vae.cli.common import Parser, prog
 from keras_vae.core.errors import UserError
+from keras_vae.core.quiet import import_tensorflow
 
 
 def build_parser():
     from keras_vae.cli import catalogue, evaluate, export, plot, sample, serve_request, serve_web, sweep, train
 
     parser = Parser(prog=prog(), description="keras_vae model zoo")
+    parser.add_argument(
+        "--version", action="version", version=f"keras-vae {keras_vae.__version__}", help="print the version and exit"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (catalogue, train, evaluate, sample, plot, sweep, export, serve_request, serve_web):
         module.add(commands)
@@ -43,6 +50,8 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", force=True)
     try:
+        if hasattr(args, "check"):
+            args.check(args)
         if getattr(args, "tensorflow", True):
             import_tensorflow()
         return args.run(args) or 0

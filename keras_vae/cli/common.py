@@ -1,10 +1,7 @@
-"""What every command shares: the one-line usage error, the quiet TensorFlow import, the program name."""
+"""What every command shares: the one-line usage error, the run folder argument, the program name."""
 
 import argparse
-import contextlib
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 
@@ -15,32 +12,23 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
-@contextlib.contextmanager
-def quiet_native_stderr():
-    """Silence TensorFlow's native start-up logging (written to fd 2 before Python can filter it);
-    replay it if the import fails, so a broken install still explains itself."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        except BaseException:
-            os.dup2(saved, 2)
-            captured.seek(0)
-            sys.stderr.write(captured.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
-def import_tensorflow():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    with quiet_native_stderr():
-        import tensorflow  # noqa: F401
-
-
 def prog():
     """How the user called us: the `keras-vae` console script or `python -m keras_vae.zoo`."""
     return "keras-vae" if Path(sys.argv[0]).name == "keras-vae" else "python -m keras_vae.zoo"
+
+
+def run_folder(path):
+    """A command's RUN_DIR argument, checked before TensorFlow is imported: a run folder or zoo
+    entry name as given, or for a folder of runs (runs/ENTRY), its latest run, said on stderr.
+
+    Raises:
+        UserError: no such run folder or zoo entry (`keras_vae.runner.runs.check_run_dir`).
+    """
+    from keras_vae.runner import runs
+
+    latest = runs.latest_run(path)
+    if latest is None:
+        runs.check_run_dir(path)
+        return path
+    print(f"{path} holds {len(runs.runs_inside(path))} runs; using the latest, {latest}", file=sys.stderr)
+    return str(latest)

@@ -3,6 +3,7 @@
 settings print the kept metrics, other settings are computed and kept beside the first
 (metrics_k5_batch64_seed0_limit50.json: see keras_vae.runner.evaluate.evaluation)."""
 
+from keras_vae.cli.common import run_folder
 from keras_vae.cli.numbers import AT_LEAST_0, AT_LEAST_1, add_seed
 
 HEADER = ("dataset", "split", "split_examples", "likelihood", "binarization", "units", "iwae_k", "latent_dim")
@@ -34,7 +35,7 @@ def add(commands):
         action="store_true",
         help="skip the disentanglement metrics on data with factors (minutes at their default sample sizes)",
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, check=check)
 
 
 def format_metrics(metrics):
@@ -76,6 +77,15 @@ def disentanglement_line(metrics):
         return f"{name} {value:.3f}" if value is not None else f"{name} n/a ({metrics[name]['reason']})"
 
     return ", ".join(shown(name) for name in HEADLINES)
+
+
+def check(args):
+    """The run folder and --dataset, before TensorFlow."""
+    from keras_vae.data import datasets
+
+    args.run_dir = run_folder(args.run_dir)
+    if args.dataset:
+        datasets.check_name(args.dataset)
 
 
 def run(args):

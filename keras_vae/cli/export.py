@@ -1,5 +1,6 @@
 """`export RUN_DIR`: SavedModel (TF Serving) and ONNX artifacts, each verified against Keras."""
 
+from keras_vae.cli.common import run_folder
 from keras_vae.cli.numbers import AT_LEAST_1
 
 
@@ -28,7 +29,12 @@ def add(commands):
     parser.add_argument(
         "--version", type=int, action=AT_LEAST_1, help="version number (default: one more than the highest existing)"
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, check=check)
+
+
+def check(args):
+    """The run folder, before TensorFlow (the parts are the model's own: known once it is loaded)."""
+    args.run_dir = run_folder(args.run_dir)
 
 
 def run(args):

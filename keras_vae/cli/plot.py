@@ -4,11 +4,12 @@ Run it again at will: a figure drawn with a --seed or --dataset other than the d
 its name (reconstructions_seed1.png), so it lands beside the first; the same settings give the
 same names, and an identical file is reported "already there"."""
 
+from keras_vae.cli.common import run_folder
 from keras_vae.cli.numbers import add_seed
 
 
 def add(commands):
-    parser = commands.add_parser("plot", help="draw reconstructions, samples, latent space and training curves")
+    parser = commands.add_parser("plot", help="draw reconstructions, samples, latent space and curves")
     parser.add_argument("run_dir", help="run folder, or a zoo entry name for its shipped weights")
     parser.add_argument("--dataset", help="draw test images from this dataset instead of the run's own")
     parser.add_argument(
@@ -20,17 +21,26 @@ def add(commands):
         action="store_true",
         help="replace files of an earlier plot with the same settings that differ now (the model was trained further)",
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, check=check)
 
 
-def run(args):
+def check(args):
+    """The run folder, --dataset and --out, before TensorFlow."""
     from pathlib import Path
 
     from keras_vae.core.errors import UserError
-    from keras_vae.runner import figures
+    from keras_vae.data import datasets
 
+    args.run_dir = run_folder(args.run_dir)
+    if args.dataset:
+        datasets.check_name(args.dataset)
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise UserError(f"--out {args.out} is a file, not a folder")
+
+
+def run(args):
+    from keras_vae.runner import figures
+
     for word, path in figures.plot_run(
         args.run_dir, dataset=args.dataset, out=args.out, seed=args.seed, overwrite=args.overwrite
     ):

@@ -3,6 +3,7 @@ that samples from observed examples (`model.sample_figure`, td_vae's rollouts), 
 drawn from n test examples of the run's dataset. The file's name says its settings
 (samples_seed0_n64.png), so a second sample never replaces the first."""
 
+from keras_vae.cli.common import run_folder
 from keras_vae.cli.numbers import AT_LEAST_1, add_seed
 from keras_vae.core.errors import UserError
 
@@ -30,7 +31,17 @@ def add(commands):
         action="store_true",
         help="replace a file of the same settings that differs now (the model was trained further)",
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, check=check)
+
+
+def check(args):
+    """The run folder and --out, before TensorFlow."""
+    from keras_vae.runner import runs
+
+    args.run_dir = run_folder(args.run_dir)
+    out = runs.output_dir(args.run_dir, args.out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a folder")
 
 
 def run(args):
@@ -39,8 +50,6 @@ def run(args):
     model = loading.load_run_model(args.run_dir)
     conditions = {} if args.label is None else {"labels": args.label}
     out = runs.output_dir(args.run_dir, args.out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file, not a folder")
     if model.sample_figure:
         return sample_figure(model, args, out)
     images = model.sample(args.n, seed=args.seed, **conditions).numpy()  # refuses what the model cannot do

@@ -9,7 +9,7 @@ from keras_vae.core.errors import UserError
 def add(commands):
     parser = commands.add_parser(
         "serve-request",
-        help="ask a TF Serving decoder for images (REST predict) and write a PNG grid",
+        help="ask a TF Serving decoder for images: a PNG grid",
         description=__doc__,
     )
     parser.add_argument("model", help="TF Serving model name, e.g. conv_vae_decoder")
@@ -27,7 +27,16 @@ def add(commands):
     parser.add_argument("--timeout", type=float, default=30.0, action=POSITIVE, help="seconds to wait for the server")
     parser.add_argument("--out", default="served.png", help="PNG file to write (default served.png)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, check=check)
+
+
+def check(args):
+    """--out, before TensorFlow."""
+    out = Path(args.out)
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder, not a PNG file")
+    if out.exists() and not args.overwrite:
+        raise UserError(f"{out} exists; pass --overwrite to replace it")
 
 
 def run(args):
@@ -37,10 +46,6 @@ def run(args):
     from keras_vae.runner import plots
 
     out = Path(args.out)
-    if out.is_dir():
-        raise UserError(f"--out {out} is a folder, not a PNG file")
-    if out.exists() and not args.overwrite:
-        raise UserError(f"{out} exists; pass --overwrite to replace it")
     z = np.random.default_rng(args.seed).standard_normal((args.n, args.latent_dim)).astype(np.float32)
     inputs = {"z": z} if args.label is None else {"z": z, "labels": np.full(args.n, args.label, np.int32)}
     images = rest.predict(args.url, args.model, inputs, args.request_format, args.timeout)

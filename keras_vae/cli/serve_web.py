@@ -1,12 +1,13 @@
 """`serve-web [RUN_DIR_OR_ENTRY]`: the browser decoder explorer (export/web/) on 127.0.0.1."""
 
+from keras_vae.cli.common import run_folder
 from keras_vae.cli.numbers import POSITIVE, bounded
 
 
 def add(commands):
     parser = commands.add_parser(
         "serve-web",
-        help="explore a decoder's latent space in the browser, or sample a VQ-VAE's priors there (onnxruntime-web)",
+        help="explore a decoder or sample VQ-VAE priors in the browser",
         description="Export the run's decoder (and its priors, if the run has any) to ONNX if needed, then "
         "serve the page (export/web/, or the installed package's copy) with them at http://127.0.0.1:PORT/ "
         "(this machine only).",
@@ -24,15 +25,18 @@ def add(commands):
     parser.add_argument(
         "--stop-after", type=float, metavar="SECONDS", action=POSITIVE, help="stop by itself after SECONDS"
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, check=check)
+
+
+def check(args):
+    """The run folder, before TensorFlow and before the port is taken."""
+    args.run_dir = run_folder(args.run_dir)
 
 
 def run(args):
     from keras_vae.export import web
-    from keras_vae.runner import runs
 
     web.check_page()
-    runs.check_run_dir(args.run_dir)  # a missing run folder is said before the port is taken
     server = web.make_server(port=args.port)
     try:
         parts = web.page_parts(args.run_dir)

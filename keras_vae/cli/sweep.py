@@ -18,7 +18,7 @@ def parse_list(text, option, kind=str):
 
 def add(commands):
     parser = commands.add_parser(
-        "sweep", help="train one model per latent size / likelihood and compare them", description=__doc__
+        "sweep", help="train a model per latent size / likelihood and compare them", description=__doc__
     )
     parser.add_argument("name", help="zoo entry (see `list`)")
     parser.add_argument("--latent-dims", help="comma-separated latent sizes, e.g. 2,5,20,50,100")
@@ -33,7 +33,25 @@ def add(commands):
     add_seed(parser, "seed of every run (default 0)", default=0)
     parser.add_argument("--out", help="sweep folder (default runs/sweeps/NAME-TIMESTAMP)")
     parser.add_argument("--overwrite", action="store_true", help="replace the runs and report in --out")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, check=check)
+
+
+def overrides_of(args):
+    """The settings of every run: --set, then --dataset and --epochs if given."""
+    overrides = parse_settings(args.set)
+    overrides.update({k: v for k, v in (("dataset", args.dataset), ("epochs", args.epochs)) if v is not None})
+    return overrides
+
+
+def check(args):
+    """The entry, the settings, the dataset name and --latent-dims, before TensorFlow."""
+    from keras_vae.data import datasets
+    from keras_vae.runner.config import resolve
+
+    latent_dims = parse_list(args.latent_dims, "--latent-dims", int) if args.latent_dims else None
+    if latent_dims and min(latent_dims) < 1:
+        raise UserError(f"--latent-dims must be >= 1, got {args.latent_dims}")
+    datasets.check_name(resolve(args.name, overrides_of(args)).dataset)
 
 
 def run(args):
@@ -41,14 +59,11 @@ def run(args):
     from keras_vae.runner.sweep import sweep
 
     latent_dims = parse_list(args.latent_dims, "--latent-dims", int) if args.latent_dims else None
-    if latent_dims and min(latent_dims) < 1:
-        raise UserError(f"--latent-dims must be >= 1, got {args.latent_dims}")
     likelihoods = parse_list(args.likelihood, "--likelihood") if args.likelihood else None
     unknown = set(likelihoods or []) - set(losses.LIKELIHOODS)
     if unknown:
         raise UserError(f"unknown likelihood {sorted(unknown)[0]!r}; known: {', '.join(losses.LIKELIHOODS)}")
-    overrides = parse_settings(args.set)
-    overrides.update({k: v for k, v in (("dataset", args.dataset), ("epochs", args.epochs)) if v is not None})
+    overrides = overrides_of(args)
     report = sweep(
         args.name,
         latent_dims,

@@ -62,7 +62,7 @@ def add(commands):
     speed.add_argument(
         "--steps-per-execution", type=int, metavar="N", action=AT_LEAST_1, help="train steps per tf.function call"
     )
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, check=check)
 
 
 def resume_hint(run_dir, limit=None):
@@ -97,8 +97,22 @@ def next_steps(run_dir):
     return "next, try:\n" + "\n".join(f"  {command}" for command in commands)
 
 
-def start(args):
-    from keras_vae.runner import train
+def settings_of(args):
+    """The run's settings: --set, then the shorthands given (--epochs, --precision, ...)."""
+    settings = parse_settings(args.set)
+    for key in ("epochs", *SPEED_FLAGS):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    return settings
+
+
+def check(args):
+    """Names, settings and folders, before TensorFlow: the entry and every setting (resolved as
+    the run will be), the dataset name, --out; or with --resume, the run folder (a folder of
+    runs is refused with their list: resuming the wrong one would be harmful)."""
+    from keras_vae.data import datasets
+    from keras_vae.runner import runs
+    from keras_vae.runner.config import resolve
 
     if args.resume:
         if (
@@ -112,17 +126,24 @@ def start(args):
                 "--resume takes only --epochs, --stage (and --limit, which must match the run's): "
                 "the run folder keeps its own settings"
             )
+        runs.refuse_zoo(runs.check_run_dir(args.resume))
+        return
+    if not args.name:
+        raise UserError("train needs a zoo entry NAME (see `list`) or --resume RUN_DIR")
+    datasets.check_name(resolve(args.name, settings_of(args)).dataset)
+    if args.out:
+        runs.check_run_dir_free(args.out, args.overwrite)
+
+
+def start(args):
+    from keras_vae.runner import train
+
+    if args.resume:
         _, run_dir = train.resume(args.resume, epochs=args.epochs, limit=args.limit, stage=args.stage)
     else:
-        if not args.name:
-            raise UserError("train needs a zoo entry NAME (see `list`) or --resume RUN_DIR")
-        settings = parse_settings(args.set)
-        for key in ("epochs", *SPEED_FLAGS):
-            if getattr(args, key) is not None:
-                settings[key] = getattr(args, key)
         _, run_dir = train.train(
             args.name,
-            settings,
+            settings_of(args),
             run_dir=args.out,
             seed=args.seed,
             overwrite=args.overwrite,

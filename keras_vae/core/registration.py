@@ -4,16 +4,37 @@
 `keras_vae>ClassName` and records it in `MODEL_CLASSES`, which `keras_vae.catalogue` reads to
 turn a zoo entry's `"class"` into a class. Renamed classes keep their old Keras names
 (`keras_vae.core.renamed`). A class is registered when its module is imported:
-`keras_vae.models` imports every family explicitly.
+`keras_vae.models` imports every family explicitly. Keras is imported only by the functions that
+use it, so the catalogue and a run's config can import this module without TensorFlow.
 """
 
 import inspect
-
-import keras
+from collections.abc import Mapping
 
 from keras_vae.core.renamed import RENAMED
 
 MODEL_CLASSES = {}
+
+
+def plain(value):
+    """A config value as JSON-able Python, for a `get_config` or a run's config.json.
+
+    Keras wraps list attributes of a layer in tracked lists, and shapes are kept as tuples; a
+    config holds plain lists (as the JSON of a `.keras` file does), nested lists included.
+
+    Args:
+        value: an attribute value: a list, tuple or tracked list (of any depth), a mapping (a
+            run config's read-only params), or anything else.
+
+    Returns:
+        `value` with every list or tuple in it a plain `list` and every mapping a `dict`; other
+        values unchanged.
+    """
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    return value
 
 
 def register_model(cls):
@@ -25,6 +46,8 @@ def register_model(cls):
     Returns:
         `cls`, registered.
     """
+    import keras
+
     cls = keras.saving.register_keras_serializable(package="keras_vae")(cls)
     MODEL_CLASSES[cls.__name__] = cls
     for old, (new, implied) in RENAMED.items():
@@ -58,6 +81,8 @@ def constructor_args(cls):
     Returns:
         {argument name: default}, the subclass's own arguments first.
     """
+    import keras
+
     args = {}
     for klass in cls.__mro__:
         if klass is keras.Model:

@@ -961,6 +961,37 @@ def from_folder(root, test_every=10, image_size=None, crop=None):
     return make(name, store("x_train", ~test), store("x_test", test), labels[~test], labels[test])
 
 
+# A name with a path: what the path must be, and what `load` says when it is not (the sources'
+# own words: from_npz, idx.read_folder, from_folder).
+PATH_PREFIXES = {
+    "npz:": (Path.is_file, "npz file not found: {}"),
+    "idx:": (Path.is_dir, "IDX folder {}: no such folder"),
+    "folder:": (Path.is_dir, "image folder not found: {}"),
+}
+
+
+def check_name(name):
+    """`name` if `load` knows it, checked without reading any images (or importing TensorFlow):
+    a known name, or npz:/idx:/folder: with a file or folder that exists, or moving: one of those.
+
+    Raises:
+        UserError: an unknown name (with the closest known one), or a path that is not there.
+    """
+    if name.startswith("moving:"):
+        check_name(name[len("moving:") :])
+        return name
+    for prefix, (exists, missing) in PATH_PREFIXES.items():
+        if name.startswith(prefix):
+            if not exists(Path(name[len(prefix) :])):
+                raise UserError(missing.format(Path(name[len(prefix) :])))
+            return name
+    if name not in (*TFDS_SHAPES, OFFLINE_MNIST, DSPRITES):
+        from keras_vae.catalogue.entries import closest
+
+        raise UserError(f"unknown dataset {name!r}{closest(name, KNOWN)}; known: {', '.join(KNOWN)}")
+    return name
+
+
 def load(name, fallback=True, image_size=None, crop=None):
     """The dataset `name`. Offline, `mnist` falls back to `mnist_5k` with a loud warning.
 
@@ -1006,9 +1037,8 @@ def load(name, fallback=True, image_size=None, crop=None):
         return mnist_5k()
     if name == DSPRITES:
         return from_dsprites()
-    from keras_vae.catalogue.entries import closest
-
-    raise UserError(f"unknown dataset {name!r}{closest(name, KNOWN)}; known: {', '.join(KNOWN)}")
+    check_name(name)  # raises: every name it knows is handled above
+    raise AssertionError(f"dataset {name!r} is known but not loaded")
 
 
 def from_tfds_or_offline(name, fallback=True, image_size=None, crop=None):

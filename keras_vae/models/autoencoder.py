@@ -17,9 +17,10 @@ from keras_vae.core.checks import checked, hidden_activation, positive_ints
 from keras_vae.core.contract import NATS, Part, TensorInput, Term
 from keras_vae.core.errors import ConfigError, UserError
 from keras_vae.core.layers import OneHot
+from keras_vae.core.registration import plain
 from keras_vae.models import figures as image_figures
 from keras_vae.models.architectures import ARCHITECTURES, conv_stages
-from keras_vae.models.base import as_batch, plain
+from keras_vae.models.base import as_batch
 from keras_vae.models.likelihood import ImageModel
 
 

@@ -34,8 +34,6 @@ Build order: a subclass's `__init__` sets its own attributes in any order around
 (`BuildAfterInit`), so every hook sees every attribute.
 """
 
-from collections.abc import Mapping
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -45,27 +43,6 @@ from keras_vae.core.contract import NATS, Column, Term
 from keras_vae.core.errors import UserError
 from keras_vae.core.keras_internals import BuildWithoutBatch
 from keras_vae.core.layers import Noise
-
-
-def plain(value):
-    """A config value as JSON-able Python, for a `get_config`.
-
-    Keras wraps list attributes of a layer in tracked lists, and shapes are kept as tuples; a
-    config holds plain lists (as the JSON of a `.keras` file does), nested lists included.
-
-    Args:
-        value: an attribute value: a list, tuple or tracked list (of any depth), a mapping (a
-            run config's read-only params), or anything else.
-
-    Returns:
-        `value` with every list or tuple in it a plain `list` and every mapping a `dict`; other
-        values unchanged.
-    """
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, Mapping):
-        return {k: plain(v) for k, v in value.items()}
-    return value
 
 
 class BuildAfterInit(type):

@@ -18,8 +18,9 @@ from keras_vae.core import losses
 from keras_vae.core.checks import checked
 from keras_vae.core.contract import NATS
 from keras_vae.core.errors import ConfigError
+from keras_vae.core.registration import plain
 from keras_vae.models import figures as image_figures
-from keras_vae.models.base import ZooModel, plain
+from keras_vae.models.base import ZooModel
 
 
 def reconstruction_headline(metrics):

@@ -12,19 +12,17 @@ written before a field existed included.
 
 import copy
 import dataclasses
-import inspect
 import json
 import types
 from collections.abc import Mapping
 
 from keras_vae import __version__
 from keras_vae.catalogue.entries import closest
-from keras_vae.catalogue.registry import model_class, read_stored_entry
+from keras_vae.catalogue.registry import constructor_defaults, model_class, read_stored_entry
 from keras_vae.core.errors import ConfigError, UserError
-from keras_vae.core.registration import constructor_args
+from keras_vae.core.registration import constructor_args, plain  # plain: the JSON form of a `frozen` value
 from keras_vae.core.renamed import current
 from keras_vae.data.datasets import check_crop, check_image_size, check_validation_fraction
-from keras_vae.models.base import plain  # the JSON form of a `frozen` value (also run_config.plain)
 from keras_vae.runner.distribute import check_options
 from keras_vae.runner.schedules import check_schedule
 
@@ -63,6 +61,15 @@ TRAINING_FIELDS = {
 # "stages": {"prior": {"epochs": 30, ...}} in an entry, and `--set prior.epochs=30`; whatever it
 # leaves out, it takes from the run's own fields.
 STAGE_FIELDS = ("epochs", "batch_size", "learning_rate")
+# What people often type for a setting: the name `--set` suggests for it.
+ALIASES = {
+    "lr": "learning_rate",
+    "bs": "batch_size",
+    "batch": "batch_size",
+    "z_dim": "latent_dim",
+    "latent": "latent_dim",
+    "epoch": "epochs",
+}
 # Fields of a zoo entry's config.json for `list` and the tests, not settings.
 CATALOGUE_FIELDS = ("parameters", "test_overrides")
 # What a run folder written before a field existed did: every image, and no validation split.
@@ -272,9 +279,8 @@ def load_entry(name):
 
 def settable_fields(entry):
     """Every key `--set` accepts for the entry (a `load_entry` dict), with the value that types it."""
-    cls = model_class(entry["class"])
     fields = {k: entry[k] for k in TRAINING_FIELDS}
-    fields.update({k: v for k, v in constructor_args(cls).items() if v is not inspect.Parameter.empty})
+    fields.update(constructor_defaults(entry["class"]))
     fields.update(entry.get("params", {}))
     fields.update(
         {f"{stage}.{key}": value for stage, values in entry["stages"].items() for key, value in values.items()}
@@ -337,7 +343,8 @@ def resolve(name, overrides=None):
     for key, value in (overrides or {}).items():
         if key not in fields:
             raise UserError(
-                f"unknown setting {key!r} for {name}{closest(key, list(fields))}; settable: {', '.join(sorted(fields))}"
+                f"unknown setting {key!r} for {name}{closest(key, list(fields), ALIASES)}; "
+                f"settable: {', '.join(sorted(fields))}"
             )
         raw = value if isinstance(value, str) else None
         value = _check_type(key, parse_value(value) if raw is not None else value, fields[key], raw)

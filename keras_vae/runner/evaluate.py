@@ -17,9 +17,9 @@ import tensorflow as tf
 from keras_vae.core import iwae
 from keras_vae.data import datasets
 from keras_vae.runner import disentanglement, loading, runs
+from keras_vae.runner.runs import METRICS, check_metrics_free, metrics_path  # noqa: F401  (evaluate.METRICS)
 
 log = logging.getLogger(__name__)
-METRICS = "metrics.json"
 
 
 @contextlib.contextmanager
@@ -198,26 +198,7 @@ def settings_file(settings, own_dataset):
     return f"metrics{tag}.json"
 
 
-def check_metrics_free(path, overwrite=False):
-    """An existing metrics file (minutes of IWAE, or another dataset's) is replaced only with
-    overwrite."""
-    from keras_vae.core.errors import UserError
-
-    if path.exists() and not overwrite:
-        old = runs.read_json(path)
-        bound = f", IWAE k={old['iwae_k']}" if old.get("iwae_k") else ""
-        raise UserError(
-            f"{path} exists ({old.get('dataset')}, {old.get('split_examples')} test images{bound}); "
-            "pass --overwrite (in Python: overwrite=True) to replace it"
-        )
-
-
 def write_metrics(path, metrics, overwrite=False):
     check_metrics_free(path, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     runs.write_json(path, metrics)
-
-
-def metrics_path(run_dir):
-    """RUN_DIR/metrics.json; for a shipped zoo entry, under runs/ (zoo/ is never written)."""
-    return runs.output_dir(run_dir) / METRICS

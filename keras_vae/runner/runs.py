@@ -34,6 +34,7 @@ MODEL = "model.keras"
 CHECKPOINT = "checkpoint.keras"
 STATE = "state.json"
 HISTORY = "history.json"
+METRICS = "metrics.json"  # written by `evaluate`
 LOGS = "logs"
 PRETRAINED = "pretrained"  # inside a zoo entry folder
 LOCK = ".lock"
@@ -164,14 +165,50 @@ def without_optimizer(model):
     return copy
 
 
+def looks_like_path(text):
+    """Whether a RUN_DIR argument means a folder (never a zoo entry name to suggest)."""
+    return "/" in text or os.sep in text or text.startswith(".") or Path(text).exists()
+
+
 def check_run_dir(run_dir):
-    """The run folder `run_dir`, or for a zoo entry name, the run folder it ships (pretrained)."""
-    run_dir = Path(run_dir)
+    """The run folder `run_dir`, or for a zoo entry name, the run folder it ships (pretrained).
+
+    Raises:
+        UserError: a path that does not exist or is not a run folder (a folder of runs, such as
+            runs/ENTRY, is told which runs it holds; `latest_run` picks one), or a name that is
+            not a zoo entry with shipped weights.
+    """
+    given, run_dir = str(run_dir), Path(run_dir)  # as given: Path("./x") is "x"
+    if not run_dir.is_dir() and looks_like_path(given):
+        raise UserError(
+            f"{run_dir} is a file, not a run folder" if run_dir.exists() else f"run folder not found: {given}"
+        )
     if not run_dir.is_dir():
-        run_dir = pretrained_dir(str(run_dir))
+        run_dir = pretrained_dir(given)
     if not (run_dir / CONFIG).is_file():
+        inside = runs_inside(run_dir)
+        if inside:
+            raise UserError(
+                f"{run_dir} is not a run folder but holds {len(inside)} runs; pass one of them: "
+                + ", ".join(str(p) for p in inside)
+            )
         raise UserError(f"{run_dir} is not a run folder (no {CONFIG})")
     return run_dir
+
+
+def runs_inside(folder):
+    """The run folders directly inside `folder` (such as runs/ENTRY), oldest first: by name, since
+    a run folder is named by its start time (runs/ENTRY/YYYYmmdd-HHMMSS). None in a zoo catalogue."""
+    folder = Path(folder)
+    if not folder.is_dir() or is_catalogue(folder.resolve()):
+        return []
+    return sorted(p.parent for p in folder.glob(f"*/{CONFIG}"))
+
+
+def latest_run(folder):
+    """The newest run inside `folder` if it is a folder of runs (not a run folder itself), else None."""
+    inside = [] if (Path(folder) / CONFIG).is_file() else runs_inside(folder)
+    return inside[-1] if inside else None
 
 
 def pretrained_dir(entry):
@@ -209,6 +246,19 @@ def refuse_zoo(path):
     return path
 
 
+def check_run_dir_free(run_dir, overwrite=False):
+    """An existing non-empty folder is replaced only with overwrite, and only if it is a run
+    folder, so a mistyped --out never empties an unrelated directory."""
+    run_dir = refuse_zoo(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise UserError(f"{run_dir} exists and is not a folder")
+    if run_dir.is_dir() and any(run_dir.iterdir()):
+        if not overwrite:
+            raise UserError(f"{run_dir} already exists; pass --overwrite to replace it, or --resume it")
+        if not (run_dir / CONFIG).is_file():
+            raise UserError(f"{run_dir} is not a run folder; refusing to overwrite it")
+
+
 def output_dir(run_dir, out=None):
     """Where a command writes what it makes of `run_dir`: `out` when given, else the run folder;
     a shipped zoo entry (maybe in site-packages) is never written into, so its outputs go to
@@ -221,6 +271,23 @@ def output_dir(run_dir, out=None):
     if run_dir.resolve().is_relative_to(zoo_dir().resolve()):
         return Path("runs") / run_dir.parent.name / PRETRAINED
     return run_dir
+
+
+def metrics_path(run_dir):
+    """RUN_DIR/metrics.json; for a shipped zoo entry, under runs/ (zoo/ is never written)."""
+    return output_dir(run_dir) / METRICS
+
+
+def check_metrics_free(path, overwrite=False):
+    """An existing metrics.json (minutes of IWAE, or another dataset's) is replaced only with
+    overwrite."""
+    if path.exists() and not overwrite:
+        old = read_json(path)
+        bound = f", IWAE k={old['iwae_k']}" if old.get("iwae_k") else ""
+        raise UserError(
+            f"{path} exists ({old.get('dataset')}, {old.get('split_examples')} test images{bound}); "
+            "pass --overwrite (in Python: overwrite=True) to replace it"
+        )
 
 
 def read_config(run_dir):

@@ -10,8 +10,6 @@ resumes on the same curve; `resume --epochs N` stretches the curve to the new to
 epoch it resumes at.
 """
 
-import keras
-
 from keras_vae.core.errors import ConfigError
 
 SCHEDULES = ("constant", "cosine")
@@ -53,6 +51,8 @@ def learning_rate_at(config, epoch):
     rate = config.learning_rate
     if config.learning_rate_schedule == "constant":
         return rate
+    import keras
+
     cosine = keras.optimizers.schedules.CosineDecay(rate, decay_steps=config.epochs)
     return float(cosine(epoch))
 
@@ -68,4 +68,6 @@ def learning_rate_callbacks(config):
     """
     if config.learning_rate_schedule == "constant":
         return []
+    import keras
+
     return [keras.callbacks.LearningRateScheduler(lambda epoch: learning_rate_at(config, epoch))]

@@ -37,23 +37,10 @@ def default_run_dir(entry, root="runs"):
     return run_dir
 
 
-def check_run_dir_free(run_dir, overwrite=False):
-    """An existing non-empty folder is replaced only with overwrite, and only if it is a run
-    folder, so a mistyped --out never empties an unrelated directory."""
-    run_dir = runs.refuse_zoo(run_dir)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise UserError(f"{run_dir} exists and is not a folder")
-    if run_dir.is_dir() and any(run_dir.iterdir()):
-        if not overwrite:
-            raise UserError(f"{run_dir} already exists; pass --overwrite to replace it, or --resume it")
-        if not (run_dir / runs.CONFIG).is_file():
-            raise UserError(f"{run_dir} is not a run folder; refusing to overwrite it")
-
-
 def prepare_run_dir(run_dir, overwrite=False):
     """An empty run folder at `run_dir`; an old run there is replaced (with `overwrite`) only
     while no other process trains it."""
-    check_run_dir_free(run_dir, overwrite)
+    runs.check_run_dir_free(run_dir, overwrite)
     if run_dir.is_dir():
         if (run_dir / runs.CONFIG).is_file():
             with runs.training_lock(run_dir):
@@ -133,7 +120,7 @@ def train(
         raise UserError(f"a new run starts with its model: --stage {stage} continues a run (--resume RUN_DIR)")
     requested = dataclasses.replace(requested, limit=limit, description=run_description(entry, requested.params))
     run_dir = Path(run_dir or default_run_dir(entry))
-    check_run_dir_free(run_dir, overwrite)
+    runs.check_run_dir_free(run_dir, overwrite)
     if requested.strategy == "multi_worker" and seed is None:
         raise UserError("strategy multi_worker needs --seed: every worker must shuffle the data alike")
     strategy = distribute.strategy_for(requested)  # before any other TF work

@@ -29,8 +29,8 @@ from keras_vae.core import losses
 from keras_vae.core.checks import checked, positive_ints
 from keras_vae.core.contract import NATS, Part, TensorInput, Term
 from keras_vae.core.errors import ConfigError, UserError
-from keras_vae.core.registration import register_model
-from keras_vae.models.base import ZooModel, plain
+from keras_vae.core.registration import plain, register_model
+from keras_vae.models.base import ZooModel
 from keras_vae.models.td import figures as td_figures
 from keras_vae.models.td import layers, rollouts
 

@@ -24,8 +24,7 @@ import tensorflow as tf
 from keras_vae.core.checks import checked, positive_ints
 from keras_vae.core.contract import NATS, Part, TensorInput, Term
 from keras_vae.core.errors import ConfigError, UserError
-from keras_vae.core.registration import register_model
-from keras_vae.models.base import plain
+from keras_vae.core.registration import plain, register_model
 from keras_vae.models.likelihood import ImageModel, bound_headline
 from keras_vae.models.vq import figures as vq_figures
 from keras_vae.models.vq.pixelcnn import PixelCNN
