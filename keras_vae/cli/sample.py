@@ -53,7 +53,7 @@ def run(args):
     if model.sample_figure:
         return sample_figure(model, args, out)
     images = model.sample(args.n, seed=args.seed, **conditions).numpy()  # refuses what the model cannot do
-    name = "samples" + figures.suffix(label=args.label, seed=args.seed, n=args.n) + ".png"
+    name = "samples" + runs.suffix(label=args.label, seed=args.seed, n=args.n) + ".png"
     given = f", labels = {args.label}" if args.label is not None else ""
     entry = runs.read_config(args.run_dir).entry or out.name
     title = f"{args.n} samples of {entry} from its prior (seed {args.seed}{given})"
@@ -77,7 +77,7 @@ def sample_figure(model, args, out):
     config = runs.read_config(args.run_dir)
     dataset = data.load(config.dataset, image_size=config.image_size, crop=config.crop)
     dataset.check_fits(model)
-    tag = figures.suffix(seed=args.seed, n=args.n)
+    tag = runs.suffix(seed=args.seed, n=args.n)
     with figures.staged(out, args.overwrite) as (staging, report):
         written = figures.draw(
             model.sample_figure, model, staging, dataset.examples("test", args.n), seed=args.seed, prefix=PREFIX

@@ -184,10 +184,8 @@ def evaluation(
 def settings_file(settings, own_dataset):
     """The file name of an evaluation with `settings` beside metrics.json: each setting in it,
     the dataset only when it is not the run's own (`own_dataset`)."""
-    from keras_vae.runner.figures import suffix
-
     other = settings["dataset"] if settings["dataset"] != own_dataset else None
-    tag = suffix(
+    tag = runs.suffix(
         on=other,
         k=settings["k"],
         batch=settings["batch_size"],

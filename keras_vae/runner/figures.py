@@ -83,14 +83,6 @@ def draw(name, model, out, examples=None, seed=0, prefix=""):
     return written[0]
 
 
-def suffix(**settings):
-    """The part of a file name that says the settings it was drawn with: "_seed1_n64" for
-    suffix(seed=1, n=64); a None setting is left out, "/" and ":" in a value become "-"."""
-    parts = [f"{key}{value}" for key, value in settings.items() if value is not None]
-    text = "".join(f"_{part}" for part in parts)
-    return text.replace("/", "-").replace(":", "-").replace(" ", "")
-
-
 @contextlib.contextmanager
 def staged(out, overwrite=False):
     """Yield a hidden staging folder inside `out` to draw into; then settle each file it holds
@@ -142,7 +134,7 @@ def plot_run(run_dir, dataset=None, out=None, seed=0, overwrite=False):
     data.check_fits(model)
     out = runs.output_dir(run_dir, out)  # never into a shipped zoo entry
     other = data.name if dataset and dataset != config.dataset else None
-    tag = suffix(seed=seed or None, on=other)
+    tag = runs.suffix(seed=seed or None, on=other)
     examples = data.examples("test")
     with staged(out, overwrite) as (staging, report):
         for name in model.figures:

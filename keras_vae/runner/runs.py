@@ -329,3 +329,11 @@ def load_model(path):
 def epochs_done(folder):
     """Epochs finished in a run or stage folder (0 before the first checkpoint)."""
     return read_json(Path(folder) / STATE)["epoch"] if (Path(folder) / STATE).is_file() else 0
+
+
+def suffix(**settings):
+    """The part of a file name that says the settings it was drawn with: "_seed1_n64" for
+    suffix(seed=1, n=64); a None setting is left out, "/" and ":" in a value become "-"."""
+    parts = [f"{key}{value}" for key, value in settings.items() if value is not None]
+    text = "".join(f"_{part}" for part in parts)
+    return text.replace("/", "-").replace(":", "-").replace(" ", "")
