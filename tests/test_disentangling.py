@@ -170,10 +170,9 @@ def trained_discriminator_tc(z_of, rng, steps=300):
     """The mean tc of a FactorVAE's discriminator trained by its own optimizer on codes from
     `z_of(rng)` (its real train path: `discriminator_terms` and `discriminator_optimizer`)."""
     keras.utils.set_random_seed(0)
-    model = FactorVAE(
-        latent_dim=2, **{k: v for k, v in SMALL.items() if k != "latent_dim"}, discriminator_layers=2,
-        discriminator_units=64, discriminator_learning_rate=1e-3, seed=0,
-    )  # fmt: skip
+    networks = {**SMALL, "latent_dim": 2, "discriminator_layers": 2, "discriminator_units": 64}
+    model = FactorVAE(**networks, discriminator_learning_rate=1e-3, seed=0)
+    model.compile(optimizer="adam")  # the discriminator's optimizer is the compiled model's
     variables = model.discriminator.trainable_variables
 
     @tf.function
@@ -269,3 +268,23 @@ def test_the_dsprites_entries_build_the_network_of_locatello_et_al(entry):
     assert {c.kernel_size for c in convs} == {(4, 4)} and {c.strides for c in convs} == {(2, 2)}
     dense = [layer for layer in model.encoder.layers if isinstance(layer, keras.layers.Dense)]
     assert dense[0].units == 256
+
+
+@pytest.fixture(scope="module")
+def sprites():
+    """64 dSprites images drawn on demand (`dsprites.load(limit=...)`), never the 377 MB cache."""
+    from keras_vae.data import dsprites
+
+    return dsprites.load(limit=64, seed=0).images(np.arange(64)).astype(np.float32) / 255.0
+
+
+@pytest.mark.parametrize("entry", DSPRITES_ENTRIES)
+def test_the_dsprites_entries_train_at_full_size_on_dsprites_images(entry, sprites):
+    """The generic contract tests run every entry on 28x28 mnist_5k at its test size; here each
+    trains two steps at its own size on 64x64 dSprites images."""
+    model = builder.build(entry)
+    history = model.fit(sprites, batch_size=32, epochs=1, verbose=0).history
+    assert set(history) == set(model.loss_names) and all(np.isfinite(v[-1]) for v in history.values())
+    assert int(model.optimizer.iterations) == 2
+    if entry == "factor_vae":
+        assert int(model.discriminator_optimizer.iterations) == 2

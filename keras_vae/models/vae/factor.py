@@ -32,6 +32,14 @@ from keras_vae.models.vae.vae import VAE
 LEAKY_SLOPE = 0.2  # tf.nn.leaky_relu's default alpha, as disentanglement_lib's discriminator
 
 
+class _Held:
+    """Holds the discriminator's optimizer out of Keras's saving walk (which saves what the
+    `discriminator_optimizer` property gives)."""
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+
+
 @register_model
 class FactorVAE(VAE):
     """FactorVAE (Kim & Mnih 2018; the module docstring).
@@ -99,7 +107,7 @@ class FactorVAE(VAE):
             h = keras.layers.LeakyReLU(LEAKY_SLOPE, dtype="float32")(h)
         logits = keras.layers.Dense(2, dtype="float32", name="logits")(h)
         self.discriminator = keras.Model(z, logits, name="discriminator")
-        self.discriminator_optimizer = keras.optimizers.Adam(
+        optimizer = keras.optimizers.Adam(
             learning_rate=self.discriminator_learning_rate,
             beta_1=self.discriminator_beta_1,
             beta_2=self.discriminator_beta_2,
@@ -108,7 +116,16 @@ class FactorVAE(VAE):
         )
         # Built now, so a .keras file's or checkpoint's moments load into it (an unbuilt
         # optimizer skips them).
-        self.discriminator_optimizer.build(self.discriminator.trainable_variables)
+        optimizer.build(self.discriminator.trainable_variables)
+        self._discriminator_adam = _Held(optimizer)
+
+    @property
+    def discriminator_optimizer(self):
+        """The discriminator's Adam while the model is compiled, else None. Keras saves and loads
+        it with the model as an attribute of a compiled model (checkpoints, `--resume`); a model
+        saved without its optimizer (a finished run's model.keras, `runs.without_optimizer`)
+        leaves the discriminator's out too: at full size its moments are 40 MB."""
+        return self._discriminator_adam.optimizer if self.compiled else None
 
     @property
     def trainable_variables(self):
