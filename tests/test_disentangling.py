@@ -288,3 +288,39 @@ def test_the_dsprites_entries_train_at_full_size_on_dsprites_images(entry, sprit
     assert int(model.optimizer.iterations) == 2
     if entry == "factor_vae":
         assert int(model.discriminator_optimizer.iterations) == 2
+
+
+@pytest.mark.slow
+def test_factor_vae_resumes_after_a_kill_with_both_optimizers_states(tmp_path):
+    """`train factor_vae` in a subprocess, SIGKILLed once it has checkpointed two epochs, then
+    `resume`: both optimizers continue from the checkpoint's step count (4 steps an epoch)."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    run = tmp_path / "run"
+    settings = ["dataset=mnist_5k", "epochs=1000", "latent_dim=4", "filters=[4,8]", "hidden_dim=16"]
+    settings += ["discriminator_layers=2", "discriminator_units=16", "batch_size=64"]
+    command = [sys.executable, "-m", "keras_vae.zoo", "train", "factor_vae", "--limit", "256", "--seed", "0"]
+    command += ["--out", str(run), *[arg for s in settings for arg in ("--set", s)]]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 240
+        while runs.epochs_done(run) < 2:  # state.json is written, atomically, after the checkpoint
+            assert process.poll() is None, process.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "no second checkpoint in 240 s"
+            time.sleep(0.5)
+    finally:
+        process.kill()  # SIGKILL: no handler runs
+        process.wait()
+    done = runs.epochs_done(run)
+    checkpoint = runs.load_model(run / runs.CHECKPOINT)
+    assert int(checkpoint.discriminator_optimizer.iterations) == 4 * done == int(checkpoint.optimizer.iterations)
+    moments = [v.numpy() for v in checkpoint.discriminator_optimizer.variables if "momentum" in v.path]
+    assert moments and all(np.any(m != 0) for m in moments)
+    model, _ = train.resume(run, epochs=done + 1, verbose=0, limit=256)
+    assert int(model.discriminator_optimizer.iterations) == 4 * (done + 1) == int(model.optimizer.iterations)
