@@ -160,13 +160,12 @@ class FactorVAE(VAE):
         if noise is None:
             noise = self.noise.uniform(tf.shape(z))
         permuted = disentangling.shuffle_dimensions(tf.stop_gradient(z), noise)
-        logits = self.discriminator(z, training=training)
-        real = self.discriminator(tf.stop_gradient(z), training=training)
+        # One pass on z serves both objectives: `train_step` takes the VAE's gradient (through
+        # tc) over the encoder and decoder only, and the discriminator's over its own weights.
+        real = self.discriminator(z, training=training)
         fake = self.discriminator(permuted, training=training)
-        cross_entropy = 0.5 * (
-            -tf.nn.log_softmax(real)[:, 0] - tf.nn.log_softmax(fake)[:, 1]
-        )  # -(log D(z)_0 + log D(z~)_1) / 2
-        return {"tc": logits[:, 0] - logits[:, 1], "discriminator": cross_entropy, "permuted": permuted}
+        cross_entropy = -0.5 * (tf.nn.log_softmax(real)[:, 0] + tf.nn.log_softmax(fake)[:, 1])
+        return {"tc": real[:, 0] - real[:, 1], "discriminator": cross_entropy, "permuted": permuted}
 
     def loss_terms(self, batch, training=False, eps=None):
         terms = super().loss_terms(batch, training, eps)
@@ -175,8 +174,9 @@ class FactorVAE(VAE):
         return terms
 
     def train_step(self, data):
-        """One step of each optimizer from one forward pass: the VAE's on its objective, the
-        discriminator's on its cross-entropy (the discriminator sees z with the gradient stopped)."""
+        """One step of each optimizer from one forward pass: the VAE's on its objective over
+        `trainable_variables` (the encoder's and decoder's), the discriminator's on its
+        cross-entropy over the discriminator's weights."""
         batch = self.check_batch(as_batch(data))
         vae_variables = self.trainable_variables
         discriminator_variables = self.discriminator.trainable_variables
