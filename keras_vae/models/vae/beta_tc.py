@@ -41,7 +41,8 @@ class BetaTCVAE(VAE):
         beta: the weight of the total correlation (>= 0; 1 is the VAE's objective).
         estimator: "mws" (minibatch-weighted sampling) or "mss" (minibatch-stratified sampling).
         dataset_size: N, the training examples the aggregate posterior averages over (an integer
-            >= 2, at least the batch size); the entry gives dSprites' train split.
+            >= 2, at least the batch size); by default dSprites' train split, 597,197. Set it for
+            other data (or a --limit run): the data does not fill it in.
         architecture: as for `Autoencoder`; "conv" by default.
         **kwargs: `VAE` (`Autoencoder`, `ImageModel`, `ZooModel`) arguments.
 
