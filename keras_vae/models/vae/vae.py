@@ -92,18 +92,21 @@ class VAE(Autoencoder):
 
         Returns:
             {"loss", "reconstruction", "kl": float32 [B], nats per example (loss = reconstruction
-            + kl); "kl_per_dim": float32 [B, latent_dim]}.
+            + kl); "kl_per_dim": float32 [B, latent_dim]; and, for the objectives built on it
+            (not logged), the posterior "z_mean", "z_log_var" and the sample "z" [B, latent_dim]}.
         """
         target = self.targets(batch["images"], training)
         conditions = self.conditions(batch)
         mean, log_var = self.encode({"images": self.encoder_input(target, training), **conditions}, training=training)
         if eps is None:
             eps = self.noise.normal(tf.shape(mean), mean.dtype)
-        raw = self.decoder_raw(reparameterize(mean, log_var, eps), conditions, training=training)
+        z = reparameterize(mean, log_var, eps)
+        raw = self.decoder_raw(z, conditions, training=training)
         recon = self.reconstruction_nll(target, raw)
         kl_per_dim = losses.gaussian_kl_per_dim(mean, log_var)
         kl = tf.reduce_sum(kl_per_dim, axis=-1)
-        return {"loss": recon + kl, "reconstruction": recon, "kl": kl, "kl_per_dim": kl_per_dim}
+        posterior = {"z_mean": mean, "z_log_var": log_var, "z": z}
+        return {"loss": recon + kl, "reconstruction": recon, "kl": kl, "kl_per_dim": kl_per_dim, **posterior}
 
     def sample(self, n, seed=None, **conditions):
         """n images [n, H, W, C] in [0, 1] decoded from z ~ N(0, I); the same seed gives the same
