@@ -297,3 +297,40 @@ def test_consumer_samples_a_vq_vae_as_keras_does(tmp_path):
     assert len(np.unique(codes)) > 1  # the draws are not all one code
     (images,) = session["decoder"].run(["images"], {"codes": codes})
     np.testing.assert_allclose(images, model.decode_codes(codes).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "newer_ir", "missing", "not_a_decoder"])
+def test_the_consumer_on_a_bad_file_says_so_in_one_line(trained, tmp_path, damage):
+    import subprocess
+    import sys
+
+    import onnx
+
+    _, _, out, _ = trained
+    decoder = onnx_path(out, "decoder")
+    bad = tmp_path / "model.onnx"
+    if damage == "truncated":
+        bad.write_bytes(decoder.read_bytes()[: decoder.stat().st_size // 2])
+    elif damage == "newer_ir":
+        model = onnx.load(str(decoder))
+        model.ir_version = 99  # from an exporter newer than this onnxruntime
+        onnx.save(model, str(bad))
+    elif damage == "not_a_decoder":
+        bad = onnx_path(out, "encoder")
+    script = ROOT / "export" / "onnx" / "decode.py"
+    result = subprocess.run(
+        [sys.executable, str(script), str(bad), "--n", "2", "--out", str(tmp_path / "s.png")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    expected = {
+        "truncated": "cannot load",
+        "newer_ir": "IR version",
+        "missing": "no such file",
+        "not_a_decoder": "is not a keras_vae decoder",
+    }[damage]
+    assert expected in lines[0], lines[0]
+    assert not (tmp_path / "s.png").exists()

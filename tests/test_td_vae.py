@@ -5,6 +5,8 @@ The contract (build, round trips, training, evaluation, figures, ONNX parity of 
 rollout_step parts) is tests/test_models.py's, like every entry's.
 """
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -209,17 +211,13 @@ def test_bad_hyperparameters_are_one_config_error(kwargs, message):
         TDVAE(**{**SMALL, **kwargs})
 
 
-def test_the_onnx_rollout_example_needs_no_tensorflow_and_rolls_out_like_keras(tmp_path):
-    """export/onnx/rollout.py in a fresh process chains the exported belief and rollout_step
-    parts; its frames are Keras's rollout with the same noise draws."""
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
+@pytest.fixture(scope="module")
+def onnx_parts(tmp_path_factory):
+    """(model, {part: model.onnx}) of an untrained small TDVAE run exported to ONNX, both parts."""
     from keras_vae.export import export_run
     from keras_vae.runner import runs
 
+    tmp_path = tmp_path_factory.mktemp("td_onnx")
     model = TDVAE(**SMALL)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -229,6 +227,18 @@ def test_the_onnx_rollout_example_needs_no_tensorflow_and_rolls_out_like_keras(t
     )
     runs.save_model(model, run_dir / runs.MODEL, include_optimizer=False)
     artifacts = {a.model_name: a.folder / "model.onnx" for a in export_run(run_dir, "onnx", "all", tmp_path / "out")}
+    return model, artifacts
+
+
+def test_the_onnx_rollout_example_needs_no_tensorflow_and_rolls_out_like_keras(onnx_parts, tmp_path):
+    """export/onnx/rollout.py in a fresh process chains the exported belief and rollout_step
+    parts; its frames are Keras's rollout with the same noise draws."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    model, artifacts = onnx_parts
     frames = np.random.default_rng(0).uniform(size=(3, 4, 6, 5, 1)).astype(np.float32)
     np.save(tmp_path / "frames.npy", frames)
     script = Path(__file__).parents[1] / "export" / "onnx" / "rollout.py"
@@ -315,3 +325,50 @@ def test_export_without_part_writes_the_declared_default_both_parts(cli, tmp_pat
     assert (tmp_path / "out" / "onnx" / "td_vae_rollout_step" / "1" / "model.onnx").is_file()
     code, out, _ = cli("export", "--help")
     assert code == 0 and "td_vae: all" in out and "zoo entry name" in out
+
+
+ROLLOUT = Path(__file__).parents[1] / "export" / "onnx" / "rollout.py"
+
+
+def run_rollout(artifacts, frames_file, cwd):
+    import subprocess
+    import sys
+
+    parts = [str(artifacts["td_vae_belief"]), str(artifacts["td_vae_rollout_step"])]
+    return subprocess.run(
+        [sys.executable, str(ROLLOUT), *parts, str(frames_file), "--steps", "2", "--out", "r.png"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
+
+
+@pytest.mark.parametrize(
+    "frames, message",
+    [
+        (np.zeros((2, 4, 7, 5, 1), np.float32), "must hold frames [n, T >= "),
+        (np.zeros((2, 4, 6, 5, 3), np.float32), "(this td_vae's)"),
+        (np.full((2, 4, 6, 5, 1), 200.0, np.float32), "must be in [0, 1]"),
+        (np.full((2, 4, 6, 5, 1), np.nan, np.float32), "NaN or inf"),
+    ],
+)
+def test_the_onnx_rollout_example_refuses_frames_it_cannot_roll_out(onnx_parts, tmp_path, frames, message):
+    np.save(tmp_path / "frames.npy", frames)
+    result = run_rollout(onnx_parts[1], tmp_path / "frames.npy", tmp_path)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert message in lines[0], lines[0]
+
+
+def test_the_onnx_rollout_example_reads_uint8_frames_as_0_to_255(onnx_parts, tmp_path):
+    frames = np.random.default_rng(1).integers(0, 256, (2, 4, 6, 5, 1), dtype=np.uint8)
+    np.save(tmp_path / "bytes.npy", frames)
+    np.save(tmp_path / "floats.npy", frames.astype(np.float32) / 255)
+    for name in ("bytes", "floats"):
+        result = run_rollout(onnx_parts[1], tmp_path / f"{name}.npy", tmp_path)
+        assert result.returncode == 0, result.stderr
+        (tmp_path / "r.npy").rename(tmp_path / f"rolled_{name}.npy")
+    np.testing.assert_allclose(
+        np.load(tmp_path / "rolled_bytes.npy"), np.load(tmp_path / "rolled_floats.npy"), atol=1e-6
+    )

@@ -27,6 +27,27 @@ import numpy as np
 import onnxruntime
 
 
+def fail(message):
+    """One `error:` line on stderr and exit status 2, as the keras-vae command line does."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def load_session(path):
+    """An onnxruntime session of `path`, or `fail` in one line: a missing, truncated or corrupt
+    file, or one of an IR version newer than this onnxruntime reads (its own message says which)."""
+    if not os.path.isfile(path):
+        fail(f"no such file: {path}")
+    try:
+        return onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own classes (InvalidProtobuf, Fail, ...)
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        fail(
+            f"onnxruntime {onnxruntime.__version__} cannot load {path}: {reason} (a truncated or corrupt file, "
+            "or one exported for a newer onnxruntime: export again, or upgrade onnxruntime)"
+        )
+
+
 def latents(n, latent_dim, seed):
     return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
 
@@ -219,7 +240,7 @@ def write_png(path, image):
     pixels = np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
     height, width, channels = pixels.shape
     if channels not in (1, 3):
-        raise SystemExit(f"error: cannot write {channels}-channel images as PNG")
+        fail(f"cannot write {channels}-channel images as PNG")
 
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
@@ -246,15 +267,13 @@ def main(argv=None):
     )
     parser.add_argument("--out", default="samples.png", help="PNG file to write (default samples.png)")
     args = parser.parse_args(argv)
-    for path in (args.model, *args.prior):
-        if not os.path.isfile(path):
-            parser.error(f"no such file: {path}")
-
-    session = onnxruntime.InferenceSession(args.model, providers=["CPUExecutionProvider"])
+    if args.n < 1:
+        fail(f"--n must be >= 1, got {args.n}")
+    session = load_session(args.model)
     metadata = session.get_modelmeta().custom_metadata_map  # written by keras_vae export
     if metadata.get("part") != "decoder":
-        parser.error(f"{args.model} is not a keras_vae decoder (part={metadata.get('part')!r})")
-    priors = [onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"]) for path in args.prior]
+        fail(f"{args.model} is not a keras_vae decoder (part={metadata.get('part')!r})")
+    priors = [load_session(path) for path in args.prior]
     try:
         inputs = feeds(decoder_inputs(metadata), args.n, args.seed, args.label)
         rng = np.random.default_rng(args.seed)
@@ -262,7 +281,7 @@ def main(argv=None):
             prior_feeds(decoder_inputs(metadata), priors, args.n, lambda shape: rng.random(shape, dtype=np.float32))
         )
     except ValueError as error:
-        parser.error(str(error))
+        fail(str(error))
     (images,) = session.run(["images"], inputs)
     labels = next(
         (inputs[s["name"]] for s in decoder_inputs(metadata) if s["values"] == "index" and not s["shape"]), None

@@ -25,18 +25,46 @@ import os
 import sys
 
 import numpy as np
-import onnxruntime
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from decode import write_png  # noqa: E402  (beside this file)
+from decode import fail, load_session, write_png  # noqa: E402  (beside this file)
 
 
 def session(path, part):
-    model = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    model = load_session(path)
     metadata = model.get_modelmeta().custom_metadata_map
     if metadata.get("part") != part:
-        raise SystemExit(f"error: {path} is not a keras_vae td_vae {part} (part={metadata.get('part')!r})")
+        fail(f"{path} is not a keras_vae td_vae {part} (part={metadata.get('part')!r})")
     return model, metadata
+
+
+def observed_frames(path, belief, context):
+    """float32 [n, context, H, W, C] in [0, 1] from a .npy file of frames [n, T >= context, H, W,
+    C]: float in [0, 1], or uint8 0..255 (divided by 255); the belief's H, W and C. Anything
+    else is `fail`ed in one line."""
+    try:
+        frames = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        fail(f"cannot read {path} as a .npy array: {error}")
+    height, width, channels = belief.get_inputs()[0].shape[2:]  # frames [n, context, H, W, C]
+    if frames.ndim != 5 or frames.shape[1] < context or tuple(frames.shape[2:]) != (height, width, channels):
+        fail(
+            f"{path} must hold frames [n, T >= {context}, {height}, {width}, {channels}] (this td_vae's), "
+            f"got {list(frames.shape)}"
+        )
+    if frames.dtype == np.uint8:
+        return frames[:, :context].astype(np.float32) / 255
+    if not np.issubdtype(frames.dtype, np.floating):
+        fail(f"{path} holds {frames.dtype}: frames must be float in [0, 1] or uint8 0..255")
+    frames = frames[:, :context].astype(np.float32)
+    if not np.isfinite(frames).all():
+        fail(f"{path} holds NaN or infinite frame values: frames must be in [0, 1]")
+    if frames.min() < 0 or frames.max() > 1:
+        fail(
+            f"{path}'s frames lie in [{frames.min():g}, {frames.max():g}]: they must be in [0, 1] "
+            "(uint8 0..255 is divided by 255)"
+        )
+    return frames
 
 
 def rollout(belief, step, observed, steps, seed):
@@ -64,18 +92,15 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
     parser.add_argument("--out", default="rollouts.png", help="PNG file to write (default rollouts.png)")
     args = parser.parse_args(argv)
-    for path in (args.belief, args.step, args.frames):
-        if not os.path.isfile(path):
-            parser.error(f"no such file: {path}")
     if args.steps < 1:
-        parser.error("--steps must be >= 1")
+        fail(f"--steps must be >= 1, got {args.steps}")
+    if not os.path.isfile(args.frames):
+        fail(f"no such file: {args.frames}")
     belief, metadata = session(args.belief, "belief")
     step, _ = session(args.step, "rollout_step")
     context = int(json.loads(metadata["context"]))
-    frames = np.load(args.frames, allow_pickle=False).astype(np.float32)
-    if frames.ndim != 5 or frames.shape[1] < context:
-        parser.error(f"{args.frames} must hold frames [n, T >= {context}, H, W, C], got {list(frames.shape)}")
-    predicted = rollout(belief, step, frames[:, :context], args.steps, args.seed)
+    frames = observed_frames(args.frames, belief, context)
+    predicted = rollout(belief, step, frames, args.steps, args.seed)
     rows = np.concatenate([frames[:, context - 1 : context], predicted], axis=1)  # last seen, then predicted
     n, columns, height, width, channels = rows.shape
     canvas = np.ones((n * (height + 1) - 1, columns * (width + 1) - 1, channels), np.float32)
