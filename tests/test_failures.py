@@ -612,3 +612,34 @@ def test_an_os_error_while_writing_outputs_is_one_line(cli, tmp_path):
     code, _, err = cli("sample", "conv_vae", "--n", 4, "--out", blocker / "samples")
     line = one_error(code, err, str(blocker))
     assert "Not a directory" in line or "File exists" in line, line
+
+
+@pytest.mark.parametrize(
+    "argv, advice",
+    [
+        (["sample", "RUN"], "write the samples elsewhere with --out"),
+        (["plot", "RUN"], "write the pictures elsewhere with --out"),
+        (["evaluate", "RUN"], "evaluate the copy"),
+        (["train", "--resume", "RUN", "--epochs", "2"], "resume the copy"),
+    ],
+)
+def test_a_read_only_run_folder_is_refused_before_any_work(argv, advice, tmp_path, monkeypatch):
+    """Each command checks its destination before importing TensorFlow (a fresh process: the
+    folder is made read-only to it by an os.access that says so, since root may write anywhere)."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text('{"class": "VAE", "params": {}}')
+    code = (
+        "import os, sys; real = os.access; target = sys.argv[1]\n"
+        "os.access = lambda path, mode, **k: False if os.path.abspath(path) == target and mode & os.W_OK "
+        "else real(path, mode, **k)\n"
+        "from keras_vae.cli import main; status = main(sys.argv[2:]); "
+        "print('tensorflow' in sys.modules); sys.exit(status)"
+    )
+    argv = [str(run_dir) if a == "RUN" else a for a in argv]
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(run_dir), *argv], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2 and result.stdout.strip() == "False", result.stderr
+    line = one_error(2, result.stderr, f"cannot write to {run_dir}", advice)
+    assert "no permission" in line or "read-only" in line

@@ -82,10 +82,14 @@ def disentanglement_line(metrics):
 def check(args):
     """The run folder and --dataset, before TensorFlow."""
     from keras_vae.data import datasets
+    from keras_vae.runner import runs
 
     args.run_dir = run_folder(args.run_dir)
     if args.dataset:
         datasets.check_name(args.dataset)
+    runs.check_writable(
+        runs.metrics_path(args.run_dir).parent, "copy the run folder somewhere writable and evaluate the copy"
+    )
 
 
 def run(args):

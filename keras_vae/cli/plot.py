@@ -30,12 +30,14 @@ def check(args):
 
     from keras_vae.core.errors import UserError
     from keras_vae.data import datasets
+    from keras_vae.runner import runs
 
     args.run_dir = run_folder(args.run_dir)
     if args.dataset:
         datasets.check_name(args.dataset)
     if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
         raise UserError(f"--out {args.out} is a file, not a folder")
+    runs.check_writable(runs.output_dir(args.run_dir, args.out), "write the pictures elsewhere with --out")
 
 
 def run(args):

@@ -42,6 +42,7 @@ def check(args):
     out = runs.output_dir(args.run_dir, args.out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, not a folder")
+    runs.check_writable(out, "write the samples elsewhere with --out")
 
 
 def run(args):

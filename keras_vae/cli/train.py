@@ -126,7 +126,8 @@ def check(args):
                 "--resume takes only --epochs, --stage (and --limit, which must match the run's): "
                 "the run folder keeps its own settings"
             )
-        runs.refuse_zoo(runs.check_run_dir(args.resume))
+        run_dir = runs.refuse_zoo(runs.check_run_dir(args.resume))
+        runs.check_writable(run_dir, "copy the run folder somewhere writable and resume the copy")
         return
     if not args.name:
         raise UserError("train needs a zoo entry NAME (see `list`) or --resume RUN_DIR")

@@ -259,6 +259,23 @@ def check_run_dir_free(run_dir, overwrite=False):
             raise UserError(f"{run_dir} is not a run folder; refusing to overwrite it")
 
 
+def check_writable(folder, advice):
+    """`folder` (existing or to be made) can be written, before any work that would write there:
+    else one UserError line saying why (a read-only file system, or no permission) and `advice`.
+
+    Args:
+        folder: the destination folder.
+        advice: what to do instead, e.g. "write elsewhere with --out".
+    """
+    folder = Path(folder)
+    existing = next((p for p in (folder, *folder.absolute().parents) if p.exists()), None)
+    if existing is None or os.access(existing, os.W_OK | os.X_OK):
+        return folder
+    read_only = hasattr(os, "statvfs") and bool(os.statvfs(existing).f_flag & getattr(os, "ST_RDONLY", 1))
+    reason = "a read-only file system" if read_only else "no permission to write there"
+    raise UserError(f"cannot write to {folder} ({reason}): {advice}")
+
+
 def output_dir(run_dir, out=None):
     """Where a command writes what it makes of `run_dir`: `out` when given, else the run folder;
     a shipped zoo entry (maybe in site-packages) is never written into, so its outputs go to
