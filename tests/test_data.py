@@ -266,6 +266,7 @@ def test_training_validates_on_the_validation_split_and_never_reads_the_test_spl
     config = runs.read_json(run_dir / "config.json")
     del config["validation_fraction"], config["validation_seed"]
     runs.write_json(run_dir / "config.json", config)
+    runs.write_json(run_dir / "state.json", {"epoch": 2})  # as such a folder's: no "trained_with"
     Recording.requested.clear()
     train.resume(run_dir, epochs=3, verbose=0)
     assert Recording.requested == ["train"] and "before validation splits" in caplog.text
