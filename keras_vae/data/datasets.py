@@ -929,7 +929,7 @@ def from_folder(root, test_every=10, image_size=None, crop=None):
     for path in paths:
         head = image_files.header(path)
         if head is None:
-            log.warning("skipping unreadable image %s", path)
+            log.warning("skipping unreadable image %s", stores.printable(path))
             continue
         found.append((path, *head))
     found, size = folder_shape(root, found, image_size, crop)

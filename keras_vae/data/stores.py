@@ -141,6 +141,12 @@ class Computed:
         return self._rows(np.asarray(indices, dtype=np.int64))
 
 
+def printable(path):
+    """A path as text that any stream can print: bytes of a file name that are not UTF-8 (kept
+    by Python as surrogates) shown as escapes, e.g. `photos/\\xff\\xfe3.jpg`."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 class Skipped:
     """The files a reader could not decode since its last report, and a report of them.
 
@@ -179,7 +185,7 @@ class Skipped:
                 self.what,
                 len(paths),
                 rows,
-                paths[0],
+                printable(paths[0]),
             )
         return len(paths)
 
