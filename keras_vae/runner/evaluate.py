@@ -20,6 +20,9 @@ from keras_vae.runner import loading, runs
 
 log = logging.getLogger(__name__)
 METRICS = "metrics.json"
+# Keys of metrics.json that others write and an evaluation keeps: the judge's numbers on samples
+# (`python -m keras_vae.judge`), which do not depend on the test evaluation.
+KEPT = ("sample_quality",)
 
 
 @contextlib.contextmanager
@@ -128,6 +131,8 @@ def check_metrics_free(path, overwrite=False):
 
     if path.exists() and not overwrite:
         old = runs.read_json(path)
+        if set(old) <= set(KEPT):  # only the judge's numbers: no evaluation to lose
+            return
         bound = f", IWAE k={old['iwae_k']}" if old.get("iwae_k") else ""
         raise UserError(
             f"{path} exists ({old.get('dataset')}, {old.get('split_examples')} test images{bound}); "
@@ -136,9 +141,11 @@ def check_metrics_free(path, overwrite=False):
 
 
 def write_metrics(path, metrics, overwrite=False):
+    """Write `metrics` to `path`, keeping the KEPT keys of a metrics.json already there."""
     check_metrics_free(path, overwrite)
+    kept = {key: value for key, value in (runs.read_json(path) if path.exists() else {}).items() if key in KEPT}
     path.parent.mkdir(parents=True, exist_ok=True)
-    runs.write_json(path, metrics)
+    runs.write_json(path, {**metrics, **kept})
 
 
 def metrics_path(run_dir):
