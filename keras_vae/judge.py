@@ -173,18 +173,17 @@ def sample_quality(model, classifier, data, n=N_QUALITY, seed=0, accuracy=None, 
 
 
 def quality_table(quality):
-    """Markdown: the numbers of the samples and, if measured, of the training split."""
+    """Markdown: the numbers of the samples and, if measured, of the training split (real digits
+    against the test split: what a perfect sampler would score here), then the sizes compared."""
     names = ("frechet_distance", "precision", "recall", "density", "coverage", "confident")
-    columns = [("samples", quality)] + (
-        [("training split", quality["training_split"])] if "training_split" in quality else []
-    )
+    columns = [("samples", quality)]
+    if "training_split" in quality:
+        columns.append(("training split (real)", quality["training_split"]))
     rows = [f"| {name} | " + " | ".join(f"{numbers[name]:.4g}" for _, numbers in columns) + " |" for name in names]
-    header = (
-        "| | "
-        + " | ".join(f"{title} ({numbers['neighbour_examples']} for the k-NN numbers)" for title, numbers in columns)
-        + " |"
-    )
-    return "\n".join([header, "|---|" + "---|" * len(columns), *rows])
+    header = "| against the test split | " + " | ".join(title for title, _ in columns) + " |"
+    sizes = ", ".join(f"{numbers['neighbour_examples']} {title}" for title, numbers in columns)
+    note = f"precision, recall, density and coverage compare equal numbers: {sizes} images against as many test images"
+    return "\n".join([header, "|---|" + "---|" * len(columns), *rows, note])
 
 
 def write_quality(run_dir, quality):
