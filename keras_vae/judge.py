@@ -1,6 +1,8 @@
-"""Are a model's samples what was asked for? An independent classifier judges them.
+"""Are a model's samples what was asked for, and how close are they to the data? An independent
+classifier judges them.
 
-    python -m keras_vae.judge RUN_DIR [--n 100] [--seed 0] [--dataset NAME]
+    python -m keras_vae.judge RUN_DIR [--n 100] [--n-quality 10000] [--seed 0] [--dataset NAME]
+    keras-vae judge RUN_DIR ...  (the same)
 
 A small Keras CNN (two conv layers, the keras-io MNIST example's shape) is trained on the
 training split of the run's dataset, never on samples, and reports its test-split accuracy. Then:
@@ -8,7 +10,12 @@ training split of the run's dataset, never on samples, and reports its test-spli
 - a model conditioned on labels draws `n` samples per class; the table gives, per requested
   class, the fraction the classifier labels as that class;
 - any other generative model draws `n` samples in all; the classifier's top-class probability
-  says whether each looks like one clear class (the fraction above 0.9).
+  says whether each looks like one clear class (the fraction above 0.9);
+- sample quality (`sample_quality`): `n_quality` samples (a conditional model's labels in turn)
+  against the test split, both seen through the classifier's penultimate layer (FEATURE_LAYER,
+  the flattened pooled convolutions): the Fréchet distance, precision and recall (k = 3), density
+  and coverage (k = 5) of `keras_vae.sample_quality`, and the share of confident samples. They
+  go into the run's metrics.json under "sample_quality" with their settings (other keys kept).
 """
 
 import argparse
@@ -19,6 +26,11 @@ import numpy as np
 from keras_vae.core.errors import UserError
 
 CONFIDENT = 0.9
+FEATURE_LAYER = "features"  # the classifier's Flatten: its penultimate layer (Dropout is off at inference)
+N_QUALITY = 10_000
+K_PRECISION_RECALL = 3  # Kynkäänniemi et al. 2019
+K_DENSITY_COVERAGE = 5  # Naeem et al. 2020
+SAMPLE_BATCH = 1000
 
 
 def train_classifier(data, epochs=12, seed=0):
@@ -35,7 +47,7 @@ def train_classifier(data, epochs=12, seed=0):
             keras.layers.MaxPooling2D(),
             keras.layers.Conv2D(64, 3, activation="relu"),
             keras.layers.MaxPooling2D(),
-            keras.layers.Flatten(),
+            keras.layers.Flatten(name=FEATURE_LAYER),
             keras.layers.Dropout(0.5),
             keras.layers.Dense(data.num_classes, activation="softmax"),
         ]
@@ -64,6 +76,129 @@ def judge(model, classifier, n=100, seed=0):
     }
 
 
+def feature_extractor(classifier):
+    """A Keras model: images -> (features [N, D] of FEATURE_LAYER, class probabilities [N, C])."""
+    import keras
+
+    return keras.Model(classifier.inputs, [classifier.get_layer(FEATURE_LAYER).output, classifier.outputs[0]])
+
+
+def features_of(extractor, images, batch_size=SAMPLE_BATCH):
+    """(features float64 [N, D], probabilities [N, C]) of images [N, H, W, C]."""
+    features, probabilities = extractor.predict(images, batch_size=batch_size, verbose=0)
+    return features.astype(np.float64), probabilities
+
+
+def draw(model, n, seed=0, batch_size=SAMPLE_BATCH):
+    """n samples [n, H, W, C], drawn `batch_size` at a time (batch i with seed seed + i); a model
+    conditioned on labels draws its classes in turn (sample j has label j mod classes)."""
+    classes = model.condition_classes.get("labels")
+    batches = []
+    for i, start in enumerate(range(0, n, batch_size)):
+        size = min(batch_size, n - start)
+        conditions = {} if classes is None else {"labels": (np.arange(start, start + size) % classes).astype(np.int32)}
+        batches.append(np.asarray(model.sample(size, seed=seed + i, **conditions)))
+    return np.concatenate(batches)
+
+
+def quality_of(real, fake, fake_probabilities=None):
+    """The metrics of `keras_vae.sample_quality` of features `fake` against `real`; precision,
+    recall, density and coverage on equal numbers of each (the first min of both, as the papers
+    compare them: coverage grows with the number of samples)."""
+    from keras_vae import sample_quality
+
+    m = min(len(real), len(fake))
+    numbers = {"frechet_distance": sample_quality.frechet_distance(real, fake)}
+    numbers.update(sample_quality.precision_recall(real[:m], fake[:m], k=K_PRECISION_RECALL))
+    numbers.update(sample_quality.density_coverage(real[:m], fake[:m], k=K_DENSITY_COVERAGE))
+    if fake_probabilities is not None:
+        numbers["confident"] = float(np.mean(fake_probabilities.max(axis=-1) > CONFIDENT))
+    numbers["neighbour_examples"] = m
+    return numbers
+
+
+QUALITY_LEGEND = {
+    "frechet_distance": "Fréchet distance between Gaussians fitted to the features of the samples and of the "
+    "test split (means and covariances); 0 for identical statistics, lower is better",
+    "precision": f"share of samples inside the test split's manifold (union of balls reaching each test "
+    f"image's k={K_PRECISION_RECALL}-th neighbour; Kynkäänniemi et al. 2019): are samples realistic?",
+    "recall": f"share of test images inside the samples' manifold (k={K_PRECISION_RECALL}): is the data's "
+    "variety produced?",
+    "density": f"real balls (k={K_DENSITY_COVERAGE}) holding each sample, divided by k, averaged (Naeem et al. "
+    "2020): about 1 when samples are distributed like the data",
+    "coverage": f"share of test images whose ball (k={K_DENSITY_COVERAGE}) holds a sample (Naeem et al. 2020)",
+    "confident": f"share of samples whose top-class probability exceeds {CONFIDENT}",
+    "neighbour_examples": "images of each set that precision, recall, density and coverage compare (equal numbers)",
+}
+
+
+def sample_quality(model, classifier, data, n=N_QUALITY, seed=0, accuracy=None, reference=True):
+    """Sample-quality numbers of `model` against data's test split, through the classifier's features.
+
+    Args:
+        model: a generative model (`sample`).
+        classifier: from `train_classifier`.
+        data: the dataset the classifier was trained on (`keras_vae.data.datasets.load`).
+        n: samples drawn (seed `seed`, see `draw`).
+        accuracy: the classifier's test accuracy, recorded in the settings.
+        reference: also measure the training split against the test split (real against real:
+            what a perfect sampler would score at these sizes; the classifier was fitted on it).
+
+    Returns:
+        a JSON-ready dict: the numbers (QUALITY_LEGEND), "settings" and "legend", and with
+        `reference` "training_split" (the same numbers of the training images).
+    """
+    extractor = feature_extractor(classifier)
+    real, real_probabilities = features_of(extractor, data.x_test)
+    fake, fake_probabilities = features_of(extractor, draw(model, n, seed))
+    result = quality_of(real, fake, fake_probabilities)
+    result["settings"] = {
+        "samples": n,
+        "seed": seed,
+        "sampler": "the model's prior (model.sample)",
+        "real": f"the {len(real)} test images of {data.name}",
+        "k_precision_recall": K_PRECISION_RECALL,
+        "k_density_coverage": K_DENSITY_COVERAGE,
+        "confident_above": CONFIDENT,
+        "feature_layer": f"{FEATURE_LAYER}: the judge CNN's penultimate layer (its Flatten), {real.shape[1]} values",
+        "classifier": f"CNN trained on the {len(data.y_train)} training images of {data.name}",
+        "classifier_test_accuracy": accuracy,
+    }
+    if reference:
+        train, train_probabilities = features_of(extractor, data.x_train[:n])
+        result["training_split"] = quality_of(real, train, train_probabilities)
+        result["test_split_confident"] = float(np.mean(real_probabilities.max(axis=-1) > CONFIDENT))
+    result["legend"] = QUALITY_LEGEND
+    return result
+
+
+def quality_table(quality):
+    """Markdown: the numbers of the samples and, if measured, of the training split (real digits
+    against the test split: what a perfect sampler would score here), then the sizes compared."""
+    names = ("frechet_distance", "precision", "recall", "density", "coverage", "confident")
+    columns = [("samples", quality)]
+    if "training_split" in quality:
+        columns.append(("training split (real)", quality["training_split"]))
+    rows = [f"| {name} | " + " | ".join(f"{numbers[name]:.4g}" for _, numbers in columns) + " |" for name in names]
+    header = "| against the test split | " + " | ".join(title for title, _ in columns) + " |"
+    sizes = ", ".join(f"{numbers['neighbour_examples']} {title}" for title, numbers in columns)
+    note = f"precision, recall, density and coverage compare equal numbers: {sizes} images against as many test images"
+    return "\n".join([header, "|---|" + "---|" * len(columns), *rows, note])
+
+
+def write_quality(run_dir, quality):
+    """Put `quality` into the run's metrics.json as "sample_quality", keeping every other key
+    (`evaluate`'s numbers); the path written."""
+    from keras_vae.runner import evaluate, runs
+
+    path = evaluate.metrics_path(run_dir)
+    metrics = runs.read_json(path) if path.exists() else {}
+    metrics["sample_quality"] = quality
+    path.parent.mkdir(parents=True, exist_ok=True)
+    runs.write_json(path, metrics)
+    return path
+
+
 def table(result):
     """Markdown: one row per class (conditional models) or one summary line."""
     if "per_class" in result:
@@ -72,14 +207,37 @@ def table(result):
     return f"{result['confident']:.0%} of {result['samples']} samples have a top-class probability above {CONFIDENT}"
 
 
+def add_arguments(parser):
+    """The options of `python -m keras_vae.judge` and `keras-vae judge` (one definition)."""
+    from keras_vae.cli.numbers import AT_LEAST_0, AT_LEAST_1, add_seed
+
+    parser.add_argument("run_dir", help="run folder, or a zoo entry name for its shipped weights")
+    parser.add_argument(
+        "--n", type=int, default=100, action=AT_LEAST_1, help="samples per class, or in all (default 100)"
+    )
+    parser.add_argument(
+        "--n-quality",
+        type=int,
+        default=N_QUALITY,
+        action=AT_LEAST_0,
+        help=f"samples for the sample-quality numbers, written into metrics.json (default {N_QUALITY:,}; 0 skips them)",
+    )
+    add_seed(parser, "seed of the samples (default 0)", default=0)
+    parser.add_argument("--dataset", help="train the classifier on this dataset (default: the run's)")
+    parser.add_argument(
+        "--classifier-epochs",
+        type=int,
+        default=12,
+        action=AT_LEAST_1,
+        help="epochs of the classifier on the training split (default 12)",
+    )
+
+
 def main(argv=None):
     from keras_vae.core.quiet import import_tensorflow
 
     parser = argparse.ArgumentParser(prog="python -m keras_vae.judge", description=__doc__.split("\n")[0])
-    parser.add_argument("run_dir", help="run folder, or a zoo entry name for its shipped weights")
-    parser.add_argument("--n", type=int, default=100, help="samples per class, or in all (default 100)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--dataset", help="train the classifier on this dataset (default: the run's)")
+    add_arguments(parser)
     args = parser.parse_args(argv)
     try:
         import_tensorflow()
@@ -90,20 +248,27 @@ def main(argv=None):
 
 
 def report(args):
+    """Train the classifier, print the judge's table and the sample-quality numbers, and write those
+    into the run's metrics.json (runs/ENTRY/pretrained/metrics.json for a zoo entry)."""
     from keras_vae.data import datasets
     from keras_vae.runner import loading, runs
 
-    if args.n < 1:
-        raise UserError(f"--n must be >= 1, got {args.n}")
     config = runs.read_config(args.run_dir)
     data = datasets.load(args.dataset or config.dataset, image_size=config.image_size, crop=config.crop)
-    classifier, accuracy = train_classifier(data)
-    result = judge(loading.load_run_model(args.run_dir), classifier, args.n, args.seed)
+    classifier, accuracy = train_classifier(data, epochs=args.classifier_epochs)
+    model = loading.load_run_model(args.run_dir)
+    result = judge(model, classifier, args.n, args.seed)
     print(
         f"classifier: CNN trained on the {len(data.x_train)} training images of {data.name}, "
         f"test accuracy {accuracy:.1%}"
     )
     print(table(result))
+    if args.n_quality:
+        quality = sample_quality(model, classifier, data, args.n_quality, args.seed, accuracy)
+        quality["settings"]["classifier_epochs"] = args.classifier_epochs
+        print(f"sample quality of {args.n_quality} samples against the {len(data.x_test)} test images:")
+        print(quality_table(quality))
+        print(f"wrote {write_quality(args.run_dir, quality)} (key sample_quality)")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "keras_vae"
 # Lowest first. The top layer holds the programs: the CLI, the bench, the Python API and the
-# reproduction scripts (`python -m keras_vae.pretrain`, `python -m keras_vae.judge`).
+# reproduction scripts (`python -m keras_vae.pretrain`, `python -m keras_vae.judge` and its
+# sample-quality metrics, sample_quality.py).
 LAYERS = (
     ("core",),
     ("models",),
@@ -19,7 +20,7 @@ LAYERS = (
     ("data",),
     ("runner",),
     ("export",),
-    ("cli", "bench", "zoo", "pretrain", "judge"),
+    ("cli", "bench", "zoo", "pretrain", "judge", "sample_quality"),
 )
 
 

@@ -18,14 +18,14 @@ from keras_vae.core.quiet import import_tensorflow
 
 
 def build_parser():
-    from keras_vae.cli import catalogue, evaluate, export, plot, sample, serve_request, serve_web, sweep, train
+    from keras_vae.cli import catalogue, evaluate, export, judge, plot, sample, serve_request, serve_web, sweep, train
 
     parser = Parser(prog=prog(), description="keras_vae model zoo")
     parser.add_argument(
         "--version", action="version", version=f"keras-vae {keras_vae.__version__}", help="print the version and exit"
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (catalogue, train, evaluate, sample, plot, sweep, export, serve_request, serve_web):
+    for module in (catalogue, train, evaluate, sample, plot, judge, sweep, export, serve_request, serve_web):
         module.add(commands)
     return parser
 

@@ -20,6 +20,9 @@ from keras_vae.runner import disentanglement, loading, runs
 from keras_vae.runner.runs import METRICS, check_metrics_free, metrics_path  # noqa: F401  (evaluate.METRICS)
 
 log = logging.getLogger(__name__)
+# Keys of metrics.json that others write and an evaluation keeps: the judge's numbers on samples
+# (`python -m keras_vae.judge`), which do not depend on the test evaluation.
+KEPT = ("sample_quality",)
 
 
 @contextlib.contextmanager
@@ -176,9 +179,15 @@ def evaluation(
     metrics["headline"] = model.headline(metrics)  # what `list` shows, in the model's own words
     if not write:
         return metrics, None, False
-    path = main if overwrite or not main.exists() else named
+    path = main if overwrite or not holds_evaluation(main) else named
     write_metrics(path, metrics, overwrite)
     return metrics, path, False
+
+
+def holds_evaluation(path):
+    """Whether the metrics file `path` holds an evaluation (not only KEPT keys, such as the
+    judge's numbers written before any evaluate)."""
+    return path.is_file() and bool(set(runs.read_json(path)) - set(KEPT))
 
 
 def settings_file(settings, own_dataset):
@@ -197,6 +206,10 @@ def settings_file(settings, own_dataset):
 
 
 def write_metrics(path, metrics, overwrite=False):
-    check_metrics_free(path, overwrite)
+    """Write `metrics` to `path`, keeping the KEPT keys of a metrics.json already there; an
+    evaluation there is replaced only with overwrite."""
+    if holds_evaluation(path):
+        check_metrics_free(path, overwrite)
+    kept = {key: value for key, value in (runs.read_json(path) if path.exists() else {}).items() if key in KEPT}
     path.parent.mkdir(parents=True, exist_ok=True)
-    runs.write_json(path, metrics)
+    runs.write_json(path, {**metrics, **kept})
