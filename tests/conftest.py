@@ -1,5 +1,6 @@
 """Shared fixtures. Tests run offline (the probe for the TFDS host answers 'no' at once)."""
 
+import logging
 import os
 
 os.environ["KERAS_VAE_OFFLINE"] = "1"
@@ -23,10 +24,16 @@ def cli(capsys):
     from keras_vae.cli import main
 
     def run(*args):
+        # main() points the root logger at this test's captured stderr; put the handlers back
+        # after, so no later test logs into a stream pytest has closed.
+        root = logging.getLogger()
+        handlers, level = root.handlers[:], root.level
         try:
             code = main([str(a) for a in args])
         except SystemExit as exit:  # argparse usage errors and --help
             code = exit.code
+        finally:
+            root.handlers[:], root.level = handlers, level
         out, err = capsys.readouterr()
         return code, out, err
 

@@ -610,8 +610,16 @@ def test_an_os_error_while_writing_outputs_is_one_line(cli, tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     code, _, err = cli("sample", "conv_vae", "--n", 4, "--out", blocker / "samples")
-    line = one_error(code, err, str(blocker))
-    assert "Not a directory" in line or "File exists" in line, line
+    one_error(code, err, f"{blocker} is a file, not a folder")  # found before any work
+    # An OS error found only while writing: one line with the file, the reason and what to try.
+    import errno
+
+    from keras_vae.cli import os_error_line
+
+    full = OSError(errno.ENOSPC, "No space left on device", "runs/x/samples.png")
+    assert os_error_line(full) == (
+        "runs/x/samples.png: No space left on device (the disk is full: free space, or write elsewhere with --out)"
+    )
 
 
 @pytest.mark.parametrize(

@@ -269,6 +269,8 @@ def check_writable(folder, advice):
     """
     folder = Path(folder)
     existing = next((p for p in (folder, *folder.absolute().parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise UserError(f"cannot write to {folder}: {existing} is a file, not a folder")
     if existing is None or os.access(existing, os.W_OK | os.X_OK):
         return folder
     read_only = hasattr(os, "statvfs") and bool(os.statvfs(existing).f_flag & getattr(os, "ST_RDONLY", 1))
