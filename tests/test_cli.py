@@ -335,7 +335,8 @@ print(json.dumps({{"answers": answers, "tensorflow": "tensorflow" in sys.modules
         assert never is None or never not in err, (argv, err)
         assert "Traceback" not in err
     assert not report["tensorflow"], "a bad input was answered only after importing TensorFlow"
-    evaluate_latest = report["answers"][[argv for argv, _, _ in FAST_ANSWERS].index(["evaluate", "runs/ae"])][1]
+    argvs = [argv for argv, _, _ in FAST_ANSWERS]
+    evaluate_latest = report["answers"][argvs.index(["evaluate", "runs/ae", "--dataset", "mnsit"])][1]
     assert "runs/ae holds 2 runs; using the latest, runs/ae/20260102-000000" in evaluate_latest
 
 

@@ -56,7 +56,7 @@ def instance_attributes(cls):
 
 def declared():
     """ZooModel's names and keras.Model's public ones (of an instance: built, compiled, ...)."""
-    keras_api = {name for name in dir(keras.Model()) if not name.startswith("_")}
+    keras_api = {name for name in dir(keras.Model()) if not name.startswith("_")} | {"optimizer"}  # once compiled
     return set(dir(ZooModel)) | instance_attributes(ZooModel) | keras_api
 
 

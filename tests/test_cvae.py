@@ -97,7 +97,7 @@ def test_a_dataset_without_labels_is_refused_in_one_line(cli, tmp_path):
 def test_sample_takes_a_label_and_refuses_bad_ones(cli, tmp_path):
     code, out, err = cli("sample", "cvae", "--label", "3", "--n", "8", "--out", tmp_path)
     assert code == 0, err
-    assert (tmp_path / "samples_label3.png").is_file()  # one file per label: no clash with plain samples
+    assert (tmp_path / "samples_label3_seed0_n8.png").is_file()  # one file per label: no clash with plain samples
     code, _, err = cli("sample", "cvae", "--label", "10", "--out", tmp_path / "b")
     assert code == 2 and "error: labels must be an integer in [0, 9], or 64 of them (one per sample), got 10" in err
     code, _, err = cli("sample", "conv_vae", "--label", "3", "--out", tmp_path / "c")

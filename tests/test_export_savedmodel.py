@@ -203,10 +203,11 @@ def bad_inputs(run_dir, tmp_path):
     empty_run.mkdir()
     (empty_run / "config.json").write_text((run_dir / "config.json").read_text())
     (tmp_path / "a_file").write_text("x")
+    (tmp_path / "plain").mkdir()  # a folder holding no run (one holding runs means its latest)
     return out, {
         "missing run": ([tmp_path / "nope", "--out", out], "run folder not found"),
         "untrained run": ([empty_run, "--out", out], "holds no trained model"),
-        "not a run": ([tmp_path, "--out", out], "not a run folder"),
+        "not a run": ([tmp_path / "plain", "--out", out], "not a run folder"),
         "unknown part": (
             [run_dir, "--out", out, "--part", "middle"],
             "unknown --part 'middle'; choose from decoder, encoder, all",

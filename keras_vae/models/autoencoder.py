@@ -214,6 +214,8 @@ class Autoencoder(ImageModel):
         batch = as_batch(batch)
         return self.encoder(self._with_conditions(batch["images"], self.conditions(batch)), training=training)
 
+    has_code = True
+
     def code(self, batch, training=False):
         """The deterministic latent [B, latent_dim] (the code; a VAE's posterior mean).
 

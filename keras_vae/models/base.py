@@ -103,6 +103,7 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
     bound = None
     stages = ()  # later training stages (learned priors), trained after the model itself
     export_default = "decoder"  # the deployable default of `export`: a part's name or "all"
+    has_code = False  # whether `code(batch)` gives a latent code [B, latent_dim] (the autoencoders)
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -197,6 +198,15 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
             A list of str, each one number with its name, e.g. ["ELBO -96.5", "IWAE (k = 1000) -91.2"].
         """
         return [f"loss {metrics['loss']:.1f}"]
+
+    def code(self, batch, training=False):
+        """The deterministic latent code of each image of the batch, float32 [B, latent_dim] (a
+        VAE's posterior mean), for a model with `has_code`; the disentanglement metrics read it.
+
+        Raises:
+            NotImplementedError: the model has no such code.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no latent code")
 
     prior_description = "the model's prior"  # what `sample` draws, for figure titles
 

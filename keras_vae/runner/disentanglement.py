@@ -542,7 +542,7 @@ def skip_reason(model, data):
         return f"{data.name} has no ground-truth factors (only dSprites-like data carries them)"
     if data.factors.images_of is None:
         return f"{data.name} cannot draw images of chosen factor combinations"
-    if not hasattr(model, "code") or getattr(model, "condition_classes", None):
+    if not model.has_code or model.condition_classes:
         return f"{type(model).__name__} has no unconditional latent code"
     shape = tuple(np.shape(data.factors.images_of(np.zeros((1, len(data.factors.names)), np.int64)))[1:])
     if shape != tuple(model.image_shape):

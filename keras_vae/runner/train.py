@@ -233,16 +233,16 @@ def check_resumable(run_dir, config):
     Raises:
         UserError: naming each such setting with the checkpoint's value and config.json's.
     """
-    trained = runs.read_json(run_dir / runs.STATE).get("trained_with")
-    if not isinstance(trained, dict):
+    recorded = runs.read_json(run_dir / runs.STATE).get("trained_with")
+    if not isinstance(recorded, dict):
         return
     now = config.to_json()
     changed = sorted(
-        key for key in set(trained) | set(now) if key not in RESUME_MAY_CHANGE and trained.get(key) != now.get(key)
+        key for key in set(recorded) | set(now) if key not in RESUME_MAY_CHANGE and recorded.get(key) != now.get(key)
     )
     if changed:
         what = ", ".join(
-            f"{key} {json.dumps(now.get(key))} (trained with {json.dumps(trained.get(key))})" for key in changed
+            f"{key} {json.dumps(now.get(key))} (trained with {json.dumps(recorded.get(key))})" for key in changed
         )
         raise UserError(
             f"{run_dir}/config.json changes {what} since its checkpoint; a resume cannot: put "
