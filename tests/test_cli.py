@@ -377,3 +377,26 @@ def test_help_lists_every_command_with_a_one_line_description(cli):
     for name, text in described.items():
         assert text and len(text) <= 60, (name, "help= fits one line of an 80-column --help")
         assert f"{name} {text}" in flowing, (name, out)
+
+
+def test_the_latest_run_is_one_with_a_model_and_the_kept_table_prints_with_the_judges_numbers(tmp_path):
+    from keras_vae.cli.evaluate import format_metrics
+    from keras_vae.runner import runs
+
+    for stamp, files in (("20260101-000000", ["config.json", "model.keras"]), ("20260102-000000", ["config.json"])):
+        for name in files:  # the newer run stopped (diverged) before its first checkpoint
+            (tmp_path / stamp).mkdir(exist_ok=True)
+            (tmp_path / stamp / name).write_text("{}")
+    assert runs.latest_run(tmp_path) == tmp_path / "20260101-000000"
+    metrics = {
+        "dataset": "mnist_5k",
+        "split": "test",
+        "split_examples": 2,
+        "units": "nats per example",
+        "likelihood": "bernoulli",
+        "binarization": "none",
+        "elbo": -110.5,
+        "sample_quality": {"frechet_distance": 41.3},  # written by `judge`
+    }
+    table = format_metrics(metrics)
+    assert "elbo" in table and "frechet" not in table

@@ -30,5 +30,6 @@ def run_folder(path):
     if latest is None:
         runs.check_run_dir(path)
         return path
-    print(f"{path} holds {len(runs.runs_inside(path))} runs; using the latest, {latest}", file=sys.stderr)
+    count = len(runs.runs_inside(path))
+    print(f"{path} holds {count} run{'s' if count != 1 else ''}; using the latest, {latest}", file=sys.stderr)
     return str(latest)

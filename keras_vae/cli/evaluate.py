@@ -56,10 +56,10 @@ def format_metrics(metrics):
             lines.append(f"  {name}: {value}")
         elif name == "active_units":
             lines.append(f"  {name:<16} {value:12d}  # of {metrics['latent_dim']}")
-        elif isinstance(value, list):  # per-dimension or per-code values: in metrics.json only
-            continue
         elif name == "disentanglement":  # each metric's headline score; the rest in metrics.json
             lines.append("  disentanglement: " + disentanglement_line(value))
+        elif isinstance(value, (list, dict)):  # per-dimension values, the judge's numbers: in metrics.json only
+            continue
         elif isinstance(value, int):
             lines.append(f"  {name:<16} {value:12d}")
         else:

@@ -206,9 +206,12 @@ def runs_inside(folder):
 
 
 def latest_run(folder):
-    """The newest run inside `folder` if it is a folder of runs (not a run folder itself), else None."""
+    """The newest run inside `folder` that holds a trained model (a run stopped before its first
+    checkpoint does not count) if `folder` is a folder of runs (not a run folder itself), else
+    None; the newest run of all when none holds a model."""
     inside = [] if (Path(folder) / CONFIG).is_file() else runs_inside(folder)
-    return inside[-1] if inside else None
+    trained = [run for run in inside if (run / MODEL).is_file() or (run / CHECKPOINT).is_file()]
+    return (trained or inside)[-1] if inside else None
 
 
 def pretrained_dir(entry):
