@@ -35,6 +35,14 @@ def add(commands):
         action="store_true",
         help="skip the disentanglement metrics on data with factors (minutes at their default sample sizes)",
     )
+    parser.add_argument(
+        "--factor-samples",
+        type=int,
+        action=AT_LEAST_1,
+        metavar="N",
+        help="training points of each disentanglement metric (default 10,000, disentanglement_lib's; "
+        "evaluation and test points are half); recorded in metrics.json",
+    )
     parser.set_defaults(run=run, check=check)
 
 
@@ -84,12 +92,28 @@ def check(args):
     from keras_vae.data import datasets
     from keras_vae.runner import runs
 
+    from keras_vae.core.errors import UserError
+    from keras_vae.runner.disentanglement import scaled_settings
+
     args.run_dir = run_folder(args.run_dir)
+    if args.factor_samples is not None:
+        if args.no_disentanglement:
+            raise UserError("--factor-samples sizes the disentanglement metrics that --no-disentanglement skips: give one")
+        scaled_settings(args.factor_samples)
     if args.dataset:
         datasets.check_name(args.dataset)
     runs.check_writable(
         runs.metrics_path(args.run_dir).parent, "copy the run folder somewhere writable and evaluate the copy"
     )
+
+
+def disentanglement_settings(args):
+    """False to skip the metrics, the scaled sample sizes of --factor-samples, or None (defaults)."""
+    from keras_vae.runner.disentanglement import scaled_settings
+
+    if args.no_disentanglement:
+        return False
+    return scaled_settings(args.factor_samples) if args.factor_samples else None
 
 
 def run(args):
@@ -104,7 +128,7 @@ def run(args):
         seed=args.seed,
         overwrite=args.overwrite,
         progress=True,
-        disentanglement_settings=False if args.no_disentanglement else None,
+        disentanglement_settings=disentanglement_settings(args),
     )
     print(format_metrics(metrics))
     print(f"{'already there:' if kept else 'wrote'} {path}")

@@ -423,6 +423,24 @@ def merged_settings(settings):
     return out
 
 
+def scaled_settings(points):
+    """Settings with every metric's sample sizes scaled to `points` training points (the library's
+    10,000): `num_train` and `num_variance_estimate` = points, `num_eval` and `num_test` = points // 2;
+    batch sizes, bins and the prune threshold stay. What `evaluate --factor-samples N` passes.
+
+    Raises:
+        UserError: `points` below 10 (too few points for a classifier to score).
+    """
+    if isinstance(points, bool) or not isinstance(points, int) or points < 10:
+        raise UserError(f"--factor-samples must be an integer of at least 10, got {points!r}")
+    sizes = {"num_train": points, "num_variance_estimate": points, "num_eval": points // 2, "num_test": points // 2}
+    return {
+        name: {key: sizes[key] for key in metric if key in sizes}
+        for name, metric in DEFAULTS.items()
+        if isinstance(metric, dict)
+    }
+
+
 def json_safe(value):
     """`value` with every non-finite float replaced by None (and numpy numbers made Python ones)."""
     if isinstance(value, dict):
