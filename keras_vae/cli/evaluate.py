@@ -89,16 +89,15 @@ def disentanglement_line(metrics):
 
 def check(args):
     """The run folder and --dataset, before TensorFlow."""
+    from keras_vae.core.errors import UserError
     from keras_vae.data import datasets
     from keras_vae.runner import runs
-
-    from keras_vae.core.errors import UserError
     from keras_vae.runner.disentanglement import scaled_settings
 
     args.run_dir = run_folder(args.run_dir)
     if args.factor_samples is not None:
         if args.no_disentanglement:
-            raise UserError("--factor-samples sizes the disentanglement metrics that --no-disentanglement skips: give one")
+            raise UserError("--factor-samples sizes the metrics that --no-disentanglement skips: give one")
         scaled_settings(args.factor_samples)
     if args.dataset:
         datasets.check_name(args.dataset)
