@@ -262,3 +262,17 @@ def test_the_evaluate_table_shows_each_metrics_headline_score(identity):
     (line,) = [line for line in table.splitlines() if "disentanglement" in line]
     assert line.startswith("  disentanglement: beta_vae 1.000, factor_vae 1.000, mig n/a (MIG needs at least two")
     assert "dci 1.000, sap 0." in line
+
+
+def test_factor_samples_scale_every_metrics_sizes_and_bad_values_are_one_line(cli, tmp_path):
+    settings = dis.merged_settings(dis.scaled_settings(2000))
+    assert dis.images_needed(settings) == 2 * 64 * 3000 + 2000 + 64 * 3000 + 2000 + 2 * 3000  # 586,000
+    assert settings["factor_vae"]["num_variance_estimate"] == 2000 and settings["dci"]["num_test"] == 1000
+    assert settings["mig"]["num_bins"] == 20 and settings["factor_vae"]["prune_threshold"] == 0.05
+    with pytest.raises(dis.UserError, match="at least 10"):
+        dis.scaled_settings(9)
+
+    code, _, err = cli("evaluate", "conv_vae", "--factor-samples", "500", "--no-disentanglement")
+    assert code != 0 and err.strip().splitlines()[-1].startswith("error: --factor-samples sizes the metrics")
+    code, _, err = cli("evaluate", "conv_vae", "--factor-samples", "5")
+    assert code != 0 and err.strip().splitlines()[-1] == "error: --factor-samples must be an integer of at least 10, got 5"
