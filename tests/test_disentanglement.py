@@ -275,4 +275,5 @@ def test_factor_samples_scale_every_metrics_sizes_and_bad_values_are_one_line(cl
     code, _, err = cli("evaluate", "conv_vae", "--factor-samples", "500", "--no-disentanglement")
     assert code != 0 and err.strip().splitlines()[-1].startswith("error: --factor-samples sizes the metrics")
     code, _, err = cli("evaluate", "conv_vae", "--factor-samples", "5")
-    assert code != 0 and err.strip().splitlines()[-1] == "error: --factor-samples must be an integer of at least 10, got 5"
+    expected = "error: --factor-samples must be an integer of at least 10, got 5"
+    assert code != 0 and err.strip().splitlines()[-1] == expected
