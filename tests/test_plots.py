@@ -57,7 +57,7 @@ def plotted(request, tmp_path_factory):
         assert main(["plot", str(run_dir)]) == 0
     out = out.getvalue()
     pngs = {p.name: matplotlib.image.imread(p) for p in run_dir.glob("*.png")}
-    assert out.count("wrote") == len(pngs)
+    assert out.count("wrote") == len(pngs) + len(list(run_dir.glob("*.gif")))
     return entry, latent_dim, run_dir, pngs
 
 
@@ -74,6 +74,7 @@ def test_every_figure_has_its_expected_pixel_size_and_a_title(plotted):
     }
     if entry == "conv_vae":
         expected["prior_samples.png"] = titled(8, 8)
+        expected["traversals.png"] = titled(latent_dim, vae_figures.TRAVERSAL_STEPS)
         if latent_dim == 2:
             expected["manifold.png"] = titled(vae_figures.MANIFOLD_SIDE, vae_figures.MANIFOLD_SIDE, scale=1)
     assert set(pngs) == set(expected)
@@ -81,6 +82,37 @@ def test_every_figure_has_its_expected_pixel_size_and_a_title(plotted):
         assert image.shape[:2] == expected[name], name
         assert image[..., :3].std() > 0.05, name  # not blank
         assert image[:TB, :, :3].min() < 0.3, name  # dark title text in the band on top
+
+
+def test_traversal_rows_sweep_one_dimension_each_in_order_of_kl(plotted):
+    entry, latent_dim, run_dir, _ = plotted
+    if entry != "conv_vae":
+        pytest.skip("an autoencoder has no KL to order the rows by")
+    from PIL import Image
+
+    from keras_vae.data import datasets as data
+
+    model = loading.load_run_model(run_dir)
+    examples = {"images": data.mnist_5k().x_test}
+    order, kl = vae_figures.kl_order(model, examples)
+    mean, log_var = (
+        np.asarray(t, np.float64)
+        for t in model.encode(
+            image_figures.subset(examples, image_figures.evenly_spaced(len(examples["images"]), vae_figures.KL_IMAGES))
+        )
+    )
+    by_hand = 0.5 * (np.exp(log_var) + mean**2 - 1 - log_var).mean(axis=0)  # closed-form Gaussian KL
+    np.testing.assert_allclose(kl, by_hand, rtol=1e-4, atol=1e-6)
+    assert list(order) == list(np.argsort(-by_hand, kind="stable"))
+
+    code = np.arange(latent_dim, dtype=np.float32) / 10
+    z = vae_figures.traversal_codes(code, order)
+    sweep = np.linspace(-2, 2, vae_figures.TRAVERSAL_STEPS)
+    for row, dim in enumerate(order):
+        np.testing.assert_allclose(z[row, :, dim], sweep, rtol=1e-6)
+        np.testing.assert_array_equal(np.delete(z[row], dim, axis=1), np.delete(np.tile(code, (len(sweep), 1)), dim, 1))
+    with Image.open(run_dir / "traversals.gif") as gif:
+        assert gif.n_frames == 2 * vae_figures.TRAVERSAL_STEPS - 2  # there and back
 
 
 def test_reconstructions_show_test_inputs_above_the_models_output(plotted):

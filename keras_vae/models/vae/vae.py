@@ -49,7 +49,12 @@ class VAE(Autoencoder):
     loss_names = ("loss", "reconstruction", "kl")
     code_names = ("z_mean", "z_log_var")
     bound = "iwae"
-    drawers = {**Autoencoder.drawers, "manifold": vae_figures.manifold, "class_samples": vae_figures.class_samples}
+    drawers = {
+        **Autoencoder.drawers,
+        "manifold": vae_figures.manifold,
+        "class_samples": vae_figures.class_samples,
+        "traversals": vae_figures.traversals,
+    }
     card_figures = ("reconstructions", "prior_samples")
     report_columns = (
         Column("elbo", "ELBO"),
@@ -68,7 +73,7 @@ class VAE(Autoencoder):
     @property
     def figures(self):
         manifold = ("manifold",) if self.latent_dim == 2 and not self.condition_classes else ()
-        return ("reconstructions", "prior_samples", *manifold, "latent_space", "interpolation")
+        return ("reconstructions", "prior_samples", *manifold, "latent_space", "interpolation", "traversals")
 
     @property
     def prior_description(self):
