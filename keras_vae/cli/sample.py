@@ -1,4 +1,5 @@
-"""`sample RUN_DIR`: a titled PNG grid of new images drawn from the model's prior; for a model
+"""`sample RUN_DIR`: a titled PNG grid of new images drawn from the model's prior (or, with
+`--sampler gmm`, a VAE's Gaussian mixture fitted to its codes: samples_gmm_seed0_n64.png); for a model
 that samples from observed examples (`model.sample_figure`, td_vae's rollouts), that figure
 drawn from n test examples of the run's dataset. The file's name says its settings
 (samples_seed0_n64.png), so a second sample never replaces the first."""
@@ -21,6 +22,13 @@ def add(commands):
     add_seed(parser, "sampling seed (default 0)", default=0)
     parser.add_argument(
         "--label", type=int, help="the class to draw, for a model conditioned on labels (default: every class in turn)"
+    )
+    parser.add_argument(
+        "--sampler",
+        choices=("normal", "gmm"),
+        default="normal",
+        help="what a VAE draws z from: `normal`, its prior N(0, I) (default), or `gmm`, the Gaussian "
+        "mixture fitted to its training codes (`train --resume RUN --stage sampler` fits it)",
     )
     parser.add_argument(
         "--out",
@@ -53,11 +61,17 @@ def run(args):
     out = runs.output_dir(args.run_dir, args.out)
     if model.sample_figure:
         return sample_figure(model, args, out)
+    if args.sampler != "normal":
+        model.fitted_sampler(args.sampler)  # refuses a model without one, or not fitted
+        conditions["sampler"] = args.sampler
     images = model.sample(args.n, seed=args.seed, **conditions).numpy()  # refuses what the model cannot do
-    name = "samples" + runs.suffix(label=args.label, seed=args.seed, n=args.n) + ".png"
+    fitted = None if args.sampler == "normal" else args.sampler
+    settings = runs.suffix(label=args.label, seed=args.seed, n=args.n)
+    name = "samples" + (f"_{fitted}" if fitted else "") + settings + ".png"
     given = f", labels = {args.label}" if args.label is not None else ""
     entry = runs.read_config(args.run_dir).entry or out.name
-    title = f"{args.n} samples of {entry} from its prior (seed {args.seed}{given})"
+    source = "its prior" if fitted is None else f"its fitted {fitted.upper()} sampler"
+    title = f"{args.n} samples of {entry} from {source} (seed {args.seed}{given})"
     with figures.staged(out, args.overwrite) as (staging, report):
         plots.save_titled_grid(images, staging / name, title, columns=min(args.n, 8))
     for word, path in report:

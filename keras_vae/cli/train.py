@@ -39,7 +39,8 @@ def add(commands):
         "--stage",
         metavar="STAGE",
         help="train one stage alone: `model` (a new run's autoencoder, without its prior), or with "
-        "--resume a later one such as `prior` (see the entry's README)",
+        "--resume a later one such as `prior`, or `sampler` (a VAE's Gaussian mixture over its codes, "
+        "for `sample --sampler gmm`; see the entry's README)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run folder --out")
     parser.add_argument(
@@ -85,15 +86,18 @@ def run(args):
     except Interrupted as interrupted:
         raise KeyboardInterrupt(resume_hint(interrupted.run_dir, args.limit)) from None
     print(f"run folder: {run_dir}")
-    print(next_steps(run_dir))
+    print(next_steps(run_dir, args.stage))
 
 
-def next_steps(run_dir):
-    """What to try on a trained run folder: the exact commands."""
+def next_steps(run_dir, stage=None):
+    """What to try on a trained run folder (or after fitting its sampler): the exact commands."""
     from keras_vae.cli.common import prog
 
     folder = shlex.quote(str(run_dir))
-    commands = [f"{prog()} {command} {folder}" for command in ("evaluate", "sample", "plot", "export")]
+    if stage == "sampler":
+        commands = [f"{prog()} sample {folder} --sampler gmm", f"{prog()} judge {folder}"]
+    else:
+        commands = [f"{prog()} {command} {folder}" for command in ("evaluate", "sample", "plot", "export")]
     return "next, try:\n" + "\n".join(f"  {command}" for command in commands)
 
 

@@ -24,6 +24,9 @@ and declares what the rest of the package asks of it (see `keras_vae.core.contra
     stages            the later training stages it has ("prior"), each its own ZooModel trained
                       after it on the frozen model's outputs (`stage_model`, `stage_batch`,
                       `attach`; see keras_vae/runner/stages.py)
+    fitted_samplers   the samplers of its latent code fitted after training ("gmm": an ex-post
+                      Gaussian mixture), which `sample(..., sampler=name)` draws z from once
+                      attached (`attach_sampler`; see keras_vae/runner/samplers.py)
     export_parts()    the parts that export alone
     export_default    what `export` writes without --part: one part's name ("decoder", the
                       default) or "all" (td_vae: its belief and rollout step work only together)
@@ -79,6 +82,7 @@ class _Untracked:
 
     def __init__(self):
         self.models = {}
+        self.samplers = {}
 
 
 class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
@@ -102,6 +106,7 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
     image_shape = None  # (H, W, C) of the images (or frames) the model reads; set by the family
     bound = None
     stages = ()  # later training stages (learned priors), trained after the model itself
+    fitted_samplers = ()  # samplers of the latent code fitted after training (keras_vae.core.mixture)
     export_default = "decoder"  # the deployable default of `export`: a part's name or "all"
     has_code = False  # whether `code(batch)` gives a latent code [B, latent_dim] (the autoencoders)
 
@@ -343,6 +348,42 @@ class ZooModel(BuildWithoutBatch, keras.Model, metaclass=BuildAfterInit):
                 f"`train --resume RUN_DIR --stage {name}`"
             )
         return model
+
+    def attach_sampler(self, name, sampler):
+        """Hand a fitted sampler of the latent code to this model: `sample(..., sampler=name)`
+        draws z from it. Kept out of Keras's tracking: it is saved in its own files.
+
+        Args:
+            name: one of `fitted_samplers`.
+            sampler: an object with `sample(n, seed)` -> float32 codes [n, latent_dim].
+
+        Raises:
+            ValueError: `name` is not one of `fitted_samplers`.
+        """
+        if name not in self.fitted_samplers:
+            raise ValueError(f"{type(self).__name__} fits no sampler {name!r}")
+        self._trained_stages.samplers[name] = sampler
+
+    def attached_samplers(self):
+        """The names of the fitted samplers attached now, in `fitted_samplers` order."""
+        return tuple(name for name in self.fitted_samplers if name in self._trained_stages.samplers)
+
+    def fitted_sampler(self, name):
+        """The attached fitted sampler `name`.
+
+        Raises:
+            UserError: the model fits no such sampler, or it is not fitted yet (saying how to fit it).
+        """
+        if name not in self.fitted_samplers:
+            known = ", ".join(("normal", *self.fitted_samplers)) if self.fitted_samplers else "none"
+            raise UserError(f"{type(self).__name__} has no sampler {name!r}; its samplers: {known}")
+        sampler = self._trained_stages.samplers.get(name)
+        if sampler is None:
+            raise UserError(
+                f"{type(self).__name__}'s {name} sampler is not fitted yet: fit it with "
+                "`train --resume RUN_DIR --stage sampler`"
+            )
+        return sampler
 
     # -- training -----------------------------------------------------------------------------
     @property

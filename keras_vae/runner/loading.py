@@ -2,12 +2,13 @@
 
 from pathlib import Path
 
-from keras_vae.runner import runs, stages
+from keras_vae.runner import runs, samplers, stages
 
 
 def load_run_model(run_dir):
     """The run's model (its final model, or the last checkpoint of an unfinished run), with every
-    later stage it has trained attached (`keras_vae.runner.stages.attach_trained`).
+    later stage it has trained attached (`keras_vae.runner.stages.attach_trained`), and its fitted
+    sampler (`keras_vae.runner.samplers`).
 
     Args:
         run_dir: a run folder, or a zoo entry name (its shipped run).
@@ -19,7 +20,8 @@ def load_run_model(run_dir):
         UserError: not a run folder, no trained model, or a file that does not load.
     """
     run_dir = runs.check_run_dir(run_dir)
-    return stages.attach_trained(runs.load_model(runs.model_file(run_dir)), run_dir)
+    model = stages.attach_trained(runs.load_model(runs.model_file(run_dir)), run_dir)
+    return samplers.attach_fitted(model, run_dir)
 
 
 def load(entry_or_run_dir, pretrained=True):

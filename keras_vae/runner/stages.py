@@ -23,6 +23,7 @@ from keras_vae.runner import runs
 log = logging.getLogger(__name__)
 
 MODEL = "model"  # the first stage of every run: the model's own weights, in the run folder itself
+SAMPLER = "sampler"  # a model's fitted sampler of its code (keras_vae.runner.samplers): no epochs
 SHIPPED_FILES = (runs.MODEL, runs.HISTORY)  # what a shipped zoo entry carries of each later stage
 
 
@@ -31,10 +32,16 @@ def names(model):
     return (MODEL, *model.stages)
 
 
+def fitted(cls):
+    """("sampler",) for a model (or class) that fits samplers of its code after training, else ()."""
+    return (SAMPLER,) if cls.fitted_samplers else ()
+
+
 def check(cls, stage):
     """`stage`, if model class `cls` has it (None: every stage); else one UserError line."""
-    if stage is not None and stage not in names(cls):
-        raise UserError(f"{cls.__name__} has no stage {stage!r}; its stages: {', '.join(names(cls))}")
+    known = (*names(cls), *fitted(cls))
+    if stage is not None and stage not in known:
+        raise UserError(f"{cls.__name__} has no stage {stage!r}; its stages: {', '.join(known)}")
     return stage
 
 
@@ -74,9 +81,12 @@ def to_resume(run_dir, config, cls, stage=None, epochs=None):
     the model (its epochs raised).
 
     Raises:
-        UserError: every stage is finished and no larger `epochs` is given.
+        UserError: every stage is finished and no larger `epochs` is given; `epochs` for the
+            sampler, which has none.
     """
-    if check(cls, stage) is not None:
+    if check(cls, stage) == SAMPLER and epochs is not None:
+        raise UserError("a sampler is fitted, not trained: --stage sampler takes no --epochs")
+    if stage is not None:
         return stage, True
     unfinished = [s for s in names(cls) if epochs_done(run_dir, s) < config.stage(s).epochs]
     if unfinished and epochs is None:
@@ -94,7 +104,7 @@ def to_resume(run_dir, config, cls, stage=None, epochs=None):
 
 def check_none_trained(run_dir, cls):
     """Refuse to train the model on when a later stage has trained on its outputs already."""
-    stale = [s for s in cls.stages if folder(run_dir, s).exists()]
+    stale = [s for s in (*cls.stages, *fitted(cls)) if folder(run_dir, s).exists()]
     if stale:
         raise UserError(
             f"{run_dir}'s {', '.join(stale)} trained on this model's outputs; training the model on "

@@ -19,7 +19,7 @@ import numpy as np
 from keras_vae.catalogue import registry
 from keras_vae.core.errors import UserError
 from keras_vae.data import datasets
-from keras_vae.runner import builder, distribute, runs, stages
+from keras_vae.runner import builder, distribute, runs, samplers, stages
 from keras_vae.runner import config as run_config
 from keras_vae.runner.fit import fit, restore
 
@@ -194,6 +194,8 @@ def resume_locked(run_dir, epochs, verbose, limit, callbacks, stage):
         config = config.with_epochs(epochs, stage)
     strategy = distribute.strategy_for(config)
     config, data = load_data(config)
+    if stage == stages.SAMPLER:
+        return fit_sampler(run_dir, config, data), run_dir
     if stage == stages.MODEL:
         model = resume_model(run_dir, config, strategy, data, cls, verbose, callbacks)
         if alone:
@@ -207,6 +209,15 @@ def resume_locked(run_dir, epochs, verbose, limit, callbacks, stage):
         first = stage
     stages.fit_later(model, data, config, run_dir, strategy, verbose, callbacks, first, alone)
     return model, run_dir
+
+
+def fit_sampler(run_dir, config, data):
+    """Fit the run's sampler of its code (`keras_vae.runner.samplers`) on its finished model."""
+    if not (run_dir / runs.MODEL).is_file():
+        raise UserError(f"{run_dir} has no finished {runs.MODEL} yet: resume its model first (--stage model)")
+    model = runs.load_model(run_dir / runs.MODEL)
+    samplers.fit_run(model, data, config, run_dir)
+    return model
 
 
 # What a resume takes from config.json even when it differs from what the checkpoint trained with:

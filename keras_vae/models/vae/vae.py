@@ -113,25 +113,38 @@ class VAE(Autoencoder):
         posterior = {"z_mean": mean, "z_log_var": log_var, "z": z}
         return {"loss": recon + kl, "reconstruction": recon, "kl": kl, "kl_per_dim": kl_per_dim, **posterior}
 
-    def sample(self, n, seed=None, **conditions):
-        """n images [n, H, W, C] in [0, 1] decoded from z ~ N(0, I); the same seed gives the same
-        images. A conditional model takes its conditions (`labels=3`, or one per sample).
+    fitted_samplers = ("gmm",)
+    samplers = ("normal", *fitted_samplers)  # what `sample(..., sampler=)` draws z from
+
+    def sample(self, n, seed=None, sampler="normal", **conditions):
+        """n images [n, H, W, C] in [0, 1] decoded from z drawn by `sampler`; the same seed gives
+        the same images. A conditional model takes its conditions (`labels=3`, or one per sample).
 
         Args:
             n: the number of images.
-            seed: int for repeatable draws (stateless normal), or None.
+            seed: int for repeatable draws (stateless), or None.
+            sampler: "normal", the prior N(0, I); or "gmm", the Gaussian mixture fitted to the
+                training split's posterior means after training (`keras_vae.core.mixture`;
+                `train --resume RUN --stage sampler` fits it).
             **conditions: the conditions of a conditional model (each an int, or n ints).
 
         Returns:
             images [n, H, W, C] in [0, 1].
 
         Raises:
-            UserError: a condition the model does not take, or out of range.
+            UserError: a condition the model does not take, or out of range; an unknown sampler,
+                or one not fitted yet.
         """
         conditions = self.sample_conditions(n, conditions)
+        return self.decode(self.latent_samples(n, seed, sampler), **conditions)
+
+    def latent_samples(self, n, seed=None, sampler="normal"):
+        """n codes z [n, latent_dim] float32 from `sampler` ("normal": N(0, I); else a fitted
+        sampler, `fitted_sampler`); the same int seed gives the same codes (stateless draws)."""
+        if sampler != "normal":
+            return tf.cast(self.fitted_sampler(sampler).sample(n, seed=seed), tf.float32)
         shape = (n, self.latent_dim)
-        z = tf.random.normal(shape) if seed is None else tf.random.stateless_normal(shape, seed=[seed, 0])
-        return self.decode(z, **conditions)
+        return tf.random.normal(shape) if seed is None else tf.random.stateless_normal(shape, seed=[seed, 0])
 
     # -- evaluation ---------------------------------------------------------------------------
     def latent_model(self, training=False, targets=False):

@@ -1,0 +1,136 @@
+"""Samplers fitted after training (keras_vae/core/mixture.py, keras_vae/runner/samplers.py): the
+Gaussian mixture against closed forms and SciPy, and the `sampler` stage of a run end to end."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from scipy import stats
+from scipy.special import logsumexp
+
+from keras_vae.catalogue.entries import read_entry
+from keras_vae.catalogue.registry import model_class
+from keras_vae.core import mixture
+from keras_vae.core.errors import UserError
+from keras_vae.runner import loading, runs, samplers, stages, train
+
+TRUE_WEIGHTS = np.array([0.3, 0.7])
+TRUE_MEANS = np.array([[3.0, 0.0, 1.0], [-2.0, 1.0, 0.0]])
+TRUE_SCALES = np.array([[[0.5, 0, 0], [0.2, 0.4, 0], [0, 0.1, 0.3]], [[1.0, 0, 0], [-0.5, 0.6, 0], [0.3, 0, 0.2]]])
+
+
+def two_gaussians(n, rng):
+    """n codes [n, 3] from the known mixture TRUE_*."""
+    component = rng.choice(2, size=n, p=TRUE_WEIGHTS)
+    noise = rng.normal(size=(n, 3))
+    return TRUE_MEANS[component] + np.einsum("nij,nj->ni", TRUE_SCALES[component], noise)
+
+
+def scipy_log_density(fitted, codes):
+    """log sum_k w_k N(z; mu_k, Sigma_k), by SciPy (independent of TFP's mixture)."""
+    per_component = [
+        np.log(w) + stats.multivariate_normal(m, c).logpdf(codes)
+        for w, m, c in zip(fitted.weights, fitted.means, fitted.covariances, strict=True)
+    ]
+    return logsumexp(np.stack(per_component), axis=0)
+
+
+def test_the_fit_recovers_a_known_mixture_and_chooses_its_k_on_held_out_codes(rng):
+    fitted = mixture.fit(two_gaussians(4000, rng), two_gaussians(1000, rng), seed=0)
+    assert fitted.components == 2
+    assert max(fitted.selection, key=fitted.selection.get) == 2 and set(fitted.selection) == set(mixture.COMPONENTS)
+    order = np.argsort(fitted.means[:, 0])[::-1]  # the component at x = 3 first, as TRUE_MEANS
+    np.testing.assert_allclose(fitted.weights[order], TRUE_WEIGHTS, atol=0.03)
+    np.testing.assert_allclose(fitted.means[order], TRUE_MEANS, atol=0.1)
+    true_covariances = TRUE_SCALES @ np.swapaxes(TRUE_SCALES, 1, 2)
+    np.testing.assert_allclose(fitted.covariances[order], true_covariances, atol=0.1)
+    # Its held-out log-likelihood is within sampling error of the true density's.
+    held_out = two_gaussians(2000, rng)
+    truth = mixture.GaussianMixture(TRUE_WEIGHTS, TRUE_MEANS, true_covariances)
+    assert abs(scipy_log_density(fitted, held_out).mean() - scipy_log_density(truth, held_out).mean()) < 0.05
+
+
+def test_densities_are_scipys_and_samples_have_the_mixtures_moments(rng):
+    fitted = mixture.fit(two_gaussians(3000, rng), None, components=2)
+    codes = two_gaussians(50, rng)
+    np.testing.assert_allclose(fitted.log_prob(codes).numpy(), scipy_log_density(fitted, codes), rtol=1e-4, atol=1e-4)
+    samples = fitted.sample(40_000, seed=3).numpy()
+    mean = fitted.weights @ fitted.means
+    second = np.einsum("k,kij->ij", fitted.weights, fitted.covariances + np.einsum("ki,kj->kij", *[fitted.means] * 2))
+    np.testing.assert_allclose(samples.mean(0), mean, atol=0.03)
+    np.testing.assert_allclose(np.cov(samples.T), second - np.outer(mean, mean), atol=0.06)
+    np.testing.assert_array_equal(fitted.sample(5, seed=3).numpy(), fitted.sample(5, seed=3).numpy())
+    assert not np.allclose(fitted.sample(5, seed=3).numpy(), fitted.sample(5, seed=4).numpy())
+
+
+def test_without_held_out_codes_k_is_the_lowest_bic_and_bad_codes_are_refused(rng):
+    from sklearn.mixture import GaussianMixture
+
+    train_codes = two_gaussians(2000, rng)
+    fitted = mixture.fit(train_codes, None, seed=0)
+    bic = {
+        k: GaussianMixture(k, covariance_type="full", random_state=0).fit(train_codes).bic(train_codes)
+        for k in (1, 2, 4)
+    }
+    assert fitted.components == 2 and bic[2] < min(bic[1], bic[4])
+    np.testing.assert_allclose(fitted.selection[2], -bic[2] / (2 * len(train_codes)), rtol=1e-6)
+    assert mixture.candidates(100, 3) == (1, 2, 4, 8, 16) and mixture.candidates(3, 3) == (1,)
+    with pytest.raises(ValueError, match="NaN"):
+        mixture.fit(np.where(train_codes > 3, np.nan, train_codes), None)
+    with pytest.raises(ValueError, match="shape"):
+        mixture.fit(train_codes, train_codes[:, :2])
+
+
+@pytest.fixture(scope="module")
+def vae_run(tmp_path_factory):
+    """A dense_vae trained one epoch on 512 digits of each split, its sampler fitted."""
+    run_dir = tmp_path_factory.mktemp("samplers") / "run"
+    settings = {**read_entry("dense_vae")["test_overrides"], "epochs": 1, "dataset": "mnist_5k"}
+    train.train("dense_vae", settings, run_dir=run_dir, seed=0, limit=512, verbose=0)
+    train.resume(run_dir, stage="sampler", verbose=0)
+    return run_dir
+
+
+def test_the_sampler_stage_fits_the_training_codes_and_the_loaded_model_samples_from_it(vae_run):
+    record = json.loads((vae_run / "sampler" / "gmm.json").read_text())
+    model = loading.load_run_model(vae_run)
+    fitted = samplers.read(vae_run)
+    assert record["components"] == fitted.components and record["components_chosen_by"] == "validation"
+    assert record["training_codes"] == 512 and str(fitted.components) in record["held_out_log_likelihood"]
+    # EM's M-step makes the mixture's mean the mean of the codes fitted: those of the training split.
+    config = runs.read_config(vae_run)
+    _, data = train.load_data(config)
+    codes = samplers.codes(model, data, "train", config)
+    np.testing.assert_allclose(fitted.weights @ fitted.means, codes.mean(0), atol=1e-4)
+    z = model.latent_samples(6, seed=1, sampler="gmm").numpy()
+    np.testing.assert_allclose(z, fitted.sample(6, seed=1).numpy(), rtol=1e-6)
+    images = model.sample(6, seed=1, sampler="gmm").numpy()
+    np.testing.assert_array_equal(images, model.sample(6, seed=1, sampler="gmm").numpy())
+    assert not np.allclose(images, model.sample(6, seed=1).numpy())
+    assert model.attached_samplers() == ("gmm",)
+
+
+def test_sample_writes_the_gmm_grid_beside_the_prior_one(cli, vae_run):
+    code, out, err = cli("sample", vae_run, "--sampler", "gmm", "--n", "4")
+    assert code == 0, err
+    assert (vae_run / "samples_gmm_seed0_n4.png").is_file() and "samples_gmm_seed0_n4.png" in out
+    code, _, err = cli("sample", vae_run, "--sampler", "flow")
+    assert code == 2 and "invalid choice: 'flow'" in err
+
+
+def test_the_sampler_stage_refuses_what_it_cannot_do(cli, vae_run, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(vae_run, copy)
+    code, _, err = cli("train", "--resume", copy, "--stage", "sampler", "--epochs", "3")
+    assert code != 0 and err.startswith("error: ") and "takes no --epochs" in err
+    code, _, err = cli("train", "--resume", copy, "--epochs", "2")
+    assert code != 0 and "sampler" in err and "stale" in err  # a model trained on outdates its sampler
+    (copy / "sampler" / "gmm.npz").write_bytes(b"not an npz")
+    code, _, err = cli("sample", copy, "--sampler", "gmm")
+    assert code != 0 and err.startswith("error: ") and "gmm.npz does not load" in err
+    shutil.rmtree(copy / "sampler")
+    code, _, err = cli("sample", copy, "--sampler", "gmm")
+    assert code != 0 and "not fitted yet" in err and "--stage sampler" in err
+    with pytest.raises(UserError, match="no stage 'sampler'"):
+        stages.check(model_class("VQVAE"), "sampler")
