@@ -371,13 +371,13 @@ def test_evaluate_twice_prints_the_kept_metrics_and_other_settings_are_kept_besi
 def test_plot_twice_keeps_every_picture_and_names_other_settings(cli, tiny_run, tmp_path):
     code, out, err = cli("plot", tiny_run, "--out", tmp_path)
     assert code == 0, err
-    before = {p.name: p.read_bytes() for p in tmp_path.glob("*.png")}
-    assert "reconstructions.png" in before and "training_curves.png" in before
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.suffix in (".png", ".gif")}
+    assert "reconstructions.png" in before and "training_curves.png" in before and "traversals.gif" in before
     code, out, err = cli("plot", tiny_run, "--out", tmp_path)  # the same settings: the same files
     assert code == 0 and "wrote" not in out and out.count("already there: ") == len(before), err
     code, out, err = cli("plot", tiny_run, "--out", tmp_path, "--seed", 1)
     assert code == 0 and f"wrote {tmp_path / 'reconstructions_seed1.png'}" in out, err
-    assert {p.name: p.read_bytes() for p in tmp_path.glob("*.png") if p.name in before} == before
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.name in before} == before
     (tmp_path / "reconstructions_seed1.png").write_bytes(b"an older drawing")  # same settings, other content
     code, _, err = cli("plot", tiny_run, "--out", tmp_path, "--seed", 1)
     one_error(code, err, "reconstructions_seed1.png", "pass --overwrite")

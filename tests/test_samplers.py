@@ -134,3 +134,33 @@ def test_the_sampler_stage_refuses_what_it_cannot_do(cli, vae_run, tmp_path):
     assert code != 0 and "not fitted yet" in err and "--stage sampler" in err
     with pytest.raises(UserError, match="no stage 'sampler'"):
         stages.check(model_class("VQVAE"), "sampler")
+
+
+def test_the_exported_sampler_gives_pythons_codes_for_the_same_uniforms_and_noise(cli, vae_run, tmp_path):
+    import onnxruntime
+    import tensorflow as tf
+
+    code, out, err = cli("export", vae_run, "--part", "sampler", "--out", tmp_path)
+    assert code == 0 and "max abs error vs Keras" in out, err
+    model = loading.load_run_model(vae_run)
+    n, seed, d = 32, 5, model.latent_dim
+    feeds = {
+        "uniform": tf.random.stateless_uniform((n, 1), seed=[seed, 1]).numpy(),
+        "noise": tf.random.stateless_normal((n, d), seed=[seed, 0]).numpy(),
+    }
+    expected = model.latent_samples(n, seed=seed, sampler="gmm").numpy()
+    (onnx_file,) = tmp_path.glob("onnx/*_sampler/1/model.onnx")
+    session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    (z,) = session.run(["z"], feeds)
+    np.testing.assert_allclose(z, expected, atol=1e-5)
+    serving = tf.saved_model.load(str(next(tmp_path.glob("*_sampler/1")))).signatures["serving_default"]
+    np.testing.assert_allclose(serving(**{k: tf.constant(v) for k, v in feeds.items()})["z"], expected, atol=1e-5)
+    # Each u picks the component whose cumulative-weight interval holds it: u just above F_1
+    # gives mu_2 + L_2 eps.
+    fitted = samplers.read(vae_run)
+    if fitted.components > 1:
+        cumulative, means, scale_tril = fitted.arrays()
+        edge = {"uniform": np.array([[cumulative[0] + 1e-6]], np.float32), "noise": feeds["noise"][:1]}
+        np.testing.assert_allclose(
+            session.run(["z"], edge)[0][0], means[1] + scale_tril[1] @ edge["noise"][0], atol=1e-5
+        )

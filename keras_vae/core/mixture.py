@@ -6,12 +6,17 @@ training split after training and sampling z from it instead (Ghosh et al. 2020,
 Variational to Deterministic Autoencoders", section 4; pythae's GaussianMixtureSampler) gives
 samples that look like the data. The fit is scikit-learn's `GaussianMixture` with full
 covariances; the number of components K is chosen by the mean log-likelihood of held-out codes.
-Sampling and densities are TensorFlow Probability's `MixtureSameFamily`, seeded statelessly.
+Densities are TensorFlow Probability's `MixtureSameFamily`. A draw is one deterministic function
+of a uniform u and normal noise eps (`transform`: the component whose cumulative weight interval
+holds u, then mu_k + L_k eps), so the exported sampler (`MixtureLayer`, noise in, z out), Python
+and the web page give the same z for the same u and eps.
 """
 
 import dataclasses
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 # The numbers of components tried, where the training codes can support them (`candidates`).
 COMPONENTS = (1, 2, 4, 8, 16, 32, 64)
@@ -50,8 +55,6 @@ class GaussianMixture:
 
     def distribution(self):
         """The mixture as a TFP distribution over float32 codes [..., d]."""
-        import tensorflow as tf
-
         from keras_vae.core.losses import tfd
 
         scale_tril = np.linalg.cholesky(self.covariances)
@@ -60,14 +63,80 @@ class GaussianMixture:
             tfd.MultivariateNormalTriL(tf.constant(self.means, tf.float32), tf.constant(scale_tril, tf.float32)),
         )
 
+    def arrays(self):
+        """(cumulative weights [K], means [K, d], Cholesky factors [K, d, d]), float32: what
+        `transform` and the exported layer take."""
+        return (
+            np.cumsum(self.weights).astype(np.float32),
+            self.means.astype(np.float32),
+            np.linalg.cholesky(self.covariances).astype(np.float32),
+        )
+
     def sample(self, n, seed=None):
         """n codes [n, d] float32 drawn from the mixture; the same int seed gives the same codes
-        (a stateless draw), None a fresh one."""
-        return self.distribution().sample(n, seed=None if seed is None else (seed, 0))
+        (stateless draws: u from seed [seed, 1], eps from [seed, 0], the seed of N(0, I)'s eps),
+        None fresh ones."""
+        if seed is None:
+            uniform, noise = tf.random.uniform((n, 1)), tf.random.normal((n, self.dimensions))
+        else:
+            uniform = tf.random.stateless_uniform((n, 1), seed=[seed, 1])
+            noise = tf.random.stateless_normal((n, self.dimensions), seed=[seed, 0])
+        return transform(*self.arrays(), uniform, noise)
 
     def log_prob(self, codes):
         """log p(z) in nats per code [N] (float32) of codes [N, d]."""
         return self.distribution().log_prob(np.asarray(codes, np.float32))
+
+
+def transform(cumulative, means, scale_tril, uniform, noise):
+    """z = mu_c + L_c eps for c the component whose interval [F_{c-1}, F_c) of the cumulative
+    weights F holds u: a draw of the mixture from u ~ U[0, 1) and eps ~ N(0, I).
+
+    Args:
+        cumulative: float32 [K], the cumulative mixing weights (F_K = 1).
+        means: float32 [K, d]; scale_tril: float32 [K, d, d], the covariances' Cholesky factors.
+        uniform: float32 [B, 1] in [0, 1); noise: float32 [B, d].
+
+    Returns:
+        float32 [B, d].
+    """
+    # Only the K - 1 inner boundaries: a u at or above F_K's rounding still picks the last component.
+    component = tf.reduce_sum(tf.cast(uniform >= cumulative[None, :-1], tf.int32), axis=1)
+    scaled = tf.squeeze(tf.matmul(tf.gather(scale_tril, component), noise[:, :, None]), -1)
+    return tf.gather(means, component) + scaled
+
+
+@keras.saving.register_keras_serializable(package="keras_vae")
+class MixtureLayer(keras.layers.Layer):
+    """A fitted mixture's arrays as (non-trainable) weights, called on uniform [B, 1] and noise
+    [B, d] -> z [B, d] (`transform`): the module of the exported sampler.
+
+    Args:
+        components: K; dimensions: d.
+    """
+
+    def __init__(self, components, dimensions, **kwargs):
+        super().__init__(**kwargs)
+        self.components, self.dimensions = components, dimensions
+        self.cumulative = self.add_weight(shape=(components,), trainable=False, name="cumulative")
+        self.means = self.add_weight(shape=(components, dimensions), trainable=False, name="means")
+        self.scale_tril = self.add_weight(
+            shape=(components, dimensions, dimensions), trainable=False, name="scale_tril"
+        )
+        self.built = True  # its weights are its whole state, whatever the input
+
+    @classmethod
+    def of(cls, fitted):
+        """The layer of a fitted `GaussianMixture`."""
+        layer = cls(fitted.components, fitted.dimensions, name="gaussian_mixture")
+        layer.set_weights(list(fitted.arrays()))
+        return layer
+
+    def call(self, uniform, noise):
+        return transform(self.cumulative, self.means, self.scale_tril, uniform, noise)
+
+    def get_config(self):
+        return {**super().get_config(), "components": self.components, "dimensions": self.dimensions}
 
 
 def candidates(examples, dimensions, components=COMPONENTS):

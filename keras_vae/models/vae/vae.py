@@ -10,8 +10,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vae.core import iwae, losses
-from keras_vae.core.contract import NATS, Column, Term
+from keras_vae.core import iwae, losses, mixture
+from keras_vae.core.contract import NATS, Column, Part, TensorInput, Term
 from keras_vae.core.layers import reparameterize
 from keras_vae.core.registration import register_model
 from keras_vae.models.autoencoder import Autoencoder
@@ -146,7 +146,35 @@ class VAE(Autoencoder):
         shape = (n, self.latent_dim)
         return tf.random.normal(shape) if seed is None else tf.random.stateless_normal(shape, seed=[seed, 0])
 
+    def export_parts(self):
+        """The decoder and encoder (`Autoencoder`), and with a fitted GMM attached its "sampler":
+        uniform [B, 1] in [0, 1) and noise [B, latent_dim] ~ N(0, I) in, z [B, latent_dim] out,
+        the draw `sample(..., sampler="gmm")` makes from the same u and eps
+        (`keras_vae.core.mixture.transform`)."""
+        parts = super().export_parts()
+        if "gmm" not in self.attached_samplers():
+            return parts
+        layer = mixture.MixtureLayer.of(self.fitted_sampler("gmm"))
+
+        def sampler(uniform, noise):
+            return {"z": layer(uniform, noise)}
+
+        inputs = (TensorInput("uniform", (1,), values="unit"), TensorInput("noise", (self.latent_dim,)))
+        metadata = {"latent_dim": self.latent_dim, "sampler": "gmm", "components": layer.components, "generates": "z"}
+        return [*parts, Part("sampler", sampler, inputs, {"z": (self.latent_dim,)}, layer, metadata)]
+
     # -- evaluation ---------------------------------------------------------------------------
+    def latent_prior(self, training=False):
+        """p(z), the prior `latent_model` (and so the importance-weighted bound) uses: N(0, I).
+
+        Args:
+            training: the mode the networks run in (a prior built from them: `VampVAE`'s).
+
+        Returns:
+            a float32 TFP distribution over z [latent_dim], batch shape [].
+        """
+        return losses.standard_normal(self.latent_dim)
+
     def latent_model(self, training=False, targets=False):
         """This VAE as `keras_vae.core.iwae` sees it: posterior, prior and likelihood of a batch, the
         networks run with `training`. The images are binarized as `loss_terms` binarizes them at
@@ -159,7 +187,7 @@ class VAE(Autoencoder):
 
         Returns:
             `keras_vae.core.iwae.LatentModel`: posterior q(z|x) and likelihood over dict batches
-            {"images": [B, H, W, C], and the conditions}; prior N(0, I).
+            {"images": [B, H, W, C], and the conditions}; prior `latent_prior()`, N(0, I).
         """
 
         def evaluated(batch):
@@ -182,7 +210,7 @@ class VAE(Autoencoder):
             raw = self.decoder_raw(tf.reshape(z, [-1, self.latent_dim]), conditions, training=training)
             return -tf.reshape(self.reconstruction_nll(repeated(batch["images"]), raw), [samples, size])
 
-        return iwae.LatentModel(posterior, losses.standard_normal(self.latent_dim), log_likelihood)
+        return iwae.LatentModel(posterior, self.latent_prior(training), log_likelihood)
 
     def evaluation_terms(self, batch, terms):
         mean, _ = self.encode({**batch, "images": self.targets(batch["images"], training=False)})
