@@ -150,6 +150,7 @@ QUALITY_LEGEND = {
 SAMPLER_DESCRIPTIONS = {
     PRIOR: "the model's prior (model.sample)",
     "gmm": "the Gaussian mixture fitted to the training split's posterior means (model.sample(..., sampler='gmm'))",
+    "flow": "the masked autoregressive flow fitted to the training split's posterior means (sampler='flow')",
 }
 
 

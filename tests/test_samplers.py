@@ -1,5 +1,6 @@
-"""Samplers fitted after training (keras_vae/core/mixture.py, keras_vae/runner/samplers.py): the
-Gaussian mixture against closed forms and SciPy, and the `sampler` stage of a run end to end."""
+"""Samplers fitted after training (keras_vae/core/mixture.py, flow.py, keras_vae/runner/samplers.py):
+the Gaussian mixture against closed forms and SciPy, the flow against a Gaussian's density and
+moments, and the `sampler` stage of a run end to end."""
 
 import json
 import shutil
@@ -11,7 +12,7 @@ from scipy.special import logsumexp
 
 from keras_vae.catalogue.entries import read_entry
 from keras_vae.catalogue.registry import model_class
-from keras_vae.core import mixture
+from keras_vae.core import flow, mixture
 from keras_vae.core.errors import UserError
 from keras_vae.runner import loading, runs, samplers, stages, train
 
@@ -82,6 +83,26 @@ def test_without_held_out_codes_k_is_the_lowest_bic_and_bad_codes_are_refused(rn
         mixture.fit(train_codes, train_codes[:, :2])
 
 
+def test_a_flow_fitted_to_a_gaussian_is_a_normalized_density_with_its_moments(rng):
+    covariance = np.array([[1.0, 0.6], [0.6, 0.5]])
+    draw = lambda n: rng.multivariate_normal([1.0, -2.0], covariance, size=n)  # noqa: E731
+    settings = flow.FlowSettings(2, layers=2, hidden_units=(16, 16), epochs=60, patience=5)
+    fitted, history = flow.fit(draw(3000), draw(1000), settings, seed=0)
+    assert 1 <= len(history) <= 60 and all(np.isfinite(e["held_out_log_likelihood"]) for e in history)
+    # The change of variables is right: the density integrates to 1 over a grid wide enough.
+    xs, ys = np.meshgrid(np.linspace(-4, 6, 201), np.linspace(-6, 2, 161))
+    grid = np.stack([xs.ravel(), ys.ravel()], 1)
+    mass = np.exp(fitted.log_prob(grid).numpy()).sum() * (10 / 200) * (8 / 160)
+    assert mass == pytest.approx(1.0, abs=0.02)
+    held_out = draw(2000)
+    truth = stats.multivariate_normal([1.0, -2.0], covariance).logpdf(held_out).mean()
+    assert fitted.log_prob(held_out).numpy().mean() == pytest.approx(truth, abs=0.1)
+    samples = fitted.sample(20_000, seed=2).numpy()
+    np.testing.assert_allclose(samples.mean(0), [1.0, -2.0], atol=0.06)
+    np.testing.assert_allclose(np.cov(samples.T), covariance, atol=0.08)
+    np.testing.assert_array_equal(fitted.sample(4, seed=2).numpy(), samples[:4])
+
+
 @pytest.fixture(scope="module")
 def vae_run(tmp_path_factory):
     """A dense_vae trained one epoch on 512 digits of each split, its sampler fitted."""
@@ -108,15 +129,26 @@ def test_the_sampler_stage_fits_the_training_codes_and_the_loaded_model_samples_
     images = model.sample(6, seed=1, sampler="gmm").numpy()
     np.testing.assert_array_equal(images, model.sample(6, seed=1, sampler="gmm").numpy())
     assert not np.allclose(images, model.sample(6, seed=1).numpy())
-    assert model.attached_samplers() == ("gmm",)
+    assert model.attached_samplers() == ("gmm", "flow")
+    # The flow comes back from its files as it was fitted: its held-out log-likelihood is the recorded one.
+    flow_record = json.loads((vae_run / "sampler" / "flow.json").read_text())
+    held_out = samplers.codes(model, data, "validation", config)
+    assert model.fitted_sampler("flow").log_prob(held_out).numpy().mean() == pytest.approx(
+        flow_record["held_out_log_likelihood"], abs=1e-3
+    )
+    flow_images = model.sample(6, seed=1, sampler="flow").numpy()
+    np.testing.assert_array_equal(flow_images, model.sample(6, seed=1, sampler="flow").numpy())
+    assert not np.allclose(flow_images, images)
 
 
-def test_sample_writes_the_gmm_grid_beside_the_prior_one(cli, vae_run):
-    code, out, err = cli("sample", vae_run, "--sampler", "gmm", "--n", "4")
-    assert code == 0, err
-    assert (vae_run / "samples_gmm_seed0_n4.png").is_file() and "samples_gmm_seed0_n4.png" in out
-    code, _, err = cli("sample", vae_run, "--sampler", "flow")
-    assert code == 2 and "invalid choice: 'flow'" in err
+def test_sample_writes_each_samplers_grid_beside_the_prior_one(cli, vae_run):
+    for sampler in ("gmm", "flow"):
+        code, out, err = cli("sample", vae_run, "--sampler", sampler, "--n", "4")
+        assert code == 0, err
+        name = f"samples_{sampler}_seed0_n4.png"
+        assert (vae_run / name).is_file() and name in out
+    code, _, err = cli("sample", vae_run, "--sampler", "maf")
+    assert code == 2 and "invalid choice: 'maf'" in err
 
 
 def test_the_sampler_stage_refuses_what_it_cannot_do(cli, vae_run, tmp_path):
@@ -129,6 +161,10 @@ def test_the_sampler_stage_refuses_what_it_cannot_do(cli, vae_run, tmp_path):
     (copy / "sampler" / "gmm.npz").write_bytes(b"not an npz")
     code, _, err = cli("sample", copy, "--sampler", "gmm")
     assert code != 0 and err.startswith("error: ") and "gmm.npz does not load" in err
+    (copy / "sampler" / "gmm.npz").unlink()
+    np.savez(copy / "sampler" / "flow.npz", w0=np.zeros(3))
+    code, _, err = cli("sample", copy, "--sampler", "flow")
+    assert code != 0 and err.startswith("error: ") and "do not fit the flow" in err
     shutil.rmtree(copy / "sampler")
     code, _, err = cli("sample", copy, "--sampler", "gmm")
     assert code != 0 and "not fitted yet" in err and "--stage sampler" in err

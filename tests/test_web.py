@@ -565,7 +565,7 @@ def test_vq_files_opened_from_disk(vq_page, vq_served, tmp_path):
         ([files["prior"]], "model.onnx is a prior: open it together with its decoder"),
         (
             [files["decoder"], files["decoder"]],
-            "Open one decoder .onnx (and, for a decoder of codes, its priors), not model.onnx, model.onnx",
+            "Open one decoder .onnx (and its priors, or its sampler), not model.onnx, model.onnx",
         ),
         (
             [files["decoder"], tmp_path / "prior16.onnx"],

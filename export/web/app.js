@@ -32,8 +32,9 @@ $("file").addEventListener("change", async (event) => {
   event.target.value = ""; // opening the same file again still fires "change"
 });
 
-// ?model=URL picks another decoder, ?prior=URL (one per grid of codes) its priors; by default
-// the served decoder and the priors serve-web lists (not for another decoder: they are not its).
+// ?model=URL picks another decoder, ?prior=URL (one per grid of codes) its priors, ?sampler=URL
+// its fitted sampler of z; by default the served decoder and the parts serve-web lists (not for
+// another decoder: they are not its). The page tells the parts apart by their metadata.
 const query = new URLSearchParams(location.search);
-const priorUrls = query.getAll("prior");
-openUrl(query.get("model") || "model.onnx", priorUrls.length || query.has("model") ? priorUrls : null);
+const partUrls = [...query.getAll("prior"), ...query.getAll("sampler")];
+openUrl(query.get("model") || "model.onnx", partUrls.length || query.has("model") ? partUrls : null);

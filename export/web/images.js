@@ -1,7 +1,19 @@
-// Small helpers: drawing decoded images into canvases, seeded normal and uniform samples, rounding.
+// Small helpers: drawing decoded images into canvases, seeded normal and uniform samples, rounding
+// (to 3 decimals, or a float32 to its shortest decimal).
 
 // 3 decimals, so the z text box always shows exactly the vector that was decoded.
 export const round3 = (v) => Math.round(v * 1000) / 1000;
+
+// The shortest decimal whose float32 is the float32 `v` (at most 9 significant digits): a model's
+// float32 output as the z text box shows it, which decodes (as float32) to that very output.
+export function float32Text(v) {
+  for (let digits = 1; digits < 9; digits++) {
+    const shorter = Number(v.toPrecision(digits));
+    if (Math.fround(shorter) === v) return shorter;
+  }
+  return Number(v.toPrecision(9));
+}
+
 export const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
 
 // Draw image `index` of a decoded batch into `canvas` at (x, y), pixel for pixel. Uint8ClampedArray clamps

@@ -1,6 +1,7 @@
-// Opening a decoder (and, for a decoder of codes, its priors): from URLs (the served
-// model.onnx and the priors in priors.json, or ?model= and ?prior=) or from files chosen on
-// disk, in any order; then the panels laid out for it, or a message instead of blank canvases.
+// Opening a decoder (and, for a decoder of codes, its priors; for a decoder of z, maybe its
+// fitted sampler): from URLs (the served model.onnx and the parts in priors.json, or ?model=,
+// ?prior= and ?sampler=) or from files chosen on disk, in any order, told apart by their
+// metadata; then the panels laid out for it, or a message instead of blank canvases.
 import { Decoder } from "./decoder.js";
 import { PageError } from "./errors.js";
 import { buildSliders, drawManifold, setZ } from "./explorer.js";
@@ -9,18 +10,21 @@ import { readMetadata } from "./onnx-metadata.js";
 import { $, clearError, finish, page, showError, startTask } from "./page-state.js";
 import { isPrior, Prior } from "./prior.js";
 import { Sampler } from "./sampler.js";
-import { drawSamples } from "./samples.js";
+import { describeSamples, drawSamples } from "./samples.js";
+import { isSampler, ZSampler } from "./z-sampler.js";
 
-// A decoder and its priors no longer shown: their sessions in the worker are freed (after the
-// work already sent to them).
-function release(decoder, priors) {
-  for (const model of [decoder, ...priors]) model?.session.release();
+// Models no longer shown (a decoder, its priors, its sampler): their sessions in the worker are
+// freed (after the work already sent to them).
+function release(models) {
+  for (const model of models) model?.session.release();
 }
+
+const shown = () => [page.decoder, ...(page.sampler?.loops ?? []), page.zSampler];
 
 // Nothing usable was opened: the message, and no blank canvases.
 function openFailed(error) {
-  release(page.decoder, page.sampler?.loops ?? []);
-  Object.assign(page, { decoder: null, sampler: null, samples: null, labels: {} });
+  release(shown());
+  Object.assign(page, { decoder: null, sampler: null, zSampler: null, samplesFrom: "normal", samples: null, labels: {} });
   $("panels").hidden = true;
   $("conditions").hidden = true;
   $("info").textContent = "No decoder loaded.";
@@ -49,7 +53,11 @@ function layOut(m) {
       : `Sliders move the first ${sliders} of ${m.latentDim} latent dimensions; type any z below.`;
   }
   const loops = page.sampler?.loops ?? [];
-  $("samples-title").textContent = m.codes ? `Samples from the prior${loops.length > 1 ? "s" : ""}` : "Samples, z ~ N(0, I)";
+  // A decoder of z with its fitted sampler: its samples beside N(0, I)'s (N(0, I) first).
+  $("samples-from").replaceChildren(new Option("N(0, I)", "normal"),
+    ...(page.zSampler ? [new Option(page.zSampler.label, page.zSampler.kind)] : []));
+  $("samples-from").value = page.samplesFrom;
+  $("samples-from-row").hidden = !page.zSampler;
   const given = ({ meta }) => meta.generates + (meta.conditionFrom ? ` given ${meta.conditionFrom}` : "");
   const order = loops.length > 1 ? `: ${loops.map(given).join(", then ")}` : "";
   const priorHint = page.sampler
@@ -57,7 +65,12 @@ function layOut(m) {
       `uniforms from the seed${order}), decoded. Click a sample to see its codes.`
     : "Sampling needs this decoder's priors: open the decoder and its prior .onnx files together, or serve a run " +
       "that has them (python -m keras_vae.zoo serve-web RUN_DIR). Typed codes still decode.";
-  $("samples-hint").textContent = m.codes ? priorHint : "Click a sample to explore around it.";
+  if (m.codes) {
+    $("samples-title").textContent = `Samples from the prior${loops.length > 1 ? "s" : ""}`;
+    $("samples-hint").textContent = priorHint;
+  } else {
+    describeSamples(); // the title and hint of N(0, I)'s or the sampler's z
+  }
   $("new-samples").hidden = m.codes;
   $("prior-form").hidden = !page.sampler;
   $("seed").value = String(page.seed);
@@ -66,39 +79,62 @@ function layOut(m) {
   return plane;
 }
 
-// The info line: what the decoder (and its priors) are, and the files.
+// The info line: what the decoder (and its priors, or its sampler) are, and the files.
 function describe(m, file) {
   const [height, width, channels] = m.imageShape;
   const conditioned = m.conditions.map(({ name, classes }) => ` + ${name} (${classes} classes)`).join("");
   const loops = page.sampler?.loops ?? [];
   const priors = loops.length ? ` + prior${loops.length > 1 ? "s" : ""} v${loops.map((p) => p.meta.version || "?").join(", v")}` : " (no prior)";
   const latent = !m.codes ? `latent ${m.latentDim}` : `codes ${m.latents.map((l) => `${l.shape.join("×")} of ${l.classes}`).join(" + ")}${priors}`;
+  const z = page.zSampler; // its own clause: the decoder's reads as without it
+  const sampler = z ? ` · ${z.kind.toUpperCase()} sampler v${z.meta.version || "?"}${z.size}` : "";
   return `${m.entry || "?"} decoder v${m.version || "?"} (${m.class || "?"}), ` +
     `${latent}${conditioned}, images ${height}×${width}×${channels}, trained on ${m.dataset || "?"}, ` +
-    `keras_vae ${m.keras_vae_version} · ${[file, ...loops].map((f) => f.name).join(" + ")}`;
+    `keras_vae ${m.keras_vae_version}${sampler} · ${[file, ...loops, z].filter(Boolean).map((f) => f.name).join(" + ")}`;
 }
 
-// Open a decoder ({buffer, name}) and, for a decoder of codes, its priors: `findPriors(decoder)`
-// gives the prior files ([{buffer, name}], maybe none).
-async function open(file, findPriors) {
+// What a file beside a decoder is, by its metadata: "sampler" (of z), "prior" (of codes), or
+// null (Decoder.load says what is wrong with it, if it is meant as the decoder).
+function partKind({ buffer }) {
+  try {
+    const props = readMetadata(buffer);
+    return isSampler(props) ? "sampler" : isPrior(props) ? "prior" : null;
+  } catch {
+    return null;
+  }
+}
+
+// Open a decoder ({buffer, name}) and its other parts: `findParts(decoder)` gives the files
+// ([{buffer, name}], maybe none), priors for a decoder of codes or a sampler for a decoder of z,
+// told apart by their metadata (a file that is neither is taken for what the decoder would
+// take, and Prior.load or ZSampler.load says why it is not one).
+async function open(file, findParts) {
   const mine = startTask();
   $("info").textContent = `Loading ${file.name}…`;
   clearError();
   let decoder = null;
+  let zSampler = null;
   const priors = [];
   try {
     decoder = await Decoder.load(file.buffer, file.name);
-    const priorFiles = await findPriors(decoder);
+    const partFiles = await findParts(decoder);
+    const kind = (part) => partKind(part) ?? (decoder.meta.codes ? "prior" : "sampler"); // neither: what it takes
+    const samplerFiles = partFiles.filter((part) => kind(part) === "sampler");
+    const priorFiles = partFiles.filter((part) => !samplerFiles.includes(part));
     if (priorFiles.length && !decoder.meta.codes) {
       throw new PageError(`${priorFiles[0].name} is a prior over codes, but the decoder ${file.name} takes ` +
         `${decoder.meta.latentName}, not codes: open the decoder that goes with the prior.`);
     }
+    if (samplerFiles.length > 1) {
+      throw new PageError(`${samplerFiles.map((f) => f.name).join(", ")} are samplers: open one with the decoder ${file.name}.`);
+    }
     for (const { buffer, name } of priorFiles) priors.push(await Prior.load(buffer, name, decoder));
+    if (samplerFiles.length) zSampler = await ZSampler.load(samplerFiles[0].buffer, samplerFiles[0].name, decoder);
     const sampler = priors.length ? new Sampler(decoder, priors) : null;
-    release(page.decoder, page.sampler?.loops ?? []);
-    Object.assign(page, { decoder, sampler });
+    release(shown());
+    Object.assign(page, { decoder, sampler, zSampler });
   } catch (error) {
-    release(decoder, priors);
+    release([decoder, ...priors, zSampler]);
     openFailed(error);
     return;
   }
@@ -106,6 +142,7 @@ async function open(file, findPriors) {
   $("info").textContent = describe(m, file);
   page.seed = 1;
   page.samples = null;
+  page.samplesFrom = "normal"; // N(0, I) first, as without a sampler
   const plane = layOut(m);
   page.labels = Object.fromEntries(m.conditions.map(({ name }) => [name, 0]));
   buildPickers(m.conditions);
@@ -140,9 +177,9 @@ async function fetchFile(url) {
   return { buffer: await (await fetchUrl(url)).arrayBuffer(), name };
 }
 
-// The decoder at `url`; for a decoder of codes, the priors at `priorUrls` too, or for null, the
+// The decoder at `url` and its other parts at `partUrls` (priors, a sampler), or for null, the
 // ones serve-web lists in priors.json (none on a server without that file).
-export async function openUrl(url, priorUrls) {
+export async function openUrl(url, partUrls) {
   let file;
   try {
     file = await fetchFile(url);
@@ -150,34 +187,28 @@ export async function openUrl(url, priorUrls) {
     openFailed(error);
     return;
   }
-  await open(file, async (decoder) => {
-    if (!decoder.meta.codes) return [];
-    const urls = priorUrls ?? (await (await fetchUrl("priors.json", true))?.json()) ?? [];
+  await open(file, async () => {
+    const urls = partUrls ?? (await (await fetchUrl("priors.json", true))?.json()) ?? [];
     return Promise.all(urls.map(fetchFile));
   });
 }
 
-// Files chosen with the button: one decoder, and for a decoder of codes, optionally its priors
-// (told apart by their metadata, so the order and the names do not matter).
+// Files chosen with the button: one decoder, and optionally its priors (a decoder of codes) or
+// its sampler (a decoder of z), told apart by their metadata, so the order and the names do
+// not matter.
 export async function openFiles(files) {
   const opened = await Promise.all(files.map(async (file) => ({ buffer: await file.arrayBuffer(), name: file.name })));
-  const priorFile = ({ buffer }) => {
-    try {
-      return isPrior(readMetadata(buffer));
-    } catch {
-      return false; // Decoder.load says what is wrong with it
-    }
-  };
-  const priors = opened.filter(priorFile);
-  const others = opened.filter((file) => !priors.includes(file));
+  const parts = opened.filter(partKind);
+  const others = opened.filter((file) => !parts.includes(file));
   if (others.length === 1) {
-    await open(others[0], async () => priors);
+    await open(others[0], async () => parts);
     return;
   }
   const names = (list) => list.map((f) => f.name).join(", ");
+  const kinds = [...new Set(parts.map(partKind))].map((kind) => `${kind}s`).join(" and "); // "priors", "samplers"
   startTask(); // an earlier open still running must not mark the page ready
   openFailed(new PageError(others.length === 0
-    ? `${names(priors)} ${priors.length === 1 ? "is a prior: open it together with its" : "are priors: open them together with their"} ` +
+    ? `${names(parts)} ${parts.length === 1 ? `is a ${partKind(parts[0])}: open it together with its` : `are ${kinds}: open them together with their`} ` +
       "decoder (choose the files together)."
-    : `Open one decoder .onnx (and, for a decoder of codes, its priors), not ${names(opened)}.`));
+    : `Open one decoder .onnx (and its priors, or its sampler), not ${names(opened)}.`));
 }

@@ -7,11 +7,16 @@ export const $ = (id) => document.getElementById(id);
 // Exposed as window.kerasVae for scripts and the end-to-end test. labels: {input name: value}
 // for each integer input of the decoder ({} if it has none); label (app.js): the first one's
 // value. z: the explorer's latent row (for a decoder of codes, its codes: each grid in raster
-// order, grids in input order). sampler: the Sampler of the loaded priors, or null. samples: for
-// a decoder of codes, the sample grid's {seed, codes: [n * latentDim] (image by image, as z),
-// images: Float32Array [n, H, W, C]} once drawn, else null. pending and rendering: the
-// explorer's decoding (explorer.js).
-export const page = { decoder: null, sampler: null, z: [], labels: {}, output: null, seed: 1, samples: null, pending: null, rendering: false };
+// order, grids in input order). sampler: the Sampler of the loaded priors, or null. zSampler:
+// the ZSampler of a z decoder's fitted sampler (z-sampler.js), or null; samplesFrom: what a z
+// decoder's sample grid draws z from, "normal" (N(0, I)) or the sampler's kind ("gmm").
+// samples: for a decoder of codes, the sample grid's {seed, codes: [n * latentDim] (image by
+// image, as z), images: Float32Array [n, H, W, C]} once drawn, else null. pending and
+// rendering: the explorer's decoding (explorer.js).
+export const page = {
+  decoder: null, sampler: null, zSampler: null, samplesFrom: "normal", z: [], labels: {}, output: null, seed: 1, samples: null,
+  pending: null, rendering: false,
+};
 
 export function showError(error) {
   const message = error instanceof PageError ? error.message : `Unexpected error: ${error.message || error}`;

@@ -6,12 +6,14 @@ import { declaredInputs, shapeText } from "./decoder.js";
 import { PageError } from "./errors.js";
 import { Session } from "./inference.js";
 import { readMetadata } from "./onnx-metadata.js";
+import { isSampler } from "./z-sampler.js";
 
 const EXPORT_HINT = "Export every part with: python -m keras_vae.zoo export RUN_DIR --format onnx --part all";
 
 // Whether ONNX metadata `props` are a prior's: its part is "prior" (a VQ-VAE's) or it names the
-// decoder input its loop generates (VQ-VAE-2's "top_prior" and "bottom_prior").
-export const isPrior = (props) => props.part === "prior" || "generates" in props;
+// decoder input its loop generates (VQ-VAE-2's "top_prior" and "bottom_prior"), and it is not
+// a sampler of z (z-sampler.js: it names what it generates too).
+export const isPrior = (props) => !isSampler(props) && (props.part === "prior" || "generates" in props);
 
 // Why `input` cannot take the decoder's grid `grid`, or null: the same shape, the same number of
 // codes, integers.

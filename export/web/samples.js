@@ -1,6 +1,8 @@
-// The sample grid: N(0, I) latents for a z decoder ("New samples"), or for a decoder of codes,
-// codes drawn from its priors with the seed in the box ("Sample"), with a progress line while
-// the priors' loops run in the inference worker. Clicking a sample sends it to the explorer.
+// The sample grid: N(0, I) latents for a z decoder ("New samples"), or with its fitted sampler
+// opened and chosen ("Samples from"), z drawn by that sampler from the same seed; for a decoder
+// of codes, codes drawn from its priors with the seed in the box ("Sample"), with a progress
+// line while the priors' loops run in the inference worker. Clicking a sample sends it to the
+// explorer.
 import { PageError } from "./errors.js";
 import { setZ } from "./explorer.js";
 import { draw, normals, round3, sized } from "./images.js";
@@ -40,29 +42,34 @@ function priorCodes(seed) {
   return drawing.codes;
 }
 
-// The sample grid's latent rows: N(0, I) draws for a z decoder; for a decoder of codes, codes
-// drawn from its priors (null without them).
+// The sample grid's latent rows: for a z decoder, N(0, I) draws (sample i: normals of seed
+// seed * 1000 + i, to 3 decimals), or the sampler's z (z-sampler.js: from the same normals and a
+// uniform each); for a decoder of codes, codes drawn from its priors (null without them).
 async function sampleRows() {
   const { latentDim, codes } = page.decoder.meta;
+  if (!codes && page.samplesFrom !== "normal") return page.zSampler.sample(page.seed, SAMPLES);
   if (!codes) return Array.from({ length: SAMPLES }, (_, i) => normals(latentDim, page.seed * 1000 + i).map(round3));
   if (!page.sampler) return null;
   const drawn = Array.from(await priorCodes(page.seed));
   return Array.from({ length: SAMPLES }, (_, i) => drawn.slice(i * latentDim, (i + 1) * latentDim));
 }
 
-// Draw the sample grid for page.seed and the picked labels.
+// Draw the sample grid for page.seed, page.samplesFrom and the picked labels. #samples says what
+// it shows once drawn (data-from: "normal", "gmm" or "codes"; data-seed).
 export async function drawSamples() {
-  const { decoder, seed } = page;
+  const { decoder, seed, samplesFrom } = page;
   const { latents, imageShape, codes } = decoder.meta;
+  // Another file, or the other choice of "Samples from", meanwhile: the later draw shows, not this one.
+  const overtaken = () => decoder !== page.decoder || samplesFrom !== page.samplesFrom;
   const rows = await sampleRows();
-  if (decoder !== page.decoder) return; // another file was opened meanwhile
+  if (overtaken()) return;
   if (!rows) {
     $("samples").replaceChildren();
     return;
   }
   const labels = page.labels;
   const images = await decoder.decode(rows, labels);
-  if (decoder !== page.decoder) return;
+  if (overtaken()) return;
   if (codes) page.samples = { seed, codes: rows.flat(), images };
   const condition = labelText(labels);
   $("samples").replaceChildren(...rows.map((row, i) => {
@@ -74,6 +81,28 @@ export async function drawSamples() {
     return canvas;
   }));
   $("samples-label").textContent = condition ? `, ${condition}` : "";
+  Object.assign($("samples").dataset, { from: codes ? "codes" : samplesFrom, seed });
+}
+
+// The title and hint of a z decoder's sample grid: N(0, I), or its fitted sampler's z.
+export function describeSamples() {
+  const sampler = page.samplesFrom !== "normal" ? page.zSampler : null;
+  $("samples-title").textContent = sampler ? `Samples, z ~ ${sampler.label}` : "Samples, z ~ N(0, I)";
+  $("samples-hint").textContent = sampler
+    ? `z drawn by ${sampler.name}, the ${sampler.kind.toUpperCase()} fitted to the training codes, from the seed. ` +
+      "Click a sample to explore around it."
+    : "Click a sample to explore around it.";
+}
+
+// "Samples from": N(0, I) or the fitted sampler; the same seed drawn again from the other.
+async function setSamplesFrom(from) {
+  if (!page.decoder || (from !== "normal" && !page.zSampler)) return;
+  page.samplesFrom = from;
+  describeSamples();
+  await finish(startTask(), async () => {
+    await drawSamples();
+    clearError();
+  });
 }
 
 // "Sample": codes from the priors with the seed in the box, decoded.
@@ -92,8 +121,10 @@ async function sampleWithSeed() {
   });
 }
 
-// "New samples" (N(0, I) draws of the next seed) and "Sample" (the priors, the seed in the box).
+// "New samples" (N(0, I) or sampler draws of the next seed), "Samples from" (N(0, I) or the
+// sampler) and "Sample" (the priors, the seed in the box).
 export function wireSamples() {
+  $("samples-from").addEventListener("change", (event) => setSamplesFrom(event.target.value));
   $("new-samples").addEventListener("click", () => {
     page.seed += 1;
     drawSamples().catch(showError);

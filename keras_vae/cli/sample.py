@@ -25,10 +25,11 @@ def add(commands):
     )
     parser.add_argument(
         "--sampler",
-        choices=("normal", "gmm"),
+        choices=("normal", "gmm", "flow"),
         default="normal",
-        help="what a VAE draws z from: `normal`, its prior N(0, I) (default), or `gmm`, the Gaussian "
-        "mixture fitted to its training codes (`train --resume RUN --stage sampler` fits it)",
+        help="what a VAE draws z from: `normal`, its prior N(0, I) (default), `gmm`, the Gaussian "
+        "mixture fitted to its training codes, or `flow`, the masked autoregressive flow fitted to them "
+        "(`train --resume RUN --stage sampler` fits both)",
     )
     parser.add_argument(
         "--out",
@@ -70,7 +71,7 @@ def run(args):
     name = "samples" + (f"_{fitted}" if fitted else "") + settings + ".png"
     given = f", labels = {args.label}" if args.label is not None else ""
     entry = runs.read_config(args.run_dir).entry or out.name
-    source = "its prior" if fitted is None else f"its fitted {fitted.upper()} sampler"
+    source = "its prior" if fitted is None else f"its fitted {fitted} sampler"
     title = f"{args.n} samples of {entry} from {source} (seed {args.seed}{given})"
     with figures.staged(out, args.overwrite) as (staging, report):
         plots.save_titled_grid(images, staging / name, title, columns=min(args.n, 8))

@@ -7,10 +7,10 @@ from keras_vae.cli.numbers import POSITIVE, bounded
 def add(commands):
     parser = commands.add_parser(
         "serve-web",
-        help="explore a decoder or sample VQ-VAE priors in the browser",
-        description="Export the run's decoder (and its priors, if the run has any) to ONNX if needed, then "
-        "serve the page (export/web/, or the installed package's copy) with them at http://127.0.0.1:PORT/ "
-        "(this machine only).",
+        help="explore a decoder, sample VQ-VAE priors or a fitted GMM in the browser",
+        description="Export the run's decoder (and its priors or its fitted sampler, if the run has them) to ONNX "
+        "if needed, then serve the page (export/web/, or the installed package's copy) with them at "
+        "http://127.0.0.1:PORT/ (this machine only).",
     )
     parser.add_argument(
         "run_dir",
@@ -48,7 +48,9 @@ def run(args):
     host, port = server.server_address[:2]
     for path, exported in parts.values():  # the decoder first
         print(f"{'exported' if exported else 'using'} {path}")
-    what = "the decoder explorer and prior sampler" if priors else "the decoder explorer"
+    what = "the decoder explorer" + (
+        " and prior sampler" if set(priors) - {web.SAMPLER} else " and GMM sampler" if priors else ""
+    )
     print(f"serving {what} at http://{host}:{port}/  (Ctrl-C stops)", flush=True)
     web.serve(server, args.stop_after)
     # --stop-after's timer ends serve(); Ctrl-C raises instead ("interrupted", exit 130)

@@ -1,4 +1,4 @@
-"""The browser page (export/web/) with one exported ONNX decoder (and its prior), served on 127.0.0.1 only.
+"""The browser page (export/web/) with one exported ONNX decoder (and its priors or sampler), served on 127.0.0.1 only.
 
     /              the page, WEB_DIR: index.html and its scripts (export/web/ in the repository)
     /node_modules/ onnxruntime-web's wasm build (in the repository, `npm ci` in export/web
@@ -9,7 +9,17 @@
     /STAGE.onnx    each trained later stage of the run (a VQ-VAE's `prior/`, VQ-VAE-2's
                    `top_prior/` and `bottom_prior/`: PixelCNN priors), exported the same way: the
                    page samples codes with them
-    /priors.json   the list of those URLs (["prior.onnx"], or [] for a run without a prior)
+    /sampler.onnx  the run's fitted sampler of z, if it has one (RUN_DIR/sampler/gmm.npz, from
+                   `train --resume RUN --stage sampler`: a Gaussian mixture over the training
+                   codes), exported the same way (part "sampler": uniform, noise -> z); the page
+                   offers its samples beside N(0, I)'s
+    /priors.json   the list of those URLs, every served part but the decoder, in that order
+                   (["prior.onnx"]; ["sampler.onnx"] for a VAE with a fitted sampler; [] for a
+                   run with neither)
+
+One list, not a second one for samplers: the page fetches every file listed and tells a prior
+from a sampler by its metadata ("part"), as it does for files opened from disk together, so a
+listed part needs no kind of its own here, and a run's parts are found in one request.
 
 The page must come over http, not file://: browsers refuse module scripts and wasm from file://.
 """
@@ -29,6 +39,10 @@ from keras_vae.runner import runs, stages
 WEB_DIR = (Path(__file__).resolve().parents[1] / "web").resolve()
 RUNTIME = Path("node_modules", "onnxruntime-web", "dist", "ort.wasm.min.mjs")
 MODEL_URL = "/model.onnx"
+# The fitted sampler's file (keras_vae.runner.samplers writes it; that module imports TensorFlow,
+# which serve-web loads only when it has to export): a run with it serves its "sampler" part.
+SAMPLER = "sampler"
+SAMPLER_FILE = Path(stages.SAMPLER, "gmm.npz")
 PRIORS_URL = "/priors.json"
 HOST = "127.0.0.1"  # never another interface: the page is a local tool
 
@@ -71,9 +85,19 @@ def newest_export(run_dir, part="decoder"):
     return max(found, key=lambda p: int(p.parent.name), default=None)
 
 
+def fitted_sampler(run_dir):
+    """The run's fitted sampler file (RUN_DIR/sampler/gmm.npz), or None if it has none.
+
+    Args:
+        run_dir: the run folder, a Path.
+    """
+    path = run_dir / SAMPLER_FILE
+    return path if path.is_file() else None
+
+
 def last_saved(run_dir):
-    """When a model of the run was last saved (the model or any later stage's): an export made
-    before then may not compute what the run now holds.
+    """When a model of the run was last saved (the model, any later stage's, or its fitted
+    sampler): an export made before then may not compute what the run now holds.
 
     Args:
         run_dir: the run folder, a Path.
@@ -85,7 +109,8 @@ def last_saved(run_dir):
         UserError: the run holds no trained model.
     """
     trained = [stages.saved_file(run_dir, child.name) for child in run_dir.iterdir() if child.is_dir()]
-    return max(path.stat().st_mtime for path in [runs.model_file(run_dir), *trained] if path is not None)
+    saved = [runs.model_file(run_dir), *trained, fitted_sampler(run_dir)]
+    return max(path.stat().st_mtime for path in saved if path is not None)
 
 
 def part_onnx(run_dir_or_entry, part="decoder"):
@@ -133,23 +158,28 @@ def decoder_onnx(run_dir_or_entry):
 
 def page_parts(run_dir_or_entry):
     """{part: (ONNX path, exported now)}: the decoder, then each later stage the run has trained
-    (the config's "stages": a VQ model's priors, each exported as a part of its stage's name).
+    (the config's "stages": a VQ model's priors, each exported as a part of its stage's name),
+    then its fitted sampler of z if it has one (RUN_DIR/sampler/gmm.npz: the "sampler" part).
     The page learns from the files' metadata what to do with them.
 
     Args:
         run_dir_or_entry: a run folder, or a zoo entry name.
 
     Returns:
-        {"decoder": (Path, bool), <stage>: (Path, bool), ...} in that order (`part_onnx` each).
+        {"decoder": (Path, bool), <stage>: (Path, bool), ..., "sampler": (Path, bool)} in that
+        order (`part_onnx` each).
 
     Raises:
-        UserError, ExportFailed: as `part_onnx`.
+        UserError, ExportFailed: as `part_onnx` (also a sampler file that does not load, or
+            fits another latent size: `keras_vae.runner.samplers.attach_fitted`).
     """
     run_dir = runs.check_run_dir(run_dir_or_entry)
     parts = {"decoder": part_onnx(run_dir, "decoder")}
     for stage in runs.read_config(run_dir).stages:
         if stages.saved_file(run_dir, stage) is not None:
             parts[stage] = part_onnx(run_dir, stage)
+    if fitted_sampler(run_dir) is not None:
+        parts[SAMPLER] = part_onnx(run_dir, SAMPLER)
     return parts
 
 
@@ -179,7 +209,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         """Answer a GET: PRIORS_URL with JSON, anything else as a file (`translate_path`).
 
         /priors.json answers the non-decoder URLs of `models` without the leading "/" as a JSON list
-        (["prior.onnx"], or []).
+        (["prior.onnx"], ["sampler.onnx"], or []).
         """
         if self.path.split("?")[0] != PRIORS_URL:
             return super().do_GET()
@@ -229,14 +259,15 @@ class Handler(http.server.SimpleHTTPRequestHandler):
 
 def make_server(model=None, port=0, priors=None):
     """A threading HTTP server on 127.0.0.1:`port` (0: any free port), not yet serving: the page,
-    the decoder `model` and the `priors` ({part: ONNX file}, each at /<part>.onnx). Without a
+    the decoder `model` and the `priors` ({part: ONNX file}, each at /<part>.onnx: the priors,
+    and a fitted "sampler"). Without a
     model it serves none until `set_models`: serve-web binds its port before it exports, so that
     a port in use is said before any work or file.
 
     Args:
         model: the decoder's ONNX file (a path), served at /model.onnx, or None.
         port: the TCP port; 0 lets the system choose (read it from `server.server_address`).
-        priors: {part: ONNX file}, or None.
+        priors: {part: ONNX file} (the decoder's other parts: priors, sampler), or None.
 
     Returns:
         an `http.server.ThreadingHTTPServer` bound to HOST, with `models` ({URL path: Path}).
@@ -262,7 +293,7 @@ def set_models(server, model, priors=None):
     Args:
         server: a server from `make_server`.
         model: the decoder's ONNX file (a path).
-        priors: {part: ONNX file}, or None.
+        priors: {part: ONNX file} (priors, and a fitted "sampler"), or None.
     """
     server.models.update(
         {MODEL_URL: Path(model), **{f"/{part}.onnx": Path(path) for part, path in (priors or {}).items()}}

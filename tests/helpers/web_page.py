@@ -1,6 +1,6 @@
 """What the browser tests share: `serve-web` in its own process, headless Chromium (Debian's,
 through Playwright), the page's state and pixels checked against onnxruntime in Python, its seeded
-uniforms repeated in Python, and tiny VQ runs to serve."""
+uniforms and normals repeated in Python, and tiny VQ runs to serve."""
 
 import contextlib
 import os
@@ -261,6 +261,22 @@ def mulberry32(seed, count):
 def page_uniforms(n, positions, seed):
     """The page's uniforms for n samples (images.js `uniforms`): [n, positions] float32, exact."""
     return ((mulberry32(seed, n * positions) >> 8).astype(np.float64) / 2**24).astype(np.float32).reshape(n, positions)
+
+
+def page_normals(count, seed):
+    """images.js `normals(count, seed)`: float64 [count], Box-Muller on the draws of
+    mulberry32(seed), each (draw + 0.5) / 2^32, two per value (the first in the log, the second in
+    the cosine, as JS evaluates them)."""
+    u = (mulberry32(seed, 2 * count).astype(np.float64) + 0.5) / 2**32
+    return np.sqrt(-2 * np.log(u[0::2])) * np.cos(2 * np.pi * u[1::2])
+
+
+def sampler_feeds(n, latent_dim, seed):
+    """The inputs z-sampler.js feeds a z sampler for the page's n samples of `seed`: uniform
+    [n, 1], sample i's the i-th of images.js `uniforms(n, seed)`; noise [n, latent_dim], sample
+    i's `normals(latent_dim, seed * 1000 + i)`; float32."""
+    noise = np.stack([page_normals(latent_dim, seed * 1000 + i) for i in range(n)]).astype(np.float32)
+    return {"uniform": page_uniforms(1, n, seed).reshape(n, 1), "noise": noise}
 
 
 def sampled(page, seed):

@@ -113,7 +113,7 @@ class VAE(Autoencoder):
         posterior = {"z_mean": mean, "z_log_var": log_var, "z": z}
         return {"loss": recon + kl, "reconstruction": recon, "kl": kl, "kl_per_dim": kl_per_dim, **posterior}
 
-    fitted_samplers = ("gmm",)
+    fitted_samplers = ("gmm", "flow")
     samplers = ("normal", *fitted_samplers)  # what `sample(..., sampler=)` draws z from
 
     def sample(self, n, seed=None, sampler="normal", **conditions):
@@ -123,9 +123,10 @@ class VAE(Autoencoder):
         Args:
             n: the number of images.
             seed: int for repeatable draws (stateless), or None.
-            sampler: "normal", the prior N(0, I); or "gmm", the Gaussian mixture fitted to the
-                training split's posterior means after training (`keras_vae.core.mixture`;
-                `train --resume RUN --stage sampler` fits it).
+            sampler: "normal", the prior N(0, I); "gmm", the Gaussian mixture fitted to the
+                training split's posterior means after training (`keras_vae.core.mixture`), or
+                "flow", the masked autoregressive flow fitted to them (`keras_vae.core.flow`);
+                `train --resume RUN --stage sampler` fits both.
             **conditions: the conditions of a conditional model (each an int, or n ints).
 
         Returns:
