@@ -95,16 +95,21 @@ def test_a_shipped_sampler_is_the_fit_of_the_shipped_models_training_codes(entry
     _, data = train.load_data(config)
     model = zoo.load(entry)
     train_codes = samplers.codes(model, data, "train", config)
+    validation = samplers.codes(model, data, "validation", config) if record["validation_codes"] else train_codes
     k = record["components"]
     if record["components_chosen_by"] == "validation":  # refit the K chosen; score the held-out codes
         refit = mixture.fit(train_codes, None, k, config.seed)
-        score = refit.log_prob(samplers.codes(model, data, "validation", config)).numpy().mean()
+        score = refit.log_prob(validation).numpy().mean()
     else:  # a run without a validation split chose K by BIC: choose again
         refit = mixture.fit(train_codes, None, seed=config.seed)
         assert refit.components == k
         score = refit.selection[k]
     assert score == pytest.approx(record["held_out_log_likelihood"][str(k)], abs=0.02)
-    assert samplers.read(folder).components == record["components"] and model.attached_samplers() == ("gmm",)
+    assert samplers.read(folder).components == k and model.attached_samplers() == ("gmm", "flow")
+    # The shipped flow scores the codes it stopped on as its record says.
+    flow_record = runs.read_json(folder / samplers.STAGE / f"{samplers.FLOW}.json")
+    flow_score = model.fitted_sampler("flow").log_prob(validation).numpy().mean()
+    assert flow_score == pytest.approx(flow_record["held_out_log_likelihood"], abs=1e-3)
     quality = runs.read_json(folder / evaluate.METRICS)["sample_quality"]
     gmm = quality["by_sampler"]["gmm"]
     if not model.condition_classes:  # cvae's 2-D style code is near N(0, I) already: a tie (README)
