@@ -7,7 +7,7 @@ from keras_vae.cli.numbers import POSITIVE, bounded
 def add(commands):
     parser = commands.add_parser(
         "serve-web",
-        help="explore a decoder, sample VQ-VAE priors or a fitted GMM in the browser",
+        help="explore and sample a decoder in the browser",
         description="Export the run's decoder (and its priors or its fitted sampler, if the run has them) to ONNX "
         "if needed, then serve the page (export/web/, or the installed package's copy) with them at "
         "http://127.0.0.1:PORT/ (this machine only).",

@@ -9,7 +9,7 @@ from keras_vae.models.ae import AE, ContractiveAE, DenoisingAE, KSparseAE, Spars
 from keras_vae.models.autoencoder import Autoencoder
 from keras_vae.models.base import ZooModel
 from keras_vae.models.td import TDVAE
-from keras_vae.models.vae import CVAE, DIPVAE, IWAE, VAE, BetaTCVAE, BetaVAE, FactorVAE
+from keras_vae.models.vae import CVAE, DIPVAE, IWAE, VAE, BetaTCVAE, BetaVAE, FactorVAE, VampVAE
 from keras_vae.models.vq import VQVAE, VQVAE2, PixelCNN
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "DIPVAE",
     "CVAE",
     "IWAE",
+    "VampVAE",
     "VQVAE",
     "VQVAE2",
     "PixelCNN",

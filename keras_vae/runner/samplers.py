@@ -208,14 +208,11 @@ def attach_fitted(model, run_dir):
     readers = {GMM: read, FLOW: read_flow}
     for name in model.fitted_samplers:
         fitted = readers[name](run_dir)
-        if fitted is None:
-            continue
-        if fitted.dimensions != model.latent_dim:
-            raise UserError(
-                f"{folder(run_dir)}'s {name} sampler has {fitted.dimensions} dimensions, the model's code "
-                f"{model.latent_dim}: {REFIT}"
-            )
-        model.attach_sampler(name, fitted)
+        if fitted is not None:
+            try:
+                model.attach_sampler(name, fitted)
+            except ValueError as error:  # fitted to another model's codes
+                raise UserError(f"{folder(run_dir)}: {error}: {REFIT}") from None
     return model
 
 

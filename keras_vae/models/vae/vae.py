@@ -139,6 +139,18 @@ class VAE(Autoencoder):
         conditions = self.sample_conditions(n, conditions)
         return self.decode(self.latent_samples(n, seed, sampler), **conditions)
 
+    def attach_sampler(self, name, sampler):
+        """`ZooModel.attach_sampler`, for a sampler of codes of this model's size.
+
+        Raises:
+            ValueError: an unknown name, or a sampler of another number of dimensions.
+        """
+        if sampler.dimensions != self.latent_dim:
+            raise ValueError(
+                f"its {name} sampler draws {sampler.dimensions} dimensions, the code has {self.latent_dim}"
+            )
+        super().attach_sampler(name, sampler)
+
     def latent_samples(self, n, seed=None, sampler="normal"):
         """n codes z [n, latent_dim] float32 from `sampler` ("normal": N(0, I); else a fitted
         sampler, `fitted_sampler`); the same int seed gives the same codes (stateless draws)."""
