@@ -33,6 +33,7 @@ def distinct(model, rng, scale=3.0):
 
 @pytest.fixture
 def model(rng):
+    keras.utils.set_random_seed(0)  # the networks' initial weights: each test sees the same model
     return distinct(VampVAE(pseudo_inputs=K, **SMALL), rng)
 
 
@@ -201,7 +202,9 @@ def test_samples_are_seeded_and_come_from_the_mixture(rng):
 
 
 def test_a_fitted_sampler_still_replaces_the_prior():
-    class Fixed:  # what attach_sampler takes: sample(n, seed) -> codes [n, latent_dim]
+    class Fixed:  # what attach_sampler takes: its dimensions, and sample(n, seed) -> codes [n, latent_dim]
+        dimensions = LATENT
+
         def sample(self, n, seed=None):
             return np.full((n, LATENT), 0.5, np.float32)
 

@@ -60,7 +60,8 @@ class RunRecorder(keras.callbacks.Callback):
         self._started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        """Record the epoch and write the checkpoint, then history.json, then state.json.
+        """Record the epoch and write the checkpoint, history.json and state.json together
+        (`keras_vae.runner.runs.write_checkpoint`).
 
         Args:
             epoch: the 0-based epoch index; recorded 1-based as "epoch".
@@ -78,9 +79,7 @@ class RunRecorder(keras.callbacks.Callback):
         if self.config is not None:
             state["trained_with"] = self.config.to_json()
         try:
-            runs.save_model(self.model, self.run_dir / runs.CHECKPOINT)
-            runs.write_json(self.run_dir / runs.HISTORY, self.history)
-            runs.write_json(self.run_dir / runs.STATE, state)
+            runs.write_checkpoint(self.run_dir, self.model, self.history, state)
         except runs.WriteError as error:  # a full disk: say where the run can go on from
             done = runs.read_json(self.run_dir / runs.STATE)["epoch"] if (self.run_dir / runs.STATE).is_file() else 0
             raise UserError(

@@ -158,6 +158,29 @@ def save_model(model, path, include_optimizer=True):
         model.save(tmp)
 
 
+def write_checkpoint(folder, model, history, state):
+    """The checkpoint, history.json and state.json of a finished epoch, each written whole to a
+    temporary file first and renamed into place in that order only once all three are written:
+    state.json, which says which epoch the checkpoint holds, is never behind the checkpoint by
+    more than the two renames between them (a kill used to land between the checkpoint and a
+    state.json still being written, and a resume then trained that epoch's steps twice).
+
+    Raises:
+        UserError: a NaN or infinity in history or state (nothing is written).
+        WriteError: the OS refused a write (nothing is renamed).
+    """
+    folder = Path(folder)
+    for data, path in ((history, folder / HISTORY), (state, folder / STATE)):
+        if (where := non_finite(data)) is not None:
+            raise UserError(f"refusing to write {path}: {where or 'the value'} is not finite (NaN or inf)")
+    # Entered last, renamed first: the checkpoint, then history.json, then state.json.
+    with atomic(folder / STATE) as state_tmp, atomic(folder / HISTORY) as history_tmp:
+        with atomic(folder / CHECKPOINT) as checkpoint_tmp:
+            model.save(checkpoint_tmp)
+            history_tmp.write_text(json.dumps(history, indent=2, allow_nan=False) + "\n")
+            state_tmp.write_text(json.dumps(state, indent=2, allow_nan=False) + "\n")
+
+
 def without_optimizer(model):
     """An uncompiled copy of `model` with the same config and weights."""
     copy = type(model).from_config(model.get_config())
