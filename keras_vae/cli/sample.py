@@ -1,5 +1,5 @@
 """`sample RUN_DIR`: a titled PNG grid of new images drawn from the model's prior (or, with
-`--sampler gmm`, a VAE's Gaussian mixture fitted to its codes: samples_gmm_seed0_n64.png); for a model
+`--sampler gmm` or `flow`, a density fitted to a VAE's codes: samples_gmm_seed0_n64.png); for a model
 that samples from observed examples (`model.sample_figure`, td_vae's rollouts), that figure
 drawn from n test examples of the run's dataset. The file's name says its settings
 (samples_seed0_n64.png), so a second sample never replaces the first."""
@@ -27,7 +27,8 @@ def add(commands):
         "--sampler",
         choices=("normal", "gmm", "flow"),
         default="normal",
-        help="what a VAE draws z from: `normal`, its prior N(0, I) (default), `gmm`, the Gaussian "
+        help="what a VAE draws z from: `normal`, its own prior (N(0, I); vamp_vae's VampPrior) (default), "
+        "`gmm`, the Gaussian "
         "mixture fitted to its training codes, or `flow`, the masked autoregressive flow fitted to them "
         "(`train --resume RUN --stage sampler` fits both)",
     )
