@@ -33,6 +33,7 @@ from helpers.web_page import (  # noqa: F401
     serve_web,
     settled,
     vq_run,
+    wait_for_error,
 )
 
 
@@ -234,10 +235,7 @@ def test_bad_input_shows_a_readable_error(page, served, run4d_exported, tmp_path
     ]
     for path, message in cases:
         page.set_input_files("#file", path)
-        page.wait_for_function(  # the state alone could still be the previous file's error
-            "m => document.body.dataset.state === 'error' && document.getElementById('error').textContent.includes(m)",
-            arg=message,
-        )
+        wait_for_error(page, message)
         assert page.is_visible("#error")
         assert page.is_hidden("#panels")  # the message, not blank canvases
     screenshot(page, "decoder-explorer-error.png")
@@ -404,10 +402,7 @@ def test_older_exports_without_inputs_metadata(page, served, cvae_decoder, tmp_p
     message = (
         "does not have the decoder interface its keras_vae metadata declares, z -> images (it has z, labels -> images)"
     )
-    page.wait_for_function(
-        "m => document.body.dataset.state === 'error' && document.getElementById('error').textContent.includes(m)",
-        arg=message,
-    )
+    wait_for_error(page, message)
     assert page.is_hidden("#panels") and page.is_hidden("#conditions")
 
 
@@ -575,10 +570,7 @@ def test_vq_files_opened_from_disk(vq_page, vq_served, tmp_path):
     ]
     for paths, message in cases:
         page.set_input_files("#file", paths)
-        page.wait_for_function(
-            "m => document.body.dataset.state === 'error' && document.getElementById('error').textContent.includes(m)",
-            arg=message,
-        )
+        wait_for_error(page, message)
         assert page.is_hidden("#panels")
 
 

@@ -32,6 +32,7 @@ from helpers.web_page import (  # noqa: F401
     screenshot,
     serve_web,
     settled,
+    wait_for_error,
 )
 
 N, LATENT = 16, 3  # the page's samples; the run's latent size
@@ -291,10 +292,7 @@ def test_sampler_files_opened_from_disk(gmm_page, gmm_served, other_decoder, tmp
     ]
     for paths, message in cases:
         page.set_input_files("#file", paths)
-        page.wait_for_function(
-            "m => document.body.dataset.state === 'error' && document.getElementById('error').textContent.includes(m)",
-            arg=message,
-        )
+        wait_for_error(page, message)
         assert page.is_hidden("#panels") and page.evaluate("kerasVae.zSampler") is None
     screenshot(page, "decoder-explorer-gmm-error.png")
 

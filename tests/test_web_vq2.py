@@ -26,6 +26,7 @@ from helpers.web_page import (  # noqa: F401
     serve_run,
     settled,
     vq_run,
+    wait_for_error,
 )
 
 N, TOP, BOTTOM = 16, 49, 196  # the page's samples; positions of the 7 x 7 and 14 x 14 grids
@@ -173,10 +174,7 @@ def test_vq_vae2_files_opened_from_disk(vq2_page, vq2_served):
 
     page.set_input_files("#file", [files["decoder"], files["top_prior"]])
     message = "No prior draws bottom_codes of the decoder model.onnx: open every prior of the model together with it"
-    page.wait_for_function(
-        "m => document.body.dataset.state === 'error' && document.getElementById('error').textContent.includes(m)",
-        arg=message,
-    )
+    wait_for_error(page, message)
     assert page.is_hidden("#panels")
 
 

@@ -86,13 +86,25 @@ function checkInputs(inputs, name) {
   return { latents, latentName, latentDim, codes: latents[0].values === "index", conditions };
 }
 
-// The decoder's interface from its keras_vae metadata (strings; JSON for numbers and lists).
-function checkMetadata(props, name) {
+// The keras_vae metadata of an .onnx file's bytes (decoder, prior or sampler alike), or a
+// PageError naming `name`: not an ONNX file, or no keras_vae export (`hint`: how to export one).
+export function readExport(buffer, name, hint) {
+  let props;
+  try {
+    props = readMetadata(buffer);
+  } catch (error) {
+    throw new PageError(`${name} is not an ONNX model file (${error.message}).`);
+  }
   const missing = ["keras_vae_version", "part"].filter((k) => !(k in props));
   if (missing.length) {
     throw new PageError(`${name} is not a keras_vae export: its ONNX metadata has no ` +
-      `${missing.join(", ")}.\n${EXPORT_HINT}`);
+      `${missing.join(", ")}.\n${hint}`);
   }
+  return props;
+}
+
+// The decoder's interface from its keras_vae metadata (strings; JSON for numbers and lists).
+function checkMetadata(props, name) {
   if (props.part !== "decoder") {
     throw new PageError(`${name} is the ${props.part} of ${props.entry}, not a decoder.\n${EXPORT_HINT}`);
   }
@@ -117,13 +129,7 @@ function feed(dtype, values, dims) {
 export class Decoder {
   // `buffer`: the bytes of an .onnx file; `name`: how messages call it.
   static async load(buffer, name) {
-    let props;
-    try {
-      props = readMetadata(buffer);
-    } catch (error) {
-      throw new PageError(`${name} is not an ONNX model file (${error.message}).`);
-    }
-    const meta = checkMetadata(props, name);
+    const meta = checkMetadata(readExport(buffer, name, EXPORT_HINT), name);
     const session = await Session.open(buffer, name);
     const declared = meta.inputs.map((i) => i.name);
     const sameInputs = declared.length === session.inputNames.length && declared.every((n) => session.inputNames.includes(n));

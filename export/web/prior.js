@@ -2,10 +2,9 @@
 // top one, or its bottom one, conditioned on the top codes): the checks that it fits the
 // decoder, and its onnxruntime-web session in the inference worker. One call gives the logits
 // of every position; the autoregressive loop (prior-loop.js) runs in the worker too.
-import { declaredInputs, shapeText } from "./decoder.js";
+import { declaredInputs, readExport, shapeText } from "./decoder.js";
 import { PageError } from "./errors.js";
 import { Session } from "./inference.js";
-import { readMetadata } from "./onnx-metadata.js";
 import { isSampler } from "./z-sampler.js";
 
 const EXPORT_HINT = "Export every part with: python -m keras_vae.zoo export RUN_DIR --format onnx --part all";
@@ -53,15 +52,7 @@ export class Prior {
   // `buffer`: the bytes of an .onnx file; `name`: how messages call it; `decoder`: the Decoder
   // one of whose grids it draws.
   static async load(buffer, name, decoder) {
-    let props;
-    try {
-      props = readMetadata(buffer);
-    } catch (error) {
-      throw new PageError(`${name} is not an ONNX model file (${error.message}).`);
-    }
-    if (!("keras_vae_version" in props && "part" in props)) {
-      throw new PageError(`${name} is not a keras_vae export: its ONNX metadata has no keras_vae_version or part.\n${EXPORT_HINT}`);
-    }
+    const props = readExport(buffer, name, EXPORT_HINT);
     const inputs = declaredInputs(props, name);
     const { latents } = decoder.meta;
     const why = mismatch(props, inputs, latents);

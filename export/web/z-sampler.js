@@ -4,11 +4,10 @@
 // normal noise eps (z = mu_c + L_c eps, c the component whose cumulative-weight interval holds
 // u), so the page feeds both from its seeded generators and Python can repeat its z exactly.
 // Its onnxruntime-web session lives in the inference worker (inference.js), like the decoder's.
-import { declaredInputs, parse, shapeText } from "./decoder.js";
+import { declaredInputs, parse, readExport, shapeText } from "./decoder.js";
 import { PageError } from "./errors.js";
 import { float32Text, normals, uniforms } from "./images.js";
 import { Session } from "./inference.js";
-import { readMetadata } from "./onnx-metadata.js";
 
 const EXPORT_HINT = "Export it with: python -m keras_vae.zoo export RUN_DIR --format onnx --part sampler " +
   "(after fitting it: python -m keras_vae.zoo train --resume RUN_DIR --stage sampler)";
@@ -47,15 +46,7 @@ export class ZSampler {
   // `buffer`: the bytes of an .onnx file; `name`: how messages call it; `decoder`: the Decoder
   // whose z it draws.
   static async load(buffer, name, decoder) {
-    let props;
-    try {
-      props = readMetadata(buffer);
-    } catch (error) {
-      throw new PageError(`${name} is not an ONNX model file (${error.message}).`);
-    }
-    if (!("keras_vae_version" in props && "part" in props)) {
-      throw new PageError(`${name} is not a keras_vae export: its ONNX metadata has no keras_vae_version or part.\n${EXPORT_HINT}`);
-    }
+    const props = readExport(buffer, name, EXPORT_HINT);
     const inputs = declaredInputs(props, name);
     const why = mismatch(props, inputs, decoder, name);
     if (why) throw new PageError(`${name} cannot sample z for the decoder ${decoder.name}: ${why}.`);

@@ -191,6 +191,15 @@ def screenshot(page, name):
     print(f"screenshot: {SCREENSHOTS / name}")
 
 
+def wait_for_error(page, message):
+    """Wait until the page shows an error holding `message` (the state alone could still be an
+    earlier file's error)."""
+    page.wait_for_function(
+        "m => document.body.dataset.state === 'error' && document.getElementById('error').textContent.includes(m)",
+        arg=message,
+    )
+
+
 def error_text(page):
     page.wait_for_selector("#error", state="visible")
     return page.inner_text("#error")
