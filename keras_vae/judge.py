@@ -154,30 +154,30 @@ SAMPLER_DESCRIPTIONS = {
 }
 
 
-def sample_quality(model, classifier, data, n=N_QUALITY, seed=0, accuracy=None, reference=True, sampler=PRIOR):
+def sample_quality(model, classifier, data, n=N_QUALITY, seed=0, accuracy=None, reference=True, samplers=(PRIOR,)):
     """Sample-quality numbers of `model` against data's test split, through the classifier's features.
 
     Args:
         model: a generative model (`sample`).
         classifier: from `train_classifier`.
         data: the dataset the classifier was trained on (`keras_vae.data.datasets.load`).
-        n: samples drawn (seed `seed`, see `draw`) from `sampler` (`samplers_of`).
+        n: samples drawn from each sampler (seed `seed`, see `draw`).
         accuracy: the classifier's test accuracy, recorded in the settings.
         reference: also measure the training split against the test split (real against real:
             what a perfect sampler would score at these sizes; the classifier was fitted on it).
+        samplers: what the samples are drawn from (`samplers_of`): the first's numbers are the
+            result's own, each later one's go under "by_sampler" with its settings.
 
     Returns:
-        a JSON-ready dict: the numbers (QUALITY_LEGEND), "settings" and "legend", and with
-        `reference` "training_split" (the same numbers of the training images).
+        a JSON-ready dict: the numbers (QUALITY_LEGEND), "settings" and "legend", with
+        `reference` "training_split" (the same numbers of the training images), and with more
+        than one sampler "by_sampler" ({sampler: numbers and settings}).
     """
     extractor = feature_extractor(classifier)
-    real, real_probabilities = features_of(extractor, data.x_test)
-    fake, fake_probabilities = features_of(extractor, draw(model, n, seed, sampler=sampler))
-    result = quality_of(real, fake, fake_probabilities)
-    result["settings"] = {
+    real, real_probabilities = features_of(extractor, data.x_test)  # once, for every sampler
+    settings = {
         "samples": n,
         "seed": seed,
-        "sampler": SAMPLER_DESCRIPTIONS[sampler],
         "real": f"the {len(real)} test images of {data.name}",
         "k_precision_recall": K_PRECISION_RECALL,
         "k_density_coverage": K_DENSITY_COVERAGE,
@@ -186,6 +186,17 @@ def sample_quality(model, classifier, data, n=N_QUALITY, seed=0, accuracy=None, 
         "classifier": f"CNN trained on the {len(data.y_train)} training images of {data.name}",
         "classifier_test_accuracy": accuracy,
     }
+
+    def numbers_of(sampler):
+        fake, fake_probabilities = features_of(extractor, draw(model, n, seed, sampler=sampler))
+        numbers = quality_of(real, fake, fake_probabilities)
+        numbers["settings"] = {**settings, "sampler": SAMPLER_DESCRIPTIONS[sampler]}
+        return numbers
+
+    first, *others = samplers
+    result = numbers_of(first)
+    if others:
+        result["by_sampler"] = {sampler: numbers_of(sampler) for sampler in others}
     if reference:
         train, train_probabilities = features_of(extractor, data.x_train[:n])
         result["training_split"] = quality_of(real, train, train_probabilities)
@@ -303,11 +314,9 @@ def judge_run(run_dir, n=100, n_quality=N_QUALITY, seed=0, dataset=None, classif
         show(table(judge(model, classifier, n, seed, sampler)))
     if not n_quality:
         return None
-    quality = sample_quality(model, classifier, data, n_quality, seed, accuracy)
-    quality["settings"]["classifier_epochs"] = classifier_epochs
-    for sampler in samplers_of(model)[1:]:
-        fitted = sample_quality(model, classifier, data, n_quality, seed, accuracy, False, sampler)
-        quality.setdefault("by_sampler", {})[sampler] = {k: v for k, v in fitted.items() if k != "legend"}
+    quality = sample_quality(model, classifier, data, n_quality, seed, accuracy, samplers=samplers_of(model))
+    for numbers in (quality, *quality.get("by_sampler", {}).values()):
+        numbers["settings"]["classifier_epochs"] = classifier_epochs
     show(f"sample quality of {n_quality} samples against the {len(data.x_test)} test images:")
     show(quality_table(quality))
     show(f"wrote {write_quality(run_dir, quality)} (key sample_quality)")
